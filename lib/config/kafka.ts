@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { dnsLabel, pinnedImage } from './names';
+import { byteQuantity, resources } from './quantity';
+
+// org.apache.kafka.common.internals.Topic: legal characters and maximum length of a topic name.
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A retention: '7d', '12h', '30m', '45s', '500ms', a number of milliseconds, or -1 for unlimited. */
+const retention = z.union([
+  z.number().int('must be a whole number of milliseconds').min(-1, 'must be -1 (unlimited) or >= 0 ms'),
+  z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)$/, "must be a duration such as '7d', '12h' or '30m', or milliseconds, or -1")
+    .transform((s) => {
+      const [, amount, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(s)!;
+      return Number(amount) * DURATION_UNITS_MS[unit];
+    }),
+]);
+
+export const topicSpec = z
+  .object({
+    name: z
+      .string()
+      .regex(TOPIC_NAME, 'must match [a-zA-Z0-9._-]{1,249} (Kafka topic name rules)')
+      .refine((n) => n !== '.' && n !== '..', { message: "must not be '.' or '..'" })
+      .refine((n) => !n.startsWith('__'), { message: "must not start with '__' (reserved for Kafka's internal topics)" }),
+    partitions: z.number().int('must be a whole number').min(1, 'must be >= 1').max(10_000, 'must be <= 10000'),
+    /** Milliseconds after which a segment may be deleted; -1 keeps data forever. */
+    retention: retention,
+    cleanupPolicy: z.enum(['delete', 'compact']).default('delete'),
+    /** @default - the cluster's default replication factor (min(3, brokers)) */
+    replicationFactor: z.number().int().min(1, 'must be >= 1').optional(),
+    /** @default - the cluster's min.insync.replicas */
+    minInsyncReplicas: z.number().int().min(1, 'must be >= 1').optional(),
+    /** Further topic-level configs, applied incrementally (never wiping others). */
+    configs: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9.]*$/, 'must be a Kafka config name'),
+        // topics.conf is whitespace- and comma-separated.
+        z.string().regex(/^[^\s,]+$/, 'must be a single value without spaces or commas'),
+      )
+      .default({}),
+  })
+  .strict();
+
+export type TopicSpecInput = z.input<typeof topicSpec>;
+
+export const kafkaConfig = z
+  .object({
+    name: dnsLabel,
+    image: pinnedImage,
+    brokers: z.number().int('must be a whole number').min(1, 'must be >= 1').max(99, 'must be <= 99'),
+    /** KRaft cluster id: 16 bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
+    clusterId: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 22-character base64url Kafka cluster id'),
+    storage: z
+      .object({ size: byteQuantity, storageClassName: dnsLabel.optional() })
+      .strict(),
+    resources,
+    /** Share of the container memory limit given to the JVM heap; the rest is page cache and off-heap. */
+    heapPercent: z.number().int().min(25, 'must be >= 25').max(75, 'must be <= 75'),
+    /** How strictly brokers are spread over nodes. */
+    antiAffinity: z.enum(['preferred', 'required']),
+    /** Broker i's external listener is advertised as localhost:(externalPortBase + i). */
+    externalPortBase: z.number().int().min(1024).max(65000),
+    /** Namespaces whose pods may connect to the client port (besides the topics Job). */
+    clientNamespaces: z.array(dnsLabel),
+    topics: z.array(topicSpec),
+    topicsJob: z
+      .object({
+        resources,
+        backoffLimit: z.number().int().min(0).max(20),
+        ttlSecondsAfterFinished: z.number().int().min(0),
+        waitTimeoutSeconds: z.number().int().min(10).max(3600),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type KafkaConfigInput = z.input<typeof kafkaConfig>;
+
+/** The 9 LearnFlow topics (PRODUCT.md) and the verifier's round-trip topic. */
+export const LEARNFLOW_TOPICS: TopicSpecInput[] = [
+  { name: 'learning.query', partitions: 3, retention: '7d' },
+  { name: 'learning.response', partitions: 3, retention: '7d' },
+  { name: 'code.execution.request', partitions: 3, retention: '3d' },
+  { name: 'code.execution.result', partitions: 3, retention: '3d' },
+  { name: 'exercise.assigned', partitions: 2, retention: '30d' },
+  { name: 'exercise.submitted', partitions: 2, retention: '30d' },
+  { name: 'exercise.graded', partitions: 2, retention: '30d' },
+  { name: 'struggle.detected', partitions: 2, retention: '7d' },
+  { name: 'progress.updated', partitions: 2, retention: '30d' },
+  { name: 'learnflow.verify', partitions: 1, retention: '1h' },
+];
+
+export const kafkaDefaults: KafkaConfigInput = {
+  name: 'kafka',
+  // Chosen by the real-broker tests (README, "Kafka version").
+  image: 'apache/kafka:4.1.1',
+  brokers: 1,
+  // Fixed, not random: synth must be deterministic, and the id is only a guard against mixing clusters.
+  clusterId: 'TGVhcm5GbG93S2Fma2EwMQ',
+  storage: { size: '10Gi' },
+  resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
+  heapPercent: 50,
+  antiAffinity: 'preferred',
+  externalPortBase: 19092,
+  clientNamespaces: ['learnflow'],
+  topics: LEARNFLOW_TOPICS,
+  topicsJob: {
+    resources: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
+    backoffLimit: 6,
+    ttlSecondsAfterFinished: 86_400,
+    waitTimeoutSeconds: 300,
+  },
+};
+
+export const kafkaProfiles = {
+  minikube: {},
+  production: {
+    brokers: 3,
+    antiAffinity: 'required',
+    storage: { size: '100Gi' },
+    resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
+  },
+} satisfies Record<string, Partial<KafkaConfigInput>>;

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { dnsLabel } from './names';
+
+export const platformConfig = z
+  .object({
+    namespaces: z.object({ kafka: dnsLabel, postgres: dnsLabel, apps: dnsLabel }).strict(),
+    /** Pod Security Standards version the namespaces enforce. */
+    podSecurityVersion: z.string().regex(/^(latest|v1\.\d+)$/, "must be 'latest' or a version like 'v1.28'"),
+    /**
+     * Emit the topics, migrations and seed Jobs as Argo CD hooks (PostSync, recreated each sync)
+     * instead of plain resources ordered by sync waves.
+     */
+    argoCdHooks: z.boolean(),
+  })
+  .strict();
+
+export type PlatformConfigInput = z.input<typeof platformConfig>;
+
+export const platformDefaults: PlatformConfigInput = {
+  namespaces: { kafka: 'kafka', postgres: 'postgres', apps: 'learnflow' },
+  podSecurityVersion: 'v1.28',
+  argoCdHooks: false,
+};
+
+export const platformProfiles = {
+  minikube: {},
+  production: {},
+} satisfies Record<string, Partial<PlatformConfigInput>>;

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { daprConfig } from './dapr';
+import { kafkaConfig } from './kafka';
+import { platformConfig } from './platform';
+import { postgresConfig } from './postgres';
+
+export const PROFILES = ['minikube', 'production'] as const;
+export type ProfileName = (typeof PROFILES)[number];
+
+const configShape = z
+  .object({
+    profile: z.enum(PROFILES),
+    /** Development profiles seed test users; production never does. */
+    development: z.boolean(),
+    platform: platformConfig,
+    kafka: kafkaConfig,
+    postgres: postgresConfig,
+    dapr: daprConfig,
+  })
+  .strict();
+
+/** The cross-field rules a single field's schema cannot see. */
+function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx): void {
+  const { brokers, topics } = config.kafka;
+  const seen = new Map<string, number>();
+  topics.forEach((topic, i) => {
+    const path = ['kafka', 'topics', i];
+    // Kafka refuses a topic whose name differs from another only by '.' versus '_' (metric names collide).
+    const collisionKey = topic.name.replace(/\./g, '_');
+    const other = seen.get(collisionKey);
+    if (other !== undefined) {
+      const same = topics[other].name === topic.name;
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [...path, 'name'],
+        message: same
+          ? `duplicate topic (also kafka.topics[${other}])`
+          : `collides with kafka.topics[${other}] '${topics[other].name}' ('.' and '_' are the same in Kafka metric names)`,
+      });
+    } else {
+      seen.set(collisionKey, i);
+    }
+    if (topic.replicationFactor !== undefined && topic.replicationFactor > brokers) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [...path, 'replicationFactor'],
+        message: `must not exceed the number of brokers (kafka.brokers = ${brokers})`,
+      });
+    }
+    const replicationFactor = topic.replicationFactor ?? defaultReplicationFactor(brokers);
+    if (topic.minInsyncReplicas !== undefined && topic.minInsyncReplicas > replicationFactor) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [...path, 'minInsyncReplicas'],
+        message: `must not exceed the topic's replication factor (${replicationFactor})`,
+      });
+    }
+  });
+  const namespaces = Object.entries(config.platform.namespaces);
+  namespaces.forEach(([key, name], i) => {
+    const clash = namespaces.findIndex(([, other]) => other === name);
+    if (clash < i) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['platform', 'namespaces', key],
+        message: `must differ from platform.namespaces.${namespaces[clash][0]}`,
+      });
+    }
+  });
+}
+
+/** Three copies where there are three brokers, otherwise one per broker. */
+export function defaultReplicationFactor(brokers: number): number {
+  return Math.min(3, brokers);
+}
+
+/** With three or more replicas, one may be down while acks=all writes still succeed. */
+export function defaultMinInsyncReplicas(replicationFactor: number): number {
+  return replicationFactor >= 3 ? 2 : 1;
+}
+
+export const learnflowConfig = configShape.superRefine(checkTopics).transform((config) => {
+  const replicationFactor = defaultReplicationFactor(config.kafka.brokers);
+  return {
+    ...config,
+    kafka: {
+      ...config.kafka,
+      defaultReplicationFactor: replicationFactor,
+      minInsyncReplicas: defaultMinInsyncReplicas(replicationFactor),
+      topics: config.kafka.topics.map((topic) => {
+        const topicReplicationFactor = topic.replicationFactor ?? replicationFactor;
+        return {
+          ...topic,
+          replicationFactor: topicReplicationFactor,
+          minInsyncReplicas: topic.minInsyncReplicas ?? defaultMinInsyncReplicas(topicReplicationFactor),
+        };
+      }),
+    },
+  };
+});
+
+/** Validated, fully defaulted configuration: what constructs receive. */
+export type LearnflowConfig = z.output<typeof learnflowConfig>;
+export type KafkaConfig = LearnflowConfig['kafka'];
+export type TopicSpec = KafkaConfig['topics'][number];
+export type PostgresConfig = LearnflowConfig['postgres'];
+export type DaprConfig = LearnflowConfig['dapr'];
+export type PlatformConfig = LearnflowConfig['platform'];

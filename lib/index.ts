@@ -1,0 +1,10 @@
+export * from './config/schema';
+export { loadConfig, ConfigError, ConfigProblem, LoadConfigOptions } from './config/load';
+export { parseQuantity } from './config/quantity';
+export { LearnflowStack, ManifestFile } from './learnflow-stack';
+export { writeDistAtomically } from './output/write-dist';
+export { KafkaCluster, KafkaClusterProps, KAFKA_PORTS } from './kafka/kafka-cluster';
+export { TopicsJob, TopicsJobProps, renderTopicsConf } from './kafka/topics-job';
+export { Namespaces, NamespacesProps } from './platform/namespaces';
+export * from './platform/pod-security';
+export { contentHash } from './platform/content-hash';

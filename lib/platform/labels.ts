@@ -1,0 +1,14 @@
+/** Kubernetes recommended labels (kubernetes.io/docs/concepts/overview/working-with-objects/common-labels). */
+export function appLabels(name: string, component: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/part-of': 'learnflow',
+    'app.kubernetes.io/managed-by': 'learnflow-infra',
+  };
+}
+
+/** The subset of labels that selects pods: stable forever, since selectors are immutable. */
+export function selectorLabels(name: string, component: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': component };
+}

@@ -1,0 +1,31 @@
+import { Construct } from 'constructs';
+import { PlatformConfig } from '../config/schema';
+import * as k8s from './k8s';
+
+export interface NamespacesProps {
+  readonly platform: PlatformConfig;
+}
+
+/** The namespaces, each enforcing Pod Security "restricted" (and auditing and warning on it too). */
+export class Namespaces extends Construct {
+  public readonly names: readonly string[];
+
+  constructor(scope: Construct, id: string, props: NamespacesProps) {
+    super(scope, id);
+    const { namespaces, podSecurityVersion } = props.platform;
+    this.names = [namespaces.kafka, namespaces.postgres, namespaces.apps];
+    for (const name of this.names) {
+      const podSecurity: Record<string, string> = {};
+      for (const mode of ['enforce', 'audit', 'warn']) {
+        podSecurity[`pod-security.kubernetes.io/${mode}`] = 'restricted';
+        podSecurity[`pod-security.kubernetes.io/${mode}-version`] = podSecurityVersion;
+      }
+      new k8s.KubeNamespace(this, name, {
+        metadata: {
+          name,
+          labels: { 'app.kubernetes.io/part-of': 'learnflow', 'kubernetes.io/metadata.name': name, ...podSecurity },
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+let root: string | undefined;
+
+/** The repository root, found from this file whether it runs from source or from build/. */
+export function projectRoot(): string {
+  if (!root) {
+    let dir = __dirname;
+    while (!fs.existsSync(path.join(dir, 'package.json'))) {
+      const parent = path.dirname(dir);
+      if (parent === dir) throw new Error(`cannot find the project root above ${__dirname}`);
+      dir = parent;
+    }
+    root = dir;
+  }
+  return root;
+}
+
+/** A file shipped verbatim into a ConfigMap (scripts, SQL), read relative to the project root. */
+export function readProjectFile(relativePath: string): string {
+  return fs.readFileSync(path.join(projectRoot(), relativePath), 'utf8');
+}
