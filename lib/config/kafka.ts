@@ -8,16 +8,18 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A retention: '7d', '12h', '30m', '45s', '500ms', a number of milliseconds, or -1 for unlimited. */
-const retention = z.union([
-  z.number().int('must be a whole number of milliseconds').min(-1, 'must be -1 (unlimited) or >= 0 ms'),
-  z
-    .string()
-    .regex(/^\d+(ms|s|m|h|d)$/, "must be a duration such as '7d', '12h' or '30m', or milliseconds, or -1")
-    .transform((s) => {
-      const [, amount, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(s)!;
-      return Number(amount) * DURATION_UNITS_MS[unit];
-    }),
-]);
+const retention = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const match = typeof value === 'string' ? /^(\d+)(ms|s|m|h|d)$/.exec(value) : null;
+  const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]] : value;
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < -1) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: "must be a duration such as '7d', '12h' or '30m', a whole number of milliseconds, or -1 (unlimited)",
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 export const topicSpec = z
   .object({

@@ -35,6 +35,8 @@ export const resources = z
   .strict()
   .superRefine((r, ctx) => {
     for (const kind of ['cpu', 'memory'] as const) {
+      // Malformed quantities already have their own issue; compare only well-formed ones.
+      if (!QUANTITY.test(r.requests[kind]) || !QUANTITY.test(r.limits[kind])) continue;
       if (parseQuantity(r.requests[kind]) > parseQuantity(r.limits[kind])) {
         ctx.addIssue({
           code: z.ZodIssueCode.custom,

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config/load';
+import { renderTopicsConf } from '../lib/kafka/topics-job';
+import { envOf, findObject, synthObjects } from './support/synth';
+
+describe('Kafka StatefulSet', () => {
+  const minikube = synthObjects();
+  const production = synthObjects({ profile: 'production' });
+  const sts = (objects: typeof minikube) => findObject(objects, 'StatefulSet', 'kafka');
+  const container = (objects: typeof minikube) => sts(objects).spec.template.spec.containers[0];
+
+  it('avoids the KRaft-on-StatefulSet traps', () => {
+    for (const objects of [minikube, production]) {
+      expect(sts(objects).spec.podManagementPolicy).toBe('Parallel');
+      expect(sts(objects).spec.template.spec.enableServiceLinks).toBe(false);
+      expect(findObject(objects, 'Service', 'kafka-headless').spec.publishNotReadyAddresses).toBe(true);
+      expect(findObject(objects, 'Service', 'kafka-headless').spec.clusterIP).toBe('None');
+    }
+  });
+
+  it('takes the node id from the pod-index label and lists one static voter per replica', () => {
+    const node = container(production).env.find((e: { name: string }) => e.name === 'KAFKA_NODE_ID');
+    expect(node.valueFrom.fieldRef.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
+    expect(envOf(container(production)).KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(
+      [0, 1, 2].map((i) => `${i}@kafka-${i}.kafka-headless.kafka.svc.cluster.local:9093`).join(','),
+    );
+    expect(envOf(container(minikube)).KAFKA_CONTROLLER_QUORUM_VOTERS).toBe('0@kafka-0.kafka-headless.kafka.svc.cluster.local:9093');
+  });
+
+  it('derives replication settings from the broker count', () => {
+    const one = envOf(container(minikube));
+    const three = envOf(container(production));
+    for (const key of ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', 'KAFKA_DEFAULT_REPLICATION_FACTOR']) {
+      expect(one[key], key).toBe('1');
+      expect(three[key], key).toBe('3');
+    }
+    expect(one.KAFKA_MIN_INSYNC_REPLICAS).toBe('1');
+    expect(three.KAFKA_MIN_INSYNC_REPLICAS).toBe('2');
+    expect(three.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR).toBe('2');
+  });
+
+  it('advertises each broker on its own port-forward port', () => {
+    const script = container(production).args[0];
+    expect(script).toContain('EXTERNAL://localhost:$((19092 + KAFKA_NODE_ID))');
+    expect(script).toMatch(/exec \/etc\/kafka\/docker\/run$/);
+  });
+
+  it('sizes the heap from the memory limit', () => {
+    // minikube: 1Gi limit x 50% ; production: 4Gi x 50%.
+    expect(envOf(container(minikube)).KAFKA_HEAP_OPTS).toBe('-Xmx512m -Xms512m');
+    expect(envOf(container(production)).KAFKA_HEAP_OPTS).toBe('-Xmx2048m -Xms2048m');
+    const custom = synthObjects({ override: { kafka: { heapPercent: 25, resources: { limits: { memory: '3Gi' } } } } });
+    expect(envOf(container(custom)).KAFKA_HEAP_OPTS).toBe('-Xmx768m -Xms768m');
+  });
+
+  it('keeps data: PVC retention Retain, log dirs below the mount point', () => {
+    const spec = sts(minikube).spec;
+    expect(spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const mount = container(minikube).volumeMounts.find((m: { name: string }) => m.name === 'data');
+    expect(envOf(container(minikube)).KAFKA_LOG_DIRS.startsWith(`${mount.mountPath}/`)).toBe(true);
+    expect(spec.volumeClaimTemplates[0].metadata.name).toBe('data');
+  });
+
+  it('runs restricted: uid 1000, read-only root, writable paths on emptyDirs', () => {
+    const pod = sts(minikube).spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container(minikube).securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    const emptyDirs = pod.volumes.filter((v: { emptyDir?: unknown }) => v.emptyDir).map((v: { name: string }) => v.name);
+    const mounted = container(minikube).volumeMounts.map((m: { name: string; mountPath: string }) => m.mountPath);
+    expect(emptyDirs).toEqual(['config', 'logs', 'tmp']);
+    expect(mounted).toEqual(expect.arrayContaining(['/opt/kafka/config', '/opt/kafka/logs', '/tmp']));
+  });
+
+  it('spreads brokers: required anti-affinity in production, preferred on minikube', () => {
+    expect(sts(production).spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+    expect(sts(minikube).spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+    expect(findObject(production, 'PodDisruptionBudget', 'kafka').spec.maxUnavailable).toBe(1);
+  });
+
+  it('has probes, resources and a long grace period for controlled shutdown', () => {
+    const c = container(minikube);
+    expect(c.startupProbe.tcpSocket.port).toBe('internal');
+    expect(c.readinessProbe).toBeDefined();
+    expect(c.livenessProbe).toBeDefined();
+    expect(c.resources.limits.memory).toBe('1Gi');
+    expect(sts(minikube).spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
+  });
+});
+
+describe('topics Job', () => {
+  it('declares the 9 LearnFlow topics and the verifier topic', () => {
+    const conf = renderTopicsConf(loadConfig().kafka.topics);
+    const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(lines).toHaveLength(10);
+    expect(lines).toContain('learning.query 3 1 cleanup.policy=delete,min.insync.replicas=1,retention.ms=604800000');
+    expect(lines).toContain('exercise.graded 2 1 cleanup.policy=delete,min.insync.replicas=1,retention.ms=2592000000');
+    const production = renderTopicsConf(loadConfig({ profile: 'production' }).kafka.topics);
+    expect(production).toContain('code.execution.result 3 3 cleanup.policy=delete,min.insync.replicas=2,retention.ms=259200000');
+  });
+
+  it('changes its name when the topics change, and only then', () => {
+    const name = (objects: ReturnType<typeof synthObjects>) => findObject(objects, 'Job', /^kafka-topics-/).metadata.name;
+    const base = name(synthObjects());
+    expect(name(synthObjects())).toBe(base);
+    const grown = synthObjects({ override: { kafka: { topics: [{ name: 'learning.query', partitions: 6, retention: '7d' }] } } });
+    expect(name(grown)).not.toBe(base);
+    expect(base).toMatch(/^kafka-topics-[0-9a-f]{10}$/);
+  });
+
+  it('mounts its own ConfigMap and runs the shipped script', () => {
+    const objects = synthObjects();
+    const job = findObject(objects, 'Job', /^kafka-topics-/);
+    const configMap = findObject(objects, 'ConfigMap', job.metadata.name);
+    const pod = job.spec.template.spec;
+    expect(pod.volumes.find((v: { name: string }) => v.name === 'script').configMap.name).toBe(configMap.metadata.name);
+    expect(pod.containers[0].command).toEqual(['/bin/bash', '/etc/learnflow/topics/reconcile-topics.sh']);
+    expect(Object.keys(configMap.data ?? {}).sort()).toEqual(['reconcile-topics.sh', 'topics.conf']);
+    expect(pod.restartPolicy).toBe('Never');
+  });
+
+  it('becomes an Argo CD hook only when asked', () => {
+    const hook = (objects: ReturnType<typeof synthObjects>) => findObject(objects, 'Job', /^kafka-topics-/).metadata.annotations['argocd.argoproj.io/hook'];
+    expect(hook(synthObjects())).toBeUndefined();
+    expect(hook(synthObjects({ override: { platform: { argoCdHooks: true } } }))).toBe('Sync');
+  });
+});

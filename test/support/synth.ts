@@ -1,0 +1,71 @@
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { loadConfig, LoadConfigOptions } from '../../lib/config/load';
+import { LearnflowStack } from '../../lib/learnflow-stack';
+
+export const ROOT = path.resolve(__dirname, '../..');
+
+let built = false;
+
+/** Bundle main.ts once per test process, exactly as `npm run synth` does. */
+export function buildCli(): void {
+  if (!built) {
+    execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    built = true;
+  }
+}
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run the synth CLI (build/main.js) with the given arguments. */
+export function runSynthCli(args: readonly string[]): CliResult {
+  buildCli();
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'build/main.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `learnflow-${prefix}-`));
+}
+
+/** Every file of a directory, name -> content. */
+export function readTree(dir: string): Record<string, string> {
+  const tree: Record<string, string> = {};
+  for (const name of fs.readdirSync(dir).sort()) tree[name] = fs.readFileSync(path.join(dir, name), 'utf8');
+  return tree;
+}
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+  [key: string]: any;
+}
+
+/** Synthesize in memory (no CLI) and return every object, in file order. */
+export function synthObjects(options: LoadConfigOptions = {}): K8sObject[] {
+  const files = new LearnflowStack(loadConfig(options)).synthesize();
+  return files
+    .filter((f) => f.fileName.endsWith('.yaml'))
+    .flatMap((f) => yaml.loadAll(f.content) as K8sObject[])
+    .filter(Boolean);
+}
+
+export function findObject(objects: readonly K8sObject[], kind: string, name: string | RegExp): K8sObject {
+  const found = objects.find((o) => o.kind === kind && (typeof name === 'string' ? o.metadata.name === name : name.test(o.metadata.name)));
+  if (!found) throw new Error(`no ${kind} named ${name}`);
+  return found;
+}
+
+export function envOf(container: { env?: { name: string; value?: string }[] }): Record<string, string | undefined> {
+  return Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+}

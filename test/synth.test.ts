@@ -1,0 +1,108 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config/load';
+import { LearnflowStack } from '../lib/learnflow-stack';
+import { writeDistAtomically } from '../lib/output/write-dist';
+import { K8sObject, readTree, ROOT, runSynthCli, tempDir } from './support/synth';
+
+const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+
+describe('synth output', () => {
+  it.each(['minikube', 'production'])('is byte-identical on re-run (%s)', (profile) => {
+    const a = path.join(tempDir('det-a'), 'dist');
+    const b = path.join(tempDir('det-b'), 'dist');
+    expect(runSynthCli(['--profile', profile, '--out', a]).status).toBe(0);
+    expect(runSynthCli(['--profile', profile, '--out', b]).status).toBe(0);
+    expect(readTree(a)).toEqual(readTree(b));
+  });
+
+  it('committed dist/ equals a fresh synth (run `npm run synth` and commit dist/ if this fails)', () => {
+    const fresh = path.join(tempDir('fresh'), 'dist');
+    expect(runSynthCli(['--out', fresh]).status).toBe(0);
+    expect(readTree(path.join(ROOT, 'dist'))).toEqual(readTree(fresh));
+  });
+
+  it('orders files for kubectl: namespaces first, only manifests and the endpoints document', () => {
+    const files = new LearnflowStack(loadConfig()).synthesize();
+    const names = files.map((f) => f.fileName);
+    expect(names[0]).toBe('00-namespaces.yaml');
+    expect([...names].filter((n) => n.endsWith('.yaml'))).toEqual([...names].filter((n) => n.endsWith('.yaml')).sort());
+    for (const name of names) expect(name).toMatch(/^(\d\d-[a-z0-9-]+\.yaml|infra-endpoints\.txt)$/);
+    expect(names).not.toContain('kustomization.yaml');
+  });
+
+  it('gives every object an explicit name, a namespace unless cluster-scoped, and a sync wave', () => {
+    const files = new LearnflowStack(loadConfig({ profile: 'production' })).synthesize();
+    let previousWave = -Infinity;
+    for (const file of files.filter((f) => f.fileName.endsWith('.yaml'))) {
+      const objects = (yaml.loadAll(file.content) as K8sObject[]).filter(Boolean);
+      expect(objects.length, file.fileName).toBeGreaterThan(0);
+      for (const object of objects) {
+        expect(object.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+        if (!CLUSTER_SCOPED.has(object.kind)) expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBeTruthy();
+        const wave = Number(object.metadata.annotations?.['argocd.argoproj.io/sync-wave']);
+        expect(Number.isInteger(wave)).toBe(true);
+        // File order and wave order agree, so kubectl and Argo CD apply in the same order.
+        expect(wave).toBeGreaterThanOrEqual(previousWave);
+        previousWave = wave;
+      }
+    }
+  });
+
+  it('labels every namespace for Pod Security restricted', () => {
+    const files = new LearnflowStack(loadConfig()).synthesize();
+    const namespaces = (yaml.loadAll(files[0].content) as K8sObject[]).filter(Boolean);
+    expect(namespaces.map((n) => n.metadata.name)).toEqual(['kafka', 'postgres', 'learnflow']);
+    for (const ns of namespaces) {
+      expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    }
+  });
+});
+
+describe('atomic output', () => {
+  it('replaces the whole directory: a stale file disappears', () => {
+    const out = path.join(tempDir('stale'), 'dist');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, '99-stale.yaml'), 'kind: Stale\n');
+    expect(runSynthCli(['--out', out]).status).toBe(0);
+    expect(fs.existsSync(path.join(out, '99-stale.yaml'))).toBe(false);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
+  });
+
+  it('leaves the previous directory untouched when writing fails midway', () => {
+    const out = path.join(tempDir('midway'), 'dist');
+    writeDistAtomically(out, [{ fileName: 'a.yaml', content: 'a: 1\n' }]);
+    expect(() =>
+      writeDistAtomically(out, [
+        { fileName: 'b.yaml', content: 'b: 1\n' },
+        { fileName: '../escape.yaml', content: 'x\n' },
+      ]),
+    ).toThrow(/plain file names/);
+    expect(readTree(out)).toEqual({ 'a.yaml': 'a: 1\n' });
+    // No staging directory is left behind either.
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['dist']);
+  });
+
+  it('exits 2 and keeps dist/ when synthesis throws for a reason other than config', () => {
+    const work = tempDir('throws');
+    const out = path.join(work, 'dist');
+    expect(runSynthCli(['--out', out]).status).toBe(0);
+    const before = readTree(out);
+    // A regular file where the output's parent directory should be makes the write fail.
+    const blocked = path.join(work, 'file');
+    fs.writeFileSync(blocked, '');
+    const result = runSynthCli(['--out', path.join(blocked, 'dist')]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('synth failed');
+    expect(readTree(out)).toEqual(before);
+  });
+
+  it('prints --help', () => {
+    const result = runSynthCli(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('--profile');
+    expect(result.stdout).toContain('--config');
+  });
+});
