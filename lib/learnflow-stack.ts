@@ -2,9 +2,10 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
 import { LearnflowConfig } from './config/schema';
 import { KafkaCluster } from './kafka/kafka-cluster';
+import { KafkaNetworkPolicies } from './kafka/network-policies';
 import { TopicsJob } from './kafka/topics-job';
 import { renderEndpoints } from './platform/endpoints';
-import { SYNC_WAVE, SYNC_WAVE_ANNOTATION } from './platform/gitops';
+import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
 
 /** One file of dist/: its name sorts in apply order. */
@@ -13,14 +14,21 @@ export interface ManifestFile {
   readonly content: string;
 }
 
-/** A chart is one file of dist/, applied as one Argo CD sync wave. */
+/**
+ * A chart is one file of dist/ and one Argo CD sync wave: the file's numeric prefix is the wave, so
+ * `kubectl apply -f dist/` (lexical file order) and Argo CD apply in the same order.
+ */
 class StageChart extends Chart {
+  readonly wave: number;
+
   constructor(
     scope: App,
     readonly fileName: string,
-    readonly wave: number,
   ) {
     super(scope, fileName.replace(/\.yaml$/, ''));
+    const prefix = /^(\d\d)-[a-z0-9-]+\.yaml$/.exec(fileName);
+    if (!prefix) throw new Error(`stage file '${fileName}' must be named NN-name.yaml`);
+    this.wave = Number(prefix[1]);
   }
 }
 
@@ -35,20 +43,25 @@ export class LearnflowStack {
 
   constructor(public readonly config: LearnflowConfig) {
     const { platform } = config;
-    new Namespaces(this.stage('00-namespaces.yaml', SYNC_WAVE.namespaces), 'Namespaces', { platform });
-    this.kafka = new KafkaCluster(this.stage('10-kafka.yaml', SYNC_WAVE.kafka), 'Kafka', {
+    new Namespaces(this.stage('00-namespaces.yaml'), 'Namespaces', { platform });
+    this.kafka = new KafkaCluster(this.stage('10-kafka.yaml'), 'Kafka', {
       namespace: platform.namespaces.kafka,
       config: config.kafka,
     });
-    this.topicsJob = new TopicsJob(this.stage('11-kafka-topics.yaml', SYNC_WAVE.kafkaTopics), 'Topics', {
+    this.topicsJob = new TopicsJob(this.stage('11-kafka-topics.yaml'), 'Topics', {
       cluster: this.kafka,
       config: config.kafka,
       platform,
     });
+    new KafkaNetworkPolicies(this.stage('02-network-policies-kafka.yaml'), 'KafkaNetwork', {
+      cluster: this.kafka,
+      topicsJob: this.topicsJob,
+      clientNamespaces: config.kafka.clientNamespaces,
+    });
   }
 
-  private stage(fileName: string, wave: number): StageChart {
-    const chart = new StageChart(this.app, fileName, wave);
+  private stage(fileName: string): StageChart {
+    const chart = new StageChart(this.app, fileName);
     this.charts.push(chart);
     return chart;
   }

@@ -57,7 +57,7 @@ describe('Kafka StatefulSet', () => {
     const spec = sts(minikube).spec;
     expect(spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     const mount = container(minikube).volumeMounts.find((m: { name: string }) => m.name === 'data');
-    expect(envOf(container(minikube)).KAFKA_LOG_DIRS.startsWith(`${mount.mountPath}/`)).toBe(true);
+    expect(envOf(container(minikube)).KAFKA_LOG_DIRS?.startsWith(`${mount.mountPath}/`)).toBe(true);
     expect(spec.volumeClaimTemplates[0].metadata.name).toBe('data');
   });
 
@@ -119,7 +119,7 @@ describe('topics Job', () => {
   });
 
   it('becomes an Argo CD hook only when asked', () => {
-    const hook = (objects: ReturnType<typeof synthObjects>) => findObject(objects, 'Job', /^kafka-topics-/).metadata.annotations['argocd.argoproj.io/hook'];
+    const hook = (objects: ReturnType<typeof synthObjects>) => findObject(objects, 'Job', /^kafka-topics-/).metadata.annotations?.['argocd.argoproj.io/hook'];
     expect(hook(synthObjects())).toBeUndefined();
     expect(hook(synthObjects({ override: { platform: { argoCdHooks: true } } }))).toBe('Sync');
   });

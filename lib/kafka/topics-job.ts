@@ -28,8 +28,10 @@ export interface TopicsJobProps {
  */
 export class TopicsJob extends Construct {
   public readonly jobName: string;
-  /** Labels of the Job's pod, for the NetworkPolicy that admits it to the brokers. */
+  /** Labels of the Job's pod. */
   public readonly podLabels: Record<string, string>;
+  /** The label that admits the Job's pod to the brokers (NetworkPolicy). */
+  public readonly clientSelector = { 'learnflow.dev/kafka-client': 'true' };
 
   constructor(scope: Construct, id: string, props: TopicsJobProps) {
     super(scope, id);
@@ -41,7 +43,7 @@ export class TopicsJob extends Construct {
     const hash = contentHash(script, topicsConf, cluster.image, cluster.bootstrapServers, JSON.stringify(resources));
     const name = `${config.name}-topics-${hash}`;
     this.jobName = name;
-    this.podLabels = { ...appLabels(config.name, 'topics'), 'learnflow.dev/kafka-client': 'true' };
+    this.podLabels = { ...appLabels(config.name, 'topics'), ...this.clientSelector };
 
     new k8s.KubeConfigMap(this, 'Script', {
       metadata: { name, namespace: cluster.namespace, labels: this.podLabels },

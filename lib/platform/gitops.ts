@@ -1,18 +1,4 @@
-/**
- * Argo CD applies lower sync waves first and waits for each wave to be healthy
- * (argo-cd docs/user-guide/sync-waves.md). File names in dist/ follow the same order for kubectl.
- */
-export const SYNC_WAVE = {
-  namespaces: -10,
-  platform: -5,
-  kafka: 0,
-  postgres: 0,
-  kafkaTopics: 10,
-  postgresMigrations: 10,
-  postgresSeed: 20,
-  dapr: 30,
-} as const;
-
+/** Argo CD applies lower sync waves first and waits for each to be healthy (argo-cd docs/user-guide/sync-waves.md). */
 export const SYNC_WAVE_ANNOTATION = 'argocd.argoproj.io/sync-wave';
 
 /**

@@ -1,0 +1,39 @@
+import { Construct } from 'constructs';
+import { allowIngress, denyAllIngress } from '../platform/network-policy';
+import { KAFKA_PORTS, KafkaCluster } from './kafka-cluster';
+import { TopicsJob } from './topics-job';
+
+export interface KafkaNetworkPoliciesProps {
+  readonly cluster: KafkaCluster;
+  readonly topicsJob: TopicsJob;
+  /** Namespaces whose pods (the LearnFlow services and their Dapr sidecars) may produce and consume. */
+  readonly clientNamespaces: readonly string[];
+}
+
+/**
+ * Default-deny ingress for the kafka namespace; the client port open to the configured namespaces and
+ * the topics Job; the controller port only between brokers. `kubectl port-forward` enters the pod's own
+ * network namespace, so the external listener needs no rule.
+ */
+export class KafkaNetworkPolicies extends Construct {
+  constructor(scope: Construct, id: string, props: KafkaNetworkPoliciesProps) {
+    super(scope, id);
+    const { cluster } = props;
+    denyAllIngress(this, cluster.namespace);
+    allowIngress(this, 'Clients', {
+      name: `${cluster.statefulSetName}-clients`,
+      namespace: cluster.namespace,
+      podSelector: cluster.podSelector,
+      ports: [KAFKA_PORTS.internal],
+      // Brokers replicate to each other on the internal listener too.
+      from: { namespaces: props.clientNamespaces, podsWithLabels: [props.topicsJob.clientSelector, cluster.podSelector] },
+    });
+    allowIngress(this, 'Controllers', {
+      name: `${cluster.statefulSetName}-controllers`,
+      namespace: cluster.namespace,
+      podSelector: cluster.podSelector,
+      ports: [KAFKA_PORTS.controller],
+      from: { podsWithLabels: [cluster.podSelector] },
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import { Construct } from 'constructs';
+import * as k8s from './k8s';
+import { IntOrString } from './k8s';
+
+/** Where allowed traffic may come from: whole namespaces, or labelled pods of the policy's namespace. */
+export interface IngressSources {
+  /** Every pod of these namespaces. @default - none */
+  readonly namespaces?: readonly string[];
+  /** Pods of the policy's own namespace carrying these labels (one entry per pod kind). @default - none */
+  readonly podsWithLabels?: readonly Record<string, string>[];
+}
+
+export interface AllowIngressProps {
+  readonly name: string;
+  readonly namespace: string;
+  /** The pods receiving the traffic. */
+  readonly podSelector: Record<string, string>;
+  readonly ports: readonly number[];
+  readonly from: IngressSources;
+}
+
+/** Deny all ingress to every pod of a namespace; allow rules are added beside it. */
+export function denyAllIngress(scope: Construct, namespace: string): k8s.KubeNetworkPolicy {
+  return new k8s.KubeNetworkPolicy(scope, `DenyAll-${namespace}`, {
+    metadata: { name: 'default-deny-ingress', namespace },
+    spec: { podSelector: {}, policyTypes: ['Ingress'] },
+  });
+}
+
+/** Allow TCP ingress on the given ports to the selected pods, from the given sources only. */
+export function allowIngress(scope: Construct, id: string, props: AllowIngressProps): k8s.KubeNetworkPolicy {
+  const peers: k8s.NetworkPolicyPeer[] = [
+    // kubernetes.io/metadata.name is set by the API server on every namespace (1.22+): it cannot be spoofed.
+    ...(props.from.namespaces ?? []).map((name) => ({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } },
+    })),
+    ...(props.from.podsWithLabels ?? []).map((labels) => ({ podSelector: { matchLabels: labels } })),
+  ];
+  return new k8s.KubeNetworkPolicy(scope, id, {
+    metadata: { name: props.name, namespace: props.namespace },
+    spec: {
+      podSelector: { matchLabels: props.podSelector },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: peers,
+          ports: props.ports.map((port) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) })),
+        },
+      ],
+    },
+  });
+}
