@@ -1,0 +1,69 @@
+import { Command } from 'commander';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Measurement, ROOT } from './measure';
+import { benchSynth } from './synth';
+
+/** Every benchmark; each returns its figures with their targets. Adding one is adding an entry. */
+const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> = {
+  synth: benchSynth,
+};
+
+const BASELINE = path.join(ROOT, 'bench/baseline.json');
+
+interface Baseline {
+  readonly recordedAt: string;
+  readonly machine: string;
+  readonly figures: Record<string, number>;
+}
+
+function format(m: Measurement): string {
+  return m.unit === 'x' ? `${m.value.toFixed(1)}x` : `${m.value.toFixed(0)} ms`;
+}
+
+async function main(): Promise<number> {
+  const program = new Command('bench')
+    .description('Run the benchmarks side by side and compare with the recorded baseline (bench/baseline.json).')
+    .option('--only <names>', `comma-separated subset of: ${Object.keys(BENCHMARKS).join(', ')}`)
+    .option('--record', 'write the figures as the new baseline')
+    .parse();
+  const options = program.opts<{ only?: string; record?: boolean }>();
+  const names = options.only ? options.only.split(',') : Object.keys(BENCHMARKS);
+  const unknown = names.filter((n) => !BENCHMARKS[n]);
+  if (unknown.length) {
+    console.error(`error: unknown benchmark(s): ${unknown.join(', ')}`);
+    return 2;
+  }
+  const baseline: Baseline | undefined = fs.existsSync(BASELINE) ? JSON.parse(fs.readFileSync(BASELINE, 'utf8')) : undefined;
+  const results: Measurement[] = [];
+  for (const name of names) {
+    process.stderr.write(`running ${name} ...\n`);
+    results.push(...(await BENCHMARKS[name]()));
+  }
+  console.log(`${'benchmark'.padEnd(72)} ${'now'.padStart(10)} ${'baseline'.padStart(10)}  target`);
+  for (const m of results) {
+    const before = baseline?.figures[m.id];
+    const beforeText = before === undefined ? '-' : format({ ...m, value: before });
+    console.log(`${(m.met ? '✓ ' : '✗ ') + m.id.padEnd(70)} ${format(m).padStart(10)} ${beforeText.padStart(10)}  ${m.target}`);
+  }
+  if (options.record) {
+    const figures = { ...(baseline?.figures ?? {}), ...Object.fromEntries(results.map((m) => [m.id, Math.round(m.value * 10) / 10])) };
+    const record: Baseline = { recordedAt: new Date().toISOString().slice(0, 10), machine: machineDescription(), figures };
+    fs.writeFileSync(BASELINE, `${JSON.stringify(record, null, 2)}\n`);
+    console.log(`baseline written to ${path.relative(ROOT, BASELINE)}`);
+  }
+  return results.every((m) => m.met) ? 0 : 1;
+}
+
+function machineDescription(): string {
+  return `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error) => {
+    console.error(`error: ${(error as Error).stack ?? error}`);
+    process.exitCode = 2;
+  },
+);
