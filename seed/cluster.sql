@@ -1,0 +1,45 @@
+-- Cluster-level objects the migrations need: the roles and the application database.
+-- Run by migrate.sh as the superuser, connected to the 'postgres' database, on every run.
+-- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role; the passwords are
+-- read from the environment with \getenv so that they never appear in a command line.
+\getenv app_password APP_ROLE_PASSWORD
+\getenv dapr_password DAPR_ROLE_PASSWORD
+
+-- Two Jobs may run at once (a re-applied Job, an Argo CD hook): CREATE ROLE would race.
+SELECT pg_advisory_lock(hashtext('learnflow.cluster'));
+
+-- A failing statement below carries a password: keep statements out of the server log.
+SET log_min_error_statement = panic;
+SET log_statement = none;
+
+-- Owns the database, the schema objects and every table; nobody logs in as it.
+SELECT format('CREATE ROLE %I NOLOGIN', :'owner_role')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner_role') \gexec
+ALTER ROLE :"owner_role" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+
+-- The services' role: reads and writes rows, owns nothing, changes no schema.
+SELECT format('CREATE ROLE %I LOGIN', :'app_role')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \gexec
+-- The Secret is the source of truth: rotating it and re-running the Job rotates the password.
+ALTER ROLE :"app_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD :'app_password';
+
+-- Dapr's state store: owns its own schema (its component creates its tables at start-up), nothing else.
+SELECT format('CREATE ROLE %I LOGIN', :'dapr_role')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'dapr_role') \gexec
+ALTER ROLE :"dapr_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+  PASSWORD :'dapr_password';
+
+-- CREATE DATABASE cannot run in a transaction block (nor in DO), hence \gexec.
+SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L TEMPLATE template0', :'database', :'owner_role', 'UTF8')
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database') \gexec
+-- A database created earlier by someone else (e.g. POSTGRES_DB) is handed to the owner role.
+ALTER DATABASE :"database" OWNER TO :"owner_role";
+
+-- Only our roles may connect; PUBLIC gets CONNECT and TEMP on every new database by default.
+REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
+GRANT CONNECT ON DATABASE :"database" TO :"app_role", :"dapr_role";
+-- Dapr's component uses unqualified table names: they resolve to its schema.
+ALTER ROLE :"dapr_role" IN DATABASE :"database" SET search_path = :"dapr_schema";
+
+SELECT pg_advisory_unlock(hashtext('learnflow.cluster'));
