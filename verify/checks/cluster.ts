@@ -1,0 +1,200 @@
+import { ClusterKind } from '../cluster/cluster-reader';
+import { LiveContext } from '../context';
+import { Check, CheckResult, DistObject, fail, formatRef, K8sObject, pass, refOf, skip, warn } from '../model';
+import { objectsOfKind, replicasOf } from '../workloads';
+
+/** The Dapr control plane that `dapr init -k` / the Helm chart installs (PRODUCT.md: a prerequisite). */
+export const DAPR_CONTROL_PLANE = {
+  namespace: 'dapr-system',
+  deployments: ['dapr-operator', 'dapr-sidecar-injector', 'dapr-sentry'],
+  statefulSets: ['dapr-placement-server', 'dapr-scheduler-server'],
+};
+
+export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'subscriptions.dapr.io', 'resiliencies.dapr.io'];
+
+/** For every dist/ object of a kind, its live counterpart (same namespace and name), or undefined. */
+async function withLive(context: LiveContext, kind: ClusterKind, judge: (item: DistObject, live: K8sObject | undefined) => CheckResult): Promise<CheckResult[]> {
+  const declared = objectsOfKind(context.dist, kind);
+  if (declared.length === 0) return [skip(`no ${kind} in dist/`)];
+  const live = await context.cluster.list(kind);
+  return declared.map((item) =>
+    judge(
+      item,
+      live.find((object) => object.metadata.name === item.object.metadata.name && object.metadata.namespace === item.object.metadata.namespace),
+    ),
+  );
+}
+
+const missing = (item: DistObject) => fail([refOf(item)], `${formatRef(refOf(item))} is not in the cluster`, 'kubectl apply -f dist/ (or npm run deploy)');
+
+function conditionTrue(object: K8sObject, type: string): boolean {
+  return ((object.status?.conditions ?? []) as { type?: string; status?: string }[]).some((c) => c.type === type && c.status === 'True');
+}
+
+export const liveNamespaces: Check<LiveContext> = {
+  id: 'live-namespaces',
+  description: 'every Namespace of dist/ exists and is Active',
+  component: 'cluster',
+  remediation: 'kubectl apply -f dist/00-namespaces.yaml',
+  run: (context) =>
+    withLive(context, 'Namespace', (item, live) => {
+      if (!live) return missing(item);
+      const phase = live.status?.phase ?? 'Active';
+      return phase === 'Active' ? pass([refOf(item)], `${formatRef(refOf(item))} is Active`) : fail([refOf(item)], `${formatRef(refOf(item))} is ${phase}`);
+    }),
+};
+
+export const liveStatefulSetsReady: Check<LiveContext> = {
+  id: 'live-statefulsets-ready',
+  description: 'every StatefulSet of dist/ has all its replicas ready and on the current revision',
+  component: 'cluster',
+  remediation: 'kubectl -n <ns> describe statefulset <name>; kubectl -n <ns> logs <pod> (look for pods not Ready)',
+  run: (context) =>
+    withLive(context, 'StatefulSet', (item, live) => {
+      if (!live) return missing(item);
+      const ref = refOf(item);
+      const wanted = live.spec?.replicas ?? replicasOf(item);
+      const ready = live.status?.readyReplicas ?? 0;
+      if (ready < wanted) return fail([ref], `${formatRef(ref)}: ${ready}/${wanted} replicas ready`);
+      if (live.status?.updateRevision && live.status.currentRevision !== live.status.updateRevision) {
+        return warn([ref], `${formatRef(ref)}: ${ready}/${wanted} ready, a rolling update is in progress`);
+      }
+      return pass([ref], `${formatRef(ref)}: ${ready}/${wanted} replicas ready`);
+    }),
+};
+
+export const livePvcsBound: Check<LiveContext> = {
+  id: 'live-pvcs-bound',
+  description: 'every PVC of dist/ StatefulSets (and every PVC in dist/) exists and is Bound',
+  component: 'cluster',
+  remediation: 'kubectl -n <ns> describe pvc <name> (is there a default StorageClass? kubectl get storageclass)',
+  run: async (context) => {
+    const expected: { namespace: string; name: string; owner: DistObject }[] = [];
+    for (const item of objectsOfKind(context.dist, 'StatefulSet')) {
+      for (const claim of (item.object.spec?.volumeClaimTemplates ?? []) as { metadata?: { name?: string } }[]) {
+        for (let ordinal = 0; ordinal < replicasOf(item); ordinal++) {
+          expected.push({ namespace: item.object.metadata.namespace ?? 'default', name: `${claim.metadata?.name}-${item.object.metadata.name}-${ordinal}`, owner: item });
+        }
+      }
+    }
+    for (const item of objectsOfKind(context.dist, 'PersistentVolumeClaim')) {
+      expected.push({ namespace: item.object.metadata.namespace ?? 'default', name: item.object.metadata.name, owner: item });
+    }
+    if (expected.length === 0) return [skip('no PVCs expected from dist/')];
+    const live = await context.cluster.list('PersistentVolumeClaim');
+    return expected.map(({ namespace, name, owner }) => {
+      const claim = live.find((object) => object.metadata.namespace === namespace && object.metadata.name === name);
+      const ref = { kind: 'PersistentVolumeClaim', namespace, name };
+      const refs = [ref, refOf(owner)];
+      if (!claim) return fail(refs, `${formatRef(ref)} (of ${formatRef(refOf(owner))}) does not exist`);
+      const phase = claim.status?.phase ?? 'Unknown';
+      return phase === 'Bound' ? pass(refs, `${formatRef(ref)} is Bound`) : fail(refs, `${formatRef(ref)} is ${phase}`);
+    });
+  },
+};
+
+export const liveServiceEndpoints: Check<LiveContext> = {
+  id: 'live-service-endpoints',
+  description: 'every Service of dist/ with a selector has endpoints',
+  component: 'cluster',
+  remediation: 'kubectl -n <ns> get pods -l <selector>: the pods behind the Service are missing or not ready',
+  run: async (context) => {
+    const services = objectsOfKind(context.dist, 'Service').filter((item) => Object.keys(item.object.spec?.selector ?? {}).length > 0);
+    if (services.length === 0) return [skip('no Services with selectors in dist/')];
+    const [liveServices, endpoints] = await Promise.all([context.cluster.list('Service'), context.cluster.list('Endpoints')]);
+    return services.map((item) => {
+      const ref = refOf(item);
+      const same = (object: K8sObject) => object.metadata.name === item.object.metadata.name && object.metadata.namespace === item.object.metadata.namespace;
+      if (!liveServices.some(same)) return missing(item);
+      const subsets = (endpoints.find(same)?.subsets ?? []) as { addresses?: unknown[] }[];
+      const addresses = subsets.reduce((sum, subset) => sum + (subset.addresses?.length ?? 0), 0);
+      return addresses > 0 ? pass([ref], `${formatRef(ref)}: ${addresses} ready endpoint(s)`) : fail([ref], `${formatRef(ref)} has no ready endpoints`);
+    });
+  },
+};
+
+export const liveJobsComplete: Check<LiveContext> = {
+  id: 'live-jobs-complete',
+  description: 'every Job of dist/ has completed',
+  component: 'cluster',
+  remediation: 'kubectl -n <ns> logs job/<name> to see why it failed; fix, re-synth (new hash, new Job) and apply',
+  run: (context) =>
+    withLive(context, 'Job', (item, live) => {
+      const ref = refOf(item);
+      if (!live) {
+        // A finished Job is garbage-collected after ttlSecondsAfterFinished: absence alone is not failure.
+        return item.object.spec?.ttlSecondsAfterFinished !== undefined
+          ? warn([ref], `${formatRef(ref)} is not in the cluster (not applied yet, or removed ${item.object.spec.ttlSecondsAfterFinished} s after finishing)`)
+          : missing(item);
+      }
+      if (conditionTrue(live, 'Complete')) return pass([ref], `${formatRef(ref)} completed`);
+      if (conditionTrue(live, 'Failed')) return fail([ref], `${formatRef(ref)} failed (${live.status?.failed ?? '?'} failed pod(s))`);
+      return warn([ref], `${formatRef(ref)} has not finished (${live.status?.active ?? 0} active pod(s))`);
+    }),
+};
+
+export const liveDaprCrds: Check<LiveContext> = {
+  id: 'live-dapr-crds',
+  description: `the Dapr CRDs (${DAPR_CRDS.join(', ')}) are installed and established`,
+  component: 'cluster',
+  remediation: 'install Dapr: dapr init -k, or helm upgrade --install dapr dapr/dapr -n dapr-system --create-namespace',
+  run: async (context) => {
+    const crds = await context.cluster.list('CustomResourceDefinition');
+    return DAPR_CRDS.map((name) => {
+      const ref = { kind: 'CustomResourceDefinition', name };
+      const crd = crds.find((object) => object.metadata.name === name);
+      if (!crd) return fail([ref], `CRD ${name} is not installed`);
+      return crd.status && !conditionTrue(crd, 'Established') ? fail([ref], `CRD ${name} is not established`) : pass([ref], `CRD ${name} is installed`);
+    });
+  },
+};
+
+export const liveDaprControlPlane: Check<LiveContext> = {
+  id: 'live-dapr-control-plane',
+  description: `the Dapr control plane in ${DAPR_CONTROL_PLANE.namespace} is available (operator, sidecar injector, sentry, placement, scheduler)`,
+  component: 'cluster',
+  remediation: 'kubectl -n dapr-system get pods; reinstall with dapr init -k or the Dapr Helm chart if a part is missing',
+  run: async (context) => {
+    const { namespace } = DAPR_CONTROL_PLANE;
+    const [deployments, statefulSets] = await Promise.all([context.cluster.list('Deployment', namespace), context.cluster.list('StatefulSet', namespace)]);
+    const judge = (kind: string, name: string, live: K8sObject[]) => {
+      const ref = { kind, namespace, name };
+      const object = live.find((o) => o.metadata.name === name);
+      if (!object) return fail([ref], `${formatRef(ref)} is not installed`);
+      const wanted = object.spec?.replicas ?? 1;
+      const ready = object.status?.readyReplicas ?? 0;
+      return ready >= wanted && wanted > 0 ? pass([ref], `${formatRef(ref)}: ${ready}/${wanted} ready`) : fail([ref], `${formatRef(ref)}: ${ready}/${wanted} ready`);
+    };
+    return [
+      ...DAPR_CONTROL_PLANE.deployments.map((name) => judge('Deployment', name, deployments)),
+      ...DAPR_CONTROL_PLANE.statefulSets.map((name) => judge('StatefulSet', name, statefulSets)),
+    ];
+  },
+};
+
+/** Key-sorted JSON, so that two objects equal up to key order compare equal. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export const liveDaprComponents: Check<LiveContext> = {
+  id: 'live-dapr-components',
+  description: 'every Dapr Component of dist/ is in the cluster, equal to dist/ (no drift)',
+  component: 'cluster',
+  remediation: 'kubectl apply -f dist/ to restore the Component; edit the config, not the live object',
+  run: (context) =>
+    withLive(context, 'Component', (item, live) => {
+      if (!live) return missing(item);
+      const ref = refOf(item);
+      // Field names only: a drifted value may be a secret someone inlined.
+      const drifted = ['spec', 'scopes', 'auth'].filter((field) => canonical(item.object[field]) !== canonical(live[field]));
+      return drifted.length === 0 ? pass([ref], `${formatRef(ref)} matches dist/`) : fail([ref], `${formatRef(ref)} drifted from dist/ in ${drifted.join(', ')}`);
+    }),
+};

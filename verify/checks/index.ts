@@ -1,0 +1,79 @@
+import { LiveContext, StaticContext } from '../context';
+import { Check } from '../model';
+import {
+  liveDaprComponents,
+  liveDaprControlPlane,
+  liveDaprCrds,
+  liveJobsComplete,
+  liveNamespaces,
+  livePvcsBound,
+  liveServiceEndpoints,
+  liveStatefulSetsReady,
+} from './cluster';
+import { daprComponentMetadata, daprComponentScopes, daprKafkaBrokersResolve } from './dapr';
+import {
+  kafkaHeadlessService,
+  kafkaHeapWithinLimit,
+  kafkaInternalTopicReplication,
+  kafkaParallelPods,
+  kafkaQuorumVoters,
+  kafkaServiceLinksDisabled,
+  kafkaTopicReplication,
+  kafkaTopicsDeclared,
+} from './kafka';
+import { applyOrder, dataDirSubdirectory, jobContentHash, namespacePodSecurity, networkPolicyDefaultDeny, noSecretValues, pvcRetention } from './platform';
+import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
+import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
+import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
+import { daprCrdSchema, kubernetesSchema } from './schema';
+
+/** Checks of dist/ and the reference data alone, in report order. Adding a check is adding it here. */
+export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
+  kubernetesSchema,
+  namespacePodSecurity,
+  applyOrder,
+  podSecurityRestricted,
+  readOnlyRootFilesystem,
+  resourcesRequestsLimits,
+  imagePinned,
+  probesOnLongRunning,
+  selectorMatchesTemplate,
+  servicePortsResolve,
+  configMapReferences,
+  secretReferences,
+  volumeReferences,
+  noSecretValues,
+  jobContentHash,
+  pvcRetention,
+  dataDirSubdirectory,
+  networkPolicyDefaultDeny,
+  kafkaParallelPods,
+  kafkaHeadlessService,
+  kafkaServiceLinksDisabled,
+  kafkaQuorumVoters,
+  kafkaInternalTopicReplication,
+  kafkaHeapWithinLimit,
+  kafkaTopicReplication,
+  kafkaTopicsDeclared,
+  postgresTablesDeclared,
+  postgresSeedCurriculum,
+  daprCrdSchema,
+  daprComponentMetadata,
+  daprComponentScopes,
+  daprKafkaBrokersResolve,
+];
+
+/**
+ * Checks of a running cluster through a ClusterReader. The Kafka and PostgreSQL data-plane checks
+ * (kafka-live.ts, postgres-live.ts: kafkajs and pg against --kafka-brokers / --postgres-url) join here.
+ */
+export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
+  liveNamespaces,
+  liveStatefulSetsReady,
+  livePvcsBound,
+  liveServiceEndpoints,
+  liveJobsComplete,
+  liveDaprCrds,
+  liveDaprControlPlane,
+  liveDaprComponents,
+];

@@ -1,0 +1,238 @@
+import { StaticContext } from '../context';
+import { Dist } from '../dist';
+import { topicsFiles } from '../kafka-topics';
+import { LEARNFLOW_TOPICS } from '../mission';
+import { Check, CheckResult, DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { formatBytes, parseJavaMaxHeap, parseQuantity } from '../quantity';
+import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf } from '../workloads';
+
+const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';
+
+function perKafkaStatefulSet(dist: Dist, judge: (item: DistObject) => CheckResult): CheckResult[] {
+  const sets = kafkaStatefulSets(dist);
+  return sets.length === 0 ? [skip(NO_KAFKA)] : sets.map(judge);
+}
+
+/** Brokers in dist/: the replicas of every Kafka StatefulSet whose process roles include broker. */
+function brokerCount(dist: Dist): number {
+  return kafkaStatefulSets(dist)
+    .filter((item) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').includes('broker'))
+    .reduce((sum, item) => sum + replicasOf(item), 0);
+}
+
+export const kafkaParallelPods: Check<StaticContext> = {
+  id: 'kafka-parallel-pod-management',
+  description: 'Kafka StatefulSets start pods in parallel (OrderedReady deadlocks a multi-voter KRaft quorum)',
+  component: 'kafka',
+  remediation: 'set spec.podManagementPolicy: Parallel (immutable: delete the StatefulSet with --cascade=orphan and re-apply)',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const policy = item.object.spec?.podManagementPolicy ?? 'OrderedReady';
+      return policy === 'Parallel'
+        ? pass([refOf(item)], `${formatRef(refOf(item))} uses Parallel`)
+        : fail([refOf(item)], `${formatRef(refOf(item))} uses ${policy}: pod 0 waits to be ready for a quorum its peers cannot join yet`);
+    }),
+};
+
+export const kafkaHeadlessService: Check<StaticContext> = {
+  id: 'kafka-headless-service',
+  description: "a Kafka StatefulSet's serviceName is a headless Service that publishes not-ready addresses",
+  component: 'kafka',
+  remediation: 'point spec.serviceName at a Service with clusterIP: None and publishNotReadyAddresses: true selecting the broker pods',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const serviceName = item.object.spec?.serviceName;
+      const service = objectsOfKind(dist, 'Service').find((s) => s.object.metadata.name === serviceName && namespaceOf(s) === namespaceOf(item));
+      if (!service) return fail([refOf(item)], `${formatRef(refOf(item))}: serviceName ${serviceName ?? '(unset)'} is not a Service in dist/`);
+      const problems = [
+        ...(service.object.spec?.clusterIP === 'None' ? [] : ['clusterIP is not None']),
+        // Voters resolve each other's DNS names before any of them is ready; without this they never are.
+        ...(service.object.spec?.publishNotReadyAddresses === true ? [] : ['publishNotReadyAddresses is not true']),
+      ];
+      const refs = [refOf(item), refOf(service)];
+      return problems.length === 0
+        ? pass(refs, `${formatRef(refOf(service))} is headless and publishes not-ready addresses`)
+        : fail(refs, `${formatRef(refOf(service))}: ${problems.join('; ')}`);
+    }),
+};
+
+export const kafkaServiceLinksDisabled: Check<StaticContext> = {
+  id: 'kafka-service-links-disabled',
+  description: 'pods running the Kafka image disable service links (a Service named kafka injects KAFKA_PORT, which the image turns into a property)',
+  component: 'kafka',
+  remediation: 'set spec.template.spec.enableServiceLinks: false',
+  run: ({ dist }) => {
+    const templates = [...new Set(allContainers(dist).filter((entry) => isKafkaImage(entry.container.image)).map((entry) => entry.template))];
+    if (templates.length === 0) return [skip('no pods run a Kafka image in dist/')];
+    return templates.map((template) => {
+      const ref = refOf(template.owner);
+      return template.spec.enableServiceLinks === false
+        ? pass([ref], `${formatRef(ref)} disables service links`)
+        : fail([ref], `${formatRef(ref)}: enableServiceLinks is ${template.spec.enableServiceLinks ?? 'unset (true)'}`);
+    });
+  },
+};
+
+/** The port of the CONTROLLER listener in KAFKA_LISTENERS, e.g. CONTROLLER://:9093 -> 9093. */
+function controllerPort(container: Record<string, any>): string | undefined {
+  const name = (envValue(container, 'KAFKA_CONTROLLER_LISTENER_NAMES') ?? 'CONTROLLER').split(',')[0];
+  const listener = (envValue(container, 'KAFKA_LISTENERS') ?? '').split(',').find((l) => l.startsWith(`${name}://`));
+  return listener?.slice(listener.lastIndexOf(':') + 1);
+}
+
+export const kafkaQuorumVoters: Check<StaticContext> = {
+  id: 'kafka-quorum-voters',
+  description: 'controller.quorum.voters lists exactly one voter per controller pod, at its stable DNS name and controller port',
+  component: 'kafka',
+  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <i>@<sts>-<i>.<headless>.<ns>.svc.cluster.local:<controller port> for i in 0..replicas-1',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const container = kafkaContainer(item);
+      const ref = refOf(item);
+      const roles = (envValue(container, 'KAFKA_PROCESS_ROLES') ?? '').split(',');
+      if (!roles.includes('controller')) return skip(`${formatRef(ref)} runs no controllers`);
+      const voters = envValue(container, 'KAFKA_CONTROLLER_QUORUM_VOTERS');
+      if (voters === undefined) {
+        return envValue(container, 'KAFKA_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS')
+          ? warn([ref], `${formatRef(ref)} uses a dynamic quorum (bootstrap servers); the stock entrypoint expects static voters`)
+          : fail([ref], `${formatRef(ref)}: KAFKA_CONTROLLER_QUORUM_VOTERS is not set`);
+      }
+      const replicas = replicasOf(item);
+      const { name } = item.object.metadata;
+      const host = new RegExp(`^${name}-(\\d+)\\.${item.object.spec?.serviceName}(\\.${namespaceOf(item)}(\\.svc(\\.cluster\\.local)?)?)?$`);
+      const port = controllerPort(container);
+      const problems: string[] = [];
+      const entries = voters.split(',').map((entry) => entry.trim());
+      if (entries.length !== replicas) problems.push(`${entries.length} voter(s) for ${replicas} replica(s)`);
+      entries.forEach((entry, index) => {
+        const match = /^(\d+)@([^:]+):(\d+)$/.exec(entry);
+        const ordinal = match && host.exec(match[2])?.[1];
+        if (!match) problems.push(`'${entry}' is not <id>@<host>:<port>`);
+        else if (Number(match[1]) !== index || ordinal !== String(index)) problems.push(`'${entry}' should be voter ${index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
+        else if (port && match[3] !== port) problems.push(`'${entry}' uses port ${match[3]}, the controller listener is on ${port}`);
+      });
+      return problems.length === 0
+        ? pass([ref], `${formatRef(ref)}: ${entries.length} voter(s) for ${replicas} replica(s)`)
+        : fail([ref], `${formatRef(ref)}: ${problems.join('; ')}`);
+    }),
+};
+
+// Broker settings for internal topics, with Kafka 4.x defaults (GroupCoordinatorConfig, TransactionLogConfig,
+// ShareCoordinatorConfig, ReplicationConfigs). Defaults of 3 never form on fewer brokers.
+const INTERNAL_REPLICATION = [
+  { env: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', fallback: 3 },
+  { env: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', fallback: 3, minIsr: { env: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', fallback: 2 } },
+  { env: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', fallback: 3, minIsr: { env: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', fallback: 2 } },
+  { env: 'KAFKA_DEFAULT_REPLICATION_FACTOR', fallback: 1, minIsr: { env: 'KAFKA_MIN_INSYNC_REPLICAS', fallback: 1 } },
+];
+
+export const kafkaInternalTopicReplication: Check<StaticContext> = {
+  id: 'kafka-internal-topic-replication',
+  description: 'internal topics (offsets, transactions, share state) and defaults replicate at most across the brokers that exist',
+  component: 'kafka',
+  remediation: 'set KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR, KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR and KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR to min(3, brokers), their min ISR to at most that',
+  run: ({ dist }) => {
+    const brokers = brokerCount(dist);
+    return perKafkaStatefulSet(dist, (item) => {
+      const container = kafkaContainer(item);
+      const ref = refOf(item);
+      const problems: string[] = [];
+      for (const setting of INTERNAL_REPLICATION) {
+        const factor = Number(envValue(container, setting.env) ?? setting.fallback);
+        const shown = `${setting.env}=${factor}${envValue(container, setting.env) === undefined ? ' (Kafka default)' : ''}`;
+        if (!(factor >= 1 && factor <= brokers)) problems.push(`${shown} but ${brokers} broker(s)`);
+        if (setting.minIsr) {
+          const minIsr = Number(envValue(container, setting.minIsr.env) ?? setting.minIsr.fallback);
+          if (!(minIsr >= 1 && minIsr <= factor)) problems.push(`${setting.minIsr.env}=${minIsr} exceeds replication factor ${factor}`);
+        }
+      }
+      return problems.length === 0
+        ? pass([ref], `${formatRef(ref)}: internal topic replication fits ${brokers} broker(s)`)
+        : fail([ref], `${formatRef(ref)}: ${problems.join('; ')} (consumer groups or transactions never form)`);
+    });
+  },
+};
+
+export const kafkaHeapWithinLimit: Check<StaticContext> = {
+  id: 'kafka-heap-within-limit',
+  description: 'JVM heap (-Xmx in KAFKA_HEAP_OPTS) fits the container memory limit, with room for off-heap memory',
+  component: 'kafka',
+  remediation: 'lower -Xmx in KAFKA_HEAP_OPTS to about half the memory limit, or raise the limit',
+  run: ({ dist }) => {
+    const results: CheckResult[] = [];
+    for (const { template, container, where } of allContainers(dist)) {
+      const options = envValue(container, 'KAFKA_HEAP_OPTS');
+      const isBroker = envValue(container, 'KAFKA_PROCESS_ROLES') !== undefined;
+      if (options === undefined && !isBroker) continue;
+      const ref = refOf(template.owner);
+      const at = `${formatRef(ref)} ${where}`;
+      // kafka-server-start.sh defaults to -Xmx1G when KAFKA_HEAP_OPTS is unset.
+      const heap = options === undefined ? 2 ** 30 : parseJavaMaxHeap(options);
+      const limit = parseQuantity(container.resources?.limits?.memory);
+      if (heap === undefined) results.push(fail([ref], `${at}: KAFKA_HEAP_OPTS '${options}' sets no -Xmx; the heap then follows the JVM's own default`));
+      else if (limit === undefined) results.push(fail([ref], `${at}: no memory limit to size the heap against`));
+      else if (heap >= limit) results.push(fail([ref], `${at}: heap ${formatBytes(heap)} is not below the memory limit ${formatBytes(limit)}; the container is OOM-killed`));
+      // Metaspace, thread stacks and direct buffers live outside the heap.
+      else if (heap > 0.8 * limit) results.push(warn([ref], `${at}: heap ${formatBytes(heap)} leaves under 20% of the ${formatBytes(limit)} limit off-heap`));
+      else results.push(pass([ref], `${at}: heap ${formatBytes(heap)} within limit ${formatBytes(limit)}`));
+    }
+    return results.length > 0 ? results : [skip('no Kafka containers in dist/')];
+  },
+};
+
+export const kafkaTopicReplication: Check<StaticContext> = {
+  id: 'kafka-topic-replication',
+  description: 'every declared topic has replication factor <= brokers and min.insync.replicas <= replication factor',
+  component: 'kafka',
+  remediation: 'lower the topic replication factor to the broker count, and min.insync.replicas below it (2 of 3 is the usual)',
+  run: ({ dist }) => {
+    const files = topicsFiles(dist);
+    if (files.length === 0) return [skip('no topics.conf ConfigMap in dist/')];
+    const brokers = brokerCount(dist);
+    const brokerMinIsr = Number(kafkaStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
+    return files.flatMap(({ configMap, topics, errors }) => {
+      const ref = refOf(configMap);
+      const problems = [...errors];
+      for (const topic of topics) {
+        const minIsr = Number(topic.configs['min.insync.replicas'] ?? brokerMinIsr);
+        if (topic.partitions < 1) problems.push(`${topic.name}: ${topic.partitions} partitions`);
+        if (topic.replicationFactor < 1 || topic.replicationFactor > brokers) problems.push(`${topic.name}: replication factor ${topic.replicationFactor} with ${brokers} broker(s)`);
+        if (!(minIsr >= 1 && minIsr <= topic.replicationFactor)) problems.push(`${topic.name}: min.insync.replicas ${minIsr} > replication factor ${topic.replicationFactor} (acks=all producers always fail)`);
+      }
+      return problems.length === 0
+        ? [pass([ref], `${formatRef(ref)}: ${topics.length} topics fit ${brokers} broker(s)`)]
+        : [fail([ref], `${formatRef(ref)}: ${problems.join('; ')}`)];
+    });
+  },
+};
+
+export const kafkaTopicsDeclared: Check<StaticContext> = {
+  id: 'kafka-topics-declared',
+  description: 'the 9 LearnFlow topics are declared with their partitions and retention',
+  component: 'kafka',
+  remediation: 'declare the topic in the Kafka config (kafka.topics) with the partitions and retention of PRODUCT.md, then npm run synth',
+  run: ({ dist }) => {
+    const files = topicsFiles(dist);
+    if (files.length === 0) {
+      return kafkaStatefulSets(dist).length === 0
+        ? [skip(NO_KAFKA)]
+        : [fail([], 'Kafka runs but no ConfigMap in dist/ carries topics.conf, so no topic is provisioned')];
+    }
+    const declared = new Map(files.flatMap(({ configMap, topics }) => topics.map((topic) => [topic.name, { topic, configMap }] as const)));
+    return LEARNFLOW_TOPICS.map((expected) => {
+      const found = declared.get(expected.name);
+      if (!found) return fail(files.map((file) => refOf(file.configMap)), `topic ${expected.name} is not declared`);
+      const ref = refOf(found.configMap);
+      const retention = Number(found.topic.configs['retention.ms']);
+      if (found.topic.partitions < expected.partitions) {
+        return fail([ref], `topic ${expected.name}: ${found.topic.partitions} partitions, LearnFlow needs ${expected.partitions}`);
+      }
+      if (retention !== expected.retentionMs) {
+        return fail([ref], `topic ${expected.name}: retention.ms ${found.topic.configs['retention.ms'] ?? '(unset: broker default)'}, LearnFlow needs ${expected.retentionMs}`);
+      }
+      return found.topic.partitions > expected.partitions
+        ? warn([ref], `topic ${expected.name}: ${found.topic.partitions} partitions, more than the ${expected.partitions} planned`)
+        : pass([ref], `topic ${expected.name}: ${expected.partitions} partitions, retention ${expected.retentionMs / 86_400_000} d`);
+    });
+  },
+};

@@ -1,0 +1,30 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { K8sObject } from '../model';
+import { ClusterKind, ClusterReader, ClusterUnavailableError } from './cluster-reader';
+
+/**
+ * A cluster state read from YAML files: every *.yaml under a directory, each document an object or a
+ * List (what `kubectl get -A -o yaml` prints). Tests use it for healthy and broken states.
+ */
+export class FileClusterReader implements ClusterReader {
+  readonly description: string;
+  private readonly objects: K8sObject[];
+
+  constructor(dir: string) {
+    if (!fs.existsSync(dir)) throw new ClusterUnavailableError(`cluster state directory ${dir} does not exist`);
+    this.description = `cluster state files in ${dir}`;
+    this.objects = fs
+      .readdirSync(dir)
+      .filter((name) => /\.ya?ml$/.test(name))
+      .sort()
+      .flatMap((name) => yaml.loadAll(fs.readFileSync(path.join(dir, name), 'utf8')) as K8sObject[])
+      .flatMap((document) => (document?.kind === 'List' || document?.kind?.endsWith('List') ? (document.items ?? []) : [document]))
+      .filter((document): document is K8sObject => Boolean(document?.kind && document.metadata?.name));
+  }
+
+  async list(kind: ClusterKind, namespace?: string): Promise<K8sObject[]> {
+    return this.objects.filter((object) => object.kind === kind && (namespace === undefined || object.metadata.namespace === namespace));
+  }
+}

@@ -1,0 +1,49 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ClusterReader } from './cluster/cluster-reader';
+import { Dist } from './dist';
+import { crdFilesIn, SchemaValidators } from './schema/schemas';
+
+/**
+ * The reference data of ../shared/reference: Kubernetes definitions, Dapr CRDs, Dapr component metadata.
+ * Loaded on first use, so checks that do not need it (and --help) stay fast.
+ */
+export class ReferenceData {
+  private validators?: SchemaValidators;
+
+  constructor(readonly dir: string) {}
+
+  get kubernetesDefinitionsFile(): string {
+    return path.join(this.dir, 'k8s-schema-1.28', '_definitions.json');
+  }
+
+  get daprCrdDir(): string {
+    return path.join(this.dir, 'dapr-crds');
+  }
+
+  get daprComponentMetadataDir(): string {
+    return path.join(this.dir, 'dapr-component-metadata');
+  }
+
+  /** Throws a MissingReferenceError naming the file when the directory lacks the definitions. */
+  schemas(): SchemaValidators {
+    if (!this.validators) {
+      if (!fs.existsSync(this.kubernetesDefinitionsFile)) {
+        throw new MissingReferenceError(`${this.kubernetesDefinitionsFile} not found; pass --reference <dir>`);
+      }
+      this.validators = new SchemaValidators(this.kubernetesDefinitionsFile, crdFilesIn(this.daprCrdDir));
+    }
+    return this.validators;
+  }
+}
+
+export class MissingReferenceError extends Error {}
+
+export interface StaticContext {
+  readonly dist: Dist;
+  readonly reference: ReferenceData;
+}
+
+export interface LiveContext extends StaticContext {
+  readonly cluster: ClusterReader;
+}

@@ -1,0 +1,124 @@
+import * as path from 'path';
+import { ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
+import { LIVE_CHECKS, STATIC_CHECKS } from './checks';
+import { LiveContext, MissingReferenceError, ReferenceData, StaticContext } from './context';
+import { Dist, DistError, loadDist } from './dist';
+import { Check, CheckMode, CheckResult, Component, Status } from './model';
+
+export interface CheckReport {
+  readonly id: string;
+  readonly description: string;
+  readonly component: Component;
+  readonly mode: CheckMode;
+  /** The worst status among the results. */
+  readonly status: Status;
+  readonly remediation: string;
+  readonly results: readonly CheckResult[];
+}
+
+export interface VerifyReport {
+  readonly dist: string;
+  /** Where live checks looked, or why they did not run. */
+  readonly cluster: { readonly checked: boolean; readonly description: string };
+  /** Things a person should know that are not check results (fallback to offline, flags not used yet). */
+  readonly notices: readonly string[];
+  readonly checks: readonly CheckReport[];
+  readonly summary: Readonly<Record<Status, number>> & { readonly checks: number; readonly elapsedMs: number };
+  /** 0 healthy, 1 findings, 2 could not check (takes precedence: the verdict is incomplete). */
+  readonly exitCode: 0 | 1 | 2;
+}
+
+/**
+ * off: static checks only. auto: live checks too when a cluster answers, else a notice.
+ * required: a cluster that does not answer is "could not check" (exit 2).
+ */
+export type LiveMode = 'off' | 'auto' | 'required';
+
+export interface VerifyOptions {
+  readonly distDir: string;
+  readonly referenceDir: string;
+  readonly live: LiveMode;
+  /** Opens the cluster; throws ClusterUnavailableError when it cannot be reached. */
+  readonly connect: () => Promise<ClusterReader>;
+  /** Only these check ids (all when undefined). */
+  readonly only?: readonly string[];
+  readonly notices?: readonly string[];
+  readonly onProgress?: (message: string) => void;
+}
+
+const SEVERITY: readonly Status[] = ['error', 'fail', 'warn', 'pass', 'skip'];
+
+export function worstStatus(results: readonly CheckResult[]): Status {
+  for (const status of SEVERITY) if (results.some((result) => result.status === status)) return status;
+  return 'skip';
+}
+
+async function runCheck<Context>(check: Check<Context>, mode: CheckMode, context: Context): Promise<CheckReport> {
+  let results: readonly CheckResult[];
+  try {
+    results = await check.run(context);
+  } catch (error) {
+    const reason = error instanceof ClusterUnavailableError || error instanceof MissingReferenceError ? error.message : `the check crashed: ${(error as Error).stack ?? error}`;
+    results = [{ status: 'error', objects: [], message: `could not check: ${reason}` }];
+  }
+  if (results.length === 0) results = [{ status: 'skip', objects: [], message: 'nothing to check' }];
+  const { id, description, component, remediation } = check;
+  return { id, description, component, mode, status: worstStatus(results), remediation, results };
+}
+
+function notRun<Context>(check: Check<Context>, mode: CheckMode, message: string, status: Status): CheckReport {
+  const { id, description, component, remediation } = check;
+  return { id, description, component, mode, status, remediation, results: [{ status, objects: [], message }] };
+}
+
+export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const notices = [...(options.notices ?? [])];
+  const selected = <Context>(checks: readonly Check<Context>[]) => checks.filter((check) => !options.only || options.only.includes(check.id));
+  let dist: Dist;
+  try {
+    dist = loadDist(options.distDir);
+  } catch (error) {
+    if (!(error instanceof DistError)) throw error;
+    // Without dist/ nothing can be judged: every check is "could not check".
+    const checks = selected(STATIC_CHECKS).map((check) => notRun(check, 'static', `could not check: ${error.message}`, 'error'));
+    return finish(options.distDir, { checked: false, description: 'not checked' }, notices, checks, started);
+  }
+  const staticContext: StaticContext = { dist, reference: new ReferenceData(options.referenceDir) };
+  const checks: CheckReport[] = [];
+  for (const check of selected(STATIC_CHECKS)) checks.push(await runCheck(check, 'static', staticContext));
+
+  let cluster = { checked: false, description: 'not checked (--offline)' };
+  const liveChecks = selected(LIVE_CHECKS);
+  if (options.live !== 'off' && liveChecks.length > 0) {
+    options.onProgress?.('connecting to the cluster');
+    try {
+      const reader = await options.connect();
+      cluster = { checked: true, description: reader.description };
+      const liveContext: LiveContext = { ...staticContext, cluster: reader };
+      for (const check of liveChecks) {
+        options.onProgress?.(`live: ${check.id}`);
+        checks.push(await runCheck(check, 'live', liveContext));
+      }
+    } catch (error) {
+      if (!(error instanceof ClusterUnavailableError)) throw error;
+      if (options.live === 'required') {
+        cluster = { checked: false, description: `could not check: ${error.message}` };
+        for (const check of liveChecks) checks.push(notRun(check, 'live', `could not check: ${error.message}`, 'error'));
+      } else {
+        cluster = { checked: false, description: 'not checked (none reachable)' };
+        notices.push(`no cluster reachable (${error.message}): static checks only; pass --live to make this an error`);
+      }
+    }
+  }
+  return finish(path.relative(process.cwd(), dist.dir) || dist.dir, cluster, notices, checks, started);
+}
+
+function finish(dist: string, cluster: VerifyReport['cluster'], notices: string[], checks: CheckReport[], started: number): VerifyReport {
+  const counts: Record<Status, number> = { pass: 0, fail: 0, warn: 0, skip: 0, error: 0 };
+  for (const check of checks) counts[check.status]++;
+  const exitCode = counts.error > 0 ? 2 : counts.fail > 0 ? 1 : 0;
+  return { dist, cluster, notices, checks, summary: { ...counts, checks: checks.length, elapsedMs: Math.round(performance.now() - started) }, exitCode };
+}
+
+export const ALL_CHECK_IDS: readonly string[] = [...STATIC_CHECKS, ...LIVE_CHECKS].map((check) => check.id);

@@ -1,0 +1,127 @@
+import { Dist } from './dist';
+import { DistObject, K8sObject } from './model';
+
+/** A pod template found in dist/: the workload that owns it and the template itself. */
+export interface PodTemplate {
+  readonly owner: DistObject;
+  readonly labels: Record<string, string>;
+  readonly spec: Record<string, any>;
+  /** Long-running pods (StatefulSet, Deployment, DaemonSet, ReplicaSet) as opposed to Jobs and bare Pods. */
+  readonly longRunning: boolean;
+}
+
+export interface ContainerInTemplate {
+  readonly template: PodTemplate;
+  readonly container: Record<string, any>;
+  readonly init: boolean;
+  /** e.g. `containers[0] (kafka)`, to point at the container in a message. */
+  readonly where: string;
+}
+
+const LONG_RUNNING_KINDS = new Set(['StatefulSet', 'Deployment', 'DaemonSet', 'ReplicaSet']);
+
+export function podTemplates(dist: Dist): PodTemplate[] {
+  const templates: PodTemplate[] = [];
+  for (const item of dist.objects) {
+    const { object } = item;
+    const template = podTemplateOf(object);
+    if (!template) continue;
+    templates.push({
+      owner: item,
+      labels: template.metadata?.labels ?? {},
+      spec: template.spec ?? {},
+      longRunning: LONG_RUNNING_KINDS.has(object.kind),
+    });
+  }
+  return templates;
+}
+
+function podTemplateOf(object: K8sObject): { metadata?: { labels?: Record<string, string> }; spec?: Record<string, any> } | undefined {
+  if (object.kind === 'Pod') return object;
+  if (object.kind === 'CronJob') return object.spec?.jobTemplate?.spec?.template;
+  return object.spec?.template?.spec ? object.spec.template : undefined;
+}
+
+export function containersOf(template: PodTemplate): ContainerInTemplate[] {
+  const list = (field: 'initContainers' | 'containers', init: boolean): ContainerInTemplate[] =>
+    ((template.spec[field] ?? []) as Record<string, any>[]).map((container, index) => ({
+      template,
+      container,
+      init,
+      where: `${field}[${index}]${container?.name ? ` (${container.name})` : ''}`,
+    }));
+  return [...list('initContainers', true), ...list('containers', false)];
+}
+
+export function allContainers(dist: Dist): ContainerInTemplate[] {
+  return podTemplates(dist).flatMap(containersOf);
+}
+
+/** The literal value of an env var of a container, if it is set with `value`. */
+export function envValue(container: Record<string, any>, name: string): string | undefined {
+  const entry = ((container.env ?? []) as { name?: string; value?: unknown }[]).find((e) => e?.name === name);
+  return entry?.value === undefined ? undefined : String(entry.value);
+}
+
+/** Whether a label selector (matchLabels only, or a plain map for Services) selects the given labels. */
+export function selects(selector: Record<string, any> | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  const matchLabels: Record<string, string> = selector.matchLabels ?? (selector.matchExpressions ? {} : selector);
+  if (!Object.entries(matchLabels).every(([key, value]) => labels[key] === value)) return false;
+  for (const expression of (selector.matchExpressions ?? []) as { key: string; operator: string; values?: string[] }[]) {
+    const value = labels[expression.key];
+    const values = expression.values ?? [];
+    const holds =
+      expression.operator === 'In'
+        ? value !== undefined && values.includes(value)
+        : expression.operator === 'NotIn'
+          ? value === undefined || !values.includes(value)
+          : expression.operator === 'Exists'
+            ? value !== undefined
+            : expression.operator === 'DoesNotExist'
+              ? value === undefined
+              : false;
+    if (!holds) return false;
+  }
+  return true;
+}
+
+export function namespaceOf(item: DistObject): string {
+  return item.object.metadata.namespace ?? 'default';
+}
+
+export function objectsOfKind(dist: Dist, kind: string): DistObject[] {
+  return dist.objects.filter((item) => item.object.kind === kind);
+}
+
+/** Kafka brokers/controllers: StatefulSets whose containers configure KRaft through the image's env. */
+export function kafkaStatefulSets(dist: Dist): DistObject[] {
+  return objectsOfKind(dist, 'StatefulSet').filter((item) =>
+    (item.object.spec?.template?.spec?.containers ?? []).some((container: Record<string, any>) => envValue(container, 'KAFKA_PROCESS_ROLES') !== undefined),
+  );
+}
+
+/** The container of a Kafka StatefulSet that runs the broker. */
+export function kafkaContainer(item: DistObject): Record<string, any> {
+  return (item.object.spec?.template?.spec?.containers ?? []).find((container: Record<string, any>) => envValue(container, 'KAFKA_PROCESS_ROLES') !== undefined);
+}
+
+/** PostgreSQL servers: StatefulSets running an image named postgres. */
+export function postgresStatefulSets(dist: Dist): DistObject[] {
+  return objectsOfKind(dist, 'StatefulSet').filter((item) =>
+    (item.object.spec?.template?.spec?.containers ?? []).some((container: Record<string, any>) => isPostgresImage(container.image)),
+  );
+}
+
+export function isPostgresImage(image: unknown): boolean {
+  return typeof image === 'string' && /(^|\/)postgres(:|@|$)/.test(image);
+}
+
+export function isKafkaImage(image: unknown): boolean {
+  return typeof image === 'string' && /(^|\/)kafka(-native)?(:|@|$)/.test(image);
+}
+
+export function replicasOf(item: DistObject): number {
+  const replicas = item.object.spec?.replicas;
+  return typeof replicas === 'number' ? replicas : 1;
+}
