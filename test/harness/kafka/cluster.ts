@@ -1,0 +1,376 @@
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Kafka, logLevel } from 'kafkajs';
+import type { K8sObject } from '../../support/synth';
+import { ensureKafkaJars } from './jars';
+import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
+import { KafkaManifests, loadKafkaManifests } from './manifests';
+import { ContainerFilesystem, PodIdentity, resolveContainerEnv } from './pod';
+
+const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
+const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
+
+export interface ProcessResult {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout and stderr interleaved as they arrived. */
+  readonly output: string;
+  readonly durationMs: number;
+}
+
+interface BrokerPod {
+  readonly ordinal: number;
+  readonly identity: PodIdentity;
+  readonly dir: string;
+  /** Where the image's launcher writes server.properties (the host side of /opt/kafka/config). */
+  configDir?: string;
+  process?: ChildProcess;
+  exited?: Promise<void>;
+}
+
+const liveClusters = new Set<KafkaTestCluster>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => liveClusters.forEach((cluster) => cluster.killNow()));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function tail(file: string, lines = 40): string {
+  if (!fs.existsSync(file)) return '(no output)';
+  return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+function killGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Run a command to completion, capturing its output, killing its process group after `timeoutMs`. */
+function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProcessResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => ((stdout += chunk), (output += chunk)));
+    child.stderr!.on('data', (chunk: Buffer) => ((stderr += chunk), (output += chunk)));
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      resolve({ exitCode, stdout, stderr, output, durationMs: Date.now() - started });
+    });
+  });
+}
+
+export interface KafkaTestClusterOptions {
+  /** The synthesized manifests, e.g. the repository's dist/. */
+  readonly distDir: string;
+  /** How long the brokers may take to form a cluster. @default 180000 */
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * Real Apache Kafka brokers started from the Kafka StatefulSet of a dist/ directory: each pod's container
+ * command runs with bash, with its environment resolved as the kubelet would, and the image's launcher
+ * emulated by image-run.sh over Kafka's Maven Central jars. Pod i is 127.0.0.(i+1) for Java (the cluster
+ * DNS names resolve there through a hosts file), and its port-forwarded external listener is bound at the
+ * localhost address it advertises.
+ */
+export class KafkaTestCluster {
+  static async start(options: KafkaTestClusterOptions): Promise<KafkaTestCluster> {
+    const manifests = loadKafkaManifests(options.distDir);
+    const libDir = ensureKafkaJars(manifests.kafkaVersion);
+    const cluster = new KafkaTestCluster(manifests, libDir, options.readyTimeoutMs ?? 180_000);
+    try {
+      for (const pod of cluster.pods) cluster.launch(pod);
+      await cluster.waitUntilReady();
+      return cluster;
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+  }
+
+  readonly kafkaVersion: string;
+  /** A KAFKA_HOME whose bin/ tools run the real Kafka classes and resolve the cluster's DNS names. */
+  readonly kafkaHome: string;
+  readonly brokerCount: number;
+  private readonly dir: string;
+  private readonly pods: BrokerPod[];
+  private readonly watchdog: ChildProcess;
+  private jobRuns = 0;
+
+  private constructor(
+    readonly manifests: KafkaManifests,
+    libDir: string,
+    private readonly readyTimeoutMs: number,
+  ) {
+    const sts = manifests.statefulSet;
+    this.kafkaVersion = manifests.kafkaVersion;
+    this.brokerCount = sts.spec.replicas ?? 1;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-kafka-'));
+    this.kafkaHome = path.join(this.dir, 'kafka-home');
+    const namespace = sts.metadata.namespace ?? 'default';
+    const template = sts.spec.template.metadata ?? {};
+    this.pods = Array.from({ length: this.brokerCount }, (_, ordinal) => {
+      const name = `${sts.metadata.name}-${ordinal}`;
+      const labels = {
+        ...template.labels,
+        'apps.kubernetes.io/pod-index': String(ordinal),
+        'statefulset.kubernetes.io/pod-name': name,
+      };
+      const identity = { name, namespace, labels, annotations: template.annotations ?? {}, podIP: `127.0.0.${ordinal + 1}` };
+      return { ordinal, identity, dir: path.join(this.dir, name) };
+    });
+
+    const hostsFile = path.join(this.dir, 'hosts');
+    fs.writeFileSync(hostsFile, this.hostsFileContent());
+    writeKafkaHome(this.kafkaHome, libDir, hostsFile);
+
+    // If this process dies without running its exit hooks (a killed test worker), the brokers must not
+    // outlive it: a detached watchdog kills their process groups and removes the directory.
+    const pgids = path.join(this.dir, 'pgids');
+    fs.writeFileSync(pgids, '');
+    this.watchdog = spawn(
+      'bash',
+      [
+        '-c',
+        'while kill -0 "$1" 2>/dev/null; do sleep 1; done; while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done < "$2"; rm -rf "$3"',
+        'kafka-harness-watchdog',
+        String(process.pid),
+        pgids,
+        this.dir,
+      ],
+      { detached: true, stdio: 'ignore' },
+    );
+    this.watchdog.unref();
+    installExitHook();
+    liveClusters.add(this);
+  }
+
+  /** The external listeners' addresses (localhost:<19092+i>), as an operator reaches them through port-forward. */
+  get externalBootstrapServers(): string[] {
+    return this.pods.map((pod) => this.externalAddress(pod)).filter((address): address is string => address !== undefined);
+  }
+
+  /** The bootstrap address the topics Job uses, resolvable by the tools of `kafkaHome`. */
+  get internalBootstrapServers(): string {
+    const env = this.manifests.topicsJob.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    const bootstrap = env.find((e) => e.name === 'BOOTSTRAP_SERVERS')?.value;
+    if (!bootstrap) throw new Error('the topics Job has no BOOTSTRAP_SERVERS');
+    return bootstrap;
+  }
+
+  /** The broker's console output so far (log4j goes to stdout, as in the image). */
+  brokerLog(ordinal: number): string {
+    return fs.readFileSync(path.join(this.pods[ordinal].dir, 'console.log'), 'utf8');
+  }
+
+  /** The server.properties that the image's launcher generated for a broker. */
+  serverProperties(ordinal: number): Map<string, string> {
+    const file = path.join(this.pods[ordinal].configDir ?? '', 'server.properties');
+    const entries = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('=') && !line.startsWith('#'))
+      .map((line): [string, string] => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
+    return new Map(entries);
+  }
+
+  /** Stop broker `ordinal` as Kubernetes deletes a pod: SIGTERM, then SIGKILL after the grace period. */
+  async stop(ordinal: number, gracePeriodMs = 60_000): Promise<void> {
+    const pod = this.pods[ordinal];
+    if (!pod.process) return;
+    killGroup(pod.process, 'SIGTERM');
+    const killed = await Promise.race([pod.exited!.then(() => false), sleep(gracePeriodMs).then(() => true)]);
+    if (killed) {
+      killGroup(pod.process, 'SIGKILL');
+      await pod.exited;
+    }
+    pod.process = undefined;
+  }
+
+  /** Start broker `ordinal` again (a new pod on the same volume) and wait until the cluster is whole. */
+  async start(ordinal: number): Promise<void> {
+    const pod = this.pods[ordinal];
+    if (pod.process) throw new Error(`${pod.identity.name} is running`);
+    this.launch(pod);
+    await this.waitUntilReady();
+  }
+
+  /** Kill every process and remove every file of the cluster. */
+  async close(): Promise<void> {
+    const running = this.pods.filter((pod) => pod.process);
+    this.killNow();
+    await Promise.all(running.map((pod) => pod.exited));
+  }
+
+  /** Synchronous teardown, also used by the process exit hook. */
+  killNow(): void {
+    for (const pod of this.pods) killGroup(pod.process, 'SIGKILL');
+    killGroup(this.watchdog, 'SIGKILL');
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    liveClusters.delete(this);
+  }
+
+  /** Run a bin/ tool of `kafkaHome` from the host (e.g. kafka-metadata-quorum.sh). */
+  runTool(tool: string, args: readonly string[], timeoutMs = 60_000): Promise<ProcessResult> {
+    return runProcess(path.join(this.kafkaHome, 'bin', tool), args, { PATH: process.env.PATH, HOME: this.dir }, timeoutMs);
+  }
+
+  /**
+   * Run the topics Job's container command (its ConfigMap mounted, its env resolved) against the cluster.
+   * `topicsConf` replaces the ConfigMap's topics.conf, as a changed spec would.
+   */
+  runTopicsJob(options: { topicsConf?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
+    const job = this.manifests.topicsJob;
+    const podSpec = job.spec.template.spec;
+    const container = podSpec.containers[0];
+    const configMaps = this.manifests.configMaps.map((configMap): K8sObject => {
+      const mounted = (podSpec.volumes ?? []).some((v: { configMap?: { name: string } }) => v.configMap?.name === configMap.metadata.name);
+      if (options.topicsConf === undefined || !mounted || configMap.data?.['topics.conf'] === undefined) return configMap;
+      return { ...configMap, data: { ...configMap.data, 'topics.conf': options.topicsConf } };
+    });
+    const name = `${job.metadata.name}-run${++this.jobRuns}`;
+    const identity: PodIdentity = {
+      name,
+      namespace: job.metadata.namespace ?? 'default',
+      labels: { ...job.spec.template.metadata?.labels, 'batch.kubernetes.io/job-name': job.metadata.name, 'job-name': job.metadata.name },
+      annotations: job.spec.template.metadata?.annotations ?? {},
+      podIP: '127.0.0.100',
+    };
+    const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps);
+    const env = this.containerEnv(container, identity, filesystem);
+    // The one addition to the Job's environment: where the tools are (the script defaults to /opt/kafka).
+    env.KAFKA_HOME = this.kafkaHome;
+    const [command, ...args] = [...(container.command ?? []), ...(container.args ?? [])].map((token: string) => filesystem.translate(token));
+    return runProcess(command, args, env, options.timeoutMs ?? 180_000);
+  }
+
+  private hostsFileContent(): string {
+    const sts = this.manifests.statefulSet;
+    const namespace = sts.metadata.namespace ?? 'default';
+    const lines = ['127.0.0.1 localhost'];
+    for (const pod of this.pods) lines.push(`${pod.identity.podIP} ${pod.identity.name}.${sts.spec.serviceName}.${namespace}.svc.cluster.local`);
+    // A Service name resolves to its pods (a headless Service does exactly that; for a ClusterIP Service
+    // the clients' use_all_dns_ips lookup stands in for kube-proxy's choice of a pod).
+    for (const service of this.manifests.services) {
+      for (const pod of this.pods) lines.push(`${pod.identity.podIP} ${service.metadata.name}.${namespace}.svc.cluster.local`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  private containerEnv(
+    container: Parameters<typeof resolveContainerEnv>[0],
+    identity: PodIdentity,
+    filesystem: ContainerFilesystem,
+  ): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [name, value] of resolveContainerEnv(container, identity)) env[name] = filesystem.translate(value);
+    // What the container runtime adds; the image's own PATH is the host's here.
+    return { PATH: process.env.PATH, HOSTNAME: identity.name, HOME: path.join(this.dir, 'home'), ...env };
+  }
+
+  private launch(pod: BrokerPod): void {
+    const podSpec = this.manifests.statefulSet.spec.template.spec;
+    const container = podSpec.containers[0];
+    // A new pod: fresh emptyDirs, the PVC directory kept.
+    const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, this.manifests.statefulSet.spec.volumeClaimTemplates);
+    const env = this.containerEnv(container, pod.identity, filesystem);
+
+    const logDir = (container.env as { name: string; value?: string }[]).find((e) => e.name === 'LOG_DIR')?.value ?? '/opt/kafka/logs';
+    const hostLogDir = filesystem.writableHostPath(logDir);
+    if (!hostLogDir) throw new Error(`${pod.identity.name}: LOG_DIR ${logDir} is on the read-only root filesystem; kafka-run-class.sh cannot create it`);
+    pod.configDir = filesystem.writableHostPath('/opt/kafka/config');
+    const mountedConfigs = path.join(pod.dir, 'mnt-shared-config');
+    fs.mkdirSync(mountedConfigs, { recursive: true });
+    const launcher = path.join(pod.dir, 'etc-kafka-docker-run');
+    const exports = {
+      LEARNFLOW_HARNESS_KAFKA_HOME: this.kafkaHome,
+      LEARNFLOW_HARNESS_IMAGE_DEFAULTS: IMAGE_DEFAULTS_DIR,
+      LEARNFLOW_HARNESS_MOUNTED_CONFIGS: mountedConfigs,
+      LEARNFLOW_HARNESS_CONFIG_DIR: pod.configDir ?? '',
+      LEARNFLOW_HARNESS_POD_IP: pod.identity.podIP,
+      LOG_DIR: hostLogDir,
+    };
+    fs.writeFileSync(
+      launcher,
+      [
+        '#!/usr/bin/env bash',
+        `# ${IMAGE_LAUNCHER} of the apache/kafka image for pod ${pod.identity.name}, as the Kafka test harness emulates it.`,
+        ...Object.entries(exports).map(([name, value]) => `export ${name}='${value}'`),
+        `exec bash '${IMAGE_RUN_SCRIPT}' "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+
+    // The one seam: the container's command runs as written, except that the image's launcher is ours.
+    const tokens: string[] = [...(container.command ?? []), ...(container.args ?? [])];
+    if (!tokens.some((token) => token.includes(IMAGE_LAUNCHER))) {
+      throw new Error(`the Kafka container's command does not run the image's launcher ${IMAGE_LAUNCHER}`);
+    }
+    const [command, ...args] = tokens.map((token) => filesystem.translate(token.split(IMAGE_LAUNCHER).join(launcher)));
+
+    const log = fs.openSync(path.join(pod.dir, 'console.log'), 'a');
+    const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    fs.appendFileSync(path.join(this.dir, 'pgids'), `${child.pid}\n`);
+    pod.process = child;
+    pod.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  private externalAddress(pod: BrokerPod): string | undefined {
+    if (!pod.configDir || !fs.existsSync(path.join(pod.configDir, 'server.properties'))) return undefined;
+    const advertised = this.serverProperties(pod.ordinal).get('advertised.listeners') ?? '';
+    return advertised
+      .split(',')
+      .map((listener) => listener.slice(listener.indexOf('://') + 3))
+      .find((address) => address.startsWith('localhost:'));
+  }
+
+  /** Wait until every running broker is registered with the quorum and serves metadata. */
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + this.readyTimeoutMs;
+    const expected = this.pods.filter((pod) => pod.process).length;
+    let lastError = 'no external listener address yet';
+    while (Date.now() < deadline) {
+      for (const pod of this.pods) {
+        const child = pod.process;
+        if (child && (child.exitCode !== null || child.signalCode !== null)) {
+          throw new Error(`${pod.identity.name} exited (${child.exitCode ?? child.signalCode}):\n${tail(path.join(pod.dir, 'console.log'))}`);
+        }
+      }
+      const brokers = this.externalBootstrapServers;
+      if (brokers.length === this.brokerCount) {
+        const admin = new Kafka({ clientId: 'kafka-harness', brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+        try {
+          await admin.connect();
+          const { brokers: registered } = await admin.describeCluster();
+          if (registered.length >= expected) return;
+          lastError = `${registered.length} of ${expected} brokers registered`;
+        } catch (error) {
+          lastError = String(error);
+        } finally {
+          await admin.disconnect().catch(() => undefined);
+        }
+      }
+      await sleep(1_000);
+    }
+    const logs = this.pods.map((pod) => `--- ${pod.identity.name}\n${tail(path.join(pod.dir, 'console.log'), 20)}`).join('\n');
+    throw new Error(`the Kafka cluster was not ready within ${this.readyTimeoutMs} ms (${lastError})\n${logs}`);
+  }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The apache/kafka image's launcher (/etc/kafka/docker/run -> configureDefaults, configure, launch), as the
+# Kafka test harness runs it on the host. The container's own command execs this in place of the image's
+# file, with the container's environment unchanged. The image's paths come from the harness:
+#   LEARNFLOW_HARNESS_KAFKA_HOME       /opt/kafka (bin/ scripts over the Maven Central jars)
+#   LEARNFLOW_HARNESS_IMAGE_DEFAULTS   /etc/kafka/docker (default server.properties and log4j2 files)
+#   LEARNFLOW_HARNESS_MOUNTED_CONFIGS  /mnt/shared/config
+#   LEARNFLOW_HARNESS_CONFIG_DIR       /opt/kafka/config, or empty when the container cannot write there
+#   LEARNFLOW_HARNESS_POD_IP           the loopback address that stands for the pod's IP
+set -euo pipefail
+
+kafka_home=$LEARNFLOW_HARNESS_KAFKA_HOME
+config_dir=$LEARNFLOW_HARNESS_CONFIG_DIR
+
+# configureDefaults: the image's fallback cluster id.
+export CLUSTER_ID=${CLUSTER_ID-5L6g3nShT-eMCtK--X86sw}
+
+# configure
+if [[ -n ${KAFKA_PROCESS_ROLES-} ]]; then
+  if [[ -z ${CLUSTER_ID} ]]; then
+    echo 'CLUSTER_ID environment variable not set'
+    exit 1
+  fi
+  if [[ $KAFKA_PROCESS_ROLES == controller ]]; then
+    if [[ -n ${KAFKA_ADVERTISED_LISTENERS-} ]]; then
+      echo 'KAFKA_ADVERTISED_LISTENERS is not supported on a KRaft controller.'
+      exit 1
+    fi
+    unset KAFKA_ADVERTISED_LISTENERS
+  fi
+fi
+if [[ -z ${KAFKA_LISTENERS-} && ${KAFKA_PROCESS_ROLES-} != controller && -n ${KAFKA_ADVERTISED_LISTENERS-} ]]; then
+  export KAFKA_LISTENERS
+  KAFKA_LISTENERS=$(sed -e 's|://[^:]*:|://0.0.0.0:|g' <<<"$KAFKA_ADVERTISED_LISTENERS")
+fi
+# The image refuses to start when /opt/kafka/config is not writable (a read-only root filesystem
+# without a volume there).
+if [[ -z $config_dir || ! -w $config_dir ]]; then
+  echo '/opt/kafka/config/ file not writable'
+  exit 1
+fi
+if [[ ${KAFKA_ADVERTISED_LISTENERS-} == *SSL://* || ${KAFKA_ADVERTISED_LISTENERS-} == *SASL_* ]]; then
+  echo 'the Kafka test harness does not emulate the image SSL/SASL set-up'
+  exit 1
+fi
+
+# launch: KafkaDockerWrapper writes server.properties from the KAFKA_* variables and formats the
+# storage with CLUSTER_ID; on a restart the storage is already formatted, which the image tolerates.
+if ! result=$("$kafka_home/bin/kafka-run-class.sh" kafka.docker.KafkaDockerWrapper setup \
+  --default-configs-dir "$LEARNFLOW_HARNESS_IMAGE_DEFAULTS" \
+  --mounted-configs-dir "$LEARNFLOW_HARNESS_MOUNTED_CONFIGS" \
+  --final-configs-dir "$config_dir" 2>&1); then
+  echo "$result"
+  grep -qi 'already formatted' <<<"$result" || exit 1
+fi
+echo "$result"
+
+# The pod's network namespace: a listener bound to all interfaces (`NAME://:port`) binds the pod's IP,
+# and a listener advertised as localhost:<port> is what `kubectl port-forward <port>:<containerPort>`
+# exposes, so it binds 127.0.0.1:<port>. Everything else in server.properties stays as generated.
+property() {
+  awk -v key="$1" 'index($0, key "=") == 1 { value = substr($0, length(key) + 2) } END { print value }' "$config_dir/server.properties"
+}
+advertised=",$(property advertised.listeners),"
+bound=()
+IFS=, read -ra listeners <<<"$(property listeners)"
+for listener in "${listeners[@]}"; do
+  name=${listener%%://*}
+  port=${listener##*:}
+  advertised_address=${advertised#*,"$name"://}
+  advertised_address=${advertised_address%%,*}
+  if [[ $advertised == *,"$name"://localhost:* ]]; then
+    bound+=("$name://127.0.0.1:${advertised_address#localhost:}")
+  else
+    bound+=("$name://$LEARNFLOW_HARNESS_POD_IP:$port")
+  fi
+done
+bound_listeners=$(IFS=,; echo "${bound[*]}")
+echo "===> Binding listeners $bound_listeners"
+
+exec "$kafka_home/bin/kafka-server-start.sh" "$config_dir/server.properties" --override "listeners=$bound_listeners"

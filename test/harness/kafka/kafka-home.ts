@@ -1,0 +1,58 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const IMAGE_DEFAULTS_DIR = path.join(__dirname, 'image-defaults');
+
+// The Kafka 4.3 distribution's bin/ scripts and the classes they run.
+const TOOLS: Record<string, string> = {
+  'kafka-topics.sh': 'org.apache.kafka.tools.TopicCommand',
+  'kafka-configs.sh': 'kafka.admin.ConfigCommand',
+  'kafka-metadata-quorum.sh': 'org.apache.kafka.tools.MetadataQuorumCommand',
+  'kafka-broker-api-versions.sh': 'org.apache.kafka.tools.BrokerApiVersionsCommand',
+  'kafka-storage.sh': 'kafka.tools.StorageTool',
+};
+
+const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+function runClassScript(libDir: string, hostsFile: string): string {
+  return `#!/usr/bin/env bash
+# Apache Kafka's bin/kafka-run-class.sh, reduced to what the harness needs: the jars are Maven Central's,
+# and the JVM resolves host names through the harness's hosts file (cluster DNS names -> loopback).
+base_dir=$(cd "$(dirname "$0")/.." && pwd)
+LOG_DIR=\${LOG_DIR:-$base_dir/logs}
+mkdir -p "$LOG_DIR"
+KAFKA_HEAP_OPTS=\${KAFKA_HEAP_OPTS:--Xmx256M}
+KAFKA_JVM_PERFORMANCE_OPTS=\${KAFKA_JVM_PERFORMANCE_OPTS:--server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}
+KAFKA_LOG4J_OPTS=\${KAFKA_LOG4J_OPTS:--Dlog4j2.configurationFile=$base_dir/config/tools-log4j2.yaml}
+# shellcheck disable=SC2086 # the *_OPTS variables are lists of words, as in Kafka's own script
+exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS \${KAFKA_GC_LOG_OPTS-} \${KAFKA_JMX_OPTS-} $KAFKA_LOG4J_OPTS \\
+  "-Dkafka.logs.dir=$LOG_DIR" -Djdk.net.hosts.file=${quote(hostsFile)} \${KAFKA_OPTS-} \\
+  -cp ${quote(`${libDir}/*`)} "$@"
+`;
+}
+
+const SERVER_START = `#!/usr/bin/env bash
+# bin/kafka-server-start.sh: the broker's log4j2 file sits beside its server.properties (/opt/kafka/config).
+config_dir=$(dirname "$1")
+export KAFKA_LOG4J_OPTS=\${KAFKA_LOG4J_OPTS:--Dlog4j2.configurationFile=$config_dir/log4j2.yaml}
+export KAFKA_HEAP_OPTS=\${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G}
+exec "$(dirname "$0")/kafka-run-class.sh" kafka.Kafka "$@"
+`;
+
+/**
+ * Write a KAFKA_HOME (`bin/` with kafka-topics.sh, kafka-configs.sh, ... and `config/`) that runs the
+ * real Kafka classes from `libDir`, resolving names through `hostsFile`.
+ */
+export function writeKafkaHome(kafkaHome: string, libDir: string, hostsFile: string): void {
+  const bin = path.join(kafkaHome, 'bin');
+  const config = path.join(kafkaHome, 'config');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(config, { recursive: true });
+  fs.copyFileSync(path.join(IMAGE_DEFAULTS_DIR, 'tools-log4j2.yaml'), path.join(config, 'tools-log4j2.yaml'));
+  const script = (name: string, content: string) => fs.writeFileSync(path.join(bin, name), content, { mode: 0o755 });
+  script('kafka-run-class.sh', runClassScript(libDir, hostsFile));
+  script('kafka-server-start.sh', SERVER_START);
+  for (const [name, mainClass] of Object.entries(TOOLS)) {
+    script(name, `#!/usr/bin/env bash\nexec "$(dirname "$0")/kafka-run-class.sh" ${mainClass} "$@"\n`);
+  }
+}

@@ -1,0 +1,53 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import type { K8sObject } from '../../support/synth';
+
+/** What the harness needs from a synthesized dist/ directory. */
+export interface KafkaManifests {
+  readonly statefulSet: K8sObject;
+  /** Services in the StatefulSet's namespace whose selector matches its pods. */
+  readonly services: readonly K8sObject[];
+  readonly topicsJob: K8sObject;
+  readonly configMaps: readonly K8sObject[];
+  /** The Kafka version of the StatefulSet's `apache/kafka:<version>` image. */
+  readonly kafkaVersion: string;
+}
+
+export function readDistObjects(distDir: string): K8sObject[] {
+  return fs
+    .readdirSync(distDir)
+    .filter((name) => name.endsWith('.yaml'))
+    .sort()
+    .flatMap((name) => yaml.loadAll(fs.readFileSync(path.join(distDir, name), 'utf8')) as K8sObject[])
+    .filter(Boolean);
+}
+
+function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  return selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): KafkaManifests {
+  const objects = readDistObjects(distDir);
+  const statefulSet = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSetName);
+  if (!statefulSet) throw new Error(`no StatefulSet named ${statefulSetName} in ${distDir}`);
+  const namespace = statefulSet.metadata.namespace ?? 'default';
+  const podLabels: Record<string, string> = statefulSet.spec.template.metadata?.labels ?? {};
+  const services = objects.filter(
+    (o) => o.kind === 'Service' && (o.metadata.namespace ?? 'default') === namespace && selects(o.spec?.selector, podLabels),
+  );
+  const topicsJob = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-topics-`));
+  if (!topicsJob) throw new Error(`no Job named ${statefulSetName}-topics-* in ${distDir}`);
+
+  const image: string = statefulSet.spec.template.spec.containers[0].image;
+  const match = /^(?:docker\.io\/)?apache\/kafka:([0-9][^@]*)(?:@sha256:[0-9a-f]{64})?$/.exec(image);
+  if (!match) throw new Error(`the Kafka image ${image} is not a pinned official apache/kafka:<version> tag`);
+
+  return {
+    statefulSet,
+    services,
+    topicsJob,
+    configMaps: objects.filter((o) => o.kind === 'ConfigMap'),
+    kafkaVersion: match[1],
+  };
+}

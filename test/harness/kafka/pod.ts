@@ -1,0 +1,149 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { K8sObject } from '../../support/synth';
+
+/** The facts about a pod that the downward API can expose. */
+export interface PodIdentity {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly podIP: string;
+}
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath: string }; [source: string]: unknown };
+}
+
+/**
+ * Kubernetes' `$(VAR)` expansion (k8s.io/kubernetes third_party/forked/golang/expansion): `$$` is an
+ * escaped `$`, `$(NAME)` becomes the value of an earlier variable, and a reference to an unknown
+ * variable, or an unterminated one, stays as written.
+ */
+export function expandReferences(input: string, defined: ReadonlyMap<string, string>): string {
+  let output = '';
+  let checkpoint = 0;
+  for (let cursor = 0; cursor < input.length; cursor++) {
+    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
+    output += input.slice(checkpoint, cursor);
+    const rest = input.slice(cursor + 1);
+    let advance = 1;
+    if (rest[0] === '$') {
+      output += '$';
+    } else if (rest[0] === '(') {
+      const closer = rest.indexOf(')');
+      if (closer === -1) {
+        output += '$(';
+      } else {
+        const name = rest.slice(1, closer);
+        output += defined.get(name) ?? `$(${name})`;
+        advance = closer + 1;
+      }
+    } else {
+      output += `$${rest[0]}`;
+    }
+    cursor += advance;
+    checkpoint = cursor + 1;
+  }
+  return output + input.slice(checkpoint);
+}
+
+function fieldValue(fieldPath: string, pod: PodIdentity): string {
+  const keyed = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
+  if (keyed) {
+    const value = (keyed[1] === 'labels' ? pod.labels : pod.annotations)[keyed[2]];
+    // The kubelet refuses to start a container whose fieldRef names a missing label or annotation.
+    if (value === undefined) throw new Error(`fieldRef ${fieldPath}: pod ${pod.name} has no such ${keyed[1].slice(0, -1)}`);
+    return value;
+  }
+  switch (fieldPath) {
+    case 'metadata.name':
+      return pod.name;
+    case 'metadata.namespace':
+      return pod.namespace;
+    case 'status.podIP':
+      return pod.podIP;
+    default:
+      throw new Error(`fieldRef ${fieldPath} is not supported by the harness`);
+  }
+}
+
+/** A container's environment as the kubelet builds it: in order, each value expanded against the earlier ones. */
+export function resolveContainerEnv(container: { env?: EnvVar[]; envFrom?: unknown[] }, pod: PodIdentity): Map<string, string> {
+  if (container.envFrom?.length) throw new Error('envFrom is not supported by the harness');
+  const env = new Map<string, string>();
+  for (const entry of container.env ?? []) {
+    if (entry.valueFrom) {
+      if (!entry.valueFrom.fieldRef) throw new Error(`env ${entry.name}: only fieldRef sources are supported by the harness`);
+      env.set(entry.name, fieldValue(entry.valueFrom.fieldRef.fieldPath, pod));
+    } else {
+      env.set(entry.name, expandReferences(entry.value ?? '', env));
+    }
+  }
+  return env;
+}
+
+/**
+ * A container's view of the filesystem, emulated on the host: each volume mount is a directory under the
+ * pod's directory, and the root filesystem is either read-only (nothing outside the mounts is writable)
+ * or a private directory too.
+ */
+export class ContainerFilesystem {
+  private readonly mounts: { readonly containerPath: string; readonly hostPath: string }[] = [];
+
+  constructor(
+    private readonly podDir: string,
+    podSpec: K8sObject['spec'],
+    container: { volumeMounts?: { name: string; mountPath: string; subPath?: string }[]; securityContext?: { readOnlyRootFilesystem?: boolean } },
+    configMaps: readonly K8sObject[],
+    volumeClaimTemplates: readonly { metadata: { name: string } }[] = [],
+    private readonly readOnlyRoot = container.securityContext?.readOnlyRootFilesystem === true,
+  ) {
+    for (const mount of container.volumeMounts ?? []) {
+      const volumeDir = path.join(podDir, 'volumes', mount.name);
+      const volume = (podSpec.volumes ?? []).find((v: { name: string }) => v.name === mount.name);
+      const persistent = volumeClaimTemplates.some((t) => t.metadata.name === mount.name);
+      // A new pod gets new emptyDir and configMap volumes; a PVC's directory lives as long as the pod
+      // directory, so a restarted broker finds its data.
+      if (!persistent) fs.rmSync(volumeDir, { recursive: true, force: true });
+      if (volume?.configMap) {
+        const configMap = configMaps.find((c) => c.metadata.name === volume.configMap.name);
+        if (!configMap) throw new Error(`volume ${mount.name}: no ConfigMap ${volume.configMap.name} in dist`);
+        fs.mkdirSync(volumeDir, { recursive: true });
+        for (const [key, content] of Object.entries(configMap.data ?? {})) fs.writeFileSync(path.join(volumeDir, key), content);
+      } else if (volume?.emptyDir || persistent) {
+        fs.mkdirSync(volumeDir, { recursive: true });
+      } else {
+        throw new Error(`volume ${mount.name}: only configMap, emptyDir and volumeClaimTemplate volumes are supported`);
+      }
+      const hostPath = mount.subPath ? path.join(volumeDir, mount.subPath) : volumeDir;
+      fs.mkdirSync(hostPath, { recursive: true });
+      this.mounts.push({ containerPath: mount.mountPath.replace(/\/+$/, ''), hostPath });
+    }
+    this.mounts.sort((a, b) => b.containerPath.length - a.containerPath.length);
+  }
+
+  /** The host path behind a container path, or undefined when it is on a read-only root filesystem. */
+  writableHostPath(containerPath: string): string | undefined {
+    const mount = this.mounts.find((m) => containerPath === m.containerPath || containerPath.startsWith(`${m.containerPath}/`));
+    if (mount) return mount.hostPath + containerPath.slice(mount.containerPath.length);
+    if (this.readOnlyRoot) return undefined;
+    const hostPath = path.join(this.podDir, 'rootfs', containerPath);
+    fs.mkdirSync(hostPath, { recursive: true });
+    return hostPath;
+  }
+
+  /**
+   * A value with container paths in it (`/var/lib/kafka/data`, or a comma-separated list of them) as the
+   * host sees it; any other value is returned unchanged.
+   */
+  translate(value: string): string {
+    const items = value.split(',');
+    if (!items.every((item) => item.startsWith('/'))) return value;
+    const translated = items.map((item) => this.mounts.find((m) => item === m.containerPath || item.startsWith(`${m.containerPath}/`)));
+    if (translated.some((mount) => mount === undefined)) return value;
+    return items.map((item, i) => translated[i]!.hostPath + item.slice(translated[i]!.containerPath.length)).join(',');
+  }
+}
