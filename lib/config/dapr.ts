@@ -1,10 +1,59 @@
 import { z } from 'zod';
 import { dnsLabel } from './names';
 
+// Dapr durations are Go durations (time.ParseDuration).
+const goDuration = z.string().regex(/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, "must be a Go duration such as '500ms', '10s' or '1h'");
+
+const subscription = z
+  .object({
+    topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name'),
+    /** The app's HTTP path that receives the events. */
+    route: z.string().regex(/^\/[\w\-./]*$/, "must be an absolute path such as '/events/learning-query'"),
+    /** App-ids that receive this topic. */
+    appIds: z.array(dnsLabel).min(1, 'must list at least one app-id'),
+    /** @default - no dead-letter topic */
+    deadLetterTopic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name').optional(),
+  })
+  .strict();
+
 export const daprConfig = z
   .object({
-    /** Dapr app-ids the components are scoped to. */
+    /** Dapr app-ids every component is scoped to. */
     appIds: z.array(dnsLabel).min(1, 'must list at least one app-id'),
+    pubsub: z
+      .object({
+        name: dnsLabel,
+        /** Where a new consumer group starts: 'oldest' loses nothing published before its first start. */
+        initialOffset: z.enum(['oldest', 'newest']),
+      })
+      .strict(),
+    stateStore: z
+      .object({
+        name: dnsLabel,
+        tablePrefix: z.string().regex(/^[a-z_][a-z0-9_]{0,30}$/, 'must be a lower-case SQL identifier prefix'),
+        cleanupInterval: goDuration,
+        timeout: goDuration,
+      })
+      .strict(),
+    secretStore: z
+      .object({
+        name: dnsLabel,
+        /** Service accounts (in the apps namespace) whose sidecars may read the contract's Secrets. */
+        readerServiceAccounts: z.array(dnsLabel),
+      })
+      .strict(),
+    resiliency: z
+      .object({
+        timeout: goDuration,
+        maxRetries: z.number().int().min(0).max(100),
+        maxRetryInterval: goDuration,
+        /** Consecutive failures that open the circuit breaker. */
+        breakerTrip: z.number().int().min(1).max(1000),
+        breakerTimeout: goDuration,
+      })
+      .strict(),
+    /** Declarative subscriptions: topic -> app route. */
+    subscriptions: z.array(subscription),
   })
   .strict();
 
@@ -12,6 +61,11 @@ export type DaprConfigInput = z.input<typeof daprConfig>;
 
 export const daprDefaults: DaprConfigInput = {
   appIds: ['triage-agent', 'concepts-agent', 'code-review-agent', 'debug-agent', 'exercise-agent', 'progress-agent', 'frontend'],
+  pubsub: { name: 'pubsub', initialOffset: 'oldest' },
+  stateStore: { name: 'statestore', tablePrefix: 'learnflow_', cleanupInterval: '1h', timeout: '20s' },
+  secretStore: { name: 'secretstore', readerServiceAccounts: ['default'] },
+  resiliency: { timeout: '10s', maxRetries: 5, maxRetryInterval: '10s', breakerTrip: 5, breakerTimeout: '30s' },
+  subscriptions: [],
 };
 
 export const daprProfiles = {

@@ -52,7 +52,10 @@ export type TopicSpecInput = z.input<typeof topicSpec>;
 export const kafkaConfig = z
   .object({
     name: dnsLabel,
-    image: pinnedImage,
+    // The tag names the broker version, which clients (Dapr's Sarama) are told.
+    image: pinnedImage.refine((image) => /:\d+\.\d+\.\d+(@sha256:[a-f0-9]{64})?$/.test(image), {
+      message: "must be tagged with the Kafka version, e.g. 'apache/kafka:4.1.1' (optionally @sha256:...)",
+    }),
     brokers: z.number().int('must be a whole number').min(1, 'must be >= 1').max(99, 'must be <= 99'),
     /** KRaft cluster id: 16 bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
     clusterId: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 22-character base64url Kafka cluster id'),

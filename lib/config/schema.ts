@@ -56,6 +56,19 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
       });
     }
   });
+  const declared = new Set(topics.map((t) => t.name));
+  const subscribed = new Map<string, number>();
+  config.dapr.subscriptions.forEach((subscription, i) => {
+    const path = ['dapr', 'subscriptions', i, 'topic'];
+    if (!declared.has(subscription.topic)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: 'must be one of the declared kafka.topics' });
+    }
+    const other = subscribed.get(subscription.topic);
+    if (other !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `duplicate subscription (also dapr.subscriptions[${other}]); list several appIds instead` });
+    }
+    subscribed.set(subscription.topic, i);
+  });
   const namespaces = Object.entries(config.platform.namespaces);
   namespaces.forEach(([key, name], i) => {
     const clash = namespaces.findIndex(([, other]) => other === name);

@@ -48,6 +48,8 @@ export class KafkaCluster extends Construct {
   /** Labels that select the broker pods (for NetworkPolicies and PodDisruptionBudgets). */
   public readonly podSelector: Record<string, string>;
   public readonly image: string;
+  /** The broker version, from the image tag (clients such as Dapr's Sarama choose protocol versions by it). */
+  public readonly version: string;
   public readonly brokers: number;
 
   constructor(scope: Construct, id: string, props: KafkaClusterProps) {
@@ -55,6 +57,7 @@ export class KafkaCluster extends Construct {
     const { config, namespace } = props;
     this.namespace = namespace;
     this.image = config.image;
+    this.version = kafkaVersionOf(config.image);
     this.brokers = config.brokers;
     this.statefulSetName = config.name;
     this.headlessServiceName = `${config.name}-headless`;
@@ -230,6 +233,11 @@ export class KafkaCluster extends Construct {
       },
     });
   }
+}
+
+/** 'apache/kafka:4.1.1' -> '4.1.1'; the config schema guarantees such a tag. */
+export function kafkaVersionOf(image: string): string {
+  return /:(\d+\.\d+\.\d+)(@sha256:[a-f0-9]{64})?$/.exec(image)![1];
 }
 
 function antiAffinity(mode: 'preferred' | 'required', selector: Record<string, string>): k8s.PodAntiAffinity {

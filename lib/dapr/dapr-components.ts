@@ -1,0 +1,143 @@
+import { Construct } from 'constructs';
+import { Component, ComponentSpecMetadata } from '../../imports/dapr-component-dapr.io';
+import { Resiliency } from '../../imports/dapr-resiliency-dapr.io';
+import { SubscriptionV2Alpha1 } from '../../imports/dapr-subscription-dapr.io';
+import { DaprConfig } from '../config/schema';
+import { KafkaCluster } from '../kafka/kafka-cluster';
+import * as k8s from '../platform/k8s';
+import { appLabels } from '../platform/labels';
+
+/** A key of a Secret in the apps namespace. */
+export interface SecretKeyReference {
+  readonly name: string;
+  readonly key: string;
+}
+
+export interface DaprComponentsProps {
+  /** The apps namespace: components are namespaced, and only sidecars there load them. */
+  readonly namespace: string;
+  readonly config: DaprConfig;
+  readonly kafka: KafkaCluster;
+  /** The libpq connection string of the state store's database role. */
+  readonly stateStoreConnection: SecretKeyReference;
+  /** Secrets of the apps namespace that the secret store may hand to the services. */
+  readonly readableSecrets: readonly string[];
+}
+
+/**
+ * Dapr's view of the infrastructure: pub/sub on Kafka, state on PostgreSQL (v2), Kubernetes Secrets,
+ * with resiliency policies, all scoped to the LearnFlow app-ids. Field names and allowed values follow
+ * Dapr's component metadata (components-contrib pubsub/kafka, state/postgresql/v2 metadata.yaml).
+ */
+export class DaprComponents extends Construct {
+  public readonly pubsubName: string;
+  public readonly stateStoreName: string;
+  public readonly secretStoreName: string;
+
+  constructor(scope: Construct, id: string, props: DaprComponentsProps) {
+    super(scope, id);
+    const { config, namespace, kafka } = props;
+    this.pubsubName = config.pubsub.name;
+    this.stateStoreName = config.stateStore.name;
+    this.secretStoreName = config.secretStore.name;
+    const labels = appLabels('dapr', 'component');
+    const scopes = [...config.appIds];
+    // In Kubernetes mode the operator resolves secretKeyRefs of components whose store is 'kubernetes'
+    // (dapr/dapr pkg/operator/api/components.go), so the sidecars need no Secret access for them.
+    const auth = { secretStore: 'kubernetes' };
+    const value = (name: string, v: string): ComponentSpecMetadata => ({ name, value: v });
+
+    new Component(this, 'PubSub', {
+      metadata: { name: this.pubsubName, namespace, labels },
+      auth,
+      scopes,
+      spec: {
+        type: 'pubsub.kafka',
+        version: 'v1',
+        metadata: [
+          value('brokers', kafka.bootstrapServers),
+          // Required by the component's code even though metadata.yaml does not mark it so; 'none'
+          // is the in-cluster plaintext listener (and disables TLS in auth.go).
+          value('authType', 'none'),
+          // Each app-id is its own consumer group (every app sees every event; replicas share the load);
+          // {appID} is a Dapr metadata template tag.
+          value('consumerGroup', '{appID}'),
+          value('clientID', '{appID}'),
+          value('initialOffset', config.pubsub.initialOffset),
+          // Sarama picks protocol versions from this; Kafka 4 removed the oldest ones (KIP-896).
+          value('version', kafka.version),
+        ],
+      },
+    });
+
+    new Component(this, 'StateStore', {
+      metadata: { name: this.stateStoreName, namespace, labels },
+      auth,
+      scopes,
+      spec: {
+        type: 'state.postgresql',
+        version: 'v2',
+        metadata: [
+          { name: 'connectionString', secretKeyRef: { ...props.stateStoreConnection } },
+          value('tablePrefix', config.stateStore.tablePrefix),
+          value('cleanupInterval', config.stateStore.cleanupInterval),
+          value('timeout', config.stateStore.timeout),
+        ],
+      },
+    });
+
+    new Component(this, 'SecretStore', {
+      metadata: { name: this.secretStoreName, namespace, labels },
+      scopes,
+      // No metadata: the sidecar reads Secrets of its own namespace (NAMESPACE env), which is what we want.
+      spec: { type: 'secretstores.kubernetes', version: 'v1', metadata: [] },
+    });
+
+    // The sidecars read Secrets with their pod's service account: only these names, only get.
+    new k8s.KubeRole(this, 'SecretReader', {
+      metadata: { name: `${this.secretStoreName}-reader`, namespace, labels },
+      rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [...props.readableSecrets], verbs: ['get'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'SecretReaderBinding', {
+      metadata: { name: `${this.secretStoreName}-reader`, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${this.secretStoreName}-reader` },
+      subjects: config.secretStore.readerServiceAccounts.map((name) => ({ kind: 'ServiceAccount', name, namespace })),
+    });
+
+    const { resiliency } = config;
+    const breaker = { maxRequests: 1, timeout: resiliency.breakerTimeout, trip: `consecutiveFailures > ${resiliency.breakerTrip}` };
+    const retry = { policy: 'exponential', maxInterval: resiliency.maxRetryInterval, maxRetries: resiliency.maxRetries };
+    const policy = { timeout: 'infra', retry: 'infra', circuitBreaker: 'infra' };
+    new Resiliency(this, 'Resiliency', {
+      metadata: { name: 'learnflow-infra', namespace, labels },
+      scopes,
+      spec: {
+        policies: {
+          timeouts: { infra: resiliency.timeout },
+          retries: { infra: retry },
+          circuitBreakers: { infra: breaker },
+        },
+        targets: {
+          components: {
+            // Inbound: delivery of events to the app; outbound: publish and state calls.
+            [this.pubsubName]: { inbound: policy, outbound: policy },
+            [this.stateStoreName]: { outbound: policy },
+          },
+        },
+      },
+    });
+
+    for (const subscription of config.subscriptions) {
+      new SubscriptionV2Alpha1(this, `Subscription-${subscription.topic}`, {
+        metadata: { name: subscription.topic.replace(/[._]/g, '-').toLowerCase(), namespace, labels },
+        scopes: [...subscription.appIds],
+        spec: {
+          pubsubname: this.pubsubName,
+          topic: subscription.topic,
+          routes: { default: subscription.route },
+          deadLetterTopic: subscription.deadLetterTopic,
+        },
+      });
+    }
+  }
+}
