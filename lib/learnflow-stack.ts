@@ -7,6 +7,9 @@ import { TopicsJob } from './kafka/topics-job';
 import { renderEndpoints } from './platform/endpoints';
 import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
+import { MigrationsJob } from './postgres/migrations-job';
+import { PostgresServer } from './postgres/postgres-server';
+import { SeedJob } from './postgres/seed-job';
 
 /** One file of dist/: its name sorts in apply order. */
 export interface ManifestFile {
@@ -39,6 +42,9 @@ export class LearnflowStack {
   public readonly app = new App({ outdir: 'unused' });
   public readonly kafka: KafkaCluster;
   public readonly topicsJob: TopicsJob;
+  public readonly postgres: PostgresServer;
+  public readonly postgresMigrations: MigrationsJob;
+  public readonly postgresSeed: SeedJob;
   private readonly charts: StageChart[] = [];
 
   constructor(public readonly config: LearnflowConfig) {
@@ -52,6 +58,23 @@ export class LearnflowStack {
       cluster: this.kafka,
       config: config.kafka,
       platform,
+    });
+    this.postgres = new PostgresServer(this.stage('20-postgres.yaml'), 'Postgres', {
+      namespace: platform.namespaces.postgres,
+      appsNamespace: platform.namespaces.apps,
+      config: config.postgres,
+      seedTestUsers: config.development,
+    });
+    this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
+      server: this.postgres,
+      config: config.postgres,
+      argoCdHooks: platform.argoCdHooks,
+    });
+    this.postgresSeed = new SeedJob(this.stage('22-postgres-seed.yaml'), 'PostgresSeed', {
+      server: this.postgres,
+      config: config.postgres,
+      schemaVersion: this.postgresMigrations.schemaVersion,
+      argoCdHooks: platform.argoCdHooks,
     });
     new KafkaNetworkPolicies(this.stage('02-network-policies-kafka.yaml'), 'KafkaNetwork', {
       cluster: this.kafka,

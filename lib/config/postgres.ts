@@ -2,31 +2,79 @@ import { z } from 'zod';
 import { dnsLabel, pinnedImage } from './names';
 import { byteQuantity, resources } from './quantity';
 
-// PostgreSQL identifiers we create (database, role): lower-case, unquoted-safe, at most 63 bytes (NAMEDATALEN-1).
+// PostgreSQL identifiers we create (database, roles, schema): lower-case, unquoted-safe, at most
+// 63 bytes (NAMEDATALEN-1). The 'pg_' prefix is reserved for system roles and schemas.
 const sqlIdentifier = z
   .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)');
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 characters)')
+  .refine((name) => !name.startsWith('pg_'), { message: "must not start with 'pg_' (reserved by PostgreSQL)" });
+
+// Names PostgreSQL itself owns: creating or granting to them would be wrong or fail.
+const RESERVED_ROLES = ['postgres', 'public'];
+const roleName = sqlIdentifier.refine((name) => !RESERVED_ROLES.includes(name), {
+  message: `must not be one of ${RESERVED_ROLES.join(', ')} (roles PostgreSQL owns)`,
+});
+
+const jobSettings = z
+  .object({
+    resources,
+    backoffLimit: z.number().int('must be a whole number').min(0, 'must be >= 0').max(20, 'must be <= 20'),
+    ttlSecondsAfterFinished: z.number().int('must be a whole number').min(0, 'must be >= 0'),
+    /** How long a Job waits for the server (and the seed Job for the schema) before failing. */
+    waitTimeoutSeconds: z.number().int('must be a whole number').min(10, 'must be >= 10').max(3600, 'must be <= 3600'),
+  })
+  .strict();
 
 export const postgresConfig = z
   .object({
     name: dnsLabel,
     image: pinnedImage,
     database: sqlIdentifier,
-    appRole: sqlIdentifier,
+    /** Login role of the LearnFlow services: DML on the application tables, no DDL. */
+    appRole: roleName,
+    /** NOLOGIN role that owns the database, schema objects and migrations. */
+    ownerRole: roleName,
+    /** Login role of Dapr's state.postgresql store: owns only its own schema. */
+    daprRole: roleName,
+    /** Schema in which Dapr's state store creates its tables. */
+    daprSchema: sqlIdentifier.refine((name) => name !== 'public', { message: "must not be 'public' (the application schema)" }),
     storage: z.object({ size: byteQuantity, storageClassName: dnsLabel.optional() }).strict(),
     resources,
+    maxConnections: z.number().int('must be a whole number').min(10, 'must be >= 10').max(5000, 'must be <= 5000'),
+    jobs: jobSettings,
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const roles = ['appRole', 'ownerRole', 'daprRole'] as const;
+    roles.forEach((key, i) => {
+      const clash = roles.findIndex((other) => config[other] === config[key]);
+      if (clash < i) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `must differ from postgres.${roles[clash]}` });
+      }
+    });
+  });
 
 export type PostgresConfigInput = z.input<typeof postgresConfig>;
 
 export const postgresDefaults: PostgresConfigInput = {
   name: 'postgres',
+  // Newest 16.x in docker-library/postgres at the time of writing (research/pg-dapr.md §1.1); Debian, uid 999.
   image: 'postgres:16.13',
   database: 'learnflow_db',
   appRole: 'learnflow',
+  ownerRole: 'learnflow_owner',
+  daprRole: 'learnflow_dapr',
+  daprSchema: 'dapr_state',
   storage: { size: '5Gi' },
   resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+  // 7 services and their sidecars with small pools; each idle backend costs a few MiB.
+  maxConnections: 100,
+  jobs: {
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+    backoffLimit: 4,
+    ttlSecondsAfterFinished: 86_400,
+    waitTimeoutSeconds: 300,
+  },
 };
 
 export const postgresProfiles = {
@@ -34,5 +82,6 @@ export const postgresProfiles = {
   production: {
     storage: { size: '50Gi' },
     resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
+    maxConnections: 200,
   },
 } satisfies Record<string, Partial<PostgresConfigInput>>;

@@ -1,4 +1,5 @@
 import type { LearnflowStack } from '../learnflow-stack';
+import { postgresEndpointLines } from '../postgres/endpoints';
 
 /** dist/infra-endpoints.txt: what an operator or a service author needs to connect, in one page. */
 export function renderEndpoints(stack: LearnflowStack): string {
@@ -16,6 +17,7 @@ export function renderEndpoints(stack: LearnflowStack): string {
     ),
     `topics: ${stack.config.kafka.topics.map((t) => t.name).join(', ')}`,
     '',
+    ...postgresEndpointLines(stack.postgres),
   ];
   return lines.join('\n');
 }

@@ -1,0 +1,65 @@
+import { Construct } from 'constructs';
+import { PostgresConfig } from '../config/schema';
+import { readProjectFile } from '../platform/project-files';
+import { loadMigrations, Migration } from './migrations';
+import { PostgresServer } from './postgres-server';
+import { ScriptJob, secretEnv } from './script-job';
+import { SUPERUSER } from './secrets';
+
+export interface MigrationsJobProps {
+  readonly server: PostgresServer;
+  readonly config: PostgresConfig;
+  /** Emit the Job as an Argo CD Sync hook. @default false */
+  readonly argoCdHooks?: boolean;
+  /** @default - the files of seed/migrations, checked by loadMigrations */
+  readonly migrations?: readonly Migration[];
+}
+
+/**
+ * Creates the roles and the database, applies the versioned migrations in order (each in its own
+ * transaction, recorded with a checksum) and grants the application role its privileges.
+ * Runs as the superuser: roles and databases are cluster-level objects.
+ */
+export class MigrationsJob extends Construct {
+  public readonly jobName: string;
+  public readonly podLabels: Record<string, string>;
+  /** The newest migration's version: the schema the seed data is written for. */
+  public readonly schemaVersion: string;
+
+  constructor(scope: Construct, id: string, props: MigrationsJobProps) {
+    super(scope, id);
+    const { server, config } = props;
+    const migrations = props.migrations ?? loadMigrations();
+    this.schemaVersion = migrations[migrations.length - 1].version;
+    const { secrets } = server;
+    const job = new ScriptJob(this, 'Job', {
+      server,
+      config,
+      component: 'migrations',
+      script: 'migrate.sh',
+      files: [
+        { path: 'migrate.sh', content: readProjectFile('lib/postgres/migrate.sh') },
+        { path: 'cluster.sql', content: readProjectFile('seed/cluster.sql') },
+        { path: 'privileges.sql', content: readProjectFile('seed/privileges.sql') },
+        ...migrations.map((migration) => ({ path: `migrations/${migration.fileName}`, content: migration.sql })),
+      ],
+      env: [
+        { name: 'PGHOST', value: server.host },
+        { name: 'PGPORT', value: String(server.port) },
+        { name: 'PGUSER', value: SUPERUSER },
+        secretEnv('PGPASSWORD', secrets.superuser.name, 'password'),
+        { name: 'APP_DATABASE', value: server.database },
+        { name: 'OWNER_ROLE', value: server.ownerRole },
+        { name: 'APP_ROLE', value: server.appRole },
+        secretEnv('APP_ROLE_PASSWORD', secrets.app.name, 'password'),
+        { name: 'DAPR_ROLE', value: server.daprRole },
+        { name: 'DAPR_SCHEMA', value: server.daprSchema },
+        secretEnv('DAPR_ROLE_PASSWORD', secrets.dapr.name, 'password'),
+        { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
+      ],
+      argoCdHooks: props.argoCdHooks ?? false,
+    });
+    this.jobName = job.jobName;
+    this.podLabels = job.podLabels;
+  }
+}

@@ -1,0 +1,203 @@
+import { Construct } from 'constructs';
+import { PostgresConfig } from '../config/schema';
+import * as k8s from '../platform/k8s';
+import { IntOrString, Quantity } from '../platform/k8s';
+import { appLabels, selectorLabels } from '../platform/labels';
+import {
+  resourceRequirements,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  writableVolumes,
+} from '../platform/pod-security';
+import { PostgresSecrets, SUPERUSER } from './secrets';
+import { serverSettings, sharedMemorySizeMiB } from './server-settings';
+
+export const POSTGRES_PORT = 5432;
+
+// The Debian variant of the official image runs as postgres, uid/gid 999 (research/pg-dapr.md §1.2).
+export const POSTGRES_UID = 999;
+
+// The PVC is mounted one level above PGDATA: initdb refuses a non-empty directory (ext4's
+// lost+found) and PostgreSQL a data directory whose mode fsGroup has changed; the subdirectory is
+// created by the entrypoint with mode 0700.
+const DATA_MOUNT = '/var/lib/postgresql/data';
+const PGDATA = `${DATA_MOUNT}/pgdata`;
+const SUPERUSER_SECRET_MOUNT = '/etc/learnflow/postgres-superuser';
+
+export interface PostgresServerProps {
+  readonly namespace: string;
+  /** Namespace of the LearnFlow services, which get copies of the role Secrets. */
+  readonly appsNamespace: string;
+  readonly config: PostgresConfig;
+  /**
+   * Whether the seed Job creates the test users, which adds their Secret to the contract.
+   * @default false
+   */
+  readonly seedTestUsers?: boolean;
+}
+
+/**
+ * PostgreSQL 16 on a single-replica StatefulSet with a retained PVC, the stock image's entrypoint
+ * and settings sized from the memory limit, plus its Services and disruption budget.
+ */
+export class PostgresServer extends Construct {
+  /** In-cluster host name of the client Service. */
+  public readonly host: string;
+  public readonly port = POSTGRES_PORT;
+  public readonly database: string;
+  public readonly namespace: string;
+  public readonly serviceName: string;
+  public readonly headlessServiceName: string;
+  public readonly statefulSetName: string;
+  public readonly image: string;
+  /** Roles the migrations Job creates (application, owner, Dapr state store). */
+  public readonly appRole: string;
+  public readonly ownerRole: string;
+  public readonly daprRole: string;
+  /** Schema owned by daprRole, where Dapr's state.postgresql v2 creates its tables. */
+  public readonly daprSchema: string;
+  /** Labels that select the server pod (for NetworkPolicies and the PodDisruptionBudget). */
+  public readonly podSelector: Record<string, string>;
+  /** The Secret contract: names, keys and readers. */
+  public readonly secrets: PostgresSecrets;
+
+  constructor(scope: Construct, id: string, props: PostgresServerProps) {
+    super(scope, id);
+    const { config, namespace } = props;
+    this.namespace = namespace;
+    this.database = config.database;
+    this.image = config.image;
+    this.appRole = config.appRole;
+    this.ownerRole = config.ownerRole;
+    this.daprRole = config.daprRole;
+    this.daprSchema = config.daprSchema;
+    this.statefulSetName = config.name;
+    this.serviceName = config.name;
+    this.headlessServiceName = `${config.name}-headless`;
+    this.host = `${this.serviceName}.${namespace}.svc.cluster.local`;
+    this.podSelector = selectorLabels(config.name, 'database');
+    this.secrets = new PostgresSecrets({
+      config,
+      postgresNamespace: namespace,
+      appsNamespace: props.appsNamespace,
+      host: this.host,
+      port: this.port,
+      seedTestUsers: props.seedTestUsers ?? false,
+    });
+    const labels = appLabels(config.name, 'database');
+    const port = { name: 'postgresql', port: POSTGRES_PORT, targetPort: IntOrString.fromString('postgresql') };
+
+    // Gives the pod its stable DNS name (the StatefulSet's serviceName).
+    new k8s.KubeService(this, 'Headless', {
+      metadata: { name: this.headlessServiceName, namespace, labels },
+      spec: { clusterIp: 'None', selector: this.podSelector, ports: [port] },
+    });
+
+    new k8s.KubeService(this, 'Client', {
+      metadata: { name: this.serviceName, namespace, labels },
+      spec: { type: 'ClusterIP', selector: this.podSelector, ports: [port] },
+    });
+
+    const writable = writableVolumes([
+      // Unix socket and its lock file; the image creates the directory at build time only.
+      { name: 'run', mountPath: '/var/run/postgresql', sizeLimit: '16Mi' },
+      // The entrypoint's here-documents and mktemp (docker-library/postgres#154).
+      { name: 'tmp', mountPath: '/tmp', sizeLimit: '256Mi' },
+      // The container runtime's default /dev/shm is 64 MB, too small for parallel queries.
+      { name: 'shm', mountPath: '/dev/shm', memory: true, sizeLimit: `${sharedMemorySizeMiB(config)}Mi` },
+    ]);
+
+    const settings = serverSettings(config).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
+    // server on the socket only, which must not count as ready.
+    const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
+
+    new k8s.KubeStatefulSet(this, 'Resource', {
+      metadata: { name: this.statefulSetName, namespace, labels },
+      spec: {
+        serviceName: this.headlessServiceName,
+        replicas: 1,
+        updateStrategy: { type: 'RollingUpdate' },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        selector: { matchLabels: this.podSelector },
+        template: {
+          metadata: { labels },
+          spec: {
+            // The Service named postgres would inject POSTGRES_PORT, POSTGRES_SERVICE_HOST, ... into
+            // the POSTGRES_* variables the entrypoint reads.
+            enableServiceLinks: false,
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext({ uid: POSTGRES_UID, gid: POSTGRES_UID }),
+            // The image stops with SIGINT (fast shutdown: abort transactions, checkpoint, exit); its
+            // Dockerfile warns that even 90 s may not be enough for the checkpoint on a busy server.
+            terminationGracePeriodSeconds: 120,
+            containers: [
+              {
+                name: 'postgres',
+                image: config.image,
+                imagePullPolicy: 'IfNotPresent',
+                // The image's entrypoint sees 'postgres' first and initialises an empty PGDATA.
+                args: ['postgres', ...settings],
+                env: [
+                  { name: 'PGDATA', value: PGDATA },
+                  { name: 'POSTGRES_USER', value: SUPERUSER },
+                  // Read on first start only: rotating the Secret later does not change the password.
+                  { name: 'POSTGRES_PASSWORD_FILE', value: `${SUPERUSER_SECRET_MOUNT}/password` },
+                  // Checksums detect storage corruption; huge_pages as for the server (see its settings).
+                  { name: 'POSTGRES_INITDB_ARGS', value: '--data-checksums --set huge_pages=off' },
+                ],
+                ports: [{ name: 'postgresql', containerPort: POSTGRES_PORT }],
+                resources: resourceRequirements(config.resources),
+                securityContext: restrictedContainerSecurityContext(),
+                // Crash recovery replays WAL before accepting connections; up to 10 minutes of it must
+                // not be mistaken for a hang by the liveness probe.
+                startupProbe: execProbe(isReady, { periodSeconds: 5, failureThreshold: 120 }),
+                readinessProbe: execProbe(isReady, { periodSeconds: 10, failureThreshold: 3 }),
+                livenessProbe: execProbe(isReady, { periodSeconds: 20, failureThreshold: 6 }),
+                volumeMounts: [
+                  { name: 'data', mountPath: DATA_MOUNT },
+                  { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
+                  ...writable.mounts,
+                ],
+              },
+            ],
+            volumes: [
+              {
+                name: 'superuser',
+                // Group-readable: the files belong to root with the pod's fsGroup (999).
+                secret: { secretName: this.secrets.superuser.name, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] },
+              },
+              ...writable.volumes,
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: config.storage.storageClassName,
+              resources: { requests: { storage: Quantity.fromString(config.storage.size) } },
+            },
+          },
+        ],
+      },
+    });
+
+    new k8s.KubePodDisruptionBudget(this, 'Budget', {
+      metadata: { name: config.name, namespace, labels },
+      spec: {
+        // A single instance: a drain waits until an operator moves it deliberately (after stopping
+        // writers), instead of taking the database down mid-transaction.
+        minAvailable: IntOrString.fromNumber(1),
+        selector: { matchLabels: this.podSelector },
+        // ... but a pod that is not running anyway never blocks a drain.
+        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      },
+    });
+  }
+}
+
+function execProbe(command: string[], timing: { periodSeconds: number; failureThreshold: number }): k8s.Probe {
+  return { exec: { command }, timeoutSeconds: 5, ...timing };
+}

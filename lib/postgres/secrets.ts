@@ -1,0 +1,128 @@
+import { PostgresConfig } from '../config/schema';
+
+/** One key of a Secret and what it holds. */
+export interface SecretKeySpec {
+  readonly key: string;
+  readonly description: string;
+}
+
+/**
+ * A Secret the manifests reference by name but never contain. Every namespace listed holds a copy
+ * with the same values, so the Jobs (postgres namespace) and the services (apps namespace) agree.
+ */
+export interface SecretContract {
+  readonly name: string;
+  readonly namespaces: readonly string[];
+  readonly keys: readonly SecretKeySpec[];
+  /** Keys holding random values; every other key is derived from them and the config. */
+  readonly generatedKeys: readonly string[];
+  /** Who reads the Secret: workloads, components. */
+  readonly readers: readonly string[];
+  /** All key values from the generated ones. */
+  readonly render: (generated: Readonly<Record<string, string>>) => Record<string, string>;
+}
+
+export interface PostgresSecretsProps {
+  readonly config: PostgresConfig;
+  readonly postgresNamespace: string;
+  readonly appsNamespace: string;
+  /** In-cluster host name of the client Service. */
+  readonly host: string;
+  readonly port: number;
+  /** Whether the seed Job creates test users (development profiles). */
+  readonly seedTestUsers: boolean;
+}
+
+/** The superuser's fixed name: the image's default POSTGRES_USER. */
+export const SUPERUSER = 'postgres';
+
+/** Test users seeded in development profiles, and the seed-users Secret key of each one's password. */
+export const TEST_USERS = [
+  { role: 'admin', passwordKey: 'admin-password' },
+  { role: 'teacher', passwordKey: 'teacher-password' },
+  { role: 'student', passwordKey: 'student-password' },
+] as const;
+
+/** Names, keys and readers of every PostgreSQL Secret: the contract `npm run secrets` fulfils. */
+export class PostgresSecrets {
+  public readonly superuser: SecretContract;
+  public readonly app: SecretContract;
+  public readonly dapr: SecretContract;
+  /** @default - absent unless test users are seeded */
+  public readonly seedUsers?: SecretContract;
+
+  constructor(props: PostgresSecretsProps) {
+    const { config, postgresNamespace, appsNamespace, host, port } = props;
+    const endpointKeys = (user: string) => ({ username: user, host, port: String(port), database: config.database });
+
+    this.superuser = {
+      name: 'learnflow-postgres-superuser',
+      namespaces: [postgresNamespace],
+      keys: [{ key: 'password', description: `password of the superuser '${SUPERUSER}'` }],
+      generatedKeys: ['password'],
+      readers: [`StatefulSet ${config.name} (POSTGRES_PASSWORD_FILE, first start only)`, 'the migrations Job'],
+      render: (generated) => ({ password: generated.password }),
+    };
+
+    this.app = {
+      name: 'learnflow-postgres-app',
+      namespaces: [postgresNamespace, appsNamespace],
+      keys: [
+        { key: 'username', description: `the application role (${config.appRole})` },
+        { key: 'password', description: 'its password (the migrations Job sets it on the role)' },
+        { key: 'host', description: 'in-cluster host of the client Service' },
+        { key: 'port', description: 'server port' },
+        { key: 'database', description: 'application database' },
+        { key: 'connectionString', description: 'postgresql:// URL with all of the above' },
+      ],
+      generatedKeys: ['password'],
+      readers: ['the migrations Job', 'the seed Job', `LearnFlow services (namespace ${appsNamespace})`],
+      render: (generated) => ({
+        ...endpointKeys(config.appRole),
+        password: generated.password,
+        connectionString: `postgresql://${config.appRole}:${generated.password}@${host}:${port}/${config.database}?sslmode=disable`,
+      }),
+    };
+
+    this.dapr = {
+      name: 'learnflow-postgres-dapr',
+      namespaces: [postgresNamespace, appsNamespace],
+      keys: [
+        { key: 'username', description: `the Dapr state store role (${config.daprRole})` },
+        { key: 'password', description: 'its password (the migrations Job sets it on the role)' },
+        { key: 'connectionString', description: `libpq key=value string for state.postgresql v2 (schema ${config.daprSchema})` },
+      ],
+      generatedKeys: ['password'],
+      readers: ['the migrations Job', `Dapr component state.postgresql (namespace ${appsNamespace}, key connectionString)`],
+      render: (generated) => ({
+        username: config.daprRole,
+        password: generated.password,
+        // Plain libpq keywords only, so psql accepts it too; the role's search_path points at its schema.
+        connectionString: [
+          `host=${host}`,
+          `port=${port}`,
+          `user=${config.daprRole}`,
+          `password=${generated.password}`,
+          `dbname=${config.database}`,
+          'sslmode=disable',
+        ].join(' '),
+      }),
+    };
+
+    if (props.seedTestUsers) {
+      this.seedUsers = {
+        name: 'learnflow-postgres-seed-users',
+        namespaces: [postgresNamespace],
+        keys: TEST_USERS.map((user) => ({ key: user.passwordKey, description: `initial password of the test ${user.role}` })),
+        generatedKeys: TEST_USERS.map((user) => user.passwordKey),
+        readers: ['the seed Job (development profiles; stored as bcrypt hashes)'],
+        render: (generated) => Object.fromEntries(TEST_USERS.map((user) => [user.passwordKey, generated[user.passwordKey]])),
+      };
+    }
+  }
+
+  /** Every Secret of the contract, in the order an operator creates them. */
+  public get all(): readonly SecretContract[] {
+    return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : [])];
+  }
+}
