@@ -8,9 +8,11 @@ import { crdFilesIn, SchemaValidators } from './schema/schemas';
  * The reference data of ../shared/reference: Kubernetes definitions, Dapr CRDs, Dapr component metadata.
  * Loaded on first use, so checks that do not need it (and --help) stay fast.
  */
-export class ReferenceData {
-  private validators?: SchemaValidators;
+// Compiled validators per reference directory: a process that verifies several trees (tests, a future
+// watch mode) compiles the schemas once.
+const validatorsByDir = new Map<string, SchemaValidators>();
 
+export class ReferenceData {
   constructor(readonly dir: string) {}
 
   get kubernetesDefinitionsFile(): string {
@@ -27,13 +29,15 @@ export class ReferenceData {
 
   /** Throws a MissingReferenceError naming the file when the directory lacks the definitions. */
   schemas(): SchemaValidators {
-    if (!this.validators) {
+    let validators = validatorsByDir.get(this.dir);
+    if (!validators) {
       if (!fs.existsSync(this.kubernetesDefinitionsFile)) {
         throw new MissingReferenceError(`${this.kubernetesDefinitionsFile} not found; pass --reference <dir>`);
       }
-      this.validators = new SchemaValidators(this.kubernetesDefinitionsFile, crdFilesIn(this.daprCrdDir));
+      validators = new SchemaValidators(this.kubernetesDefinitionsFile, crdFilesIn(this.daprCrdDir));
+      validatorsByDir.set(this.dir, validators);
     }
-    return this.validators;
+    return validators;
   }
 }
 

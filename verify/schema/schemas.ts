@@ -6,7 +6,7 @@ import { K8sObject } from '../model';
 
 type JsonSchema = Record<string, any>;
 
-const K8S_SCHEMA_ID = 'k8s';
+const K8S_SCHEMA_ID = 'k8s:definitions';
 const OBJECT_META_REF = `${K8S_SCHEMA_ID}#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`;
 
 /**
