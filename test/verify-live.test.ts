@@ -1,0 +1,168 @@
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIVE_CHECKS } from '../verify/checks';
+import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
+import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
+import { connectToCluster } from '../verify/cluster/kube-cluster-reader';
+import { K8sObject } from '../verify/model';
+import { tempDir } from './support/synth';
+import { checkOf, healthyClusterState, synthesizeHealthyDist, verify, writeClusterState } from './fixtures/verify/helpers';
+
+type Edit = (state: K8sObject[]) => K8sObject[];
+const find = (state: K8sObject[], kind: string, name: string | RegExp) => {
+  const found = state.find((o) => o.kind === kind && (typeof name === 'string' ? o.metadata.name === name : name.test(o.metadata.name)));
+  if (!found) throw new Error(`no ${kind} ${name} in the cluster state`);
+  return found;
+};
+const mutate = (kind: string, name: string | RegExp, change: (object: K8sObject) => void): Edit => (state) => {
+  change(find(state, kind, name));
+  return state;
+};
+const remove = (kind: string, name: string): Edit => (state) => state.filter((o) => !(o.kind === kind && o.metadata.name === name));
+
+interface LiveCase {
+  readonly check: string;
+  readonly breaks: string;
+  readonly edit: Edit;
+  readonly says: string;
+}
+
+// One broken cluster state per case; each live check has at least one.
+const CASES: LiveCase[] = [
+  { check: 'live-namespaces', breaks: 'a namespace missing', edit: remove('Namespace', 'kafka'), says: 'Namespace kafka is not in the cluster' },
+  { check: 'live-namespaces', breaks: 'a namespace terminating', edit: mutate('Namespace', 'postgres', (o) => void (o.status.phase = 'Terminating')), says: 'Terminating' },
+  { check: 'live-statefulsets-ready', breaks: 'no broker ready', edit: mutate('StatefulSet', 'kafka', (o) => void (o.status.readyReplicas = 0)), says: '0/1 replicas ready' },
+  { check: 'live-pvcs-bound', breaks: 'a pending PVC', edit: mutate('PersistentVolumeClaim', 'data-kafka-0', (o) => void (o.status.phase = 'Pending')), says: 'data-kafka-0 is Pending' },
+  { check: 'live-pvcs-bound', breaks: 'a missing PVC', edit: remove('PersistentVolumeClaim', 'data-kafka-0'), says: 'does not exist' },
+  { check: 'live-service-endpoints', breaks: 'a Service without endpoints', edit: mutate('Endpoints', 'kafka-bootstrap', (o) => void (o.subsets = [])), says: 'kafka-bootstrap has no ready endpoints' },
+  { check: 'live-jobs-complete', breaks: 'a failed Job', edit: mutate('Job', /^kafka-topics-/, (o) => void (o.status = { failed: 7, conditions: [{ type: 'Failed', status: 'True' }] })), says: 'failed (7 failed pod(s))' },
+  { check: 'live-dapr-crds', breaks: 'the Component CRD missing', edit: remove('CustomResourceDefinition', 'components.dapr.io'), says: 'CRD components.dapr.io is not installed' },
+  { check: 'live-dapr-control-plane', breaks: 'sentry not ready', edit: mutate('Deployment', 'dapr-sentry', (o) => void (o.status.readyReplicas = 0)), says: 'dapr-sentry: 0/1 ready' },
+  { check: 'live-dapr-control-plane', breaks: 'the scheduler missing', edit: remove('StatefulSet', 'dapr-scheduler-server'), says: 'dapr-scheduler-server is not installed' },
+  {
+    check: 'live-dapr-components',
+    breaks: 'a Component edited in the cluster',
+    edit: (state) => {
+      const component = state.find((o) => o.kind === 'Component' && o.spec?.type === 'pubsub.kafka');
+      if (!component) throw new Error('no pubsub.kafka Component in the cluster state');
+      component.spec.metadata.push({ name: 'saslPassword', value: 'hunter2-do-not-print' });
+      return state;
+    },
+    says: 'drifted from dist/ in spec',
+  },
+];
+
+describe('verify: live cluster-state checks through the file ClusterReader', () => {
+  let dist: string;
+  let healthy: K8sObject[];
+
+  beforeAll(() => {
+    dist = synthesizeHealthyDist().dir;
+    healthy = healthyClusterState(dist);
+  });
+
+  const verifyAgainst = (state: K8sObject[], only?: string[]) =>
+    verify(dist, { live: 'required', only, cluster: async () => new FileClusterReader(writeClusterState(state)) });
+
+  it('passes every live check on a healthy cluster state', async () => {
+    const report = await verifyAgainst(healthy, LIVE_CHECKS.map((c) => c.id));
+    expect(report.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.results.map((r) => r.message).join(' | ')}`)).toEqual([]);
+    expect(report.cluster.checked).toBe(true);
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('has at least one broken-state case for every live check', () => {
+    const covered = new Set(CASES.map((c) => c.check));
+    expect(LIVE_CHECKS.map((c) => c.id).filter((id) => !covered.has(id))).toEqual([]);
+  });
+
+  it.each(CASES)('$check fails when the cluster has $breaks', async ({ check, edit, says }) => {
+    const report = await verifyAgainst(edit(structuredClone(healthy)), [check]);
+    const result = checkOf(report, check);
+    expect(result.status).toBe('fail');
+    expect(result.results.filter((r) => r.status === 'fail').map((r) => r.message).join('\n')).toContain(says);
+    expect(report.exitCode).toBe(1);
+    expect(JSON.stringify(report)).not.toContain('hunter2-do-not-print');
+  });
+
+  it('reports a Job still running as a warning, and a garbage-collected finished Job as a warning', async () => {
+    const running = mutate('Job', /^kafka-topics-/, (o) => void (o.status = { active: 1 }))(structuredClone(healthy));
+    expect(checkOf(await verifyAgainst(running, ['live-jobs-complete']), 'live-jobs-complete').status).toBe('warn');
+    const collected = healthy.filter((o) => !(o.kind === 'Job' && /^kafka-topics-/.test(o.metadata.name)));
+    const report = await verifyAgainst(collected, ['live-jobs-complete']);
+    expect(checkOf(report, 'live-jobs-complete').status).toBe('warn');
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('unreachable cluster: "could not check" (exit 2) with --live, a notice and static results without it', async () => {
+    const unreachable = async () => {
+      throw new ClusterUnavailableError('connect ECONNREFUSED 127.0.0.1:6443');
+    };
+    const required = await verify(dist, { live: 'required', cluster: unreachable, only: ['image-pinned', 'live-namespaces'] });
+    expect(checkOf(required, 'live-namespaces').status).toBe('error');
+    expect(required.exitCode).toBe(2);
+    const auto = await verify(dist, { live: 'auto', cluster: unreachable, only: ['image-pinned', 'live-namespaces'] });
+    expect(auto.checks.map((c) => c.id)).toEqual(['image-pinned']);
+    expect(auto.notices.join('\n')).toContain('ECONNREFUSED');
+    expect(auto.exitCode).toBe(0);
+  });
+});
+
+describe('verify: connecting to a cluster through a kubeconfig', () => {
+  const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
+  let silent: net.Server;
+  let silentPort: number;
+
+  beforeAll(async () => {
+    // Accepts connections and never answers: the API call must still end, at the timeout.
+    silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silentPort = (silent.address() as net.AddressInfo).port;
+  });
+
+  afterAll(() => {
+    silent.close();
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+
+  function kubeconfigFor(server: string): string {
+    const file = path.join(tempDir('verify-kubeconfig'), 'config');
+    fs.writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: test, cluster: {server: "' + server + '", insecure-skip-tls-verify: true}}]',
+        'users: [{name: test, user: {token: not-a-real-token}}]',
+        'contexts: [{name: test, context: {cluster: test, user: test}}]',
+        'current-context: test',
+      ].join('\n'),
+    );
+    return file;
+  }
+
+  it('without any kubeconfig, says so without loading the client', async () => {
+    delete process.env.KUBECONFIG;
+    process.env.HOME = tempDir('verify-home');
+    await expect(connectToCluster(1000)).rejects.toThrow(/no kubeconfig/);
+  });
+
+  it('connection refused is "could not check", quickly', async () => {
+    process.env.KUBECONFIG = kubeconfigFor('https://127.0.0.1:1');
+    const started = Date.now();
+    await expect(connectToCluster(5000)).rejects.toBeInstanceOf(ClusterUnavailableError);
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 30_000);
+
+  it('a server that never answers is bounded by the timeout', async () => {
+    process.env.KUBECONFIG = kubeconfigFor(`https://127.0.0.1:${silentPort}`);
+    const started = Date.now();
+    await expect(connectToCluster(1500)).rejects.toThrow(/no answer within 1.5 s/);
+    expect(Date.now() - started).toBeLessThan(4000);
+  }, 30_000);
+});
