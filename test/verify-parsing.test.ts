@@ -6,7 +6,9 @@ import { parseTopicsConf } from '../verify/kafka-topics';
 import { CURRICULUM_TOPIC_COUNT, LEARNFLOW_TABLES } from '../verify/mission';
 import { parseJavaMaxHeap, parseQuantity } from '../verify/quantity';
 import { createdTables, insertedRowCount, stripCommentsAndLiterals } from '../verify/sql';
-import { ROOT } from './support/synth';
+import { SchemaValidators } from '../verify/schema/schemas';
+import { ROOT, tempDir } from './support/synth';
+import { REFERENCE_DIR } from './fixtures/verify/helpers';
 
 const readSqlDir = (dir: string) =>
   fs
@@ -66,5 +68,29 @@ describe('verify: the readers behind the checks', () => {
     expect(LEARNFLOW_TABLES.filter((table) => !tables.includes(table))).toEqual([]);
     const rows = readSqlDir('seed/data').reduce((sum, sql) => sum + insertedRowCount(sql, 'topics'), 0);
     expect(rows).toBe(CURRICULUM_TOPIC_COUNT);
+  });
+
+  it('validates the same from compiled code and from the cache of generated code', () => {
+    const cacheRoot = tempDir('verify-schema-cache');
+    const definitions = path.join(REFERENCE_DIR, 'k8s-schema-1.28', '_definitions.json');
+    const crds = [path.join(REFERENCE_DIR, 'dapr-crds', 'components.yaml')];
+    const service = (extra: Record<string, unknown>) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's', namespace: 'n' },
+      spec: { ports: [{ port: 80, targetPort: 'http' }], ...extra },
+    });
+    const component = { apiVersion: 'dapr.io/v1alpha1', kind: 'Component', metadata: { name: 'c', labelz: {} }, spec: { type: 'pubsub.kafka', version: 'v1', metadata: [] } };
+    const run = (validators: SchemaValidators) => [
+      validators.validate(service({})),
+      validators.validate(service({ clusterIp: 'None', ports: [{ port: 'eighty' }] })),
+      validators.validate(component),
+      validators.validate({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }),
+    ];
+    const compiled = run(new SchemaValidators(definitions, crds, cacheRoot));
+    expect(compiled).toEqual([[], ['spec.clusterIp: unknown field', 'spec.ports[0].port: must be integer'], ['metadata.labelz: unknown field'], undefined]);
+    const [cacheDir] = fs.readdirSync(cacheRoot);
+    expect(fs.readdirSync(path.join(cacheRoot, cacheDir)).sort()).toEqual(['_v1_Service.js', 'dapr.io_v1alpha1_Component.js', 'index.json']);
+    expect(run(new SchemaValidators(definitions, crds, cacheRoot))).toEqual(compiled);
   });
 });

@@ -11,7 +11,10 @@ const EXIT_CODES = `
 Exit codes:
   0  healthy: no check failed (warnings allowed)
   1  findings: at least one check failed
-  2  could not check: dist/ or the reference data unreadable, or --live and no cluster answered`;
+  2  could not check: dist/ or the reference data unreadable, or --live and no cluster answered
+
+Environment:
+  LEARNFLOW_VERIFY_CACHE=off  do not keep compiled schema validators in ~/.cache/learnflow-infra/verify-schemas`;
 
 interface VerifyFlags {
   dist: string;

@@ -1,5 +1,9 @@
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import standaloneCode from 'ajv/dist/standalone';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
+import { createRequire } from 'module';
+import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { K8sObject } from '../model';
@@ -7,27 +11,124 @@ import { K8sObject } from '../model';
 type JsonSchema = Record<string, any>;
 
 const K8S_SCHEMA_ID = 'k8s:definitions';
+const AJV_VERSION: string = require('ajv/package.json').version;
 const OBJECT_META_REF = `${K8S_SCHEMA_ID}#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`;
 
+/** Options that keep compilation of the large PodSpec graph fast; see SchemaCompiler. */
+const AJV_OPTIONS = {
+  strict: false,
+  allErrors: true,
+  validateFormats: false,
+  validateSchema: false,
+  inlineRefs: false,
+  code: { optimize: false, source: true },
+} as const;
+
+// Bump when the schema transformation or the generated code changes meaning, to invalidate caches.
+const CACHE_FORMAT = 1;
+
 /**
- * The Kubernetes 1.28 definitions and the CRD schemas found in the reference directory, compiled lazily
- * per kind: compiling all 570 definitions costs about a second, compiling the handful of kinds dist/ uses
- * a fraction of that.
+ * Validators for the Kubernetes 1.28 definitions and the CRD schemas of the reference directory.
+ * Compiling the definitions a StatefulSet pulls in costs a few hundred milliseconds, so each compiled
+ * validator is kept as generated code in a cache directory keyed by the content of every input; a
+ * static verify then loads code instead of compiling (PRODUCT.md: static verify <= 1 s).
  */
 export class SchemaValidators {
+  private compiler?: SchemaCompiler;
+  private index?: Record<string, string>;
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly cacheDir: string | undefined;
+
+  constructor(
+    private readonly kubernetesDefinitionsFile: string,
+    private readonly crdFiles: readonly string[],
+    cacheRoot: string | undefined = defaultCacheRoot(),
+  ) {
+    const hash = createHash('sha256').update(`${CACHE_FORMAT}:${AJV_VERSION}:${JSON.stringify(AJV_OPTIONS)}`);
+    for (const file of [kubernetesDefinitionsFile, ...crdFiles]) hash.update(file).update(fs.readFileSync(file));
+    this.cacheDir = cacheRoot && path.join(cacheRoot, hash.digest('hex').slice(0, 16));
+  }
+
+  /** Schema violations of the object as `path: message` lines; undefined when no schema is known. */
+  validate(object: K8sObject): string[] | undefined {
+    const key = gvkKeyOf(object.apiVersion, object.kind);
+    const validateFunction = this.validatorFor(key);
+    if (!validateFunction) return undefined;
+    return validateFunction(object) ? [] : describeErrors(validateFunction.errors ?? []);
+  }
+
+  private validatorFor(key: string): ValidateFunction | undefined {
+    const cached = this.validators.get(key);
+    if (cached) return cached;
+    const ref = this.schemaIndex()[key];
+    if (!ref) return undefined;
+    const file = this.cacheDir && path.join(this.cacheDir, `${key.replace(/[^\w.-]/g, '_')}.js`);
+    let validateFunction = file && fs.existsSync(file) ? loadGeneratedModule(fs.readFileSync(file, 'utf8')) : undefined;
+    if (!validateFunction) {
+      const compiled = this.schemaCompiler().compile(ref);
+      validateFunction = compiled.validate;
+      if (file) writeAtomically(file, compiled.source);
+    }
+    this.validators.set(key, validateFunction);
+    return validateFunction;
+  }
+
+  /** group/version/kind -> schema id, for every kind the reference data describes. */
+  private schemaIndex(): Record<string, string> {
+    if (!this.index) {
+      const file = this.cacheDir && path.join(this.cacheDir, 'index.json');
+      this.index = file && fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>) : undefined;
+      if (!this.index) {
+        this.index = Object.fromEntries(this.schemaCompiler().refsByGroupVersionKind);
+        if (file) writeAtomically(file, JSON.stringify(this.index));
+      }
+    }
+    return this.index;
+  }
+
+  private schemaCompiler(): SchemaCompiler {
+    this.compiler ??= new SchemaCompiler(this.kubernetesDefinitionsFile, this.crdFiles);
+    return this.compiler;
+  }
+}
+
+function defaultCacheRoot(): string | undefined {
+  if (process.env.LEARNFLOW_VERIFY_CACHE === 'off') return undefined;
+  return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'learnflow-infra', 'verify-schemas');
+}
+
+// The generated code requires ajv's runtime helpers (ajv/dist/runtime/*): resolve them from this
+// project, not from the cache directory, which has no node_modules.
+const projectRequire = createRequire(__filename);
+
+function loadGeneratedModule(source: string): ValidateFunction | undefined {
+  try {
+    const module = { exports: {} as unknown };
+    new Function('module', 'exports', 'require', source)(module, module.exports, projectRequire);
+    return typeof module.exports === 'function' ? (module.exports as ValidateFunction) : undefined;
+  } catch {
+    return undefined; // a corrupt or foreign cache entry: compile again
+  }
+}
+
+function writeAtomically(file: string, content: string): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, content);
+    fs.renameSync(temporary, file);
+  } catch {
+    // A read-only home only costs speed.
+  }
+}
+
+/** Parses and transforms the reference schemas and compiles one kind at a time, with its source code. */
+class SchemaCompiler {
   // Why these options: the definitions use x-kubernetes-* keywords and formats like int-or-string that
-  // ajv's strict mode rejects; inlineRefs:false and optimize:false keep compilation of the large PodSpec
-  // graph several times faster, and the schemas are already trusted, so they are not validated themselves.
-  private readonly ajv = new Ajv({
-    strict: false,
-    allErrors: true,
-    validateFormats: false,
-    validateSchema: false,
-    inlineRefs: false,
-    code: { optimize: false },
-  });
-  private readonly refsByGroupVersionKind = new Map<string, string>();
-  private readonly compiled = new Map<string, ValidateFunction>();
+  // ajv's strict mode rejects; inlineRefs:false and optimize:false keep compilation several times faster,
+  // and the schemas are already trusted, so they are not validated themselves.
+  private readonly ajv = new Ajv(AJV_OPTIONS);
+  readonly refsByGroupVersionKind = new Map<string, string>();
 
   constructor(kubernetesDefinitionsFile: string, crdFiles: readonly string[]) {
     const definitions = JSON.parse(fs.readFileSync(kubernetesDefinitionsFile, 'utf8')) as { definitions: Record<string, JsonSchema> };
@@ -41,22 +142,10 @@ export class SchemaValidators {
     for (const file of crdFiles) this.addCrd(file);
   }
 
-  /** Whether a schema is known for this apiVersion and kind. */
-  has(apiVersion: string, kind: string): boolean {
-    return this.refsByGroupVersionKind.has(gvkKeyOf(apiVersion, kind));
-  }
-
-  /** Schema violations of the object as `path: message` lines; undefined when no schema is known. */
-  validate(object: K8sObject): string[] | undefined {
-    const ref = this.refsByGroupVersionKind.get(gvkKeyOf(object.apiVersion, object.kind));
-    if (!ref) return undefined;
-    let validateFunction = this.compiled.get(ref);
-    if (!validateFunction) {
-      validateFunction = this.ajv.getSchema(ref);
-      if (!validateFunction) throw new Error(`schema ${ref} did not compile`);
-      this.compiled.set(ref, validateFunction);
-    }
-    return validateFunction(object) ? [] : describeErrors(validateFunction.errors ?? []);
+  compile(ref: string): { validate: ValidateFunction; source: string } {
+    const validate = this.ajv.getSchema(ref);
+    if (!validate) throw new Error(`schema ${ref} did not compile`);
+    return { validate, source: standaloneCode(this.ajv, validate) };
   }
 
   private addCrd(file: string): void {
