@@ -74,6 +74,16 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'secret-references', breaks: 'a secretKeyRef to an undocumented Secret', says: 'undocumented-credentials', apply: (dir) =>
       editObjects(dir, topicsJob, (o) => void containerNamed(o).env.push({ name: 'EXTRA', valueFrom: { secretKeyRef: { name: 'undocumented-credentials', key: 'password' } } })) },
+  { check: 'secret-references', breaks: 'a key the contract does not list', says: 'the contract lists keys', apply: (dir) =>
+      editObjects(dir, (o) => o.kind === 'Job' && (o.spec.template.spec.containers as any[]).some((c) => (c.env ?? []).some((e: any) => e.valueFrom?.secretKeyRef)), (o) => {
+        const ref = (o.spec.template.spec.containers as any[]).flatMap((c) => c.env ?? []).find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef;
+        ref.key = 'no-such-key';
+      }) },
+  { check: 'secret-references', breaks: 'a Secret used outside the namespaces the contract names', says: 'in namespace(s)', apply: (dir) => {
+      const contracted = /^([a-z0-9][a-z0-9.-]*)\s+\(namespaces?:\s*([^)]*)\)/m.exec(fs.readFileSync(path.join(dir, 'infra-endpoints.txt'), 'utf8'));
+      if (!contracted) throw new Error('the endpoints document has no secret contract entry');
+      editObjects(dir, topicsJob, (o) => void containerNamed(o).env.push({ name: 'EXTRA', valueFrom: { secretKeyRef: { name: contracted[1], key: 'password' } } }));
+    } },
   { check: 'volume-references', breaks: 'a mount of an undeclared volume', says: "unknown volume 'scratch'", apply: (dir) => editObjects(dir, kafkaSts, (o) => void (containerNamed(o).volumeMounts.find((m: any) => m.name === 'tmp').name = 'scratch')) },
   { check: 'volume-references', breaks: 'a claim of a PVC not in dist/', says: 'claims PVC', apply: (dir) => editObjects(dir, topicsJob, (o) => void o.spec.template.spec.volumes.push({ name: 'claim', persistentVolumeClaim: { claimName: 'ghost' } })) },
   { check: 'no-secret-values', breaks: 'a literal password in env', says: 'KAFKA_SASL_PASSWORD has a literal value', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_SASL_PASSWORD', 'hunter2-do-not-print')) },

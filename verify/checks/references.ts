@@ -174,21 +174,55 @@ export const configMapReferences: Check<StaticContext> = {
   },
 };
 
+interface SecretContractEntry {
+  readonly namespaces?: readonly string[];
+  readonly keys?: readonly string[];
+}
+
+/**
+ * The secret contract of the endpoints document: an entry `<name>  (namespaces: a, b)` followed by an
+ * indented `keys: k1, k2` line. Names mentioned only in prose count as documented, without details.
+ */
+export function secretContract(text: string): { entries: Map<string, SecretContractEntry>; text: string } {
+  const entries = new Map<string, SecretContractEntry>();
+  const lines = text.split('\n');
+  lines.forEach((line, index) => {
+    const entry = /^([a-z0-9][a-z0-9.-]*)\s+\(namespaces?:\s*([^)]*)\)/.exec(line);
+    if (!entry) return;
+    const keysLine = lines.slice(index + 1, index + 4).find((next) => /^\s+keys:/.test(next));
+    entries.set(entry[1], {
+      namespaces: entry[2].split(',').map((namespace) => namespace.trim()).filter(Boolean),
+      keys: keysLine?.replace(/^\s+keys:/, '').split(',').map((key) => key.trim()).filter(Boolean),
+    });
+  });
+  return { entries, text };
+}
+
 export const secretReferences: Check<StaticContext> = {
   id: 'secret-references',
-  description: 'every Secret referenced is part of the secret contract documented in infra-endpoints.txt (Secrets live in the cluster, not in dist/)',
+  description: 'every Secret referenced (name, namespace, key) is in the secret contract of the endpoints document; Secrets live in the cluster, not in dist/',
   component: 'platform',
-  remediation: 'document the Secret (name, keys, readers) in the endpoints document, or fix the reference',
+  remediation: 'document the Secret (name, namespaces, keys, readers) in the endpoints document, or fix the reference',
   run: ({ dist }) => {
     const references = referencesIn(dist).filter((reference) => reference.kind === 'Secret');
     if (references.length === 0) return [skip('no Secret references in dist/')];
-    const contract = Object.values(dist.documents).join('\n');
+    const contract = secretContract(Object.values(dist.documents).join('\n'));
     return references.map((reference) => {
       const at = `${formatRef(reference.from)} ${reference.where}`;
       const secret = `${reference.namespace}/${reference.name}${reference.key ? ` key ${reference.key}` : ''}`;
       if (findInDist(dist, 'Secret', reference.namespace, reference.name)) return pass([reference.from], `${at}: Secret ${secret} is in dist/`);
-      const documented = new RegExp(`(^|[^\\w.-])${escapeRegExp(reference.name)}([^\\w.-]|$)`).test(contract);
-      return documented
+      const entry = contract.entries.get(reference.name);
+      if (entry) {
+        if (entry.namespaces && entry.namespaces.length > 0 && !entry.namespaces.includes(reference.namespace)) {
+          return fail([reference.from], `${at}: Secret ${secret}: the contract provides it in namespace(s) ${entry.namespaces.join(', ')} only`);
+        }
+        if (reference.key && entry.keys && !entry.keys.includes(reference.key)) {
+          return fail([reference.from], `${at}: Secret ${secret}: the contract lists keys ${entry.keys.join(', ')} only`);
+        }
+        return pass([reference.from], `${at}: Secret ${secret} is in the secret contract`);
+      }
+      const mentioned = new RegExp(`(^|[^\\w.-])${escapeRegExp(reference.name)}([^\\w.-]|$)`).test(contract.text);
+      return mentioned
         ? pass([reference.from], `${at}: Secret ${secret} is expected in the cluster (documented)`)
         : fail([reference.from], `${at}: Secret ${secret} is expected in the cluster but no document in dist/ names it`);
     });
