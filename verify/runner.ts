@@ -14,6 +14,7 @@ export interface CheckReport {
   readonly status: Status;
   readonly remediation: string;
   readonly results: readonly CheckResult[];
+  readonly elapsedMs: number;
 }
 
 export interface VerifyReport {
@@ -54,6 +55,7 @@ export function worstStatus(results: readonly CheckResult[]): Status {
 }
 
 async function runCheck<Context>(check: Check<Context>, mode: CheckMode, context: Context): Promise<CheckReport> {
+  const started = performance.now();
   let results: readonly CheckResult[];
   try {
     results = await check.run(context);
@@ -63,12 +65,13 @@ async function runCheck<Context>(check: Check<Context>, mode: CheckMode, context
   }
   if (results.length === 0) results = [{ status: 'skip', objects: [], message: 'nothing to check' }];
   const { id, description, component, remediation } = check;
-  return { id, description, component, mode, status: worstStatus(results), remediation, results };
+  const elapsedMs = Math.round(performance.now() - started);
+  return { id, description, component, mode, status: worstStatus(results), remediation, results, elapsedMs };
 }
 
 function notRun<Context>(check: Check<Context>, mode: CheckMode, message: string, status: Status): CheckReport {
   const { id, description, component, remediation } = check;
-  return { id, description, component, mode, status, remediation, results: [{ status, objects: [], message }] };
+  return { id, description, component, mode, status, remediation, results: [{ status, objects: [], message }], elapsedMs: 0 };
 }
 
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
