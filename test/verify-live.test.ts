@@ -1,9 +1,10 @@
 import * as fs from 'fs';
+import * as http from 'http';
 import * as net from 'net';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_CHECKS } from '../verify/checks';
-import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
+import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster } from '../verify/cluster/kube-cluster-reader';
 import { K8sObject } from '../verify/model';
@@ -145,6 +146,57 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
     );
     return file;
   }
+
+  /**
+   * Serves objects the way the API server's list endpoints and discovery do, over plain HTTP on
+   * loopback: enough to prove the client adapter asks for the right paths and reads the answers.
+   */
+  async function serveListApi(objects: K8sObject[], servedGroups: string[]): Promise<{ url: string; close: () => void }> {
+    const plural = (kind: string) => (kind === 'Endpoints' ? 'endpoints' : `${kind.toLowerCase()}s`);
+    const server = http.createServer((request, response) => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const segments = url.pathname.split('/').filter(Boolean);
+      const [root, ...rest] = segments;
+      const apiVersion = root === 'api' ? rest[0] : `${rest[0]}/${rest[1]}`;
+      const tail = root === 'api' ? rest.slice(1) : rest.slice(2);
+      const kinds = Object.entries(CLUSTER_KINDS).filter(([, version]) => version === apiVersion).map(([kind]) => kind);
+      const send = (status: number, body: unknown) => {
+        response.writeHead(status, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(body));
+      };
+      if (kinds.length === 0 || !servedGroups.includes(apiVersion)) return send(404, { kind: 'Status', code: 404 });
+      if (tail.length === 0) {
+        const resources = kinds.map((kind) => ({ name: plural(kind), kind, namespaced: !['Namespace', 'CustomResourceDefinition'].includes(kind), verbs: ['list'] }));
+        return send(200, { kind: 'APIResourceList', groupVersion: apiVersion, resources });
+      }
+      const namespace = tail.length === 3 && tail[0] === 'namespaces' ? tail[1] : undefined;
+      const kind = kinds.find((k) => plural(k) === tail[tail.length - 1]);
+      const items = objects.filter((o) => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace));
+      return send(200, { kind: `${kind}List`, apiVersion, metadata: {}, items });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, close: () => server.close() };
+  }
+
+  it('reads a cluster through the kubeconfig: every live check passes on a healthy API, Dapr CRDs absent when not served', async () => {
+    const dist = synthesizeHealthyDist().dir;
+    const state = healthyClusterState(dist);
+    const api = await serveListApi(state, Object.values(CLUSTER_KINDS));
+    const withoutDapr = await serveListApi(state, Object.values(CLUSTER_KINDS).filter((version) => !version.startsWith('dapr.io')));
+    try {
+      process.env.KUBECONFIG = kubeconfigFor(api.url);
+      const report = await verify(dist, { live: 'required', only: LIVE_CHECKS.map((c) => c.id), cluster: () => connectToCluster(3000) });
+      expect(report.cluster.description).toContain(api.url);
+      expect(report.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.results.map((r) => r.message).join(' | ')}`)).toEqual([]);
+      process.env.KUBECONFIG = kubeconfigFor(withoutDapr.url);
+      const missingDapr = await verify(dist, { live: 'required', only: ['live-dapr-components'], cluster: () => connectToCluster(3000) });
+      expect(checkOf(missingDapr, 'live-dapr-components').status).toBe('fail');
+      expect(missingDapr.exitCode).toBe(1);
+    } finally {
+      api.close();
+      withoutDapr.close();
+    }
+  }, 60_000);
 
   it('without any kubeconfig, says so without loading the client', async () => {
     delete process.env.KUBECONFIG;
