@@ -57,10 +57,8 @@ export interface Check<Context> {
   run(context: Context): readonly CheckResult[] | Promise<readonly CheckResult[]>;
 }
 
-export function refOf(item: DistObject | K8sObject): ObjectRef {
-  const object = 'object' in item ? item.object : item;
-  const file = 'file' in item ? item.file : undefined;
-  return { kind: object.kind, namespace: object.metadata?.namespace, name: object.metadata?.name, ...(file ? { file } : {}) };
+export function refOf({ object, file }: DistObject): ObjectRef {
+  return { kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, file };
 }
 
 export function formatRef(ref: ObjectRef): string {
