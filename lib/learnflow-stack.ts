@@ -1,6 +1,7 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
 import { LearnflowConfig } from './config/schema';
+import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';
 import { TopicsJob } from './kafka/topics-job';
@@ -8,6 +9,7 @@ import { renderEndpoints } from './platform/endpoints';
 import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
 import { MigrationsJob } from './postgres/migrations-job';
+import { PostgresNetworkPolicies } from './postgres/network-policies';
 import { PostgresServer } from './postgres/postgres-server';
 import { SeedJob } from './postgres/seed-job';
 
@@ -45,6 +47,7 @@ export class LearnflowStack {
   public readonly postgres: PostgresServer;
   public readonly postgresMigrations: MigrationsJob;
   public readonly postgresSeed: SeedJob;
+  public readonly dapr: DaprComponents;
   private readonly charts: StageChart[] = [];
 
   constructor(public readonly config: LearnflowConfig) {
@@ -80,6 +83,18 @@ export class LearnflowStack {
       cluster: this.kafka,
       topicsJob: this.topicsJob,
       clientNamespaces: config.kafka.clientNamespaces,
+    });
+    new PostgresNetworkPolicies(this.stage('03-network-policies-postgres.yaml'), 'PostgresNetwork', {
+      server: this.postgres,
+      clientNamespaces: [platform.namespaces.apps],
+    });
+    const { secrets } = this.postgres;
+    this.dapr = new DaprComponents(this.stage('30-dapr.yaml'), 'Dapr', {
+      namespace: platform.namespaces.apps,
+      config: config.dapr,
+      kafka: this.kafka,
+      stateStoreConnection: { name: secrets.dapr.name, key: 'connectionString' },
+      readableSecrets: secrets.all.filter((s) => s.namespaces.includes(platform.namespaces.apps)).map((s) => s.name),
     });
   }
 

@@ -1,0 +1,27 @@
+import { Construct } from 'constructs';
+import { allowIngress, denyAllIngress } from '../platform/network-policy';
+import { PostgresServer } from './postgres-server';
+import { POSTGRES_CLIENT_LABEL } from './script-job';
+
+export interface PostgresNetworkPoliciesProps {
+  readonly server: PostgresServer;
+  /** Namespaces whose pods (the LearnFlow services and their Dapr sidecars) may connect. */
+  readonly clientNamespaces: readonly string[];
+}
+
+/** Default-deny ingress for the postgres namespace; the server port open to the apps and the Jobs. */
+export class PostgresNetworkPolicies extends Construct {
+  constructor(scope: Construct, id: string, props: PostgresNetworkPoliciesProps) {
+    super(scope, id);
+    const { server } = props;
+    denyAllIngress(this, server.namespace);
+    allowIngress(this, 'Clients', {
+      name: `${server.statefulSetName}-clients`,
+      namespace: server.namespace,
+      podSelector: server.podSelector,
+      ports: [server.port],
+      // The migrations and seed Jobs carry the client label.
+      from: { namespaces: props.clientNamespaces, podsWithLabels: [{ [POSTGRES_CLIENT_LABEL]: 'true' }] },
+    });
+  }
+}
