@@ -110,7 +110,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         for (const check of liveChecks) checks.push(notRun(check, 'live', `could not check: ${error.message}`, 'error'));
       } else {
         cluster = { checked: false, description: 'not checked (none reachable)' };
-        notices.push(`no cluster reachable (${error.message}): static checks only; pass --live to make this an error`);
+        notices.push(`no cluster reachable, static checks only (${error.message}); pass --live to make this an error`);
       }
     }
   }
