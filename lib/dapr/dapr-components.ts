@@ -33,6 +33,8 @@ export class DaprComponents extends Construct {
   public readonly pubsubName: string;
   public readonly stateStoreName: string;
   public readonly secretStoreName: string;
+  public readonly namespace: string;
+  public readonly stateStoreConnection: SecretKeyReference;
 
   constructor(scope: Construct, id: string, props: DaprComponentsProps) {
     super(scope, id);
@@ -40,6 +42,8 @@ export class DaprComponents extends Construct {
     this.pubsubName = config.pubsub.name;
     this.stateStoreName = config.stateStore.name;
     this.secretStoreName = config.secretStore.name;
+    this.namespace = namespace;
+    this.stateStoreConnection = props.stateStoreConnection;
     const labels = appLabels('dapr', 'component');
     const scopes = [...config.appIds];
     // In Kubernetes mode the operator resolves secretKeyRefs of components whose store is 'kubernetes'
