@@ -1,0 +1,127 @@
+import { spawnSync } from 'child_process';
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../lib/config/load';
+import { LearnflowStack } from '../lib/learnflow-stack';
+import { generateSecretValues, SecretContract } from '../lib/postgres/secrets';
+
+// Exit codes: 0 every Secret exists (created now or before), 1 kubectl or the cluster failed,
+// 2 invalid configuration or arguments.
+const program = new Command('secrets')
+  .description(
+    'Create the Secrets the manifests reference, with random values, in the current kubectl context. ' +
+      'Never overwrites an existing Secret and never prints a value.',
+  )
+  .option('-p, --profile <name>', 'configuration profile: minikube or production', 'minikube')
+  .option('-c, --config <file>', 'YAML file merged over the profile')
+  .option('--context <name>', 'kubectl context to use (default: the current one)')
+  .option('--dry-run', 'only report which Secrets are missing')
+  .showHelpAfterError();
+
+interface Options {
+  readonly profile: string;
+  readonly config?: string;
+  readonly context?: string;
+  readonly dryRun?: boolean;
+}
+
+class KubectlError extends Error {}
+
+function kubectl(options: Options, args: readonly string[], input?: string): string {
+  const result = spawnSync('kubectl', [...(options.context ? ['--context', options.context] : []), ...args], {
+    input,
+    encoding: 'utf8',
+  });
+  if (result.error) {
+    throw new KubectlError(`cannot run kubectl: ${result.error.message} (is kubectl installed and on PATH?)`);
+  }
+  if (result.status !== 0) {
+    throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.stderr.trim() || `exit code ${result.status}`}`);
+  }
+  return result.stdout;
+}
+
+/** The decoded data of a Secret, or undefined when it does not exist. */
+function readSecret(options: Options, name: string, namespace: string): Record<string, string> | undefined {
+  const output = kubectl(options, ['get', 'secret', name, '-n', namespace, '-o', 'json', '--ignore-not-found']);
+  if (output.trim() === '') return undefined;
+  const data = (JSON.parse(output) as { data?: Record<string, string> }).data ?? {};
+  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+}
+
+/**
+ * The generated values for the missing copies: taken from an existing copy, so that every namespace
+ * holds the same password, or fresh random ones when there is none.
+ */
+function valuesFor(secret: SecretContract, existing: ReadonlyMap<string, Record<string, string>>): Record<string, string> {
+  for (const [namespace, data] of existing) {
+    const missing = secret.generatedKeys.filter((key) => !data[key]);
+    if (missing.length > 0) {
+      throw new KubectlError(
+        `secret ${secret.name} in namespace ${namespace} has no key ${missing.join(', ')}: fix it, or delete it to have it created`,
+      );
+    }
+    return Object.fromEntries(secret.generatedKeys.map((key) => [key, data[key]]));
+  }
+  return generateSecretValues(secret);
+}
+
+function ensureSecret(options: Options, secret: SecretContract): void {
+  const existing = new Map<string, Record<string, string>>();
+  for (const namespace of secret.namespaces) {
+    const data = readSecret(options, secret.name, namespace);
+    if (data) existing.set(namespace, data);
+  }
+  const missing = secret.namespaces.filter((namespace) => !existing.has(namespace));
+  for (const namespace of existing.keys()) console.log(`exists:  secret ${secret.name} in ${namespace} (left unchanged)`);
+  if (missing.length === 0) return;
+  const values = secret.render(valuesFor(secret, existing));
+  for (const namespace of missing) {
+    if (options.dryRun) {
+      console.log(`missing: secret ${secret.name} in ${namespace} (keys ${Object.keys(values).join(', ')})`);
+      continue;
+    }
+    const manifest = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secret.name, namespace, labels: { 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-secrets' } },
+      type: 'Opaque',
+      stringData: values,
+    };
+    // On stdin, so that no value is ever on a command line (visible in ps) or in a file; `create`
+    // fails rather than overwrite if someone created the Secret in the meantime.
+    kubectl(options, ['create', '-f', '-'], JSON.stringify(manifest));
+    const copied = existing.size > 0 ? `, password copied from ${[...existing.keys()][0]}` : '';
+    console.log(`created: secret ${secret.name} in ${namespace} (keys ${Object.keys(values).join(', ')}${copied})`);
+  }
+}
+
+function main(): number {
+  program.parse();
+  const options = program.opts<Options>();
+  let secrets: readonly SecretContract[];
+  try {
+    const stack = new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config }));
+    secrets = stack.postgres.secrets.all;
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return error instanceof ConfigError ? 2 : 1;
+  }
+  try {
+    const namespaces = [...new Set(secrets.flatMap((secret) => secret.namespaces))];
+    for (const namespace of namespaces) {
+      if (kubectl(options, ['get', 'namespace', namespace, '-o', 'name', '--ignore-not-found']).trim() === '') {
+        throw new KubectlError(`namespace ${namespace} does not exist: run \`kubectl apply -f dist/00-namespaces.yaml\` first`);
+      }
+    }
+    for (const secret of secrets) ensureSecret(options, secret);
+    return 0;
+  } catch (error) {
+    if (error instanceof KubectlError) {
+      console.error(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = main();

@@ -1,0 +1,161 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config/load';
+import { LearnflowStack } from '../lib/learnflow-stack';
+import { ROOT, tempDir } from './support/synth';
+
+// `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam).
+const FAKE_KUBECTL = path.join(__dirname, 'harness/postgres/fake-kubectl.js');
+const b64 = (value: string) => Buffer.from(value).toString('base64');
+const decode = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+
+interface FakeCluster {
+  namespaces: string[];
+  secrets: Record<string, { metadata: { name: string; namespace: string }; data: Record<string, string> }>;
+  unreachable?: boolean;
+}
+
+function cluster(state: Partial<FakeCluster> = {}): string {
+  const dir = tempDir('kubectl');
+  fs.symlinkSync(FAKE_KUBECTL, path.join(dir, 'kubectl'));
+  fs.writeFileSync(
+    path.join(dir, 'state.json'),
+    JSON.stringify({ namespaces: ['kafka', 'postgres', 'learnflow'], secrets: {}, ...state }),
+  );
+  return dir;
+}
+
+function runSecrets(dir: string, args: string[] = []) {
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'scripts/run.js'), 'scripts/secrets', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${dir}${path.delimiter}${process.env.PATH}`, FAKE_KUBECTL_STATE: path.join(dir, 'state.json') },
+  });
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
+  const callsFile = path.join(dir, 'state.json.calls');
+  const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, 'utf8') : '';
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, state, calls };
+}
+
+const secretsOf = (state: FakeCluster) => Object.fromEntries(Object.entries(state.secrets).map(([key, secret]) => [key, decode(secret.data)]));
+
+describe('npm run secrets', () => {
+  const contract = new LearnflowStack(loadConfig()).postgres.secrets;
+
+  beforeAll(() => {
+    fs.chmodSync(FAKE_KUBECTL, 0o755);
+  });
+
+  it('creates every Secret of the contract with random values, printing names but never values', () => {
+    const result = runSecrets(cluster());
+    expect(result.status, result.stderr).toBe(0);
+    const created = secretsOf(result.state);
+    expect(Object.keys(created).sort()).toEqual(
+      [
+        'learnflow/learnflow-postgres-app',
+        'learnflow/learnflow-postgres-dapr',
+        'postgres/learnflow-postgres-app',
+        'postgres/learnflow-postgres-dapr',
+        'postgres/learnflow-postgres-seed-users',
+        'postgres/learnflow-postgres-superuser',
+      ],
+    );
+    for (const secret of contract.all) {
+      for (const namespace of secret.namespaces) {
+        expect(Object.keys(created[`${namespace}/${secret.name}`]).sort()).toEqual(secret.keys.map((k) => k.key).sort());
+        expect(result.stdout).toContain(`created: secret ${secret.name} in ${namespace}`);
+      }
+    }
+    // Both namespaces hold the same credentials, and the connection strings carry them.
+    const app = created['learnflow/learnflow-postgres-app'];
+    expect(created['postgres/learnflow-postgres-app']).toEqual(app);
+    expect(app.connectionString).toBe(
+      `postgresql://learnflow:${app.password}@postgres.postgres.svc.cluster.local:5432/learnflow_db?sslmode=disable`,
+    );
+    const dapr = created['learnflow/learnflow-postgres-dapr'];
+    expect(dapr.connectionString).toBe(
+      `host=postgres.postgres.svc.cluster.local port=5432 user=learnflow_dapr password=${dapr.password} dbname=learnflow_db sslmode=disable`,
+    );
+    const generated = Object.values(created).flatMap((data) => Object.entries(data).filter(([key]) => key.endsWith('password')).map(([, v]) => v));
+    expect(new Set(generated).size).toBe(3 + 3); // superuser, app, dapr, three test users
+    for (const value of generated) {
+      expect(value).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(result.stdout + result.stderr).not.toContain(value);
+      // Not on a kubectl command line either (visible to every user through ps).
+      expect(result.calls).not.toContain(value);
+    }
+  });
+
+  it('never overwrites an existing Secret, and copies its password into the missing namespace', () => {
+    const existing = { password: 'operator-chosen-password', username: 'learnflow', connectionString: 'hand-made' };
+    const result = runSecrets(
+      cluster({
+        secrets: {
+          'postgres/learnflow-postgres-app': {
+            metadata: { name: 'learnflow-postgres-app', namespace: 'postgres' },
+            data: Object.fromEntries(Object.entries(existing).map(([k, v]) => [k, b64(v)])),
+          },
+        },
+      }),
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const secrets = secretsOf(result.state);
+    expect(secrets['postgres/learnflow-postgres-app']).toEqual(existing);
+    expect(secrets['learnflow/learnflow-postgres-app'].password).toBe('operator-chosen-password');
+    expect(result.stdout).toContain('exists:  secret learnflow-postgres-app in postgres (left unchanged)');
+    expect(result.stdout).toMatch(/created: secret learnflow-postgres-app in learnflow .*password copied from postgres/);
+    expect(result.stdout).not.toContain('operator-chosen-password');
+  });
+
+  it('changes nothing on a second run', () => {
+    const dir = cluster();
+    const first = runSecrets(dir);
+    const second = runSecrets(dir);
+    expect(second.status).toBe(0);
+    expect(second.state).toEqual(first.state);
+    expect(second.stdout).not.toContain('created:');
+    expect(second.calls.slice(first.calls.length)).not.toContain('"create"');
+  });
+
+  it('creates no seed-users Secret for the production profile', () => {
+    const result = runSecrets(cluster(), ['--profile', 'production']);
+    expect(result.status, result.stderr).toBe(0);
+    expect(Object.keys(result.state.secrets)).not.toContain('postgres/learnflow-postgres-seed-users');
+    expect(Object.keys(result.state.secrets)).toHaveLength(5);
+  });
+
+  it('only reports with --dry-run', () => {
+    const result = runSecrets(cluster(), ['--dry-run']);
+    expect(result.status).toBe(0);
+    expect(result.state.secrets).toEqual({});
+    expect(result.stdout).toContain('missing: secret learnflow-postgres-superuser in postgres');
+  });
+
+  it('passes --context to kubectl', () => {
+    const result = runSecrets(cluster(), ['--context', 'minikube']);
+    expect(result.status).toBe(0);
+    expect(result.calls.trim().split('\n').every((line) => line.startsWith('["--context","minikube",'))).toBe(true);
+  });
+
+  it('stops with the command that fixes a missing namespace', () => {
+    const result = runSecrets(cluster({ namespaces: ['kafka'] }));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('namespace postgres does not exist: run `kubectl apply -f dist/00-namespaces.yaml` first');
+    expect(result.state.secrets).toEqual({});
+  });
+
+  it('exits 1 with kubectl’s message when the cluster is unreachable', () => {
+    const result = runSecrets(cluster({ unreachable: true }));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('connection to the server localhost:8080 was refused');
+  });
+
+  it('exits 2 on invalid configuration without calling kubectl', () => {
+    const result = runSecrets(cluster(), ['--profile', 'staging']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('profile: must be one of minikube, production');
+    expect(result.calls).toBe('');
+  });
+});
