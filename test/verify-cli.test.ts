@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/synth';
-import { byKind, containerNamed, copyDist, editObjects, healthyClusterState, synthesizeHealthyDist, writeClusterState } from './fixtures/verify/helpers';
+import { byKind, containerNamed, copyDist, editObjects, healthyClusterState, synthesizeDist, writeClusterState } from './fixtures/verify/helpers';
 
 const VERIFY = path.join(ROOT, 'build', 'verify', 'main.js');
 
@@ -26,7 +26,7 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
 
   beforeAll(() => {
     execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT });
-    dist = synthesizeHealthyDist().dir;
+    dist = synthesizeDist();
   });
 
   it('--help documents the flags and the exit codes', () => {

@@ -9,7 +9,7 @@ import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster } from '../verify/cluster/kube-cluster-reader';
 import { K8sObject } from '../verify/model';
 import { tempDir } from './support/synth';
-import { checkOf, healthyClusterState, synthesizeHealthyDist, verify, writeClusterState } from './fixtures/verify/helpers';
+import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
 
 type Edit = (state: K8sObject[]) => K8sObject[];
 const find = (state: K8sObject[], kind: string, name: string | RegExp) => {
@@ -60,7 +60,7 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
   let healthy: K8sObject[];
 
   beforeAll(() => {
-    dist = synthesizeHealthyDist().dir;
+    dist = synthesizeDist();
     healthy = healthyClusterState(dist);
   });
 
@@ -179,7 +179,7 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
   }
 
   it('reads a cluster through the kubeconfig: every live check passes on a healthy API, Dapr CRDs absent when not served', async () => {
-    const dist = synthesizeHealthyDist().dir;
+    const dist = synthesizeDist();
     const state = healthyClusterState(dist);
     const api = await serveListApi(state, Object.values(CLUSTER_KINDS));
     const withoutDapr = await serveListApi(state, Object.values(CLUSTER_KINDS).filter((version) => !version.startsWith('dapr.io')));
