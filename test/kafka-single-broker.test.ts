@@ -50,7 +50,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     await cluster?.close();
     if (distDir && !distDir.startsWith(ROOT)) fs.rmSync(distDir, { recursive: true, force: true });
     console.log(`Kafka ${cluster?.kafkaVersion}, 1 broker, timings (ms): ${JSON.stringify(timings)}`);
-  });
+  }, 120_000);
 
   it('forms a KRaft quorum of the declared voters, configured from the StatefulSet env', async () => {
     const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
@@ -68,7 +68,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     expect(properties.get('offsets.topic.replication.factor')).toBe('1');
     expect(properties.get('transaction.state.log.replication.factor')).toBe('1');
     expect(properties.get('auto.create.topics.enable')).toBe('false');
-  });
+  }, 120_000);
 
   it("runs the topics Job's own script: every declared topic, with its partitions, replication factor and configs", async () => {
     expect(declared.length).toBe(10);
@@ -85,7 +85,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
         topicConfigs: topic.configs,
       });
     }
-  });
+  }, 120_000);
 
   it('changes nothing when the Job runs again', async () => {
     const before = await describeTopics(brokers, declared.map((t) => t.name));
@@ -95,7 +95,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     expect(summaryOf(run)).toEqual({ created: 0, altered: 0, unchanged: declared.length, warnings: 0 });
     expect(run.output).not.toMatch(/ -> |create /);
     expect(await describeTopics(brokers, declared.map((t) => t.name))).toEqual(before);
-  });
+  }, 120_000);
 
   it('produces and consumes through a consumer group with kafkajs', async () => {
     const topic = declared[0].name;
@@ -106,7 +106,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     const offsets = await withAdmin(brokers, (admin) => admin.fetchOffsets({ groupId: 'harness-round-trip', topics: [topic] }));
     const committed = offsets[0].partitions.reduce((sum, p) => sum + Number(p.offset), 0);
     expect(committed).toBe(messages.length);
-  });
+  }, 120_000);
 
   it('applies a raised partition count and a changed retention, keeps an out-of-band config, and loses no message', async () => {
     const topic = declared.find((t) => t.name === 'learning.response') ?? declared[1];
@@ -137,7 +137,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     await produce(brokers, topic.name, after);
     const received = await consume(brokers, topic.name, 'harness-after-resize', before.length + after.length);
     expect(received.sort()).toEqual([...before, ...after].sort());
-  });
+  }, 120_000);
 
   it('only warns, never shrinks, when the declared partition count is below the existing one', async () => {
     const topic = declared.find((t) => t.name === 'learning.response') ?? declared[1];
@@ -150,5 +150,23 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     const state = (await describeTopics(brokers, [topic.name])).get(topic.name)!;
     expect(state.partitions).toBe(partitionsBefore);
     expect(state.topicConfigs).toEqual({ ...topic.configs, 'max.message.bytes': '2097152' });
-  });
+  }, 120_000);
+
+  it('waits for the brokers within WAIT_TIMEOUT_SECONDS: fails when they stay away, succeeds when they come back', async () => {
+    await cluster.stop(0);
+    const givingUp = await cluster.runTopicsJob({ env: { WAIT_TIMEOUT_SECONDS: '5' } });
+    timings['topics job, giving up after 5 s'] = givingUp.durationMs;
+    expect(givingUp.exitCode).toBe(1);
+    expect(givingUp.output).toContain('do not answer yet');
+    expect(givingUp.output).toContain('error: topics not reconciled within 5s');
+    // One admin call is bounded too (default.api.timeout.ms), so giving up never takes long.
+    expect(givingUp.durationMs).toBeLessThan(60_000);
+
+    const waiting = cluster.runTopicsJob();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await cluster.start(0);
+    const run = await waiting;
+    expect(run.exitCode, run.output).toBe(0);
+    expect(summaryOf(run).created).toBe(0);
+  }, 180_000);
 });

@@ -31,7 +31,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from 
     await cluster?.close();
     if (distDir) fs.rmSync(distDir, { recursive: true, force: true });
     console.log(`Kafka ${cluster?.kafkaVersion}, 3 brokers, timings (ms): ${JSON.stringify(timings)}`);
-  });
+  }, 120_000);
 
   it('forms a quorum of all three voters, every broker registered', async () => {
     expect(cluster.brokerCount).toBe(3);
@@ -48,7 +48,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from 
       '2 localhost:19094',
     ]);
     expect(cluster.serverProperties(2).get('min.insync.replicas')).toBe('2');
-  });
+  }, 120_000);
 
   it("creates every declared topic with the topics Job's own script, replicated to all brokers", async () => {
     const run = await cluster.runTopicsJob();
@@ -64,7 +64,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from 
         topicConfigs: topic.configs,
       });
     }
-  });
+  }, 120_000);
 
   it('keeps accepting acks=all writes with one broker stopped, and loses none of them', async () => {
     const topic = declared.find((t) => t.configs['min.insync.replicas'] === '2');
@@ -83,5 +83,5 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from 
     timings['broker 2 back'] = Date.now() - started;
     const received = await consume(cluster.externalBootstrapServers, topic!.name, 'harness-one-down', before.length + during.length);
     expect(received.sort()).toEqual([...before, ...during].sort());
-  });
+  }, 120_000);
 });

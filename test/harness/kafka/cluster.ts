@@ -233,9 +233,12 @@ export class KafkaTestCluster {
 
   /**
    * Run the topics Job's container command (its ConfigMap mounted, its env resolved) against the cluster.
-   * `topicsConf` replaces the ConfigMap's topics.conf, as a changed spec would.
+   * `topicsConf` replaces the ConfigMap's topics.conf and `env` overrides env values, as a changed
+   * Job spec would.
    */
-  runTopicsJob(options: { topicsConf?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
+  runTopicsJob(
+    options: { topicsConf?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+  ): Promise<ProcessResult> {
     const job = this.manifests.topicsJob;
     const podSpec = job.spec.template.spec;
     const container = podSpec.containers[0];
@@ -253,7 +256,7 @@ export class KafkaTestCluster {
       podIP: '127.0.0.100',
     };
     const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps);
-    const env = this.containerEnv(container, identity, filesystem);
+    const env = { ...this.containerEnv(container, identity, filesystem), ...options.env };
     // The one addition to the Job's environment: where the tools are (the script defaults to /opt/kafka).
     env.KAFKA_HOME = this.kafkaHome;
     const [command, ...args] = [...(container.command ?? []), ...(container.args ?? [])].map((token: string) => filesystem.translate(token));
