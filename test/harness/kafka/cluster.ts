@@ -31,6 +31,43 @@ interface BrokerPod {
   exited?: Promise<void>;
 }
 
+// Clusters bind fixed ports (9092-9094 on 127.0.0.x, the advertised 19092+i on 127.0.0.1), so two test
+// processes on one machine take turns through this lock; its owner's pid lets a dead owner be detected.
+const HOST_LOCK = path.join(os.tmpdir(), 'learnflow-kafka-harness.lock');
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function acquireHostLock(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(HOST_LOCK, String(process.pid), { flag: 'wx' });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number(fs.readFileSync(HOST_LOCK, 'utf8'));
+    if (owner === process.pid) throw new Error('this process already runs a Kafka test cluster: close it before starting another');
+    if (owner > 0 && !isAlive(owner)) {
+      fs.rmSync(HOST_LOCK, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`another Kafka test cluster (pid ${owner}, ${HOST_LOCK}) kept the ports for ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+function releaseHostLock(): void {
+  if (fs.existsSync(HOST_LOCK) && Number(fs.readFileSync(HOST_LOCK, 'utf8')) === process.pid) fs.rmSync(HOST_LOCK, { force: true });
+}
+
 const liveClusters = new Set<KafkaTestCluster>();
 let exitHookInstalled = false;
 
@@ -80,6 +117,8 @@ export interface KafkaTestClusterOptions {
   readonly distDir: string;
   /** How long the brokers may take to form a cluster. @default 180000 */
   readonly readyTimeoutMs?: number;
+  /** How long to wait for another process's test cluster to free the ports. @default 600000 */
+  readonly lockTimeoutMs?: number;
 }
 
 /**
@@ -93,7 +132,14 @@ export class KafkaTestCluster {
   static async start(options: KafkaTestClusterOptions): Promise<KafkaTestCluster> {
     const manifests = loadKafkaManifests(options.distDir);
     const libDir = ensureKafkaJars(manifests.kafkaVersion);
-    const cluster = new KafkaTestCluster(manifests, libDir, options.readyTimeoutMs ?? 180_000);
+    await acquireHostLock(options.lockTimeoutMs ?? 600_000);
+    let cluster: KafkaTestCluster;
+    try {
+      cluster = new KafkaTestCluster(manifests, libDir, options.readyTimeoutMs ?? 180_000);
+    } catch (error) {
+      releaseHostLock();
+      throw error;
+    }
     try {
       for (const pod of cluster.pods) cluster.launch(pod);
       await cluster.waitUntilReady();
@@ -224,6 +270,7 @@ export class KafkaTestCluster {
     killGroup(this.watchdog, 'SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
     liveClusters.delete(this);
+    releaseHostLock();
   }
 
   /** Run a bin/ tool of `kafkaHome` from the host (e.g. kafka-metadata-quorum.sh). */
