@@ -1,5 +1,6 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
@@ -340,6 +341,21 @@ describe.skipIf(!requirePostgresEngine())('migrations and seed Jobs on PostgreSQ
     expect(closed.exitCode).toBe(1);
     expect(closed.stderr).toContain('did not accept connections within 10s');
     expect(closed.durationMs).toBeLessThan(25_000);
+  }, 30_000);
+
+  it('gives up waiting for a concurrent run that holds the lock after WAIT_TIMEOUT_SECONDS', async () => {
+    expectSuccess(await migrate());
+    const holder = new Client({ host: '127.0.0.1', port: engine.port, ...engine.superuser, database: DATABASE });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtext('learnflow.schema_migrations'))");
+      const result = await migrate({ envOverrides: { WAIT_TIMEOUT_SECONDS: '10' } });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain('canceling statement due to lock timeout');
+      expect(result.durationMs).toBeLessThan(20_000);
+    } finally {
+      await holder.end();
+    }
   }, 30_000);
 
   it('seeds no test users in the production profile', async () => {

@@ -17,8 +17,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${APP_ROLE_PASSWORD:?}" "${DAPR_ROLE_PASSWORD:?}"
 wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
 export PGAPPNAME="${PGAPPNAME:-learnflow-migrations}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
-# IF NOT EXISTS notices on every re-run would bury the lines that matter.
-export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+# IF NOT EXISTS notices on every re-run would bury the lines that matter. lock_timeout bounds the
+# wait for a concurrent run's advisory lock (and for a table lock a migration needs) like the server wait.
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c lock_timeout=${wait_timeout}s"
 
 log() { echo "migrate: $*"; }
 fail() { echo "migrate: error: $*" >&2; exit 1; }
