@@ -4,6 +4,9 @@ import { projectRoot } from '../lib/platform/project-files';
 import { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
 import { connectToCluster } from './cluster/kube-cluster-reader';
+import { directDataPlane, OpenDataPlane } from './data-plane/data-plane';
+import { portForwardedDataPlane } from './data-plane/port-forward';
+import { parsePostgresUrl, PostgresConnection } from './data-plane/postgres-target';
 import { formatHuman, formatJson } from './report';
 import { ALL_CHECK_IDS, LiveMode, runVerify } from './runner';
 
@@ -11,7 +14,14 @@ const EXIT_CODES = `
 Exit codes:
   0  healthy: no check failed (warnings allowed)
   1  findings: at least one check failed
-  2  could not check: dist/ or the reference data unreadable, or --live and no cluster answered
+  2  could not check: dist/ or the reference data unreadable, --live and no cluster answered,
+     or Kafka / PostgreSQL (--kafka-brokers, --postgres-url, port-forwards) did not answer
+
+Data plane (Kafka and PostgreSQL checks):
+  --kafka-brokers and --postgres-url reach them directly (any cluster, or none). Without them, --live
+  starts the port-forwards of dist/infra-endpoints.txt (kubectl on PATH) and reads the application
+  role's password from its Secret (learnflow-postgres-app). The verifier connects as the application
+  role: it checks what the services can and cannot do, and its writes are rolled back.
 
 Environment:
   LEARNFLOW_VERIFY_CACHE=off  do not keep compiled schema validators in ~/.cache/learnflow-infra/verify-schemas`;
@@ -26,7 +36,7 @@ interface VerifyFlags {
   output: 'human' | 'json';
   check?: string[];
   listChecks?: boolean;
-  kafkaBrokers?: string;
+  kafkaBrokers?: string[];
   postgresUrl?: string;
 }
 
@@ -34,6 +44,13 @@ function seconds(value: string): number {
   const parsed = Number(value);
   if (!(parsed > 0 && parsed <= 600)) throw new InvalidArgumentError('must be a number of seconds between 0 and 600');
   return parsed;
+}
+
+function brokerList(value: string): string[] {
+  const brokers = value.split(',').map((broker) => broker.trim()).filter(Boolean);
+  const wrong = brokers.filter((broker) => !/^[^\s:]+:\d{1,5}$/.test(broker));
+  if (brokers.length === 0 || wrong.length > 0) throw new InvalidArgumentError(`expected host:port[,host:port...], got '${wrong[0] ?? value}'`);
+  return brokers;
 }
 
 /** The URL with its password replaced, so it can appear in a report. */
@@ -58,7 +75,7 @@ const program = new Command('verify')
   .addOption(new Option('-o, --output <format>', 'report format').choices(['human', 'json']).default('human'))
   .option('--check <id...>', 'run only these checks')
   .option('--list-checks', 'print every check id with its description and exit')
-  .option('--kafka-brokers <list>', 'Kafka bootstrap servers for data-plane checks (host:port,...)')
+  .option('--kafka-brokers <list>', 'Kafka bootstrap servers for data-plane checks (host:port,...)', brokerList)
   .option('--postgres-url <url>', 'PostgreSQL URL for data-plane checks (its password is never printed)')
   .addHelpText('after', EXIT_CODES)
   .showHelpAfterError();
@@ -67,8 +84,8 @@ async function main(): Promise<number> {
   program.parse();
   const flags = program.opts<VerifyFlags>();
   if (flags.listChecks) {
-    const { LIVE_CHECKS, STATIC_CHECKS } = await import('./checks');
-    for (const check of [...STATIC_CHECKS, ...LIVE_CHECKS]) console.log(`${check.id.padEnd(36)} ${check.component.padEnd(9)} ${check.description}`);
+    const { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } = await import('./checks');
+    for (const check of [...STATIC_CHECKS, ...LIVE_CHECKS, ...KAFKA_LIVE_CHECKS, ...POSTGRES_LIVE_CHECKS]) console.log(`${check.id.padEnd(36)} ${check.component.padEnd(9)} ${check.description}`);
     return 0;
   }
   const unknown = (flags.check ?? []).filter((id) => !ALL_CHECK_IDS.includes(id));
@@ -81,9 +98,22 @@ async function main(): Promise<number> {
     return 2;
   }
   const notices: string[] = [];
-  // Data-plane checks (kafkajs, pg) are not written yet: say so rather than imply they passed.
-  if (flags.kafkaBrokers) notices.push(`--kafka-brokers ${flags.kafkaBrokers}: Kafka data-plane checks are not implemented yet; nothing was checked there`);
-  if (flags.postgresUrl) notices.push(`--postgres-url ${redactUrl(flags.postgresUrl)}: PostgreSQL data-plane checks are not implemented yet; nothing was checked there`);
+  let postgres: PostgresConnection | undefined;
+  try {
+    postgres = flags.postgresUrl === undefined ? undefined : parsePostgresUrl(flags.postgresUrl);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 2;
+  }
+  let openDataPlane: OpenDataPlane | undefined;
+  if (flags.offline) {
+    if (flags.kafkaBrokers) notices.push(`--kafka-brokers ${flags.kafkaBrokers.join(',')} ignored: --offline contacts nothing`);
+    if (flags.postgresUrl) notices.push(`--postgres-url ${redactUrl(flags.postgresUrl)} ignored: --offline contacts nothing`);
+  } else if (flags.kafkaBrokers || postgres) {
+    openDataPlane = directDataPlane({ kafkaBrokers: flags.kafkaBrokers, postgres }, flags.timeout * 1000);
+  } else if (flags.live && !flags.clusterState) {
+    openDataPlane = portForwardedDataPlane(flags.timeout * 1000);
+  }
 
   const live: LiveMode = flags.offline ? 'off' : flags.live || flags.clusterState ? 'required' : 'auto';
   const connect = async (): Promise<ClusterReader> =>
@@ -96,6 +126,7 @@ async function main(): Promise<number> {
     connect,
     only: flags.check,
     notices,
+    openDataPlane,
     onProgress: showProgress ? (message) => process.stderr.write(`\r\x1b[K${message}...`) : undefined,
   });
   if (showProgress) process.stderr.write('\r\x1b[K');

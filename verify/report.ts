@@ -9,6 +9,7 @@ const COMPONENT_ORDER: readonly Component[] = ['platform', 'kafka', 'postgres', 
 export function formatHuman(report: VerifyReport): string {
   const lines: string[] = [];
   lines.push(`verify ${report.dist}/ — cluster: ${report.cluster.description}`);
+  if (report.dataPlane.checked || report.checks.some((check) => check.mode === 'live')) lines.push(`data plane: ${report.dataPlane.description}`);
   for (const notice of report.notices) lines.push(`note: ${notice}`);
   const width = Math.max(...report.checks.map((check) => check.id.length), 0);
   for (const component of COMPONENT_ORDER) {
@@ -43,6 +44,7 @@ export function formatJson(report: VerifyReport): string {
     {
       dist: report.dist,
       cluster: report.cluster,
+      dataPlane: report.dataPlane,
       notices: report.notices,
       summary: report.summary,
       exitCode: report.exitCode,

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
-import { LIVE_CHECKS, STATIC_CHECKS } from './checks';
+import { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } from './checks';
+import { OpenDataPlane } from './data-plane/data-plane';
 import { LiveContext, MissingReferenceError, ReferenceData, StaticContext } from './context';
 import { Dist, DistError, loadDist } from './dist';
 import { Check, CheckMode, CheckResult, Component, Status } from './model';
@@ -21,6 +22,8 @@ export interface VerifyReport {
   readonly dist: string;
   /** Where live checks looked, or why they did not run. */
   readonly cluster: { readonly checked: boolean; readonly description: string };
+  /** Where the Kafka and PostgreSQL checks looked, or why they did not run. */
+  readonly dataPlane: { readonly checked: boolean; readonly description: string };
   /** Things a person should know that are not check results (fallback to offline, flags not used yet). */
   readonly notices: readonly string[];
   readonly checks: readonly CheckReport[];
@@ -41,6 +44,8 @@ export interface VerifyOptions {
   readonly live: LiveMode;
   /** Opens the cluster; throws ClusterUnavailableError when it cannot be reached. */
   readonly connect: () => Promise<ClusterReader>;
+  /** Reaches Kafka and PostgreSQL for their live checks; undefined: they do not run. */
+  readonly openDataPlane?: OpenDataPlane;
   /** Only these check ids (all when undefined). */
   readonly only?: readonly string[];
   readonly notices?: readonly string[];
@@ -74,10 +79,14 @@ function notRun<Context>(check: Check<Context>, mode: CheckMode, message: string
   return { id, description, component, mode, status, remediation, results: [{ status, objects: [], message }], elapsedMs: 0 };
 }
 
+function selectedChecks<Context>(checks: readonly Check<Context>[], only: readonly string[] | undefined): Check<Context>[] {
+  return checks.filter((check) => !only || only.includes(check.id));
+}
+
 export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const started = performance.now();
   const notices = [...(options.notices ?? [])];
-  const selected = <Context>(checks: readonly Check<Context>[]) => checks.filter((check) => !options.only || options.only.includes(check.id));
+  const selected = <Context>(checks: readonly Check<Context>[]) => selectedChecks(checks, options.only);
   let dist: Dist;
   try {
     dist = loadDist(options.distDir);
@@ -85,7 +94,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     if (!(error instanceof DistError)) throw error;
     // Without dist/ nothing can be judged: every check is "could not check".
     const checks = selected(STATIC_CHECKS).map((check) => notRun(check, 'static', `could not check: ${error.message}`, 'error'));
-    return finish(options.distDir, { checked: false, description: 'not checked' }, notices, checks, started);
+    const notChecked = { checked: false, description: 'not checked' };
+    return finish(options.distDir, notChecked, notChecked, notices, checks, started);
   }
   const staticContext: StaticContext = { dist, reference: new ReferenceData(options.referenceDir) };
   const checks: CheckReport[] = [];
@@ -114,14 +124,61 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       }
     }
   }
-  return finish(path.relative(process.cwd(), dist.dir) || dist.dir, cluster, notices, checks, started);
+  const dataPlane = await runDataPlaneChecks(options, staticContext, cluster.checked, checks);
+  return finish(path.relative(process.cwd(), dist.dir) || dist.dir, cluster, dataPlane, notices, checks, started);
 }
 
-function finish(dist: string, cluster: VerifyReport['cluster'], notices: string[], checks: CheckReport[], started: number): VerifyReport {
+async function runDataPlaneChecks(options: VerifyOptions, staticContext: StaticContext, clusterReached: boolean, checks: CheckReport[]): Promise<VerifyReport['dataPlane']> {
+  const kafkaChecks = selectedChecks(KAFKA_LIVE_CHECKS, options.only);
+  const postgresChecks = selectedChecks(POSTGRES_LIVE_CHECKS, options.only);
+  if (options.live === 'off') return { checked: false, description: 'not checked (--offline)' };
+  if (!options.openDataPlane) return { checked: false, description: 'not checked (--live port-forwards to Kafka and PostgreSQL; or pass --kafka-brokers, --postgres-url)' };
+  if (kafkaChecks.length + postgresChecks.length === 0) return { checked: false, description: 'not checked (no data-plane check selected)' };
+  options.onProgress?.('reaching Kafka and PostgreSQL');
+  let plane;
+  try {
+    plane = await options.openDataPlane({ dist: staticContext.dist, clusterReached, onProgress: options.onProgress });
+  } catch (error) {
+    if (!(error instanceof ClusterUnavailableError)) throw error;
+    const message = `could not check: ${error.message}`;
+    checks.push(...kafkaChecks.map((check) => notRun(check, 'live', message, 'error')), ...postgresChecks.map((check) => notRun(check, 'live', message, 'error')));
+    return { checked: false, description: `could not check: ${error.message}` };
+  }
+  const inOrder = async <Context>(list: readonly Check<Context>[], context: Context | undefined) => {
+    const reports: CheckReport[] = [];
+    if (context) {
+      for (const check of list) {
+        options.onProgress?.(`live: ${check.id}`);
+        reports.push(await runCheck(check, 'live', context));
+      }
+    }
+    return reports;
+  };
+  try {
+    // Kafka and PostgreSQL answer independently: neither waits on the other's round trips.
+    const [kafkaReports, postgresReports] = await Promise.all([
+      inOrder(kafkaChecks, plane.kafka && { ...staticContext, kafka: plane.kafka }),
+      inOrder(postgresChecks, plane.postgres && { ...staticContext, postgres: plane.postgres }),
+    ]);
+    checks.push(...kafkaReports, ...postgresReports);
+  } finally {
+    await plane.close();
+  }
+  return { checked: true, description: plane.description };
+}
+
+function finish(
+  dist: string,
+  cluster: VerifyReport['cluster'],
+  dataPlane: VerifyReport['dataPlane'],
+  notices: string[],
+  checks: CheckReport[],
+  started: number,
+): VerifyReport {
   const counts: Record<Status, number> = { pass: 0, fail: 0, warn: 0, skip: 0, error: 0 };
   for (const check of checks) counts[check.status]++;
   const exitCode = counts.error > 0 ? 2 : counts.fail > 0 ? 1 : 0;
-  return { dist, cluster, notices, checks, summary: { ...counts, checks: checks.length, elapsedMs: Math.round(performance.now() - started) }, exitCode };
+  return { dist, cluster, dataPlane, notices, checks, summary: { ...counts, checks: checks.length, elapsedMs: Math.round(performance.now() - started) }, exitCode };
 }
 
-export const ALL_CHECK_IDS: readonly string[] = [...STATIC_CHECKS, ...LIVE_CHECKS].map((check) => check.id);
+export const ALL_CHECK_IDS: readonly string[] = [...STATIC_CHECKS, ...LIVE_CHECKS, ...KAFKA_LIVE_CHECKS, ...POSTGRES_LIVE_CHECKS].map((check) => check.id);

@@ -72,3 +72,10 @@ function countTuples(text: string): number {
   }
   return tuples;
 }
+
+/** The indexes a script creates with CREATE INDEX, by name, with the table each is on (lower-cased, schema dropped). */
+export function createdIndexes(sql: string): { readonly name: string; readonly table: string }[] {
+  const pattern =
+    /\bcreate\s+(?:unique\s+)?index\s+(?:concurrently\s+)?(?:if\s+not\s+exists\s+)?"?(\w+)"?\s+on\s+(?:only\s+)?(?:"?\w+"?\.)?"?(\w+)"?/gi;
+  return [...stripCommentsAndLiterals(sql).matchAll(pattern)].map((match) => ({ name: match[1].toLowerCase(), table: match[2].toLowerCase() }));
+}

@@ -21,9 +21,18 @@ import {
   kafkaTopicReplication,
   kafkaTopicsDeclared,
 } from './kafka';
+import { kafkaLiveBrokers, KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
 import { applyOrder, dataDirSubdirectory, jobContentHash, namespacePodSecurity, networkPolicyDefaultDeny, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
 import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
+import {
+  PostgresLiveContext,
+  postgresLiveMigrations,
+  postgresLiveRolePrivileges,
+  postgresLiveSeed,
+  postgresLiveTables,
+  postgresLiveWriteRoundTrip,
+} from './postgres-live';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
 import { daprCrdSchema, kubernetesSchema } from './schema';
 
@@ -63,10 +72,7 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   daprKafkaBrokersResolve,
 ];
 
-/**
- * Checks of a running cluster through a ClusterReader. The Kafka and PostgreSQL data-plane checks
- * (kafka-live.ts, postgres-live.ts: kafkajs and pg against --kafka-brokers / --postgres-url) join here.
- */
+/** Checks of a running cluster through a ClusterReader. */
 export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   liveNamespaces,
   liveStatefulSetsReady,
@@ -76,4 +82,22 @@ export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   liveDaprCrds,
   liveDaprControlPlane,
   liveDaprComponents,
+];
+
+/** Checks of the Kafka brokers themselves (kafkajs), through --kafka-brokers or a port-forward. */
+export const KAFKA_LIVE_CHECKS: readonly Check<KafkaLiveContext>[] = [
+  kafkaLiveBrokers,
+  kafkaLiveTopics,
+  kafkaLiveTopicConfigs,
+  kafkaLivePartitionsInSync,
+  kafkaLiveRoundTrip,
+];
+
+/** Checks of the LearnFlow database (pg), through --postgres-url or a port-forward. */
+export const POSTGRES_LIVE_CHECKS: readonly Check<PostgresLiveContext>[] = [
+  postgresLiveMigrations,
+  postgresLiveTables,
+  postgresLiveSeed,
+  postgresLiveRolePrivileges,
+  postgresLiveWriteRoundTrip,
 ];

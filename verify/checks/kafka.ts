@@ -14,7 +14,7 @@ function perKafkaStatefulSet(dist: Dist, judge: (item: DistObject) => CheckResul
 }
 
 /** Brokers in dist/: the replicas of every Kafka StatefulSet whose process roles include broker. */
-function brokerCount(dist: Dist): number {
+export function brokerCount(dist: Dist): number {
   return kafkaStatefulSets(dist)
     .filter((item) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').includes('broker'))
     .reduce((sum, item) => sum + replicasOf(item), 0);

@@ -28,3 +28,13 @@ export interface ClusterReader {
 
 /** The cluster could not be asked (no kubeconfig, refused, timed out, forbidden): "could not check". */
 export class ClusterUnavailableError extends Error {}
+
+/** The promise, or a ClusterUnavailableError naming what did not answer within timeoutMs. */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ClusterUnavailableError(`${what}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { KubernetesObjectApi } from '@kubernetes/client-node';
 import { K8sObject } from '../model';
-import { CLUSTER_KINDS, ClusterKind, ClusterReader, ClusterUnavailableError } from './cluster-reader';
+import { CLUSTER_KINDS, ClusterKind, ClusterReader, ClusterUnavailableError, withTimeout } from './cluster-reader';
 
 /** The API server of the current kubeconfig context, every call bounded by a timeout. */
 class KubeClusterReader implements ClusterReader {
@@ -33,15 +33,6 @@ function isNotServed(error: unknown): boolean {
   return (error as { code?: number }).code === 404 || /Unrecognized API version and kind|resource .* not found/i.test(message);
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ClusterUnavailableError(`${what}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Where a kubeconfig would come from, without loading the (slow to import) client library. */
 function kubeconfigSource(): string | undefined {
   const fromEnv = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter((file) => file && fs.existsSync(file));
@@ -52,11 +43,8 @@ function kubeconfigSource(): string | undefined {
   return undefined;
 }
 
-/**
- * Connects through the current kubeconfig and proves the API server answers (one bounded list of
- * Namespaces). Throws ClusterUnavailableError with the reason otherwise.
- */
-export async function connectToCluster(timeoutMs: number): Promise<ClusterReader> {
+/** The current kubeconfig context, or a ClusterUnavailableError saying why there is none. */
+async function loadKubeconfig() {
   const source = kubeconfigSource();
   if (!source) throw new ClusterUnavailableError('no kubeconfig (KUBECONFIG unset or missing, no ~/.kube/config, not in a pod)');
   // Imported here: the client library takes most of a second to load, which static runs never pay.
@@ -69,6 +57,35 @@ export async function connectToCluster(timeoutMs: number): Promise<ClusterReader
   }
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new ClusterUnavailableError(`kubeconfig ${source} has no current context`);
+  return { k8s, config, cluster };
+}
+
+/**
+ * One key of a Secret, read through the current kubeconfig. The value is for a connection only: callers
+ * never print it, and errors name the Secret and key, never the value.
+ */
+export async function readSecretKey(namespace: string, name: string, key: string, timeoutMs: number): Promise<string> {
+  const { k8s, config } = await loadKubeconfig();
+  const what = `reading key ${key} of Secret ${namespace}/${name}`;
+  let secret;
+  try {
+    secret = await withTimeout(config.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace }), timeoutMs, what);
+  } catch (error) {
+    if (error instanceof ClusterUnavailableError) throw error;
+    const code = (error as { code?: number }).code;
+    throw new ClusterUnavailableError(`${what}: ${code ? `HTTP ${code}` : (error as Error).message}`);
+  }
+  const encoded = secret.data?.[key];
+  if (encoded === undefined) throw new ClusterUnavailableError(`${what}: the Secret has no such key (npm run secrets creates it)`);
+  return Buffer.from(encoded, 'base64').toString('utf8');
+}
+
+/**
+ * Connects through the current kubeconfig and proves the API server answers (one bounded list of
+ * Namespaces). Throws ClusterUnavailableError with the reason otherwise.
+ */
+export async function connectToCluster(timeoutMs: number): Promise<ClusterReader> {
+  const { k8s, config, cluster } = await loadKubeconfig();
   const api = k8s.KubernetesObjectApi.makeApiClient(config);
   const description = `context ${config.getCurrentContext()} (${cluster.server})`;
   try {

@@ -1,0 +1,101 @@
+import { ChildProcess, spawn } from 'child_process';
+import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
+import { readSecretKey } from '../cluster/kube-cluster-reader';
+import { Dist } from '../dist';
+import { DistObject } from '../model';
+import { objectsOfKind } from '../workloads';
+import { dataPlaneOf, OpenDataPlane } from './data-plane';
+import { KafkaTarget } from './kafka-target';
+import { PostgresConnection, PostgresTarget } from './postgres-target';
+
+export const ENDPOINTS_DOCUMENT = 'infra-endpoints.txt';
+
+/** A port-forward line of the endpoints document: the local address and the kubectl command that serves it. */
+export interface PortForward {
+  readonly section: string;
+  readonly localPort: number;
+  readonly command: readonly string[];
+}
+
+/** `localhost:19092    kubectl port-forward -n kafka pod/kafka-0 19092:9094`, under `## Kafka` or `## PostgreSQL`. */
+export function parsePortForwards(document: string): PortForward[] {
+  const forwards: PortForward[] = [];
+  let section = '';
+  for (const line of document.split('\n')) {
+    const heading = /^##\s+(.+?)\s*$/.exec(line);
+    if (heading) section = heading[1];
+    const match = /\blocalhost:(\d+)\s+(kubectl\s+port-forward\s+.+?)\s*$/.exec(line);
+    if (match) forwards.push({ section, localPort: Number(match[1]), command: match[2].split(/\s+/) });
+  }
+  return forwards;
+}
+
+/** The application role as the migrations Job creates it: role, database, and where its password is. */
+function appRoleOf(dist: Dist): { job: DistObject; user: string; database: string; secret: { name: string; key: string } } | undefined {
+  for (const job of objectsOfKind(dist, 'Job')) {
+    for (const container of (job.object.spec?.template?.spec?.containers ?? []) as { env?: { name: string; value?: string; valueFrom?: any }[] }[]) {
+      const env = new Map((container.env ?? []).map((entry) => [entry.name, entry]));
+      const user = env.get('APP_ROLE')?.value;
+      const database = env.get('APP_DATABASE')?.value;
+      const secret = env.get('APP_ROLE_PASSWORD')?.valueFrom?.secretKeyRef;
+      if (user && database && secret?.name && secret?.key) return { job, user, database, secret };
+    }
+  }
+  return undefined;
+}
+
+/** Starts `kubectl port-forward` and resolves once it listens; rejects with kubectl's own words otherwise. */
+function startPortForward(forward: PortForward, timeoutMs: number, started: ChildProcess[]): Promise<void> {
+  const [, ...args] = forward.command;
+  const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  const what = forward.command.join(' ');
+  const listening = new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('Forwarding from')) resolve();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', (error) => reject(new ClusterUnavailableError(`${what}: ${error.message}`)));
+    child.once('exit', (code) => reject(new ClusterUnavailableError(`${what} exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`)));
+  });
+  return withTimeout(listening, timeoutMs, what);
+}
+
+/**
+ * The data plane through the port-forwards that dist/infra-endpoints.txt documents, with the
+ * application role's password read from its Secret through the cluster API. The kubectl processes
+ * stop when the data plane is closed, and at the latest when this process exits.
+ */
+export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
+  return async ({ dist, clusterReached, onProgress }) => {
+    if (!clusterReached) throw new ClusterUnavailableError('no cluster answered, so there is nothing to port-forward through (or pass --kafka-brokers and --postgres-url)');
+    const document = dist.documents[ENDPOINTS_DOCUMENT];
+    if (document === undefined) throw new ClusterUnavailableError(`dist/${ENDPOINTS_DOCUMENT} is missing: it names the port-forwards (npm run synth writes it)`);
+    const forwards = parsePortForwards(document);
+    const kafkaForwards = forwards.filter((forward) => /kafka/i.test(forward.section));
+    const postgresForward = forwards.find((forward) => /postgres/i.test(forward.section));
+    const role = postgresForward ? appRoleOf(dist) : undefined;
+
+    const started: ChildProcess[] = [];
+    const stop = () => started.forEach((child) => child.exitCode === null && child.kill());
+    process.once('exit', stop);
+    try {
+      onProgress?.(`starting ${kafkaForwards.length + (postgresForward ? 1 : 0)} port-forward(s)`);
+      const [password] = await Promise.all([
+        role ? readSecretKey(role.job.object.metadata.namespace ?? 'default', role.secret.name, role.secret.key, timeoutMs) : undefined,
+        ...[...kafkaForwards, ...(postgresForward ? [postgresForward] : [])].map((forward) => startPortForward(forward, timeoutMs, started)),
+      ]);
+      const kafka = kafkaForwards.length > 0 ? new KafkaTarget(kafkaForwards.map((forward) => `localhost:${forward.localPort}`), timeoutMs) : undefined;
+      const connection: PostgresConnection | undefined =
+        postgresForward && role && password !== undefined
+          ? { host: '127.0.0.1', port: postgresForward.localPort, user: role.user, password, database: role.database }
+          : undefined;
+      const postgres = connection ? new PostgresTarget(connection, timeoutMs) : undefined;
+      return dataPlaneOf(kafka, postgres, 'kubectl port-forward', stop);
+    } catch (error) {
+      stop();
+      throw error;
+    }
+  };
+}
