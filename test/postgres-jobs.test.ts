@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as path from 'path';
 import { Client } from 'pg';
@@ -229,17 +230,34 @@ describe.skipIf(!requirePostgresEngine())('migrations and seed Jobs on PostgreSQ
     expect(violation).toBe('23514');
   });
 
-  it('gives the Dapr role its own schema and nothing else', async () => {
-    const dapr = secrets['learnflow-postgres-dapr'];
-    const credentials = { user: dapr.username, password: dapr.password, database: DATABASE };
-    // What the state store's migrations do at start-up, with unqualified names.
-    await engine.query('CREATE TABLE state (key text PRIMARY KEY, value bytea NOT NULL)', [], credentials);
-    const [table] = await inDatabase<{ schema: string; owner: string }>(
-      "SELECT relnamespace::regnamespace::text AS schema, relowner::regrole::text AS owner FROM pg_class WHERE relname = 'state'",
-    );
-    expect(table).toEqual({ schema: 'dapr_state', owner: 'learnflow_dapr' });
-    const error = await engine.query('SELECT * FROM public.users', [], credentials).then(() => undefined, (e: { code?: string }) => e.code);
-    expect(error).toBe('42501');
+  it("lets Dapr's state store create its tables in its own schema, through the Secret's connection string, and nothing else", () => {
+    const component = objects.find((o) => o.kind === 'Component' && o.spec?.type === 'state.postgresql')!;
+    const tablePrefix = component.spec.metadata.find((m: { name: string }) => m.name === 'tablePrefix')?.value ?? '';
+    const connectionRef = component.spec.metadata.find((m: { name: string }) => m.name === 'connectionString').secretKeyRef;
+    // The component's Secret key, pointed at this server: the harness's only rewrite.
+    const connectionString = secrets[connectionRef.name][connectionRef.key]
+      .replace(/host=\S+/, 'host=127.0.0.1')
+      .replace(/port=\S+/, `port=${engine.port}`);
+    const psql = (sql: string) => spawnSync('psql', ['-X', '-qAt', '-v', 'ON_ERROR_STOP=1', connectionString, '-c', sql], { encoding: 'utf8' });
+    // What state.postgresql v2 runs at start-up (components-contrib common/component/sql/migrations/postgres
+    // and state/postgresql/v2), with its unqualified names.
+    const startup = [
+      'CREATE TABLE IF NOT EXISTS dapr_metadata (key text NOT NULL PRIMARY KEY, value text NOT NULL)',
+      "INSERT INTO dapr_metadata (key, value) VALUES ('lock', 'lock') ON CONFLICT (key) DO NOTHING",
+      `CREATE TABLE ${tablePrefix}state (key text NOT NULL PRIMARY KEY, value bytea NOT NULL, etag uuid NOT NULL DEFAULT gen_random_uuid(), created_at timestamp with time zone NOT NULL DEFAULT now(), updated_at timestamp with time zone, expires_at timestamp with time zone)`,
+      `CREATE INDEX ON ${tablePrefix}state (expires_at)`,
+      `INSERT INTO dapr_metadata (key, value) VALUES ('migrations-state-v2-${tablePrefix}', '1') ON CONFLICT (key) DO UPDATE SET value = '1'`,
+      `INSERT INTO ${tablePrefix}state (key, value, etag, expires_at) VALUES ('progress-agent||k', 'v', gen_random_uuid(), NULL)`,
+    ];
+    for (const sql of startup) {
+      const result = psql(sql);
+      expect(result.status, `${sql}\n${result.stderr}`).toBe(0);
+    }
+    const placed = psql("SELECT string_agg(relname || ' ' || relnamespace::regnamespace || ' ' || relowner::regrole, ', ' ORDER BY relname) FROM pg_class WHERE relkind = 'r' AND relnamespace = 'dapr_state'::regnamespace");
+    expect(placed.stdout.trim()).toBe(`dapr_metadata dapr_state learnflow_dapr, ${tablePrefix}state dapr_state learnflow_dapr`);
+    const refused = psql('SELECT count(*) FROM public.users');
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('permission denied for schema public');
   });
 
   it('changes nothing on a second and a third run', async () => {
