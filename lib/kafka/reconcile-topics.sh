@@ -34,23 +34,8 @@ log() { printf '[reconcile-topics] %s\n' "$*"; }
 client_config=$work/client.properties
 printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=15000' >"$client_config"
 
-# Class-data sharing: a tool's first JVM records the classes it loads into an archive, and its later
-# JVMs map that archive instead of loading and verifying those classes again (half their start-up CPU).
-with_class_archive() { # <archive> <command...>
-  local archive=$1
-  shift
-  local cds_option=-XX:SharedArchiveFile=$archive
-  [[ -e $archive ]] || cds_option=-XX:ArchiveClassesAtExit=$archive
-  KAFKA_JVM_PERFORMANCE_OPTS="$KAFKA_JVM_PERFORMANCE_OPTS $cds_option -Xlog:cds=off -Xlog:cds+dynamic=off" "$@"
-}
-topics() {
-  with_class_archive "$work/kafka-topics.jsa" \
-    "$bin/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"
-}
-configs() {
-  with_class_archive "$work/kafka-configs.jsa" \
-    "$bin/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"
-}
+topics() { "$bin/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"; }
+configs() { "$bin/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"; }
 
 # --- the declared topics -------------------------------------------------------------------------
 declared=()

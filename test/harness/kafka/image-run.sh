@@ -31,6 +31,7 @@ if [[ -n ${KAFKA_PROCESS_ROLES-} ]]; then
 fi
 if [[ -z ${KAFKA_LISTENERS-} && ${KAFKA_PROCESS_ROLES-} != controller && -n ${KAFKA_ADVERTISED_LISTENERS-} ]]; then
   export KAFKA_LISTENERS
+  # shellcheck disable=SC2001 # the image's own substitution, kept as it is written there
   KAFKA_LISTENERS=$(sed -e 's|://[^:]*:|://0.0.0.0:|g' <<<"$KAFKA_ADVERTISED_LISTENERS")
 fi
 # The image refuses to start when /opt/kafka/config is not writable (a read-only root filesystem
