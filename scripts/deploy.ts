@@ -499,7 +499,7 @@ function checkCapacity(kubectl: Kubectl, dist: Dist): CheckOutcome {
     { cpu: 0, memory: 0 },
   );
   const requested = requestedByDist(dist);
-  const summary = `dist/ requests ${formatCpu(requested.cpu)} CPU and ${formatMemory(requested.memory)}; ${nodes.length} schedulable node${nodes.length === 1 ? '' : 's'} offer ${formatCpu(allocatable.cpu)} CPU and ${formatMemory(allocatable.memory)}`;
+  const summary = `dist/ requests ${formatCpu(requested.cpu)} CPU and ${formatMemory(requested.memory)}; ${nodes.length === 1 ? '1 schedulable node offers' : `${nodes.length} schedulable nodes offer`} ${formatCpu(allocatable.cpu)} CPU and ${formatMemory(allocatable.memory)}`;
   const short = [
     ...(requested.cpu > allocatable.cpu ? ['CPU'] : []),
     ...(requested.memory > allocatable.memory ? ['memory'] : []),

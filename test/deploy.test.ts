@@ -1,0 +1,384 @@
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as yaml from 'js-yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { manifestFiles, synthesizeDist } from './fixtures/verify/helpers';
+import { K8sObject, ROOT, tempDir } from './support/synth';
+
+// `npm run deploy` as an operator runs it, against a fake kubectl first on PATH (kubectl is the
+// deploy's only way to the cluster, so it is the seam). The fake logs every command it gets.
+const DEPLOY = path.join(ROOT, 'build', 'scripts', 'deploy.js');
+const FAKE_KUBECTL = path.join(__dirname, 'fixtures', 'deploy', 'kubectl.js');
+
+const DAPR_CONTROL_PLANE = ['dapr-operator', 'dapr-sidecar-injector', 'dapr-sentry', 'dapr-placement-server', 'dapr-scheduler-server'];
+
+/** A fresh cluster that meets every precondition: nothing of LearnFlow in it yet. */
+const READY_CLUSTER = {
+  namespaces: [] as string[],
+  secrets: {},
+  serverVersion: { major: '1', minor: '30', gitVersion: 'v1.30.0' },
+  storageClasses: [{ name: 'standard', isDefault: true }],
+  crds: ['components.dapr.io', 'subscriptions.dapr.io', 'resiliencies.dapr.io'],
+  daprSystem: Object.fromEntries(DAPR_CONTROL_PLANE.map((name) => [name, true])),
+  nodes: [{ name: 'minikube', cpu: '4', memory: '8Gi' }],
+};
+
+type Scenario = Partial<typeof READY_CLUSTER> & {
+  unreachable?: boolean;
+  rollouts?: Record<string, 'ok' | 'timeout'>;
+  jobs?: Record<string, 'complete' | 'failed' | 'hang'>;
+  jobLogs?: string;
+  applyFails?: Record<string, string>;
+};
+
+interface DeployRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly output: string;
+  /** Every kubectl command line, in order, with a leading --context removed. */
+  readonly calls: string[][];
+  readonly rawCalls: string[][];
+  readonly secrets: Record<string, { data: Record<string, string> }>;
+}
+
+/**
+ * Runs the built CLI without blocking the test worker (a synchronous spawn of several seconds starves
+ * vitest's own messaging on a busy machine).
+ */
+async function runDeploy(scenario: Scenario, args: readonly string[], env: Record<string, string> = {}): Promise<DeployRun> {
+  const dir = tempDir('deploy');
+  fs.symlinkSync(FAKE_KUBECTL, path.join(dir, 'kubectl'));
+  const stateFile = path.join(dir, 'state.json');
+  fs.writeFileSync(stateFile, JSON.stringify({ ...READY_CLUSTER, ...scenario }));
+  const { KUBECONFIG: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, [DEPLOY, ...args], {
+    cwd: ROOT,
+    env: { ...inherited, HOME: tempDir('deploy-home'), PATH: `${dir}${path.delimiter}${process.env.PATH}`, FAKE_KUBECTL_STATE: stateFile, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const callsFile = `${stateFile}.calls`;
+  const rawCalls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as string[]) : [];
+  const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  return {
+    status,
+    stdout,
+    output: `${stdout}${stderr}`,
+    calls: rawCalls.map((call) => (call[0] === '--context' ? call.slice(2) : call)),
+    rawCalls,
+    secrets: state.secrets,
+  };
+}
+
+/** A kubectl call as one step of the deploy; the parallel watch for a failed Job is left out (it races the other). */
+function operation(call: readonly string[]): string | undefined {
+  const [verb, kind] = call;
+  if (verb === 'apply') return `apply ${path.basename(call[call.indexOf('-f') + 1])}`;
+  if (verb === 'rollout') return `rollout ${call[2]}`;
+  if (verb === 'wait') return call[1] === '--for=condition=complete' ? `wait ${call[2]}` : undefined;
+  if (verb === 'logs') return `logs ${call[1]}`;
+  if ((verb === 'get' && (kind === 'namespace' || kind === 'secret')) || verb === 'create') return 'secrets';
+  return verb === 'get' ? `get ${kind}` : verb;
+}
+
+function operations(calls: readonly string[][]): string[] {
+  const steps = calls.map(operation).filter((step): step is string => step !== undefined);
+  // The secrets command makes one call per namespace and Secret: one step here.
+  return steps.filter((step, index) => !(step === 'secrets' && steps[index - 1] === 'secrets'));
+}
+
+const PREFLIGHT = ['version', 'get storageclasses', 'get customresourcedefinitions', 'get deployments,statefulsets', 'get nodes'];
+const isApplyOrCreate = (call: readonly string[]) => call[0] === 'apply' || call[0] === 'create';
+
+// Each case runs the whole CLI and a few dozen fake kubectl processes: seconds each on a busy 2-core machine.
+describe('npm run deploy', { timeout: 120_000 }, () => {
+  let dist: string;
+  let files: string[];
+  const objectsOf = (file: string) => (yaml.loadAll(fs.readFileSync(path.join(dist, file), 'utf8')) as K8sObject[]).filter(Boolean);
+
+  beforeAll(() => {
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT });
+    fs.chmodSync(FAKE_KUBECTL, 0o755);
+    dist = synthesizeDist();
+    files = manifestFiles(dist);
+  });
+
+  /** The expected steps, read from dist/: namespaces and policies, Secrets, then each file with its waits. */
+  function expectedOperations(): string[] {
+    const kinds = (file: string) => objectsOf(file).map((object) => object.kind);
+    const foundation = files.filter((file) => kinds(file).every((kind) => kind === 'Namespace' || kind === 'NetworkPolicy'));
+    const rest = files.filter((file) => !foundation.includes(file));
+    const waits = (file: string) =>
+      objectsOf(file).flatMap((object) =>
+        object.kind === 'StatefulSet' ? [`rollout statefulset/${object.metadata.name}`] : object.kind === 'Job' ? [`wait job/${object.metadata.name}`] : [],
+      );
+    return [...PREFLIGHT, ...foundation.map((file) => `apply ${file}`), 'secrets', ...rest.flatMap((file) => [`apply ${file}`, ...waits(file)])];
+  }
+
+  it('--help documents the flags and the exit codes', async () => {
+    const result = await runDeploy({}, ['--help']);
+    expect(result.status).toBe(0);
+    for (const text of ['--profile', '--config', '--dist', '--context', '--timeout', '--skip-verify', '--dry-run', 'Exit codes', 'nothing was applied']) {
+      expect(result.stdout).toContain(text);
+    }
+    expect(result.calls).toEqual([]);
+  });
+
+  it('invalid arguments are exit 3, before any kubectl call', async () => {
+    const result = await runDeploy({}, ['--dist', dist, '--timeout', 'soon']);
+    expect(result.status).toBe(3);
+    expect(result.output).toContain('must be a duration');
+    expect(result.calls).toEqual([]);
+  });
+
+  describe('on a fresh cluster', () => {
+    let result: DeployRun;
+
+    beforeAll(async () => {
+      result = await runDeploy({}, ['--dist', dist, '--skip-verify']);
+    }, 180_000);
+
+    it('preflight, namespaces and policies, Secrets, every file in order with its waits; exit 0', () => {
+      expect(result.status, result.output).toBe(0);
+      // The sanity of the expectation itself: this dist/ has StatefulSets and Jobs to wait for.
+      const expected = expectedOperations();
+      expect(expected.filter((step) => step.startsWith('rollout ')).length).toBeGreaterThan(0);
+      expect(expected.filter((step) => step.startsWith('wait ')).length).toBeGreaterThan(0);
+      expect(operations(result.calls)).toEqual(expected);
+
+      for (const call of result.calls.filter((c) => c[0] === 'apply')) {
+        expect(call).toEqual(expect.arrayContaining(['--server-side', '--field-manager=learnflow-deploy']));
+      }
+      // Each Job wait races a watch for its failure.
+      const jobs = expected.filter((step) => step.startsWith('wait ')).map((step) => step.slice('wait '.length));
+      for (const job of jobs) expect(result.calls.some((c) => c[0] === 'wait' && c[1] === '--for=condition=failed' && c[2] === job)).toBe(true);
+      // Every wait is bounded by what is left of --timeout (10 minutes by default).
+      for (const call of result.calls.filter((c) => c[0] === 'rollout' || c[0] === 'wait')) {
+        const seconds = Number(call.find((arg) => arg.startsWith('--timeout='))?.slice('--timeout='.length).replace(/s$/, ''));
+        expect(seconds).toBeGreaterThan(0);
+        expect(seconds).toBeLessThanOrEqual(600);
+      }
+      // Progress: each step, kubectl's own lines with the elapsed time, and each wait's end.
+      expect(result.stdout).toMatch(/\[1\/4\] preflight[\s\S]*\[2\/4\][\s\S]*\[3\/4\][\s\S]*\[4\/4\] verify: skipped/);
+      expect(result.stdout).toMatch(/^ {4}\[\d+s\] Waiting for 1 pods to be ready/m);
+      expect(result.stdout).toMatch(/✓ statefulset\/kafka rolled out in \d+s/);
+      expect(result.stdout).toMatch(/✓ job\/kafka-topics-[0-9a-f]+ completed in \d+s/);
+      expect(result.stdout).toContain('created: secret learnflow-postgres-app in postgres');
+    });
+
+    it('never prints a Secret value, nor puts one on a kubectl command line', () => {
+      const values = Object.values(result.secrets).flatMap((secret) =>
+        Object.entries(secret.data)
+          .filter(([key]) => /password|connectionString/.test(key))
+          .map(([, value]) => Buffer.from(value, 'base64').toString('utf8')),
+      );
+      expect(values.length).toBeGreaterThan(0);
+      const commandLines = JSON.stringify(result.rawCalls);
+      for (const value of values) {
+        expect(result.output).not.toContain(value);
+        expect(commandLines).not.toContain(value);
+      }
+    });
+
+    it('a second deploy leaves the existing Secrets as they are', async () => {
+      const second = await runDeploy({ secrets: result.secrets, namespaces: ['kafka', 'postgres', 'learnflow'] }, ['--dist', dist, '--skip-verify']);
+      expect(second.status, second.output).toBe(0);
+      expect(second.secrets).toEqual(result.secrets);
+      expect(second.calls.some((call) => call[0] === 'create')).toBe(false);
+      expect(second.stdout).toContain('exists:  secret learnflow-postgres-app in postgres (left unchanged)');
+    });
+  });
+
+  const PRECONDITIONS: { name: string; scenario: Scenario; args?: string[]; message: RegExp; fix: string }[] = [
+    {
+      name: 'the cluster does not answer',
+      scenario: { unreachable: true },
+      message: /cluster reachable: no Kubernetes API server answered[\s\S]*why: The connection to the server 127\.0\.0\.1:6443 was refused/,
+      fix: 'minikube start',
+    },
+    {
+      name: 'Kubernetes older than 1.28',
+      scenario: { serverVersion: { major: '1', minor: '27', gitVersion: 'v1.27.9' } },
+      message: /server version: the API server runs Kubernetes v1\.27\.9, older than 1\.28/,
+      fix: 'minikube start --kubernetes-version=stable',
+    },
+    {
+      name: 'no default StorageClass',
+      scenario: { storageClasses: [{ name: 'standard', isDefault: false }] },
+      message: /default StorageClass: none of the StorageClasses \(standard\) is the default[\s\S]*why: statefulset\/kafka, statefulset\/postgres claim volumes/,
+      fix: `kubectl patch storageclass standard -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'`,
+    },
+    {
+      name: 'no StorageClass at all',
+      scenario: { storageClasses: [] },
+      message: /default StorageClass: the cluster has no StorageClass/,
+      fix: 'minikube addons enable storage-provisioner',
+    },
+    {
+      name: 'a Dapr CRD missing',
+      scenario: { crds: ['components.dapr.io', 'subscriptions.dapr.io'] },
+      message: /Dapr CRDs: Dapr CRD resiliencies\.dapr\.io not installed/,
+      fix: 'dapr init -k --wait',
+    },
+    {
+      name: 'a Dapr control-plane workload missing',
+      scenario: { daprSystem: Object.fromEntries(DAPR_CONTROL_PLANE.filter((name) => name !== 'dapr-scheduler-server').map((name) => [name, true])) },
+      message: /Dapr control plane: not installed in dapr-system: statefulset\/dapr-scheduler-server/,
+      fix: 'helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait',
+    },
+    {
+      name: 'a Dapr control-plane workload not available',
+      scenario: { daprSystem: Object.fromEntries(DAPR_CONTROL_PLANE.map((name) => [name, name !== 'dapr-sentry'])) },
+      message: /Dapr control plane: not available in dapr-system: deployment\/dapr-sentry/,
+      fix: 'kubectl rollout status deployment/dapr-sentry -n dapr-system',
+    },
+    {
+      name: 'not enough CPU',
+      scenario: { nodes: [{ name: 'small', cpu: '100m', memory: '8Gi' }] },
+      message: /capacity: not enough allocatable CPU\n[\s\S]*offers 100m CPU and 8Gi/,
+      fix: 'minikube delete && minikube start --cpus 4 --memory 8g',
+    },
+    {
+      name: 'not enough memory',
+      scenario: { nodes: [{ name: 'small', cpu: '4', memory: '64Mi' }] },
+      message: /capacity: not enough allocatable memory\n/,
+      fix: 'minikube delete && minikube start --cpus 4 --memory 8g',
+    },
+    {
+      name: 'the only node is cordoned',
+      scenario: { nodes: [{ name: 'minikube', cpu: '4', memory: '8Gi', unschedulable: true } as (typeof READY_CLUSTER.nodes)[number]] },
+      message: /capacity: not enough allocatable CPU and memory[\s\S]*0 schedulable nodes offer 0m CPU/,
+      fix: 'add nodes',
+    },
+    {
+      name: 'dist/ synthesized for another profile',
+      scenario: {},
+      args: ['--profile', 'production'],
+      message: /dist\/: \S+ was synthesized with profile minikube, the deploy runs with --profile production/,
+      fix: 'npm run synth -- --profile production',
+    },
+  ];
+
+  for (const precondition of PRECONDITIONS) {
+    it(`preflight alone fails when ${precondition.name}: message, fix command, exit 4, nothing applied`, async () => {
+      const result = await runDeploy(precondition.scenario, ['--dist', dist, '--skip-verify', ...(precondition.args ?? [])]);
+      expect(result.status, result.output).toBe(4);
+      expect(result.stdout).toMatch(precondition.message);
+      const fixes = result.stdout.split('\n').filter((line) => /^ {6}fix: /.test(line));
+      expect(fixes).toHaveLength(1);
+      expect(fixes[0]).toContain(precondition.fix);
+      expect(result.stdout.split('\n').filter((line) => /^ {2}✗ /.test(line))).toHaveLength(1);
+      expect(result.output).toContain('preflight failed (1 problem above); nothing was applied');
+      expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
+    });
+  }
+
+  it('lists every failing precondition together, not only the first', async () => {
+    const result = await runDeploy(
+      { serverVersion: { major: '1', minor: '26', gitVersion: 'v1.26.0' }, storageClasses: [], crds: [], nodes: [{ name: 'small', cpu: '100m', memory: '64Mi' }] },
+      ['--dist', dist],
+    );
+    expect(result.status).toBe(4);
+    for (const check of ['server version', 'default StorageClass', 'Dapr CRDs', 'capacity']) expect(result.stdout).toContain(`✗ ${check}:`);
+    expect(result.stdout).toContain('✓ Dapr control plane');
+    expect(result.output).toContain('preflight failed (4 problems above)');
+    expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
+  });
+
+  it('--dry-run runs the preflight and applies nothing', async () => {
+    const result = await runDeploy({}, ['--dist', dist, '--dry-run']);
+    expect(result.status, result.output).toBe(0);
+    expect(operations(result.calls)).toEqual(PREFLIGHT);
+    expect(result.stdout).toContain(`Would apply: ${files.join(', ')}`);
+  });
+
+  it('a failed Job shows the tail of its logs, says how to re-run it, and stops the deploy (exit 6)', async () => {
+    const result = await runDeploy(
+      { jobs: { 'postgres-migrations': 'failed' }, jobLogs: 'applying 0003_progress.sql\npsql:/migrations/0003_progress.sql:7: ERROR:  relation "progress" already exists\n' },
+      ['--dist', dist, '--skip-verify'],
+    );
+    expect(result.status, result.output).toBe(6);
+    const steps = operations(result.calls);
+    const job = steps.find((step) => step.startsWith('wait job/postgres-migrations-'))!.slice('wait '.length);
+    expect(steps.slice(-2)).toEqual([`wait ${job}`, `logs ${job}`]);
+    expect(result.calls.at(-1)).toEqual(['logs', job, '-n', 'postgres', '--tail=30']);
+    expect(result.stdout).toContain('    | psql:/migrations/0003_progress.sql:7: ERROR:  relation "progress" already exists');
+    expect(result.stdout).toContain(`✗ ${job} in postgres failed after`);
+    expect(result.stdout).toContain(`fix: fix the cause in the logs, then \`kubectl delete ${job} -n postgres\``);
+    // Nothing after the failed Job's file is applied.
+    const failedFile = files.find((file) => objectsOf(file).some((object) => `job/${object.metadata.name}` === job))!;
+    const applied = steps.filter((step) => step.startsWith('apply ')).map((step) => step.slice('apply '.length));
+    expect(applied.at(-1)).toBe(failedFile);
+    expect(applied).toEqual(files.slice(0, files.indexOf(failedFile) + 1));
+  });
+
+  it('a StatefulSet that does not roll out stops the deploy with what to look at (exit 6)', async () => {
+    const result = await runDeploy({ rollouts: { kafka: 'timeout' } }, ['--dist', dist, '--skip-verify']);
+    expect(result.status, result.output).toBe(6);
+    expect(operations(result.calls).at(-1)).toBe('rollout statefulset/kafka');
+    expect(result.stdout).toContain('✗ statefulset/kafka in kafka did not roll out');
+    expect(result.stdout).toContain('why: error: timed out waiting for the condition');
+    expect(result.stdout).toContain('fix: see why: `kubectl describe statefulset/kafka -n kafka`');
+  });
+
+  it('a Job that neither completes nor fails is bounded by --timeout (exit 6)', async () => {
+    const started = Date.now();
+    const result = await runDeploy({ jobs: { 'kafka-topics': 'hang' } }, ['--dist', dist, '--skip-verify', '--timeout', '2s']);
+    expect(result.status, result.output).toBe(6);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(result.stdout).toMatch(/✗ job\/kafka-topics-[0-9a-f]+ in kafka did not complete within \ds/);
+    expect(operations(result.calls).at(-1)).toMatch(/^wait job\/kafka-topics-/);
+  });
+
+  it('a file the API server rejects stops the deploy with its error (exit 5)', async () => {
+    const daprFile = files.find((file) => objectsOf(file).some((object) => object.kind === 'Component'))!;
+    const error = `error: resource mapping not found for name: "pubsub" namespace: "learnflow" from "${daprFile}": no matches for kind "Component" in version "dapr.io/v1alpha1"`;
+    const result = await runDeploy({ applyFails: { [daprFile]: error } }, ['--dist', dist, '--skip-verify']);
+    expect(result.status, result.output).toBe(5);
+    expect(result.stdout).toContain(`✗ applying ${daprFile} failed`);
+    expect(result.stdout).toContain('no matches for kind "Component"');
+    expect(result.output).toContain(`error: applying ${daprFile} failed (exit 5)`);
+  });
+
+  describe('verify step', () => {
+    /** A kubeconfig with two contexts, both pointing at closed loopback ports: the verifier cannot check. */
+    function kubeconfig(): string {
+      const file = path.join(tempDir('deploy-kubeconfig'), 'config');
+      const cluster = (name: string, port: number) => ({ name, cluster: { server: `https://127.0.0.1:${port}` } });
+      const context = (name: string) => ({ name, context: { cluster: name, user: 'nobody' } });
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [cluster('elsewhere', 9), cluster('target', 7)],
+          users: [{ name: 'nobody', user: { token: 'not-a-secret' } }],
+          contexts: [context('elsewhere'), context('target')],
+          'current-context': 'elsewhere',
+        }),
+      );
+      return file;
+    }
+
+    it('runs `verify --live` after the apply and exits with its code (2: could not check)', async () => {
+      const result = await runDeploy({}, ['--dist', dist], { KUBECONFIG: kubeconfig() });
+      expect(result.status, result.output).toBe(2);
+      expect(result.stdout).toContain('[4/4] verify (npm run verify -- --live)');
+      expect(result.output).toContain('could not check');
+      expect(result.output).toContain('context elsewhere (https://127.0.0.1:9)');
+    });
+
+    it('--context reaches the verifier too, and every kubectl call', async () => {
+      const result = await runDeploy({}, ['--dist', dist, '--context', 'target'], { KUBECONFIG: kubeconfig() });
+      expect(result.status, result.output).toBe(2);
+      expect(result.output).toContain('context target (https://127.0.0.1:7)');
+      expect(result.output).not.toContain('127.0.0.1:9');
+      expect(result.rawCalls.length).toBeGreaterThan(PREFLIGHT.length);
+      for (const call of result.rawCalls) expect(call.slice(0, 2)).toEqual(['--context', 'target']);
+    });
+  });
+});
