@@ -14,6 +14,8 @@ interface BadInput {
   readonly path: string;
   /** Text of the offending value the message must show. */
   readonly value: string;
+  /** Words of the rule the message must state. @default - not asserted */
+  readonly rule?: string;
 }
 
 // Each case is one broken setting; the error must name where it is, what it is, and the rule.
@@ -38,7 +40,8 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'two concerns in one namespace', override: { platform: { namespaces: { postgres: 'kafka' } } }, path: 'platform.namespaces.postgres', value: 'kafka' },
   { case: 'unknown key', override: { kafka: { replicas: 3 } }, path: 'kafka.replicas', value: '3' },
   { case: 'misspelt top-level key', override: { kafak: { brokers: 3 } }, path: 'kafak', value: 'brokers' },
-  { case: "image tagged 'latest'", override: { kafka: { image: 'apache/kafka:latest' } }, path: 'kafka.image', value: 'apache/kafka:latest' },
+  { case: "image tagged 'latest'", override: { kafka: { image: 'apache/kafka:latest' } }, path: 'kafka.image', value: 'apache/kafka:latest', rule: 'pinned' },
+  { case: "postgres image tagged 'latest'", override: { postgres: { image: 'postgres:latest' } }, path: 'postgres.image', value: 'postgres:latest', rule: 'pinned' },
   { case: 'image without a tag', override: { kafka: { image: 'apache/kafka' } }, path: 'kafka.image', value: 'apache/kafka' },
   { case: 'zero brokers', override: { kafka: { brokers: 0 } }, path: 'kafka.brokers', value: '0' },
   { case: 'malformed cluster id', override: { kafka: { clusterId: 'short' } }, path: 'kafka.clusterId', value: 'short' },
@@ -78,6 +81,7 @@ describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
     const problemLine = result.stderr.split('\n').find((line) => line.includes(`${badInput.path}:`));
     expect(problemLine, result.stderr).toBeDefined();
     expect(problemLine).toContain(badInput.value);
+    if (badInput.rule) expect(problemLine).toContain(badInput.rule);
     expect(result.stderr).toContain('left unchanged');
     expect(readTree(outDir)).toEqual(before);
   });

@@ -10,9 +10,9 @@ export const dnsLabel = z
 export const pinnedImage = z
   .string()
   .regex(
-    /^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9._-]+)*(:(?!latest$)[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
+    /^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
     'must be an image reference',
   )
-  .refine((image) => /@sha256:|:[\w][\w.-]*$/.test(image.replace(/^[^/]+:[0-9]+\//, '')), {
+  .refine((image) => /@sha256:|:(?!latest$)[\w][\w.-]*$/.test(image.replace(/^[^/]+:[0-9]+\//, '')), {
     message: "must be pinned to a tag (not 'latest') or a digest",
   });
