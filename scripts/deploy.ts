@@ -33,7 +33,7 @@ Exit codes:
   2  deployed, but the verifier could not check
   3  invalid arguments
   4  preflight failed: nothing was applied
-  5  applying a file or creating the Secrets failed
+  5  applying a file or creating the Secrets failed (also: any unexpected error)
   6  a StatefulSet did not roll out or a Job failed or did not complete within --timeout`;
 
 interface DeployOptions {
@@ -235,7 +235,7 @@ function preflight(kubectl: Kubectl, options: DeployOptions): { checks: CheckOut
   }
   checks.push({ name: 'cluster reachable', found: `${options.context ? `context ${options.context}` : 'current context'} answers` });
   checks.push(checkServerVersion(serverVersion));
-  checks.push(checkStorageClasses(kubectl, dist));
+  checks.push(dist ? checkStorageClasses(kubectl, dist) : { name: 'default StorageClass', skipped: 'dist/ cannot be read' });
   checks.push(checkDaprCrds(kubectl));
   checks.push(checkDaprControlPlane(kubectl));
   checks.push(dist ? checkCapacity(kubectl, dist) : { name: 'capacity', skipped: 'dist/ cannot be read' });
@@ -325,13 +325,13 @@ function storageNeeds(dist: Dist): { named: Map<string, string[]>; unnamed: stri
   return { named, unnamed: [...new Set(unnamed)] };
 }
 
-function checkStorageClasses(kubectl: Kubectl, dist: Dist | undefined): CheckOutcome {
+function checkStorageClasses(kubectl: Kubectl, dist: Dist): CheckOutcome {
   const name = 'default StorageClass';
   const listed = kubectl.json<KubeList<StorageClass>>(['get', 'storageclasses', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
   if (!listed.value) return { name, failure: { what: 'cannot list StorageClasses', why: listed.reason, fix: `check access: \`${kubectl.display(['auth', 'can-i', 'list', 'storageclasses'])}\`` } };
   const classes = listed.value.items ?? [];
   const defaults = classes.filter((storageClass) => DEFAULT_CLASS_ANNOTATIONS.some((key) => storageClass.metadata.annotations?.[key] === 'true'));
-  const needs = dist ? storageNeeds(dist) : { named: new Map<string, string[]>(), unnamed: ['dist/'] };
+  const needs = storageNeeds(dist);
   const problems: Failure[] = [];
   if (needs.unnamed.length > 0 && defaults.length === 0) {
     const candidate = classes[0]?.metadata.name;
@@ -690,13 +690,13 @@ function kubeconfigSelecting(context: string, dir: string): string {
 
 function runVerify(options: DeployOptions): number {
   const args = [path.join(__dirname, '..', 'verify', 'main.js'), '--live', '--dist', options.dist];
-  const scratch = options.context ? fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-deploy-')) : undefined;
+  if (!options.context) return spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? EXIT.verifyCouldNotCheck;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-deploy-'));
   try {
-    const env = scratch && options.context ? { ...process.env, KUBECONFIG: kubeconfigSelecting(options.context, scratch) } : process.env;
-    const result = spawnSync(process.execPath, args, { stdio: 'inherit', env });
-    return result.status ?? EXIT.verifyCouldNotCheck;
+    const env = { ...process.env, KUBECONFIG: kubeconfigSelecting(options.context, scratch) };
+    return spawnSync(process.execPath, args, { stdio: 'inherit', env }).status ?? EXIT.verifyCouldNotCheck;
   } finally {
-    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
