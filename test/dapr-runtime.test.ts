@@ -185,7 +185,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
     if (distDir && !distDir.startsWith(ROOT)) fs.rmSync(distDir, { recursive: true, force: true });
     for (const dir of workDirs) fs.rmSync(dir, { recursive: true, force: true });
     const size = binary && fs.existsSync(binary) ? `${(fs.statSync(binary).size / 1e6).toFixed(1)} MB` : 'n/a';
-    console.log(`dapr-components binary ${size}, timings (ms): ${JSON.stringify(timings)}`);
+    console.log(`dapr-components binary ${size}, Kafka ${cluster?.kafkaVersion}, timings (ms): ${JSON.stringify(timings)}`);
   }, 120_000);
 
   it(`publishes to ${TOPIC} and receives the same payload through a subscription of the {appID} consumer group`, async () => {
