@@ -141,8 +141,10 @@ export class KafkaTestCluster {
       throw error;
     }
     try {
+      const launched = Date.now();
       for (const pod of cluster.pods) cluster.launch(pod);
       await cluster.waitUntilReady();
+      cluster.startupMs = Date.now() - launched;
       return cluster;
     } catch (error) {
       await cluster.close();
@@ -154,6 +156,8 @@ export class KafkaTestCluster {
   /** A KAFKA_HOME whose bin/ tools run the real Kafka classes and resolve the cluster's DNS names. */
   readonly kafkaHome: string;
   readonly brokerCount: number;
+  /** From launching the pods to a ready cluster (not counting the jar download or the host lock). */
+  startupMs = 0;
   private readonly dir: string;
   private readonly pods: BrokerPod[];
   private readonly watchdog: ChildProcess;
