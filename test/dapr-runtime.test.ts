@@ -15,7 +15,7 @@ import { findObject, K8sObject, ROOT, tempDir } from './support/synth';
 
 // Dapr's own component code (components-contrib at the release daprd v1.18.3 embeds) loads the
 // synthesized Components from dist/ and talks to the real Kafka and PostgreSQL 16 of the harnesses.
-// daprd itself cannot be built from the Go module proxy (test/harness/daprd/build-daprd.sh); the
+// daprd itself cannot be built from the Go module proxy (403 for github.com/dapr/durabletask-go); the
 // program of test/harness/dapr-components loads components the way daprd does. The seams: broker and
 // database addresses point at loopback, and the Kubernetes secret store is the local file one.
 const BUILD_SCRIPT = path.join(ROOT, 'test/harness/dapr-components/build.sh');

@@ -2,7 +2,8 @@
 # Builds the dapr-components program (main.go next to this script) against Dapr's components-contrib
 # module and prints the binary's path on stdout.
 #
-# daprd itself cannot be built from the Go module proxy (../daprd/build-daprd.sh), but its components
+# daprd itself cannot be built from the Go module proxy (it answers 403 for github.com/dapr/durabletask-go,
+# which the runtime imports; see the README), but its components
 # live in github.com/dapr/components-contrib, which builds: this compiles exactly the contrib release
 # that daprd's go.mod requires, so the components run the code a real sidecar would.
 #
