@@ -140,9 +140,11 @@ class Kubectl {
   }
 }
 
+const KUBECTL_MISSING = 'kubectl is not installed or not on PATH';
+
 function describeSpawnError(error: Error, timeoutMs: number): string {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'kubectl is not installed or not on PATH';
+  if (code === 'ENOENT') return KUBECTL_MISSING;
   if (code === 'ETIMEDOUT') return `no answer within ${formatDuration(timeoutMs)}`;
   return error.message;
 }
@@ -203,6 +205,14 @@ const INSTALL_DAPR =
   '`dapr init -k --wait`, or `helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait`';
 const DEFAULT_CLASS_ANNOTATIONS = ['storageclass.kubernetes.io/is-default-class', 'storageclass.beta.kubernetes.io/is-default-class'];
 
+/** A read the preflight needs failed although the API server answered: usually RBAC. */
+function cannotRead(kubectl: Kubectl, name: string, what: string, reason: string, canI: readonly string[]): CheckOutcome {
+  return {
+    name,
+    failure: { what: `cannot ${what}`, why: reason || 'kubectl printed nothing', fix: `check access: \`${kubectl.display(['auth', 'can-i', ...canI])}\`` },
+  };
+}
+
 interface KubeList<T> {
   readonly items?: T[];
 }
@@ -226,7 +236,11 @@ function preflight(kubectl: Kubectl, options: DeployOptions): { checks: CheckOut
       failure: {
         what: `no Kubernetes API server answered (${options.context ? `context ${options.context}` : 'current context'})`,
         why: version.reason || 'kubectl printed no server version',
-        fix: 'start the cluster (`minikube start --cpus 4 --memory 8g --cni calico`) or pick another: `kubectl config get-contexts`, then --context <name>',
+        fix:
+          version.reason === KUBECTL_MISSING
+            ? 'install kubectl (https://kubernetes.io/docs/tasks/tools/) and put it on PATH'
+            : 'start the cluster (`minikube start --cpus 4 --memory 8g --cni calico`) or pick another: ' +
+              '`kubectl config get-contexts`, then --context <name>',
       },
     });
     const skipped = 'the cluster is unreachable';
@@ -248,7 +262,11 @@ function checkDist(dist: Dist, options: DeployOptions): CheckOutcome {
     const first = dist.malformed[0];
     return {
       name,
-      failure: { what: `${dist.dir} holds documents that are not Kubernetes objects`, why: `${first.file}: ${first.reason}`, fix: '`npm run synth` (and `npm run verify -- --offline`)' },
+      failure: {
+        what: `${dist.dir} holds documents that are not Kubernetes objects`,
+        why: `${first.file}: ${first.reason}`,
+        fix: '`npm run synth` (and `npm run verify -- --offline`)',
+      },
     };
   }
   if (dist.objects.length === 0) {
@@ -328,7 +346,7 @@ function storageNeeds(dist: Dist): { named: Map<string, string[]>; unnamed: stri
 function checkStorageClasses(kubectl: Kubectl, dist: Dist): CheckOutcome {
   const name = 'default StorageClass';
   const listed = kubectl.json<KubeList<StorageClass>>(['get', 'storageclasses', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
-  if (!listed.value) return { name, failure: { what: 'cannot list StorageClasses', why: listed.reason, fix: `check access: \`${kubectl.display(['auth', 'can-i', 'list', 'storageclasses'])}\`` } };
+  if (!listed.value) return cannotRead(kubectl, name, 'list StorageClasses', listed.reason, ['list', 'storageclasses']);
   const classes = listed.value.items ?? [];
   const defaults = classes.filter((storageClass) => DEFAULT_CLASS_ANNOTATIONS.some((key) => storageClass.metadata.annotations?.[key] === 'true'));
   const needs = storageNeeds(dist);
@@ -368,8 +386,11 @@ function hasCondition(object: K8sObject, type: string): boolean {
 
 function checkDaprCrds(kubectl: Kubectl): CheckOutcome {
   const name = 'Dapr CRDs';
-  const listed = kubectl.json<KubeList<K8sObject> & Partial<K8sObject>>(['get', 'customresourcedefinitions', ...DAPR_CRDS, '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
-  if (listed.reason) return { name, failure: { what: 'cannot read the Dapr CRDs', why: listed.reason, fix: `check access: \`${kubectl.display(['auth', 'can-i', 'get', 'customresourcedefinitions'])}\`` } };
+  const listed = kubectl.json<KubeList<K8sObject> & Partial<K8sObject>>(
+    ['get', 'customresourcedefinitions', ...DAPR_CRDS, '--ignore-not-found', REQUEST_TIMEOUT],
+    GET_TIMEOUT_MS,
+  );
+  if (listed.reason) return cannotRead(kubectl, name, 'read the Dapr CRDs', listed.reason, ['get', 'customresourcedefinitions']);
   // One name found prints the object itself, several print a List.
   const found = listed.value ? (listed.value.items ?? [listed.value as K8sObject]) : [];
   const established = new Set(found.filter((crd) => hasCondition(crd, 'Established')).map((crd) => crd.metadata.name));
@@ -388,7 +409,9 @@ function checkDaprCrds(kubectl: Kubectl): CheckOutcome {
 function checkDaprControlPlane(kubectl: Kubectl): CheckOutcome {
   const name = 'Dapr control plane';
   const listed = kubectl.json<KubeList<K8sObject>>(['get', 'deployments,statefulsets', '-n', DAPR_NAMESPACE, REQUEST_TIMEOUT], GET_TIMEOUT_MS);
-  if (!listed.value) return { name, failure: { what: `cannot list the workloads of ${DAPR_NAMESPACE}`, why: listed.reason || 'kubectl printed nothing', fix: `check access: \`${kubectl.display(['auth', 'can-i', 'list', 'deployments', '-n', DAPR_NAMESPACE])}\`` } };
+  if (!listed.value) {
+    return cannotRead(kubectl, name, `list the workloads of ${DAPR_NAMESPACE}`, listed.reason, ['list', 'deployments', '-n', DAPR_NAMESPACE]);
+  }
   const workloads = listed.value.items ?? [];
   const missing: string[] = [];
   const unavailable: string[] = [];
@@ -414,7 +437,9 @@ function checkDaprControlPlane(kubectl: Kubectl): CheckOutcome {
       failure: {
         what: `not available in ${DAPR_NAMESPACE}: ${unavailable.join(', ')}`,
         why: 'installed, but no ready replica yet (starting, crash-looping or unschedulable)',
-        fix: `\`kubectl get pods -n ${DAPR_NAMESPACE}\` to see why, or wait: \`kubectl rollout status ${unavailable[0]} -n ${DAPR_NAMESPACE} --timeout=5m\``,
+        fix:
+          `\`${kubectl.display(['get', 'pods', '-n', DAPR_NAMESPACE])}\` to see why, or wait: ` +
+          `\`${kubectl.display(['rollout', 'status', unavailable[0], '-n', DAPR_NAMESPACE, '--timeout=5m'])}\``,
       },
     };
   }
@@ -492,14 +517,17 @@ function formatMemory(bytes: number): string {
 function checkCapacity(kubectl: Kubectl, dist: Dist): CheckOutcome {
   const name = 'capacity';
   const listed = kubectl.json<KubeList<K8sObject>>(['get', 'nodes', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
-  if (!listed.value) return { name, failure: { what: 'cannot list the nodes', why: listed.reason, fix: `check access: \`${kubectl.display(['auth', 'can-i', 'list', 'nodes'])}\`` } };
+  if (!listed.value) return cannotRead(kubectl, name, 'list the nodes', listed.reason, ['list', 'nodes']);
   const nodes = (listed.value.items ?? []).filter(isSchedulable);
   const allocatable = nodes.reduce(
     (total, node) => ({ cpu: total.cpu + quantityOrZero(node.status?.allocatable?.cpu), memory: total.memory + quantityOrZero(node.status?.allocatable?.memory) }),
     { cpu: 0, memory: 0 },
   );
   const requested = requestedByDist(dist);
-  const summary = `dist/ requests ${formatCpu(requested.cpu)} CPU and ${formatMemory(requested.memory)}; ${nodes.length === 1 ? '1 schedulable node offers' : `${nodes.length} schedulable nodes offer`} ${formatCpu(allocatable.cpu)} CPU and ${formatMemory(allocatable.memory)}`;
+  const offering = nodes.length === 1 ? '1 schedulable node offers' : `${nodes.length} schedulable nodes offer`;
+  const summary =
+    `dist/ requests ${formatCpu(requested.cpu)} CPU and ${formatMemory(requested.memory)}; ` +
+    `${offering} ${formatCpu(allocatable.cpu)} CPU and ${formatMemory(allocatable.memory)}`;
   const short = [
     ...(requested.cpu > allocatable.cpu ? ['CPU'] : []),
     ...(requested.memory > allocatable.memory ? ['memory'] : []),
@@ -510,7 +538,9 @@ function checkCapacity(kubectl: Kubectl, dist: Dist): CheckOutcome {
     failure: {
       what: `not enough allocatable ${short.join(' and ')}`,
       why: `${summary}; pods that do not fit stay Pending`,
-      fix: 'give the cluster more (`minikube delete && minikube start --cpus 4 --memory 8g --cni calico`, or add nodes), or lower the requests in a --config file and `npm run synth`',
+      fix:
+        'give the cluster more (`minikube delete && minikube start --cpus 4 --memory 8g --cni calico`, or add nodes), ' +
+        'or lower the requests in a --config file and `npm run synth`',
     },
   };
 }
@@ -550,7 +580,8 @@ function applyFile(kubectl: Kubectl, dist: Dist, file: string): Failure | undefi
     what: `applying ${file} failed`,
     why: result.reason,
     fix: conflict
-      ? `another field manager owns these fields; to take them over: \`${kubectl.display([...args.slice(0, 2), '--force-conflicts', ...args.slice(2)])}\`, then \`npm run deploy\` again`
+      ? `another field manager owns these fields; to take them over: ` +
+        `\`${kubectl.display([...args.slice(0, 2), '--force-conflicts', ...args.slice(2)])}\`, then \`npm run deploy\` again`
       : `fix the cause above, then \`npm run deploy\` again (every step is idempotent); to see it alone: \`${kubectl.display(args)}\``,
   };
 }
@@ -600,7 +631,10 @@ async function waitForRollout(kubectl: Kubectl, object: K8sObject, deadline: Dea
   return {
     what: `${ref} in ${namespace} did not roll out within ${formatDuration(elapsedMs)}`,
     why: result.reason,
-    fix: `see why: \`${kubectl.display(['describe', ref, '-n', namespace])}\` and \`${kubectl.display(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp'])}\`; then \`npm run deploy\` again (a longer --timeout if it was only slow)`,
+    fix:
+      `see why: \`${kubectl.display(['describe', ref, '-n', namespace])}\` and ` +
+      `\`${kubectl.display(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp'])}\`; ` +
+      'then `npm run deploy` again (a longer --timeout if it was only slow)',
   };
 }
 
@@ -634,7 +668,11 @@ async function waitForJob(kubectl: Kubectl, object: K8sObject, deadline: Deadlin
     console.log(`  ${ref} failed; the last lines of its logs (\`${kubectl.display(logsArgs)}\`):`);
     const lines = (logs.ok ? logs.stdout : `(no logs: ${logs.reason})`).trimEnd().split('\n');
     for (const line of lines) console.log(`    | ${line}`);
-    return { what: `${ref} in ${namespace} failed after ${formatDuration(elapsedMs)}`, why: 'the Job reached its backoff limit (its logs are above)', fix: `fix the cause in the logs, then ${deleteAndRetry}` };
+    return {
+      what: `${ref} in ${namespace} failed after ${formatDuration(elapsedMs)}`,
+      why: 'the Job reached its backoff limit (its logs are above)',
+      fix: `fix the cause in the logs, then ${deleteAndRetry}`,
+    };
   }
   return {
     what: `${ref} in ${namespace} did not complete within ${formatDuration(elapsedMs)}`,
@@ -650,7 +688,11 @@ async function waitForFile(kubectl: Kubectl, objects: readonly DistObject[], dea
     const waiter = ROLLOUT_KINDS.has(object.kind) ? waitForRollout : object.kind === 'Job' ? waitForJob : undefined;
     if (!waiter) continue;
     if (deadline.expired()) {
-      return { what: `--timeout ${formatDuration(deadline.totalMs)} used up before ${object.kind.toLowerCase()}/${object.metadata.name}`, why: 'the earlier waits took the whole budget', fix: '`npm run deploy -- --timeout 20m`' };
+      return {
+        what: `--timeout ${formatDuration(deadline.totalMs)} used up before ${object.kind.toLowerCase()}/${object.metadata.name}`,
+        why: 'the earlier waits took the whole budget',
+        fix: '`npm run deploy -- --timeout 20m`',
+      };
     }
     const failure = await waiter(kubectl, object, deadline);
     if (failure) return failure;
@@ -729,7 +771,9 @@ async function main(): Promise<number> {
   const options = parseOptions();
   if (typeof options === 'number') return options;
   const kubectl = new Kubectl(options.context);
-  console.log(`deploy: ${options.dist} to ${options.context ? `context ${options.context}` : 'the current kubectl context'}, profile ${options.profile}, timeout ${formatDuration(options.timeout)}${options.dryRun ? ' (dry run)' : ''}`);
+  const target = options.context ? `context ${options.context}` : 'the current kubectl context';
+  const mode = options.dryRun ? ' (dry run)' : '';
+  console.log(`deploy: ${options.dist} to ${target}, profile ${options.profile}, timeout ${formatDuration(options.timeout)}${mode}`);
 
   step(1, 'preflight');
   const { checks, dist } = preflight(kubectl, options);

@@ -192,7 +192,15 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     });
   });
 
-  const PRECONDITIONS: { name: string; scenario: Scenario; args?: string[]; message: RegExp; fix: string }[] = [
+  const PRECONDITIONS: { name: string; scenario: Scenario; args?: string[]; env?: () => Record<string, string>; message: RegExp; fix: string }[] = [
+    {
+      name: 'kubectl is not installed',
+      scenario: {},
+      // node itself is started by its absolute path, so a PATH without kubectl is all it takes.
+      env: () => ({ PATH: tempDir('deploy-empty-path') }),
+      message: /cluster reachable: no Kubernetes API server answered[\s\S]*why: kubectl is not installed or not on PATH/,
+      fix: 'install kubectl',
+    },
     {
       name: 'the cluster does not answer',
       scenario: { unreachable: true },
@@ -233,7 +241,7 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
       name: 'a Dapr control-plane workload not available',
       scenario: { daprSystem: Object.fromEntries(DAPR_CONTROL_PLANE.map((name) => [name, name !== 'dapr-sentry'])) },
       message: /Dapr control plane: not available in dapr-system: deployment\/dapr-sentry/,
-      fix: 'kubectl rollout status deployment/dapr-sentry -n dapr-system',
+      fix: 'kubectl rollout status deployment/dapr-sentry -n dapr-system --timeout=5m',
     },
     {
       name: 'not enough CPU',
@@ -271,7 +279,8 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
 
   for (const precondition of PRECONDITIONS) {
     it(`preflight alone fails when ${precondition.name}: message, fix command, exit 4, nothing applied`, async () => {
-      const result = await runDeploy(precondition.scenario, ['--dist', dist, '--skip-verify', ...(precondition.args ?? [])]);
+      const args = ['--dist', dist, '--skip-verify', ...(precondition.args ?? [])];
+      const result = await runDeploy(precondition.scenario, args, precondition.env?.());
       expect(result.status, result.output).toBe(4);
       expect(result.stdout).toMatch(precondition.message);
       const fixes = result.stdout.split('\n').filter((line) => /^ {6}fix: /.test(line));
