@@ -3,7 +3,7 @@ import * as path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/synth';
 import { loadKafkaManifests } from './harness/kafka/manifests';
-import { ContainerFilesystem, expandReferences, resolveContainerEnv } from './harness/kafka/pod';
+import { ContainerFilesystem, expandReferences, resolveContainerEnv, serviceLinkEnv } from './harness/kafka/pod';
 
 // The harness's own seams, which every Kafka suite relies on: if they drifted from Kubernetes, the
 // real-broker suites would prove the wrong configuration.
@@ -43,6 +43,28 @@ describe('Kafka harness: the pod emulation', () => {
     expect(env.get('KAFKA_NODE_ID')).toBe('2');
     expect(env.get('POD_NAMESPACE')).toBe('kafka');
     expect(env.get('HARNESS_PROBE')).toBe('kafka-2/2/$(UNDEFINED_LATER)');
+  });
+
+  it('injects service links unless enableServiceLinks is false; the container env wins and may refer to them', () => {
+    const services = [
+      { metadata: { name: 'kafka' }, spec: { ports: [{ name: 'internal', port: 9092 }] } },
+      { metadata: { name: 'kafka-headless' }, spec: { clusterIP: 'None', ports: [{ name: 'internal', port: 9092 }] } },
+    ];
+    const links = serviceLinkEnv(services, true);
+    expect(links.get('KAFKA_PORT')).toBe(`tcp://${links.get('KAFKA_SERVICE_HOST')}:9092`);
+    expect(links.get('KAFKA_SERVICE_PORT_INTERNAL')).toBe('9092');
+    expect(links.get('KAFKA_PORT_9092_TCP_PROTO')).toBe('tcp');
+    expect([...links.keys()].some((name) => name.startsWith('KAFKA_HEADLESS'))).toBe(false);
+    expect([...serviceLinkEnv(services, false).keys()].every((name) => name.startsWith('KUBERNETES_'))).toBe(true);
+
+    const env = resolveContainerEnv(
+      { env: [{ name: 'KAFKA_PORT', value: 'mine' }, { name: 'SEEN', value: '$(KAFKA_SERVICE_PORT)' }] },
+      { name: 'kafka-0', namespace: 'kafka', labels: {}, annotations: {}, podIP: '127.0.0.1' },
+      links,
+    );
+    expect(env.get('KAFKA_PORT')).toBe('mine');
+    expect(env.get('SEEN')).toBe('9092');
+    expect(env.get('KAFKA_SERVICE_HOST')).toBe(links.get('KAFKA_SERVICE_HOST'));
   });
 
   it('refuses a downward API label the pod does not have, as the kubelet does', () => {

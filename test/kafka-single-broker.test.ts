@@ -14,6 +14,21 @@ import {
   withAdmin,
 } from './harness/kafka/client';
 
+// KafkaDockerWrapper's ExcludeServerPropsEnv: KAFKA_* variables of the image that are not broker properties.
+const IMAGE_ENV_NOT_PROPERTIES = [
+  'KAFKA_VERSION',
+  'KAFKA_HEAP_OPTS',
+  'KAFKA_LOG4J_OPTS',
+  'KAFKA_OPTS',
+  'KAFKA_JMX_OPTS',
+  'KAFKA_JVM_PERFORMANCE_OPTS',
+  'KAFKA_GC_LOG_OPTS',
+  'KAFKA_LOG4J_ROOT_LOGLEVEL',
+  'KAFKA_LOG4J_LOGGERS',
+  'KAFKA_TOOLS_LOG4J_LOGLEVEL',
+  'KAFKA_JMX_HOSTNAME',
+];
+
 const SUMMARY = /^\[reconcile-topics\] summary: created=(\d+) altered=(\d+) unchanged=(\d+) warnings=(\d+)$/m;
 
 function summaryOf(run: ProcessResult): { created: number; altered: number; unchanged: number; warnings: number } {
@@ -58,7 +73,15 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     expect(voters.map((v) => v.id)).toEqual([0]);
     expect(Number(/^LeaderId:\s+(\d+)$/m.exec(quorum.stdout)![1])).toBe(0);
 
+    // Exactly the StatefulSet's KAFKA_* variables became properties (plus the advertised listeners its
+    // script exports): nothing injected, e.g. by Kubernetes service links.
     const properties = cluster.serverProperties(0);
+    const container = cluster.manifests.statefulSet.spec.template.spec.containers[0];
+    const declaredProperties = (container.env as { name: string }[])
+      .map((e) => e.name)
+      .filter((name) => name.startsWith('KAFKA_') && !IMAGE_ENV_NOT_PROPERTIES.includes(name))
+      .map((name) => name.slice('KAFKA_'.length).toLowerCase().replace(/_/g, '.').replace(/\.\.\./g, '-').replace(/\.\./g, '_'));
+    expect([...properties.keys()].sort()).toEqual([...declaredProperties, 'advertised.listeners'].sort());
     expect(properties.get('node.id')).toBe('0');
     expect(properties.get('advertised.listeners')).toBe(
       'INTERNAL://kafka-0.kafka-headless.kafka.svc.cluster.local:9092,EXTERNAL://localhost:19092',

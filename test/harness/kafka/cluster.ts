@@ -7,7 +7,7 @@ import type { K8sObject } from '../../support/synth';
 import { ensureKafkaJars } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
 import { KafkaManifests, loadKafkaManifests } from './manifests';
-import { ContainerFilesystem, PodIdentity, resolveContainerEnv } from './pod';
+import { containerCommand, ContainerFilesystem, PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
@@ -307,10 +307,11 @@ export class KafkaTestCluster {
       podIP: '127.0.0.100',
     };
     const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps);
-    const env = { ...this.containerEnv(container, identity, filesystem), ...options.env };
+    const resolved = resolveContainerEnv(container, identity, this.serviceLinks(podSpec));
+    const env = { ...this.processEnv(resolved, identity, filesystem), ...options.env };
     // The one addition to the Job's environment: where the tools are (the script defaults to /opt/kafka).
     env.KAFKA_HOME = this.kafkaHome;
-    const [command, ...args] = [...(container.command ?? []), ...(container.args ?? [])].map((token: string) => filesystem.translate(token));
+    const [command, ...args] = containerCommand(container, resolved).map((token) => filesystem.translate(token));
     return runProcess(command, args, env, options.timeoutMs ?? 180_000);
   }
 
@@ -327,13 +328,15 @@ export class KafkaTestCluster {
     return `${lines.join('\n')}\n`;
   }
 
-  private containerEnv(
-    container: Parameters<typeof resolveContainerEnv>[0],
-    identity: PodIdentity,
-    filesystem: ContainerFilesystem,
-  ): NodeJS.ProcessEnv {
+  private serviceLinks(podSpec: { enableServiceLinks?: boolean }): Map<string, string> {
+    // Kubernetes' default is true.
+    return serviceLinkEnv(this.manifests.namespaceServices, podSpec.enableServiceLinks !== false);
+  }
+
+  /** The environment of the container's process on the host: its resolved env, with container paths translated. */
+  private processEnv(resolved: ReadonlyMap<string, string>, identity: PodIdentity, filesystem: ContainerFilesystem): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
-    for (const [name, value] of resolveContainerEnv(container, identity)) env[name] = filesystem.translate(value);
+    for (const [name, value] of resolved) env[name] = filesystem.translate(value);
     // What the container runtime adds; the image's own PATH is the host's here.
     return { PATH: process.env.PATH, HOSTNAME: identity.name, HOME: path.join(this.dir, 'home'), ...env };
   }
@@ -343,9 +346,10 @@ export class KafkaTestCluster {
     const container = podSpec.containers[0];
     // A new pod: fresh emptyDirs, the PVC directory kept.
     const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, this.manifests.statefulSet.spec.volumeClaimTemplates);
-    const env = this.containerEnv(container, pod.identity, filesystem);
+    const resolved = resolveContainerEnv(container, pod.identity, this.serviceLinks(podSpec));
+    const env = this.processEnv(resolved, pod.identity, filesystem);
 
-    const logDir = (container.env as { name: string; value?: string }[]).find((e) => e.name === 'LOG_DIR')?.value ?? '/opt/kafka/logs';
+    const logDir = resolved.get('LOG_DIR') ?? '/opt/kafka/logs';
     const hostLogDir = filesystem.writableHostPath(logDir);
     if (!hostLogDir) throw new Error(`${pod.identity.name}: LOG_DIR ${logDir} is on the read-only root filesystem; kafka-run-class.sh cannot create it`);
     pod.configDir = filesystem.writableHostPath('/opt/kafka/config');
@@ -373,7 +377,7 @@ export class KafkaTestCluster {
     );
 
     // The one seam: the container's command runs as written, except that the image's launcher is ours.
-    const tokens: string[] = [...(container.command ?? []), ...(container.args ?? [])];
+    const tokens = containerCommand(container, resolved);
     if (!tokens.some((token) => token.includes(IMAGE_LAUNCHER))) {
       throw new Error(`the Kafka container's command does not run the image's launcher ${IMAGE_LAUNCHER}`);
     }

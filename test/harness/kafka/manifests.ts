@@ -8,6 +8,8 @@ export interface KafkaManifests {
   readonly statefulSet: K8sObject;
   /** Services in the StatefulSet's namespace whose selector matches its pods. */
   readonly services: readonly K8sObject[];
+  /** Every Service in the StatefulSet's namespace (the kubelet's service links come from all of them). */
+  readonly namespaceServices: readonly K8sObject[];
   readonly topicsJob: K8sObject;
   readonly configMaps: readonly K8sObject[];
   /** The Kafka version of the StatefulSet's `apache/kafka:<version>` image. */
@@ -33,9 +35,8 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
   if (!statefulSet) throw new Error(`no StatefulSet named ${statefulSetName} in ${distDir}`);
   const namespace = statefulSet.metadata.namespace ?? 'default';
   const podLabels: Record<string, string> = statefulSet.spec.template.metadata?.labels ?? {};
-  const services = objects.filter(
-    (o) => o.kind === 'Service' && (o.metadata.namespace ?? 'default') === namespace && selects(o.spec?.selector, podLabels),
-  );
+  const namespaceServices = objects.filter((o) => o.kind === 'Service' && (o.metadata.namespace ?? 'default') === namespace);
+  const services = namespaceServices.filter((o) => selects(o.spec?.selector, podLabels));
   const topicsJob = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-topics-`));
   if (!topicsJob) throw new Error(`no Job named ${statefulSetName}-topics-* in ${distDir}`);
 
@@ -46,6 +47,7 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
   return {
     statefulSet,
     services,
+    namespaceServices,
     topicsJob,
     configMaps: objects.filter((o) => o.kind === 'ConfigMap'),
     kafkaVersion: match[1],

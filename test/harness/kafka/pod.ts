@@ -70,8 +70,55 @@ function fieldValue(fieldPath: string, pod: PodIdentity): string {
   }
 }
 
-/** A container's environment as the kubelet builds it: in order, each value expanded against the earlier ones. */
-export function resolveContainerEnv(container: { env?: EnvVar[]; envFrom?: unknown[] }, pod: PodIdentity): Map<string, string> {
+interface ServiceLike {
+  metadata: { name: string };
+  spec?: { clusterIP?: string; ports?: { name?: string; port: number; protocol?: string }[] };
+}
+
+/**
+ * The docker-link variables the kubelet injects for the Services of the pod's namespace unless the pod
+ * sets `enableServiceLinks: false` (k8s.io/kubernetes pkg/kubelet/envvars): `<NAME>_SERVICE_HOST`,
+ * `<NAME>_SERVICE_PORT[_<PORT NAME>]`, `<NAME>_PORT`, `<NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]`.
+ * With the apache/kafka image, those of a Service named kafka* turn into broker properties.
+ * The `kubernetes` Service's variables are always there.
+ */
+export function serviceLinkEnv(namespaceServices: readonly ServiceLike[], enableServiceLinks: boolean): Map<string, string> {
+  const kubernetes: ServiceLike = { metadata: { name: 'kubernetes' }, spec: { ports: [{ name: 'https', port: 443 }] } };
+  const services = [kubernetes, ...(enableServiceLinks ? namespaceServices : [])];
+  const env = new Map<string, string>();
+  services.forEach((service, i) => {
+    const ports = service.spec?.ports ?? [];
+    if (service.spec?.clusterIP === 'None' || ports.length === 0) return;
+    // A stand-in for the ClusterIP the API server would assign.
+    const ip = `10.96.0.${i + 1}`;
+    const name = service.metadata.name.toUpperCase().replace(/-/g, '_');
+    env.set(`${name}_SERVICE_HOST`, ip);
+    env.set(`${name}_SERVICE_PORT`, String(ports[0].port));
+    ports.forEach((port, p) => {
+      const protocol = (port.protocol ?? 'TCP').toLowerCase();
+      const url = `${protocol}://${ip}:${port.port}`;
+      const prefix = `${name}_PORT_${port.port}_${protocol.toUpperCase()}`;
+      if (port.name) env.set(`${name}_SERVICE_PORT_${port.name.toUpperCase().replace(/-/g, '_')}`, String(port.port));
+      if (p === 0) env.set(`${name}_PORT`, url);
+      env.set(prefix, url);
+      env.set(`${prefix}_PROTO`, protocol);
+      env.set(`${prefix}_PORT`, String(port.port));
+      env.set(`${prefix}_ADDR`, ip);
+    });
+  });
+  return env;
+}
+
+/**
+ * A container's environment as the kubelet builds it: each entry in order, `$(VAR)` expanded against the
+ * earlier entries and the service-link variables; service-link variables the container does not set
+ * itself are added.
+ */
+export function resolveContainerEnv(
+  container: { env?: EnvVar[]; envFrom?: unknown[] },
+  pod: PodIdentity,
+  serviceEnv: ReadonlyMap<string, string> = new Map(),
+): Map<string, string> {
   if (container.envFrom?.length) throw new Error('envFrom is not supported by the harness');
   const env = new Map<string, string>();
   for (const entry of container.env ?? []) {
@@ -79,10 +126,16 @@ export function resolveContainerEnv(container: { env?: EnvVar[]; envFrom?: unkno
       if (!entry.valueFrom.fieldRef) throw new Error(`env ${entry.name}: only fieldRef sources are supported by the harness`);
       env.set(entry.name, fieldValue(entry.valueFrom.fieldRef.fieldPath, pod));
     } else {
-      env.set(entry.name, expandReferences(entry.value ?? '', env));
+      env.set(entry.name, expandReferences(entry.value ?? '', new Map([...serviceEnv, ...env])));
     }
   }
+  for (const [name, value] of serviceEnv) if (!env.has(name)) env.set(name, value);
   return env;
+}
+
+/** The container's command and args, `$(VAR)` references expanded against its environment (the kubelet does). */
+export function containerCommand(container: { command?: string[]; args?: string[] }, env: ReadonlyMap<string, string>): string[] {
+  return [...(container.command ?? []), ...(container.args ?? [])].map((token) => expandReferences(token, env));
 }
 
 /**
