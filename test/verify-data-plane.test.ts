@@ -1,4 +1,7 @@
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
 import * as path from 'path';
 import { ConfigResourceTypes, ITopicConfig } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,64 @@ import { ROOT, tempDir } from './support/synth';
 const KAFKA_IDS = KAFKA_LIVE_CHECKS.map((check) => check.id);
 const POSTGRES_IDS = POSTGRES_LIVE_CHECKS.map((check) => check.id);
 const VERIFY_CLI = path.join(ROOT, 'build', 'verify', 'main.js');
+const FAKE_KUBECTL = path.join(__dirname, 'fixtures', 'verify', 'kubectl-port-forward.js');
+
+/** The verifier CLI, without blocking this process (a test may serve an API to it meanwhile). */
+function runVerifyCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [VERIFY_CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Just enough of an API server on loopback: discovery, the namespace list that proves it answers, one Secret. */
+async function serveSecretApi(secret: { namespace: string; name: string; data: Record<string, string> } | undefined) {
+  const requests: string[] = [];
+  const server = http.createServer((request, response) => {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    requests.push(pathname);
+    const send = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(body));
+    };
+    if (pathname === '/api/v1') {
+      return send(200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'namespaces', kind: 'Namespace', namespaced: false, verbs: ['list'] }] });
+    }
+    if (pathname === '/api/v1/namespaces') return send(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] });
+    if (secret && pathname === `/api/v1/namespaces/${secret.namespace}/secrets/${secret.name}`) {
+      const data = Object.fromEntries(Object.entries(secret.data).map(([key, value]) => [key, Buffer.from(value).toString('base64')]));
+      return send(200, { kind: 'Secret', apiVersion: 'v1', metadata: { name: secret.name, namespace: secret.namespace }, data });
+    }
+    return send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const kubeconfig = path.join(tempDir('verify-kubeconfig'), 'config');
+  fs.writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: test, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]`,
+      'users: [{name: test, user: {token: not-a-real-token}}]',
+      'contexts: [{name: test, context: {cluster: test, user: test}}]',
+      'current-context: test',
+    ].join('\n'),
+  );
+  return { kubeconfig, requests, close: () => server.close() };
+}
+
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(true));
+  });
 
 /** The data-plane checks of the repository's dist/ against the given targets, as `npm run verify` runs them. */
 function verifyDataPlane(targets: { kafkaBrokers?: string[]; postgres?: PostgresConnection }, only = [...KAFKA_IDS, ...POSTGRES_IDS], timeoutMs = 10_000): Promise<VerifyReport> {
@@ -112,6 +173,46 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
         const report = JSON.parse(result.stdout);
         expect(report.checks.filter((check: { id: string }) => [...KAFKA_IDS, ...POSTGRES_IDS].includes(check.id)).length).toBe(10);
       }
+    }
+  });
+
+  it('--live: port-forwards as dist/infra-endpoints.txt lists them, the password read from its Secret, stopped at exit', async () => {
+    const bin = tempDir('verify-kubectl-bin');
+    fs.copyFileSync(FAKE_KUBECTL, path.join(bin, 'kubectl'));
+    fs.chmodSync(path.join(bin, 'kubectl'), 0o755);
+    const { KUBECONFIG: _ignored, ...inherited } = process.env;
+    const env = (kubeconfig: string) => ({
+      ...inherited,
+      HOME: tempDir('verify-data-plane-home'),
+      KUBECONFIG: kubeconfig,
+      PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+      // The broker binds its own forwarded port (localhost:19092); PostgreSQL is reached through the forward.
+      FAKE_PORT_FORWARDS: JSON.stringify({ 'kafka/pod/kafka-0': '', 'postgres/svc/postgres': `127.0.0.1:${stack.postgres.port}` }),
+    });
+    const args = ['--live', '--check', ...KAFKA_IDS, ...POSTGRES_IDS];
+
+    const api = await serveSecretApi({ namespace: 'postgres', name: 'learnflow-postgres-app', data: { password: stack.app.password, username: 'learnflow' } });
+    try {
+      const result = await runVerifyCli(args, env(api.kubeconfig));
+      expect(result.status, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toContain('data plane: Kafka localhost:19092; PostgreSQL learnflow@127.0.0.1:15432/learnflow_db (kubectl port-forward)');
+      expect(result.stdout).toMatch(/10 checks: 10 passed, 0 failed/);
+      expect(result.stdout + result.stderr).not.toContain(stack.app.password);
+      expect(api.requests).toContain('/api/v1/namespaces/postgres/secrets/learnflow-postgres-app');
+      // The forward went away with the verifier.
+      expect(await refused(15432)).toBe(true);
+    } finally {
+      api.close();
+    }
+
+    const noSecret = await serveSecretApi(undefined);
+    try {
+      const result = await runVerifyCli(args, env(noSecret.kubeconfig));
+      expect(result.status).toBe(2);
+      expect(result.stdout).toContain('could not check: reading key password of Secret postgres/learnflow-postgres-app: HTTP 404');
+      expect(await refused(15432)).toBe(true);
+    } finally {
+      noSecret.close();
     }
   });
 

@@ -101,9 +101,12 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const checks: CheckReport[] = [];
   for (const check of selected(STATIC_CHECKS)) checks.push(await runCheck(check, 'static', staticContext));
 
-  let cluster = { checked: false, description: 'not checked (--offline)' };
+  let cluster = { checked: false, description: options.live === 'off' ? 'not checked (--offline)' : 'not checked (no cluster-state check selected)' };
   const liveChecks = selected(LIVE_CHECKS);
-  if (options.live !== 'off' && liveChecks.length > 0) {
+  const dataPlaneChecks = selected(KAFKA_LIVE_CHECKS).length + selected(POSTGRES_LIVE_CHECKS).length;
+  // --live port-forwards to the data plane through the cluster, even when no cluster-state check is selected.
+  const needsCluster = liveChecks.length > 0 || (options.live === 'required' && options.openDataPlane !== undefined && dataPlaneChecks > 0);
+  if (options.live !== 'off' && needsCluster) {
     options.onProgress?.('connecting to the cluster');
     try {
       const reader = await options.connect();
@@ -120,7 +123,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
         for (const check of liveChecks) checks.push(notRun(check, 'live', `could not check: ${error.message}`, 'error'));
       } else {
         cluster = { checked: false, description: 'not checked (none reachable)' };
-        notices.push(`no cluster reachable, static checks only (${error.message}); pass --live to make this an error`);
+        const skipped = options.openDataPlane ? 'no cluster-state checks' : 'static checks only';
+        notices.push(`no cluster reachable, ${skipped} (${error.message}); pass --live to make this an error`);
       }
     }
   }

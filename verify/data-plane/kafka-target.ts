@@ -157,6 +157,7 @@ function unavailable(description: string, error: unknown): ClusterUnavailableErr
   if (error instanceof ClusterUnavailableError) return error;
   // kafkajs's metadata parser rejects a whole answer that has a partition without a leader.
   const offline = error instanceof KafkaJSProtocolError && error.type === 'LEADER_NOT_AVAILABLE' ? ' (a partition has no leader: offline partitions?)' : '';
+  const message = (error as Error).message;
   const cause = (error as { cause?: Error }).cause?.message;
-  return new ClusterUnavailableError(`${description}: ${(error as Error).message}${cause ? ` (${cause})` : ''}${offline}`);
+  return new ClusterUnavailableError(`${description}: ${message}${cause && cause !== message ? ` (${cause})` : ''}${offline}`);
 }
