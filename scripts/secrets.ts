@@ -1,8 +1,8 @@
-import { spawnSync } from 'child_process';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues, SecretContract } from '../lib/postgres/secrets';
+import { Kubectl } from './kubectl';
 
 // Exit codes: 0 every Secret exists (created now or before), 1 kubectl or the cluster failed,
 // 2 invalid configuration or arguments.
@@ -26,17 +26,12 @@ interface Options {
 
 class KubectlError extends Error {}
 
+// Bounded like every kubectl call of the operator commands: a hung API server must not hang us.
+const KUBECTL_TIMEOUT_MS = 30_000;
+
 function kubectl(options: Options, args: readonly string[], input?: string): string {
-  const result = spawnSync('kubectl', [...(options.context ? ['--context', options.context] : []), ...args], {
-    input,
-    encoding: 'utf8',
-  });
-  if (result.error) {
-    throw new KubectlError(`cannot run kubectl: ${result.error.message} (is kubectl installed and on PATH?)`);
-  }
-  if (result.status !== 0) {
-    throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.stderr.trim() || `exit code ${result.status}`}`);
-  }
+  const result = new Kubectl(options.context).run(args, KUBECTL_TIMEOUT_MS, input);
+  if (!result.ok) throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.reason}`);
   return result.stdout;
 }
 
