@@ -1,7 +1,8 @@
 import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { projectRoot } from '../lib/platform/project-files';
 
-export const ROOT = path.resolve(__dirname, '..');
+// Not __dirname/..: `npm run bench` runs the bundle in build/bench/, one level deeper than the source.
+export const ROOT = projectRoot();
 
 /** One benchmark figure, with the target PRODUCT.md sets for it. */
 export interface Measurement {
