@@ -54,7 +54,7 @@ export const kafkaConfig = z
     name: dnsLabel,
     // The tag names the broker version, which clients (Dapr's Sarama) are told.
     image: pinnedImage.refine((image) => /:\d+\.\d+\.\d+(@sha256:[a-f0-9]{64})?$/.test(image), {
-      message: "must be tagged with the Kafka version, e.g. 'apache/kafka:4.1.1' (optionally @sha256:...)",
+      message: "must be tagged with the Kafka version, e.g. 'apache/kafka:4.3.1' (optionally @sha256:...)",
     }),
     brokers: z.number().int('must be a whole number').min(1, 'must be >= 1').max(99, 'must be <= 99'),
     /** KRaft cluster id: 16 bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
@@ -101,8 +101,9 @@ export const LEARNFLOW_TOPICS: TopicSpecInput[] = [
 
 export const kafkaDefaults: KafkaConfigInput = {
   name: 'kafka',
-  // Chosen by the real-broker tests (README, "Kafka version").
-  image: 'apache/kafka:4.1.1',
+  // The newest 4.x whose tools are all on Maven Central and that passes the real-broker tests with
+  // kafkajs 2.2.4 (README, "Kafka version"): 4.4.0's kafka-tools jars are not published.
+  image: 'apache/kafka:4.3.1',
   brokers: 1,
   // Fixed, not random: synth must be deterministic, and the id is only a guard against mixing clusters.
   clusterId: 'TGVhcm5GbG93S2Fma2EwMQ',
@@ -114,7 +115,9 @@ export const kafkaDefaults: KafkaConfigInput = {
   clientNamespaces: ['learnflow'],
   topics: LEARNFLOW_TOPICS,
   topicsJob: {
-    resources: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
+    // The script runs up to 3 tool JVMs at once (~100 MiB each); a CPU limit below 1 core stretches
+    // a first run of the 10 topics past 40 s.
+    resources: { requests: { cpu: '100m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } },
     backoffLimit: 6,
     ttlSecondsAfterFinished: 86_400,
     waitTimeoutSeconds: 300,

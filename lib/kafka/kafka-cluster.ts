@@ -235,7 +235,7 @@ export class KafkaCluster extends Construct {
   }
 }
 
-/** 'apache/kafka:4.1.1' -> '4.1.1'; the config schema guarantees such a tag. */
+/** 'apache/kafka:4.3.1' -> '4.3.1'; the config schema guarantees such a tag. */
 export function kafkaVersionOf(image: string): string {
   return /:(\d+\.\d+\.\d+)(@sha256:[a-f0-9]{64})?$/.exec(image)![1];
 }
