@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KAFKA_LIVE_CHECKS, POSTGRES_LIVE_CHECKS } from '../verify/checks';
 import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { directDataPlane } from '../verify/data-plane/data-plane';
-import { PostgresConnection } from '../verify/data-plane/postgres-target';
+import { parsePortForwards } from '../verify/data-plane/port-forward';
+import { parsePostgresUrl, PostgresConnection } from '../verify/data-plane/postgres-target';
 import { parseTopicsConf } from '../verify/kafka-topics';
 import { runVerify, VerifyReport } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
@@ -342,5 +343,34 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
     expect(report.exitCode).toBe(2);
     expect(report.checks.filter((check) => check.component === 'kafka').map((check) => check.status)).toEqual(KAFKA_IDS.map(() => 'error'));
     expect(report.checks.find((check) => check.id === 'postgres-live-migrations')!.status).toBe('pass');
+  });
+});
+
+describe('verify: reading the data-plane targets', () => {
+  it('reads the port-forwards of dist/infra-endpoints.txt, by section', () => {
+    const forwards = parsePortForwards(fs.readFileSync(path.join(DIST_DIR, 'infra-endpoints.txt'), 'utf8'));
+    expect(forwards).toEqual([
+      { section: 'Kafka', localPort: 19092, command: ['kubectl', 'port-forward', '-n', 'kafka', 'pod/kafka-0', '19092:9094'] },
+      { section: 'PostgreSQL', localPort: 15432, command: ['kubectl', 'port-forward', '-n', 'postgres', 'svc/postgres', '15432:5432'] },
+    ]);
+  });
+
+  it('reads --postgres-url, percent-escapes included, and rejects what it cannot use without echoing it', () => {
+    expect(parsePostgresUrl('postgresql://learnflow:p%40ss%2Fw0rd@localhost:15432/learnflow_db?sslmode=disable')).toEqual({
+      host: 'localhost',
+      port: 15432,
+      user: 'learnflow',
+      password: 'p@ss/w0rd',
+      database: 'learnflow_db',
+    });
+    expect(parsePostgresUrl('postgres://learnflow@db/learnflow_db').port).toBe(5432);
+    for (const url of ['learnflow:hunter2@localhost/learnflow_db', 'mysql://learnflow:hunter2@localhost/x', 'postgresql://learnflow:hunter2@localhost/']) {
+      expect(() => parsePostgresUrl(url)).toThrow(/--postgres-url/);
+      try {
+        parsePostgresUrl(url);
+      } catch (error) {
+        expect((error as Error).message).not.toContain('hunter2');
+      }
+    }
   });
 });

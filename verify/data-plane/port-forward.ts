@@ -78,7 +78,10 @@ export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
     const role = postgresForward ? appRoleOf(dist) : undefined;
 
     const started: ChildProcess[] = [];
-    const stop = () => started.forEach((child) => child.exitCode === null && child.kill());
+    const stop = () => {
+      process.removeListener('exit', stop);
+      for (const child of started) if (child.exitCode === null) child.kill();
+    };
     process.once('exit', stop);
     try {
       onProgress?.(`starting ${kafkaForwards.length + (postgresForward ? 1 : 0)} port-forward(s)`);
