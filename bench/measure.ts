@@ -1,7 +1,6 @@
 import { spawnSync } from 'child_process';
 import { projectRoot } from '../lib/platform/project-files';
 
-// Not __dirname/..: `npm run bench` runs the bundle in build/bench/, one level deeper than the source.
 export const ROOT = projectRoot();
 
 /** One benchmark figure, with the target PRODUCT.md sets for it. */

@@ -3,12 +3,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Measurement, ROOT } from './measure';
+import { benchTopics } from './kafka';
+import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';
 import { benchVerify } from './verify';
 
 /** Every benchmark; each returns its figures with their targets. Adding one is adding an entry. */
 const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> = {
   synth: benchSynth,
+  topics: benchTopics,
+  postgres: benchPostgres,
   verify: benchVerify,
 };
 

@@ -1,21 +1,12 @@
 import { spawnSync } from 'child_process';
 import * as os from 'os';
-import * as path from 'path';
+import { DIST_DIR, LoopbackStack } from '../test/harness/loopback-stack';
 import { LEARNFLOW_TABLES } from '../verify/mission';
 import { loadDist } from '../verify/dist';
 import { topicsFiles } from '../verify/kafka-topics';
-import { atLeast, atMost, Measurement, ROOT, timeAsync, timeCommand } from './measure';
+import { atLeast, atMost, Measurement, timeAsync, timeCommand } from './measure';
 
 const VERIFY = 'build/verify/main.js';
-
-/**
- * The test harness finds its scripts next to its source files (__dirname), which the bench bundle would
- * move: it is loaded from source, through ts-node, as the tests load it.
- */
-function loopbackHarness(): typeof import('../test/harness/loopback-stack') {
-  require('ts-node').register({ transpileOnly: true, project: path.join(ROOT, 'tsconfig.json') });
-  return require(path.join(ROOT, 'test/harness/loopback-stack.ts'));
-}
 
 /**
  * Static verify of dist/; live verify (static + Kafka + PostgreSQL checks) of the loopback stack against
@@ -30,7 +21,6 @@ export async function benchVerify(): Promise<Measurement[]> {
   const staticNpm = timeCommand('npm', ['run', '-s', 'verify', '--', '--offline'], 3, noCluster);
 
   process.stderr.write('verify bench: starting Kafka and PostgreSQL from dist/ on loopback ...\n');
-  const { LoopbackStack, DIST_DIR } = loopbackHarness();
   const stack = await LoopbackStack.start();
   try {
     const live = timeCommand(process.execPath, [VERIFY, '--kafka-brokers', stack.kafkaBrokers.join(','), '--postgres-url', stack.appUrl], 5, noCluster);

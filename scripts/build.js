@@ -8,7 +8,7 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'build');
 // Each becomes build/<same path>.js; entries that do not exist (yet) are skipped.
-const ENTRY_POINTS = ['main.ts', 'verify/main.ts', 'bench/run.ts', 'scripts/secrets.ts', 'scripts/deploy.ts'];
+const ENTRY_POINTS = ['main.ts', 'verify/main.ts', 'scripts/secrets.ts', 'scripts/deploy.ts'];
 const SOURCE_DIRS = ['lib', 'verify', 'bench', 'scripts', 'imports'];
 
 function entryPoints() {
