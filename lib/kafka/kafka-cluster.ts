@@ -2,7 +2,8 @@ import { Construct } from 'constructs';
 import { mebibytes } from '../config/quantity';
 import { KafkaConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
-import { IntOrString, Quantity } from '../platform/k8s';
+import { IntOrString } from '../platform/k8s';
+import { dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -209,16 +210,7 @@ export class KafkaCluster extends Construct {
             volumes: writable.volumes,
           },
         },
-        volumeClaimTemplates: [
-          {
-            metadata: { name: 'data', labels },
-            spec: {
-              accessModes: ['ReadWriteOnce'],
-              storageClassName: config.storage.storageClassName,
-              resources: { requests: { storage: Quantity.fromString(config.storage.size) } },
-            },
-          },
-        ],
+        volumeClaimTemplates: [dataVolumeClaimTemplate(labels, config.storage)],
       },
     });
 

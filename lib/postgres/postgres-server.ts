@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
-import { IntOrString, Quantity } from '../platform/k8s';
+import { IntOrString } from '../platform/k8s';
+import { dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -171,16 +172,7 @@ export class PostgresServer extends Construct {
             ],
           },
         },
-        volumeClaimTemplates: [
-          {
-            metadata: { name: 'data', labels },
-            spec: {
-              accessModes: ['ReadWriteOnce'],
-              storageClassName: config.storage.storageClassName,
-              resources: { requests: { storage: Quantity.fromString(config.storage.size) } },
-            },
-          },
-        ],
+        volumeClaimTemplates: [dataVolumeClaimTemplate(labels, config.storage)],
       },
     });
 
