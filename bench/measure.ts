@@ -45,7 +45,7 @@ export async function timeAsync(runs: number, fn: () => Promise<unknown>): Promi
 }
 
 export function atMost(id: string, value: number, limitMs: number): Measurement {
-  return { id, value, unit: 'ms', target: `<= ${limitMs} ms`, met: value <= limitMs };
+  return { id, value, unit: 'ms', target: `<= ${Math.round(limitMs)} ms`, met: value <= limitMs };
 }
 
 export function atLeast(id: string, ratio: number, minimum: number): Measurement {

@@ -1,6 +1,4 @@
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseQuantity } from '../lib/config/quantity';
@@ -622,30 +620,10 @@ function runSecrets(options: DeployOptions): Failure | undefined {
   };
 }
 
-/**
- * The verifier reads the current context of the kubeconfig and has no --context flag. A kubeconfig
- * file that only names the context, listed after the real ones, selects it: the Kubernetes client
- * takes current-context from the last file that sets it (kubectl takes the first; kubectl never
- * sees this variable).
- */
-function kubeconfigSelecting(context: string, dir: string): string {
-  const file = path.join(dir, 'select-context.json');
-  fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': context }));
-  const existing = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter(Boolean);
-  const files = existing.length > 0 ? existing : [path.join(os.homedir(), '.kube', 'config')];
-  return [...files, file].join(path.delimiter);
-}
-
 function runVerify(options: DeployOptions): number {
   const args = [path.join(__dirname, '..', 'verify', 'main.js'), '--live', '--dist', options.dist];
-  if (!options.context) return spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? EXIT.verifyCouldNotCheck;
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-deploy-'));
-  try {
-    const env = { ...process.env, KUBECONFIG: kubeconfigSelecting(options.context, scratch) };
-    return spawnSync(process.execPath, args, { stdio: 'inherit', env }).status ?? EXIT.verifyCouldNotCheck;
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+  if (options.context) args.push('--context', options.context);
+  return spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? EXIT.verifyCouldNotCheck;
 }
 
 // ---------------------------------------------------------------------------------------------

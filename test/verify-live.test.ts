@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_CHECKS } from '../verify/checks';
 import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
-import { connectToCluster } from '../verify/cluster/kube-cluster-reader';
+import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
 import { K8sObject } from '../verify/model';
 import { tempDir } from './support/synth';
 import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
@@ -197,6 +197,31 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
       withoutDapr.close();
     }
   }, 60_000);
+
+  it('--context selects a context other than the current one, and an unknown one is "could not check"', async () => {
+    const dist = synthesizeDist();
+    const api = await serveListApi(healthyClusterState(dist), Object.values(CLUSTER_KINDS));
+    const file = kubeconfigFor('https://127.0.0.1:1');
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(file, 'utf8')
+        .replace('clusters: [', `clusters: [{name: target, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}, `)
+        .replace('contexts: [', 'contexts: [{name: target, context: {cluster: target, user: test}}, '),
+    );
+    process.env.KUBECONFIG = file;
+    try {
+      selectKubeContext('target');
+      const report = await verify(dist, { live: 'required', only: ['live-namespaces'], cluster: () => connectToCluster(3000) });
+      expect(report.cluster.description).toContain(api.url);
+      expect(checkOf(report, 'live-namespaces').status).toBe('pass');
+      selectKubeContext('nope');
+      await expect(connectToCluster(1000)).rejects.toThrow(/no context 'nope'/);
+    } finally {
+      selectKubeContext(undefined);
+      api.close();
+    }
+  });
 
   it('without any kubeconfig, says so without loading the client', async () => {
     delete process.env.KUBECONFIG;

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { projectRoot } from '../lib/platform/project-files';
 import { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
-import { connectToCluster } from './cluster/kube-cluster-reader';
+import { connectToCluster, selectKubeContext } from './cluster/kube-cluster-reader';
 import { directDataPlane, OpenDataPlane } from './data-plane/data-plane';
 import { portForwardedDataPlane } from './data-plane/port-forward';
 import { parsePostgresUrl, PostgresConnection } from './data-plane/postgres-target';
@@ -38,6 +38,7 @@ interface VerifyFlags {
   listChecks?: boolean;
   kafkaBrokers?: string[];
   postgresUrl?: string;
+  context?: string;
 }
 
 function seconds(value: string): number {
@@ -71,6 +72,7 @@ const program = new Command('verify')
   .option('--offline', 'static checks only, never contact a cluster')
   .option('--live', 'require the live checks: an unreachable cluster is exit 2 instead of a notice')
   .option('--cluster-state <dir>', 'read the cluster from YAML files (kubectl get -o yaml output) instead of the API server')
+  .option('--context <name>', 'kubeconfig context to check (default: the current one)')
   .option('--timeout <seconds>', 'bound on every network wait (cluster API, port-forward, Kafka, PostgreSQL)', seconds, 10)
   .addOption(new Option('-o, --output <format>', 'report format').choices(['human', 'json']).default('human'))
   .option('--check <id...>', 'run only these checks')
@@ -83,6 +85,7 @@ const program = new Command('verify')
 async function main(): Promise<number> {
   program.parse();
   const flags = program.opts<VerifyFlags>();
+  selectKubeContext(flags.context);
   if (flags.listChecks) {
     const { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } = await import('./checks');
     for (const check of [...STATIC_CHECKS, ...LIVE_CHECKS, ...KAFKA_LIVE_CHECKS, ...POSTGRES_LIVE_CHECKS]) console.log(`${check.id.padEnd(36)} ${check.component.padEnd(9)} ${check.description}`);

@@ -43,7 +43,19 @@ function kubeconfigSource(): string | undefined {
   return undefined;
 }
 
-/** The current kubeconfig context, or a ClusterUnavailableError saying why there is none. */
+let selectedContext: string | undefined;
+
+/** Use this kubeconfig context instead of the current one (`--context`), for the API and for kubectl. */
+export function selectKubeContext(context: string | undefined): void {
+  selectedContext = context;
+}
+
+/** `--context <name>` for kubectl commands, when one was selected. */
+export function kubectlContextArgs(): string[] {
+  return selectedContext ? ['--context', selectedContext] : [];
+}
+
+/** The selected (or current) kubeconfig context, or a ClusterUnavailableError saying why there is none. */
 async function loadKubeconfig() {
   const source = kubeconfigSource();
   if (!source) throw new ClusterUnavailableError('no kubeconfig (KUBECONFIG unset or missing, no ~/.kube/config, not in a pod)');
@@ -54,6 +66,12 @@ async function loadKubeconfig() {
     config.loadFromDefault();
   } catch (error) {
     throw new ClusterUnavailableError(`cannot read kubeconfig ${source}: ${(error as Error).message}`);
+  }
+  if (selectedContext) {
+    if (!config.getContexts().some((c) => c.name === selectedContext)) {
+      throw new ClusterUnavailableError(`kubeconfig ${source} has no context '${selectedContext}' (kubectl config get-contexts)`);
+    }
+    config.setCurrentContext(selectedContext);
   }
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new ClusterUnavailableError(`kubeconfig ${source} has no current context`);

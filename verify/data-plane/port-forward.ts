@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'child_process';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
-import { readSecretKey } from '../cluster/kube-cluster-reader';
+import { kubectlContextArgs, readSecretKey } from '../cluster/kube-cluster-reader';
 import { Dist } from '../dist';
 import { DistObject } from '../model';
 import { objectsOfKind } from '../workloads';
@@ -47,7 +47,7 @@ function appRoleOf(dist: Dist): { job: DistObject; user: string; database: strin
 /** Starts `kubectl port-forward` and resolves once it listens; rejects with kubectl's own words otherwise. */
 function startPortForward(forward: PortForward, timeoutMs: number, started: ChildProcess[]): Promise<void> {
   const [, ...args] = forward.command;
-  const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('kubectl', [...kubectlContextArgs(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   const what = forward.command.join(' ');
   const listening = new Promise<void>((resolve, reject) => {
