@@ -82,7 +82,8 @@ export class LearnflowStack {
     new KafkaNetworkPolicies(this.stage('02-network-policies-kafka.yaml'), 'KafkaNetwork', {
       cluster: this.kafka,
       topicsJob: this.topicsJob,
-      clientNamespaces: config.kafka.clientNamespaces,
+      // The apps namespace always: the services' Dapr sidecars produce and consume.
+      clientNamespaces: [...new Set([platform.namespaces.apps, ...config.kafka.extraClientNamespaces])],
     });
     new PostgresNetworkPolicies(this.stage('03-network-policies-postgres.yaml'), 'PostgresNetwork', {
       server: this.postgres,

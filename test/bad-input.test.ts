@@ -49,6 +49,10 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'database name not an identifier', override: { postgres: { database: 'Learnflow-DB' } }, path: 'postgres.database', value: 'Learnflow-DB' },
   { case: 'postgres storage in GB', override: { postgres: { storage: { size: '5GB' } } }, path: 'postgres.storage.size', value: '5GB' },
   { case: 'no Dapr app-ids', override: { dapr: { appIds: [] } }, path: 'dapr.appIds', value: '[]' },
+  { case: 'profile set in an override', override: { profile: 'production' }, path: 'profile', value: 'production', rule: '--profile' },
+  { case: 'development flag set in an override', override: { development: true }, path: 'development', value: 'true', rule: '--profile' },
+  { case: 'dead-letter topic not declared', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['triage-agent'], deadLetterTopic: 'dlq' }] } }, path: 'dapr.subscriptions[0].deadLetterTopic', value: 'dlq' },
+  { case: 'subscription for an app-id outside the scopes', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['stranger'] }] } }, path: 'dapr.subscriptions[0].appIds[0]', value: 'stranger' },
   { case: 'unknown profile', args: ['--profile', 'staging'], path: 'profile', value: 'staging' },
   { case: 'override file is not a mapping', override: ['a', 'list'], path: '(root)', value: 'list' },
 ];

@@ -124,3 +124,27 @@ describe('topics Job', () => {
     expect(hook(synthObjects({ override: { platform: { argoCdHooks: true } } }))).toBe('Sync');
   });
 });
+
+describe('Kafka NetworkPolicies', () => {
+  const admitted = (objects: ReturnType<typeof synthObjects>, name: string) =>
+    findObject(objects, 'NetworkPolicy', name).spec.ingress[0].from.map(
+      (peer: { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> } }) =>
+        peer.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] ?? peer.podSelector?.matchLabels,
+    );
+
+  it('denies by default, admits the apps namespace, the topics Job and the brokers to the client port', () => {
+    const objects = synthObjects();
+    expect(findObject(objects, 'NetworkPolicy', 'default-deny-ingress').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    expect(admitted(objects, 'kafka-clients')).toEqual([
+      'learnflow',
+      { 'learnflow.dev/kafka-client': 'true' },
+      { 'app.kubernetes.io/component': 'broker', 'app.kubernetes.io/name': 'kafka' },
+    ]);
+    expect(admitted(objects, 'kafka-controllers')).toEqual([{ 'app.kubernetes.io/component': 'broker', 'app.kubernetes.io/name': 'kafka' }]);
+  });
+
+  it('follows a renamed apps namespace and adds the extra client namespaces', () => {
+    const objects = synthObjects({ override: { platform: { namespaces: { apps: 'apps' } }, kafka: { extraClientNamespaces: ['batch'] } } });
+    expect(admitted(objects, 'kafka-clients').slice(0, 2)).toEqual(['apps', 'batch']);
+  });
+});

@@ -69,8 +69,8 @@ export const kafkaConfig = z
     antiAffinity: z.enum(['preferred', 'required']),
     /** Broker i's external listener is advertised as localhost:(externalPortBase + i). */
     externalPortBase: z.number().int().min(1024).max(65000),
-    /** Namespaces whose pods may connect to the client port (besides the topics Job). */
-    clientNamespaces: z.array(dnsLabel),
+    /** Namespaces besides the apps namespace whose pods may connect to the client port. */
+    extraClientNamespaces: z.array(dnsLabel),
     topics: z.array(topicSpec),
     topicsJob: z
       .object({
@@ -112,7 +112,7 @@ export const kafkaDefaults: KafkaConfigInput = {
   heapPercent: 50,
   antiAffinity: 'preferred',
   externalPortBase: 19092,
-  clientNamespaces: ['learnflow'],
+  extraClientNamespaces: [],
   topics: LEARNFLOW_TOPICS,
   topicsJob: {
     // The script runs up to 3 tool JVMs at once (~100 MiB each); a CPU limit below 1 core stretches

@@ -102,17 +102,29 @@ export function loadConfig(options: LoadConfigOptions = {}): LearnflowConfig {
   let input: unknown = profileLayer(profile as ProfileName);
   let source = `profile ${profile}`;
   if (options.overrideFile) {
-    input = deepMerge(input, readOverrideFile(options.overrideFile));
+    input = deepMerge(input, checkOverride(readOverrideFile(options.overrideFile), options.overrideFile));
     source += ` + ${options.overrideFile}`;
   }
   if (options.override !== undefined) {
-    input = deepMerge(input, options.override);
+    input = deepMerge(input, checkOverride(options.override, 'override'));
   }
   const result = learnflowConfig.safeParse(input);
   if (!result.success) {
     throw new ConfigError(source, problemsOf(result.error, input));
   }
   return result.data;
+}
+
+/**
+ * The profile decides what it implies (test users only in development profiles, the endpoints
+ * document's profile line, deploy's profile check): an override may not contradict it.
+ */
+function checkOverride(override: unknown, source: string): unknown {
+  const problems = ['profile', 'development']
+    .filter((key) => isPlain(override) && key in override)
+    .map((key) => ({ path: key, value: (override as Plain)[key], rule: 'is set by --profile, not by an override' }));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return override;
 }
 
 function readOverrideFile(file: string): unknown {

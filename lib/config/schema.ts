@@ -63,6 +63,22 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
     if (!declared.has(subscription.topic)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: 'must be one of the declared kafka.topics' });
     }
+    if (subscription.deadLetterTopic !== undefined && !declared.has(subscription.deadLetterTopic)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['dapr', 'subscriptions', i, 'deadLetterTopic'],
+        message: 'must be one of the declared kafka.topics (topics are never auto-created)',
+      });
+    }
+    subscription.appIds.forEach((appId, j) => {
+      if (!config.dapr.appIds.includes(appId)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['dapr', 'subscriptions', i, 'appIds', j],
+          message: 'must be one of dapr.appIds (the components are scoped to those)',
+        });
+      }
+    });
     const other = subscribed.get(subscription.topic);
     if (other !== undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `duplicate subscription (also dapr.subscriptions[${other}]); list several appIds instead` });
