@@ -95,7 +95,8 @@ export class LearnflowStack {
       config: config.dapr,
       kafka: this.kafka,
       stateStoreConnection: { name: secrets.dapr.name, key: 'connectionString' },
-      readableSecrets: secrets.all.filter((s) => s.namespaces.includes(platform.namespaces.apps)).map((s) => s.name),
+      // The services need their own credentials; the Dapr role's Secret is for the operator only.
+      readableSecrets: [secrets.app.name],
     });
   }
 

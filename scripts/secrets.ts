@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues, SecretContract } from '../lib/postgres/secrets';
@@ -15,7 +15,8 @@ const program = new Command('secrets')
   .option('-c, --config <file>', 'YAML file merged over the profile')
   .option('--context <name>', 'kubectl context to use (default: the current one)')
   .option('--dry-run', 'only report which Secrets are missing')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 interface Options {
   readonly profile: string;
@@ -91,7 +92,12 @@ function ensureSecret(options: Options, secret: SecretContract): void {
 }
 
 function main(): number {
-  program.parse();
+  try {
+    program.parse();
+  } catch (error) {
+    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
+    return error instanceof CommanderError && error.exitCode === 0 ? 0 : 2;
+  }
   const options = program.opts<Options>();
   let secrets: readonly SecretContract[];
   try {

@@ -11,6 +11,7 @@ SELECT pg_advisory_lock(hashtext('learnflow.cluster'));
 -- A failing statement below carries a password: keep statements out of the server log.
 SET log_min_error_statement = panic;
 SET log_statement = none;
+SET log_min_duration_statement = -1;
 
 -- Owns the database, the schema objects and every table; nobody logs in as it.
 SELECT format('CREATE ROLE %I NOLOGIN', :'owner_role')

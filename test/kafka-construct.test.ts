@@ -53,8 +53,11 @@ describe('Kafka StatefulSet', () => {
     expect(envOf(container(custom)).KAFKA_HEAP_OPTS).toBe('-Xmx768m -Xms768m');
   });
 
-  it('keeps data: PVC retention Retain, log dirs below the mount point', () => {
+  it('keeps data: PVC retention Retain, the PVC over the image VOLUME, log dirs below the mount point', () => {
     const spec = sts(minikube).spec;
+    // apache/kafka declares VOLUME /var/lib/kafka/data: a mount anywhere else leaves an anonymous
+    // per-container volume there, over the PVC.
+    expect(container(minikube).volumeMounts.find((m: { name: string }) => m.name === 'data').mountPath).toBe('/var/lib/kafka/data');
     expect(spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     const mount = container(minikube).volumeMounts.find((m: { name: string }) => m.name === 'data');
     expect(envOf(container(minikube)).KAFKA_LOG_DIRS?.startsWith(`${mount.mountPath}/`)).toBe(true);
@@ -98,12 +101,20 @@ describe('topics Job', () => {
     expect(production).toContain('code.execution.result 3 3 cleanup.policy=delete,min.insync.replicas=2,retention.ms=259200000');
   });
 
-  it('changes its name when the topics change, and only then', () => {
+  it('gives up: a deadline for a pod stuck before its script runs, bounded retries', () => {
+    const job = findObject(synthObjects(), 'Job', /^kafka-topics-/);
+    expect(job.spec.activeDeadlineSeconds).toBe(1800);
+    expect(job.spec.backoffLimit).toBe(6);
+  });
+
+  it('changes its name when anything of its pod changes, and only then', () => {
     const name = (objects: ReturnType<typeof synthObjects>) => findObject(objects, 'Job', /^kafka-topics-/).metadata.name;
     const base = name(synthObjects());
     expect(name(synthObjects())).toBe(base);
     const grown = synthObjects({ override: { kafka: { topics: [{ name: 'learning.query', partitions: 6, retention: '7d' }] } } });
     expect(name(grown)).not.toBe(base);
+    const moreMemory = synthObjects({ override: { kafka: { topicsJob: { resources: { requests: { memory: '768Mi' }, limits: { memory: '768Mi' } } } } } });
+    expect(name(moreMemory)).not.toBe(base);
     expect(base).toMatch(/^kafka-topics-[0-9a-f]{10}$/);
   });
 
@@ -112,7 +123,7 @@ describe('topics Job', () => {
     const job = findObject(objects, 'Job', /^kafka-topics-/);
     const configMap = findObject(objects, 'ConfigMap', job.metadata.name);
     const pod = job.spec.template.spec;
-    expect(pod.volumes.find((v: { name: string }) => v.name === 'script').configMap.name).toBe(configMap.metadata.name);
+    expect(pod.volumes.find((v: { name: string }) => v.name === 'files').configMap.name).toBe(configMap.metadata.name);
     expect(pod.containers[0].command).toEqual(['/bin/bash', '/etc/learnflow/topics/reconcile-topics.sh']);
     expect(Object.keys(configMap.data ?? {}).sort()).toEqual(['reconcile-topics.sh', 'topics.conf']);
     expect(pod.restartPolicy).toBe('Never');

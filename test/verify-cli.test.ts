@@ -60,6 +60,11 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
     expect(fixes.length).toBe(failures.length);
   });
 
+  it('exit 2, not 1 (findings), on a usage error', () => {
+    expect(runVerifyCli(['--bogus']).status).toBe(2);
+    expect(runVerifyCli(['--timeout', '0']).status).toBe(2);
+  });
+
   it('exit 2 when dist/ does not exist', () => {
     const { status, stdout } = runVerifyCli(['--offline', '--dist', path.join(tempDir('verify-cli'), 'nothing-here')]);
     expect(status).toBe(2);

@@ -93,7 +93,7 @@ const CASES: BreakCase[] = [
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void o.spec.metadata.push({ name: 'saslPassword', value: 'hunter2-do-not-print' })) },
   { check: 'job-content-hash', breaks: 'a Job without hash', says: 'no content-hash suffix', apply: (dir) => editObjects(dir, topicsJob, (o) => void (o.metadata.name = 'kafka-topics')) },
   { check: 'pvc-retention', breaks: 'PVCs deleted with the StatefulSet', says: 'whenDeleted is Delete', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.persistentVolumeClaimRetentionPolicy = { whenDeleted: 'Delete', whenScaled: 'Retain' })) },
-  { check: 'data-dir-subdirectory', breaks: 'the log dir at the mount point', says: 'mount point itself', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/var/lib/kafka')) },
+  { check: 'data-dir-subdirectory', breaks: 'the log dir at the mount point', says: 'mount point itself', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/var/lib/kafka/data')) },
   { check: 'data-dir-subdirectory', breaks: 'the log dir on the root filesystem', says: 'not on a persistent volume', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/opt/kafka/data')) },
   { check: 'network-policy-default-deny', breaks: 'the default-deny policy removed', says: 'namespace kafka has pods but no default-deny ingress', apply: (dir) =>
       editObjects(dir, (o) => o.kind === 'Namespace' || o.kind === 'NetworkPolicy', (o) => (o.kind === 'NetworkPolicy' && Object.keys(o.spec?.podSelector?.matchLabels ?? {}).length === 0 ? null : o)) },

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as path from 'path';
 import { projectRoot } from '../lib/platform/project-files';
 import { ClusterReader } from './cluster/cluster-reader';
@@ -14,7 +14,7 @@ const EXIT_CODES = `
 Exit codes:
   0  healthy: no check failed (warnings allowed)
   1  findings: at least one check failed
-  2  could not check: dist/ or the reference data unreadable, --live and no cluster answered,
+  2  could not check: bad arguments, dist/ or the reference data unreadable, --live and no cluster answered,
      or Kafka / PostgreSQL (--kafka-brokers, --postgres-url, port-forwards) did not answer
 
 Data plane (Kafka and PostgreSQL checks):
@@ -43,7 +43,7 @@ interface VerifyFlags {
 
 function seconds(value: string): number {
   const parsed = Number(value);
-  if (!(parsed > 0 && parsed <= 600)) throw new InvalidArgumentError('must be a number of seconds between 0 and 600');
+  if (!(parsed > 0 && parsed <= 600)) throw new InvalidArgumentError('must be a number of seconds greater than 0 and at most 600');
   return parsed;
 }
 
@@ -80,10 +80,16 @@ const program = new Command('verify')
   .option('--kafka-brokers <list>', 'Kafka bootstrap servers for data-plane checks (host:port,...)', brokerList)
   .option('--postgres-url <url>', 'PostgreSQL URL for data-plane checks (its password is never printed)')
   .addHelpText('after', EXIT_CODES)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 async function main(): Promise<number> {
-  program.parse();
+  try {
+    program.parse();
+  } catch (error) {
+    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
+    return error instanceof CommanderError && error.exitCode === 0 ? 0 : 2;
+  }
   const flags = program.opts<VerifyFlags>();
   selectKubeContext(flags.context);
   if (flags.listChecks) {

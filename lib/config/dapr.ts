@@ -44,7 +44,10 @@ export const daprConfig = z
       .strict(),
     resiliency: z
       .object({
-        timeout: goDuration,
+        /** Publish and state calls; keep it at least stateStore.timeout. */
+        outboundTimeout: goDuration,
+        /** Delivery of an event to an app (LLM-backed agents answer slowly). */
+        deliveryTimeout: goDuration,
         maxRetries: z.number().int().min(0).max(100),
         maxRetryInterval: goDuration,
         /** Consecutive failures that open the circuit breaker. */
@@ -64,7 +67,7 @@ export const daprDefaults: DaprConfigInput = {
   pubsub: { name: 'pubsub', initialOffset: 'oldest' },
   stateStore: { name: 'statestore', tablePrefix: 'learnflow_', cleanupInterval: '1h', timeout: '20s' },
   secretStore: { name: 'secretstore', readerServiceAccounts: ['default'] },
-  resiliency: { timeout: '10s', maxRetries: 5, maxRetryInterval: '10s', breakerTrip: 5, breakerTimeout: '30s' },
+  resiliency: { outboundTimeout: '30s', deliveryTimeout: '120s', maxRetries: 5, maxRetryInterval: '10s', breakerTrip: 5, breakerTimeout: '30s' },
   subscriptions: [],
 };
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
 import { byteQuantity, resources } from './quantity';
 
@@ -72,14 +73,7 @@ export const kafkaConfig = z
     /** Namespaces besides the apps namespace whose pods may connect to the client port. */
     extraClientNamespaces: z.array(dnsLabel),
     topics: z.array(topicSpec),
-    topicsJob: z
-      .object({
-        resources,
-        backoffLimit: z.number().int().min(0).max(20),
-        ttlSecondsAfterFinished: z.number().int().min(0),
-        waitTimeoutSeconds: z.number().int().min(10).max(3600),
-      })
-      .strict(),
+    topicsJob: jobSettings,
   })
   .strict();
 
@@ -121,6 +115,7 @@ export const kafkaDefaults: KafkaConfigInput = {
     backoffLimit: 6,
     ttlSecondsAfterFinished: 86_400,
     waitTimeoutSeconds: 300,
+    activeDeadlineSeconds: 1800,
   },
 };
 

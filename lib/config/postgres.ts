@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
 import { byteQuantity, resources } from './quantity';
 
@@ -14,16 +15,6 @@ const RESERVED_ROLES = ['postgres', 'public'];
 const roleName = sqlIdentifier.refine((name) => !RESERVED_ROLES.includes(name), {
   message: `must not be one of ${RESERVED_ROLES.join(', ')} (roles PostgreSQL owns)`,
 });
-
-const jobSettings = z
-  .object({
-    resources,
-    backoffLimit: z.number().int('must be a whole number').min(0, 'must be >= 0').max(20, 'must be <= 20'),
-    ttlSecondsAfterFinished: z.number().int('must be a whole number').min(0, 'must be >= 0'),
-    /** How long a Job waits for the server (and the seed Job for the schema) before failing. */
-    waitTimeoutSeconds: z.number().int('must be a whole number').min(10, 'must be >= 10').max(3600, 'must be <= 3600'),
-  })
-  .strict();
 
 export const postgresConfig = z
   .object({
@@ -74,6 +65,7 @@ export const postgresDefaults: PostgresConfigInput = {
     backoffLimit: 4,
     ttlSecondsAfterFinished: 86_400,
     waitTimeoutSeconds: 300,
+    activeDeadlineSeconds: 1800,
   },
 };
 

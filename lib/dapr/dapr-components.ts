@@ -111,21 +111,24 @@ export class DaprComponents extends Construct {
     const { resiliency } = config;
     const breaker = { maxRequests: 1, timeout: resiliency.breakerTimeout, trip: `consecutiveFailures > ${resiliency.breakerTrip}` };
     const retry = { policy: 'exponential', maxInterval: resiliency.maxRetryInterval, maxRetries: resiliency.maxRetries };
-    const policy = { timeout: 'infra', retry: 'infra', circuitBreaker: 'infra' };
     new Resiliency(this, 'Resiliency', {
       metadata: { name: 'learnflow-infra', namespace, labels },
       scopes,
       spec: {
         policies: {
-          timeouts: { infra: resiliency.timeout },
+          // Calls to Kafka and PostgreSQL: at least the state store's own operation timeout.
+          // Deliveries to an app: LLM-backed agents take long, and a timed-out delivery is redone.
+          timeouts: { outbound: resiliency.outboundTimeout, delivery: resiliency.deliveryTimeout },
           retries: { infra: retry },
           circuitBreakers: { infra: breaker },
         },
         targets: {
           components: {
-            // Inbound: delivery of events to the app; outbound: publish and state calls.
-            [this.pubsubName]: { inbound: policy, outbound: policy },
-            [this.stateStoreName]: { outbound: policy },
+            [this.pubsubName]: {
+              inbound: { timeout: 'delivery', retry: 'infra', circuitBreaker: 'infra' },
+              outbound: { timeout: 'outbound', retry: 'infra', circuitBreaker: 'infra' },
+            },
+            [this.stateStoreName]: { outbound: { timeout: 'outbound', retry: 'infra', circuitBreaker: 'infra' } },
           },
         },
       },

@@ -16,12 +16,14 @@ import {
 export const KAFKA_PORTS = { internal: 9092, controller: 9093, external: 9094 } as const;
 
 // apache/kafka runs as appuser, uid/gid 1000 (docker/jvm/Dockerfile `adduser -D appuser`).
-const KAFKA_UID = 1000;
+export const KAFKA_UID = 1000;
 
-// The PVC is mounted one level above log.dirs: ext4's lost+found at the mount root would otherwise
-// be taken for a partition directory and stop the broker.
-const DATA_MOUNT = '/var/lib/kafka';
-const LOG_DIRS = `${DATA_MOUNT}/data`;
+// The PVC is mounted exactly at the image's VOLUME /var/lib/kafka/data: mounted anywhere else, the
+// runtime would put an anonymous, per-container volume there, over the PVC, and a restarted container
+// would come back with empty storage. log.dirs is a subdirectory of the mount, because ext4's
+// lost+found at the mount root would be taken for a partition directory and stop the broker.
+const DATA_MOUNT = '/var/lib/kafka/data';
+const LOG_DIRS = `${DATA_MOUNT}/kraft`;
 
 // The image's launcher: env -> server.properties (KafkaDockerWrapper), storage format, broker start.
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
@@ -114,6 +116,9 @@ export class KafkaCluster extends Construct {
         replicas: config.brokers,
         // OrderedReady would wait for kafka-0 to be ready, which needs a quorum of voters: deadlock.
         podManagementPolicy: 'Parallel',
+        // The listener opens before a restarted broker has caught up on replication; a minute's pause
+        // before the next one rolls keeps acks=all producers clear of NotEnoughReplicas.
+        minReadySeconds: 60,
         updateStrategy: { type: 'RollingUpdate' },
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
         selector: { matchLabels: this.podSelector },
@@ -191,6 +196,9 @@ export class KafkaCluster extends Construct {
                   // Heap is a fixed share of the limit; the rest is page cache, metaspace and buffers.
                   { name: 'KAFKA_HEAP_OPTS', value: `-Xmx${heapMiB}m -Xms${heapMiB}m` },
                   { name: 'LOG_DIR', value: '/opt/kafka/logs' },
+                  // kafka-server-start.sh defaults to '-loggc', whose 10 x 100 MB GC log would outgrow the
+                  // logs emptyDir and get the pod evicted; GC events still go to the console log.
+                  { name: 'EXTRA_ARGS', value: '-name kafkaServer' },
                 ],
                 ports: [
                   { name: 'internal', containerPort: KAFKA_PORTS.internal },

@@ -1,18 +1,9 @@
 import { Construct } from 'constructs';
-import { PlatformConfig, TopicSpec } from '../config/schema';
-import { KafkaConfig } from '../config/schema';
-import { contentHash } from '../platform/content-hash';
-import { jobHookAnnotations } from '../platform/gitops';
-import * as k8s from '../platform/k8s';
+import { KafkaConfig, PlatformConfig, TopicSpec } from '../config/schema';
+import { HashedJob } from '../platform/hashed-job';
 import { appLabels } from '../platform/labels';
-import {
-  resourceRequirements,
-  restrictedContainerSecurityContext,
-  restrictedPodSecurityContext,
-  writableVolumes,
-} from '../platform/pod-security';
 import { readProjectFile } from '../platform/project-files';
-import { KafkaCluster } from './kafka-cluster';
+import { KAFKA_UID, KafkaCluster } from './kafka-cluster';
 
 const MOUNT = '/etc/learnflow/topics';
 
@@ -36,65 +27,35 @@ export class TopicsJob extends Construct {
   constructor(scope: Construct, id: string, props: TopicsJobProps) {
     super(scope, id);
     const { cluster, config } = props;
-    const script = readProjectFile('lib/kafka/reconcile-topics.sh');
-    const topicsConf = renderTopicsConf(config.topics);
-    const resources = config.topicsJob;
-    // Everything the pod runs is in the name, so a change is a new Job, never an immutable-field error.
-    const hash = contentHash(script, topicsConf, cluster.image, cluster.bootstrapServers, JSON.stringify(resources));
-    const name = `${config.name}-topics-${hash}`;
-    this.jobName = name;
     this.podLabels = { ...appLabels(config.name, 'topics'), ...this.clientSelector };
-
-    new k8s.KubeConfigMap(this, 'Script', {
-      metadata: { name, namespace: cluster.namespace, labels: this.podLabels },
-      data: { 'reconcile-topics.sh': script, 'topics.conf': topicsConf },
-    });
-
-    const writable = writableVolumes([
-      { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
-      { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
-    ]);
-
-    new k8s.KubeJob(this, 'Resource', {
-      metadata: {
-        name,
-        namespace: cluster.namespace,
-        labels: this.podLabels,
-        annotations: jobHookAnnotations(props.platform.argoCdHooks),
+    const job = new HashedJob(this, 'Job', {
+      namePrefix: `${config.name}-topics`,
+      namespace: cluster.namespace,
+      labels: this.podLabels,
+      settings: config.topicsJob,
+      identity: { uid: KAFKA_UID, gid: KAFKA_UID },
+      argoCdHooks: props.platform.argoCdHooks,
+      files: { 'reconcile-topics.sh': readProjectFile('lib/kafka/reconcile-topics.sh'), 'topics.conf': renderTopicsConf(config.topics) },
+      mountPath: MOUNT,
+      container: {
+        name: 'reconcile-topics',
+        image: cluster.image,
+        imagePullPolicy: 'IfNotPresent',
+        command: ['/bin/bash', `${MOUNT}/reconcile-topics.sh`],
+        env: [
+          { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
+          { name: 'TOPICS_FILE', value: `${MOUNT}/topics.conf` },
+          { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.topicsJob.waitTimeoutSeconds) },
+          // The CLI tools need little heap; the default would be 1 GiB per JVM.
+          { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
+        ],
       },
-      spec: {
-        backoffLimit: resources.backoffLimit,
-        ttlSecondsAfterFinished: resources.ttlSecondsAfterFinished,
-        template: {
-          metadata: { labels: this.podLabels },
-          spec: {
-            restartPolicy: 'Never',
-            enableServiceLinks: false,
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext({ uid: 1000, gid: 1000 }),
-            containers: [
-              {
-                name: 'reconcile-topics',
-                image: cluster.image,
-                imagePullPolicy: 'IfNotPresent',
-                command: ['/bin/bash', `${MOUNT}/reconcile-topics.sh`],
-                env: [
-                  { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
-                  { name: 'TOPICS_FILE', value: `${MOUNT}/topics.conf` },
-                  { name: 'WAIT_TIMEOUT_SECONDS', value: String(resources.waitTimeoutSeconds) },
-                  // The CLI tools need little heap; the default would be 1 GiB per JVM.
-                  { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
-                ],
-                resources: resourceRequirements(resources.resources),
-                securityContext: restrictedContainerSecurityContext(),
-                volumeMounts: [{ name: 'script', mountPath: MOUNT, readOnly: true }, ...writable.mounts],
-              },
-            ],
-            volumes: [{ name: 'script', configMap: { name } }, ...writable.volumes],
-          },
-        },
-      },
+      writablePaths: [
+        { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
+        { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
+      ],
     });
+    this.jobName = job.jobName;
   }
 }
 

@@ -23,6 +23,9 @@ export class Namespaces extends Construct {
       new k8s.KubeNamespace(this, name, {
         metadata: {
           name,
+          // Deleting the Argo CD Application must not delete the namespace, and with it the data PVCs
+          // that the StatefulSets' Retain policy keeps.
+          annotations: { 'argocd.argoproj.io/sync-options': 'Delete=false' },
           labels: { 'app.kubernetes.io/part-of': 'learnflow', 'kubernetes.io/metadata.name': name, ...podSecurity },
         },
       });

@@ -18,7 +18,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
 export PGAPPNAME="${PGAPPNAME:-learnflow-migrations}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 # IF NOT EXISTS notices on every re-run would bury the lines that matter. lock_timeout bounds the
-# wait for a concurrent run's advisory lock (and for a table lock a migration needs) like the server wait.
+# wait for a concurrent run's advisory lock like the server wait (the session lowers it once it holds it).
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c lock_timeout=${wait_timeout}s"
 
 log() { echo "migrate: $*"; }
@@ -51,6 +51,9 @@ migration_session() {
   latest="${latest%%_*}"
   cat <<SQL
 SELECT pg_advisory_lock(hashtext('learnflow.schema_migrations'));
+-- The long wait was for a concurrent run; a migration's DDL queued behind a long transaction would
+-- block every reader of its table meanwhile, so it gives up quickly and the Job retries.
+SET lock_timeout = '10s';
 SET ROLE :"owner_role";
 CREATE TABLE IF NOT EXISTS public.schema_migrations (
   version    text PRIMARY KEY CHECK (version ~ '^[0-9]{3}\$'),

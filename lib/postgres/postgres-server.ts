@@ -179,11 +179,10 @@ export class PostgresServer extends Construct {
     new k8s.KubePodDisruptionBudget(this, 'Budget', {
       metadata: { name: config.name, namespace, labels },
       spec: {
-        // A single instance: a drain waits until an operator moves it deliberately (after stopping
-        // writers), instead of taking the database down mid-transaction.
-        minAvailable: IntOrString.fromNumber(1),
+        // A single instance: a drain or node upgrade takes it down for a restart (fast shutdown, then
+        // recovery on the new node). minAvailable 1 would block every drain and managed upgrade forever.
+        maxUnavailable: IntOrString.fromNumber(1),
         selector: { matchLabels: this.podSelector },
-        // ... but a pod that is not running anyway never blocks a drain.
         unhealthyPodEvictionPolicy: 'AlwaysAllow',
       },
     });

@@ -204,7 +204,7 @@ export const dataDirSubdirectory: Check<StaticContext> = {
   id: 'data-dir-subdirectory',
   description: 'data directories (PGDATA, KAFKA_LOG_DIRS) sit in a subdirectory of a persistent volume mount',
   component: 'platform',
-  remediation: 'mount the volume at e.g. /var/lib/kafka and point the data dir at /var/lib/kafka/data',
+  remediation: 'point the data dir at a subdirectory of the mount, e.g. /var/lib/kafka/data/kraft with the volume at /var/lib/kafka/data',
   run: ({ dist }) => {
     const results: CheckResult[] = [];
     for (const template of podTemplates(dist)) {

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { resources } from './quantity';
+
+/** How a one-shot Job (topics, migrations, seed) runs and gives up. */
+export const jobSettings = z
+  .object({
+    resources,
+    backoffLimit: z.number().int('must be a whole number').min(0, 'must be >= 0').max(20, 'must be <= 20'),
+    ttlSecondsAfterFinished: z.number().int('must be a whole number').min(0, 'must be >= 0'),
+    /** How long the Job's script waits for its server before failing. */
+    waitTimeoutSeconds: z.number().int('must be a whole number').min(10, 'must be >= 10').max(3600, 'must be <= 3600'),
+    /**
+     * The Job's whole lifetime. A pod stuck before its script runs (a missing Secret, an image that
+     * cannot be pulled) never counts against backoffLimit: this is what ends it.
+     */
+    activeDeadlineSeconds: z.number().int('must be a whole number').min(60, 'must be >= 60').max(86_400, 'must be <= 86400'),
+  })
+  .strict()
+  .refine((job) => job.activeDeadlineSeconds > job.waitTimeoutSeconds, {
+    path: ['activeDeadlineSeconds'],
+    message: 'must exceed waitTimeoutSeconds',
+  });
+
+export type JobSettings = z.infer<typeof jobSettings>;

@@ -1,0 +1,81 @@
+import { Construct } from 'constructs';
+import { JobSettings } from '../config/job';
+import { contentHash } from './content-hash';
+import { jobHookAnnotations } from './gitops';
+import * as k8s from './k8s';
+import {
+  PodIdentity,
+  resourceRequirements,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  WritablePath,
+  writableVolumes,
+} from './pod-security';
+
+export interface HashedJobProps {
+  /** The name is `<namePrefix>-<hash>`. */
+  readonly namePrefix: string;
+  readonly namespace: string;
+  /** Labels of the Job, its ConfigMap and its pod. */
+  readonly labels: Record<string, string>;
+  readonly settings: JobSettings;
+  readonly identity: PodIdentity;
+  readonly argoCdHooks: boolean;
+  /** The ConfigMap's data (scripts, SQL, declarations), shipped verbatim. */
+  readonly files: Record<string, string>;
+  /** Where the ConfigMap is mounted, read-only. */
+  readonly mountPath: string;
+  /** Project ConfigMap keys to these paths under the mount. @default - each key as a file of its name */
+  readonly items?: readonly k8s.KeyToPath[];
+  /** The container, without resources, securityContext and mounts, which this construct sets. */
+  readonly container: Omit<k8s.Container, 'resources' | 'securityContext' | 'volumeMounts'>;
+  readonly writablePaths: readonly WritablePath[];
+}
+
+/**
+ * A one-shot Job running files from its own ConfigMap under restricted Pod Security. Job and ConfigMap
+ * share a name carrying the hash of the ConfigMap's data and of the whole rendered Job spec: a Job's
+ * pod template is immutable, so any change is a new Job, never an update the API server rejects.
+ */
+export class HashedJob extends Construct {
+  public readonly jobName: string;
+
+  constructor(scope: Construct, id: string, props: HashedJobProps) {
+    super(scope, id);
+    const annotations = jobHookAnnotations(props.argoCdHooks);
+    const render = (name: string) => jobSpec(props, name);
+    this.jobName = `${props.namePrefix}-${contentHash(JSON.stringify(props.files), JSON.stringify(render('')), JSON.stringify({ labels: props.labels, annotations }))}`;
+    const metadata = { name: this.jobName, namespace: props.namespace, labels: props.labels };
+    new k8s.KubeConfigMap(this, 'Files', { metadata, data: props.files });
+    new k8s.KubeJob(this, 'Resource', { metadata: { ...metadata, annotations }, spec: render(this.jobName) });
+  }
+}
+
+function jobSpec(props: HashedJobProps, name: string): k8s.JobSpec {
+  const writable = writableVolumes(props.writablePaths);
+  const { settings } = props;
+  return {
+    backoffLimit: settings.backoffLimit,
+    activeDeadlineSeconds: settings.activeDeadlineSeconds,
+    ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished,
+    template: {
+      metadata: { labels: props.labels },
+      spec: {
+        // A failed attempt's pod stays for its logs; the next attempt is a new pod.
+        restartPolicy: 'Never',
+        enableServiceLinks: false,
+        automountServiceAccountToken: false,
+        securityContext: restrictedPodSecurityContext(props.identity),
+        containers: [
+          {
+            ...props.container,
+            resources: resourceRequirements(settings.resources),
+            securityContext: restrictedContainerSecurityContext(),
+            volumeMounts: [{ name: 'files', mountPath: props.mountPath, readOnly: true }, ...writable.mounts],
+          },
+        ],
+        volumes: [{ name: 'files', configMap: { name, items: props.items ? [...props.items] : undefined } }, ...writable.volumes],
+      },
+    },
+  };
+}
