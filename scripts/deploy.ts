@@ -106,7 +106,8 @@ const DAPR_WORKLOADS = [
   { kind: 'StatefulSet', name: 'dapr-scheduler-server' },
 ];
 const INSTALL_DAPR =
-  '`dapr init -k --wait`, or `helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait`';
+  '`dapr init -k --wait --set dapr_sidecar_injector.sidecarDropALLCapabilities=true` (restricted Pod Security for the sidecars; README), ' +
+  'or the same --set with `helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait`';
 const DEFAULT_CLASS_ANNOTATIONS = ['storageclass.kubernetes.io/is-default-class', 'storageclass.beta.kubernetes.io/is-default-class'];
 
 /** A read the preflight needs failed although the API server answered: usually RBAC. */
