@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseQuantity } from '../lib/config/quantity';
+import { DAPR_CONTROL_PLANE, DAPR_CRDS } from '../verify/checks/cluster';
 import { Dist, DistError, loadDist } from '../verify/dist';
 import { DistObject, K8sObject } from '../verify/model';
 import { firstLines, formatDuration, Kubectl, KUBECTL_MISSING } from './kubectl';
@@ -96,14 +97,11 @@ interface CheckOutcome {
 }
 
 const MINIMUM_SERVER = { major: 1, minor: 28 };
-const DAPR_CRDS = ['components.dapr.io', 'subscriptions.dapr.io', 'resiliencies.dapr.io'];
-const DAPR_NAMESPACE = 'dapr-system';
+// The same prerequisites the verifier's live checks judge afterwards.
+const DAPR_NAMESPACE = DAPR_CONTROL_PLANE.namespace;
 const DAPR_WORKLOADS = [
-  { kind: 'Deployment', name: 'dapr-operator' },
-  { kind: 'Deployment', name: 'dapr-sidecar-injector' },
-  { kind: 'Deployment', name: 'dapr-sentry' },
-  { kind: 'StatefulSet', name: 'dapr-placement-server' },
-  { kind: 'StatefulSet', name: 'dapr-scheduler-server' },
+  ...DAPR_CONTROL_PLANE.deployments.map((name) => ({ kind: 'Deployment', name })),
+  ...DAPR_CONTROL_PLANE.statefulSets.map((name) => ({ kind: 'StatefulSet', name })),
 ];
 const INSTALL_DAPR =
   '`dapr init -k --wait --set dapr_sidecar_injector.sidecarDropALLCapabilities=true` (restricted Pod Security for the sidecars; README), ' +

@@ -19,7 +19,7 @@ const READY_CLUSTER = {
   secrets: {},
   serverVersion: { major: '1', minor: '30', gitVersion: 'v1.30.0' },
   storageClasses: [{ name: 'standard', isDefault: true }],
-  crds: ['components.dapr.io', 'subscriptions.dapr.io', 'resiliencies.dapr.io'],
+  crds: ['components.dapr.io', 'configurations.dapr.io', 'subscriptions.dapr.io', 'resiliencies.dapr.io'],
   daprSystem: Object.fromEntries(DAPR_CONTROL_PLANE.map((name) => [name, true])),
   nodes: [{ name: 'minikube', cpu: '4', memory: '8Gi' }],
 };
@@ -227,7 +227,7 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     },
     {
       name: 'a Dapr CRD missing',
-      scenario: { crds: ['components.dapr.io', 'subscriptions.dapr.io'] },
+      scenario: { crds: ['components.dapr.io', 'configurations.dapr.io', 'subscriptions.dapr.io'] },
       message: /Dapr CRDs: Dapr CRD resiliencies\.dapr\.io not installed/,
       fix: 'dapr init -k --wait',
     },
