@@ -22,7 +22,7 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'storage with a space', postgres: { storage: { size: '50 Gi' } }, path: 'postgres.storage.size', value: '50 Gi', rule: 'Kubernetes quantity' },
   { case: "storage in milli ('5m')", postgres: { storage: { size: '5m' } }, path: 'postgres.storage.size', value: '5m', rule: "'m' means milli" },
   { case: 'storage class not DNS-1123', postgres: { storage: { storageClassName: 'Fast_SSD' } }, path: 'postgres.storage.storageClassName', value: 'Fast_SSD', rule: 'DNS-1123' },
-  { case: 'memory request above limit', postgres: { resources: { requests: { memory: '1Gi' } } }, path: 'postgres.resources.requests.memory', value: '1Gi', rule: 'must not exceed limits.memory (512Mi)' },
+  { case: 'memory request above limit', postgres: { resources: { requests: { memory: '2Gi' } } }, path: 'postgres.resources.requests.memory', value: '2Gi', rule: 'must not exceed limits.memory (1Gi)' },
   { case: 'cpu request above limit', postgres: { resources: { requests: { cpu: '1500m' } } }, path: 'postgres.resources.requests.cpu', value: '1500m', rule: 'must not exceed limits.cpu' },
   { case: 'memory limit in MB', postgres: { resources: { limits: { memory: '512MB' } } }, path: 'postgres.resources.limits.memory', value: '512MB', rule: 'Kubernetes quantity' },
   { case: 'job memory in milli', postgres: { jobs: { resources: { limits: { memory: '128m' } } } }, path: 'postgres.jobs.resources.limits.memory', value: '128m', rule: "'m' means milli" },
@@ -34,6 +34,7 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'owner role equal to the app role', postgres: { ownerRole: 'learnflow' }, path: 'postgres.ownerRole', value: 'learnflow', rule: 'must differ from postgres.appRole' },
   { case: "Dapr schema 'public'", postgres: { daprSchema: 'public' }, path: 'postgres.daprSchema', value: 'public', rule: 'application schema' },
   { case: 'too few connections', postgres: { maxConnections: 5 }, path: 'postgres.maxConnections', value: '5', rule: 'must be >= 10' },
+  { case: 'more connections than the memory limit holds', postgres: { maxConnections: 200 }, path: 'postgres.maxConnections', value: '200', rule: 'too many for resources.limits.memory 1Gi' },
   { case: 'negative backoffLimit', postgres: { jobs: { backoffLimit: -1 } }, path: 'postgres.jobs.backoffLimit', value: '-1', rule: 'must be >= 0' },
   { case: 'wait timeout too short', postgres: { jobs: { waitTimeoutSeconds: 5 } }, path: 'postgres.jobs.waitTimeoutSeconds', value: '5', rule: 'must be >= 10' },
   { case: 'image without a tag', postgres: { image: 'postgres' }, path: 'postgres.image', value: '"postgres"', rule: 'must be pinned' },
@@ -75,8 +76,9 @@ describe('PostgreSQL configuration: derived settings', () => {
     );
 
   it('sizes memory settings from the container limit', () => {
-    expect(settingsOf('512Mi')).toMatchObject({ shared_buffers: '128MB', effective_cache_size: '384MB', work_mem: '1MB', maintenance_work_mem: '32MB' });
-    expect(settingsOf('4Gi', 200)).toMatchObject({ shared_buffers: '1024MB', effective_cache_size: '3072MB', work_mem: '5MB', max_connections: '200' });
+    // 1 Gi, 50 connections: 256 shared_buffers + 128 /dev/shm + 50 x 5 backends leave 390 MiB for 150 sorts.
+    expect(settingsOf('1Gi')).toMatchObject({ shared_buffers: '256MB', effective_cache_size: '768MB', work_mem: '2MB', maintenance_work_mem: '64MB', max_connections: '50' });
+    expect(settingsOf('4Gi', 200)).toMatchObject({ shared_buffers: '1024MB', effective_cache_size: '3072MB', work_mem: '2MB', max_connections: '200' });
     // maintenance_work_mem is capped, shared_buffers is not.
     expect(settingsOf('64Gi')).toMatchObject({ shared_buffers: '16384MB', maintenance_work_mem: '2048MB' });
   });

@@ -86,9 +86,9 @@ describe.skipIf(!requirePostgresEngine())('migrations and seed Jobs on PostgreSQ
     const byName = Object.fromEntries(settings.map((s) => [s.name, s.setting]));
     expect(Number(byName.server_version_num)).toBeGreaterThanOrEqual(160000);
     expect(Number(byName.server_version_num)).toBeLessThan(170000);
-    // shared_buffers is in 8 kB pages: 128 MB of a 512 Mi limit.
-    expect(Number(byName.shared_buffers) * 8).toBe(128 * 1024);
-    expect(byName.max_connections).toBe('100');
+    // shared_buffers is in 8 kB pages: 256 MB of a 1 Gi limit.
+    expect(Number(byName.shared_buffers) * 8).toBe(256 * 1024);
+    expect(byName.max_connections).toBe('50');
     expect(byName.data_checksums).toBe('on');
     expect(byName.huge_pages).toBe('off');
   });

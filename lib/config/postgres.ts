@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
-import { byteQuantity, resources } from './quantity';
+import { byteQuantity, mebibytes, resources } from './quantity';
 
 // PostgreSQL identifiers we create (database, roles, schema): lower-case, unquoted-safe, at most
 // 63 bytes (NAMEDATALEN-1). The 'pg_' prefix is reserved for system roles and schemas.
@@ -15,6 +15,31 @@ const RESERVED_ROLES = ['postgres', 'public'];
 const roleName = sqlIdentifier.refine((name) => !RESERVED_ROLES.includes(name), {
   message: `must not be one of ${RESERVED_ROLES.join(', ')} (roles PostgreSQL owns)`,
 });
+
+/** What an idle backend costs beside shared memory (catalog caches, its stack; PostgreSQL wiki). */
+export const BACKEND_OVERHEAD_MIB = 5;
+
+const isMemoryQuantity = (memory: string) => {
+  try {
+    return mebibytes(memory) > 0;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Memory sized from the container limit (PostgreSQL wiki, "Tuning Your PostgreSQL Server"):
+ * shared_buffers a quarter; /dev/shm (memory-backed, counted against the limit) an eighth; every
+ * backend's own overhead; and what is left as work_mem for three sort or hash nodes per connection
+ * at once. The OOM killer, not PostgreSQL, enforces a container's limit, so the sum must fit.
+ */
+export function postgresMemoryPlan(limitMemory: string, maxConnections: number) {
+  const limitMiB = mebibytes(limitMemory);
+  const sharedBuffersMiB = Math.max(32, Math.floor(limitMiB / 4));
+  const sharedMemoryMiB = Math.max(64, Math.floor(limitMiB / 8));
+  const left = limitMiB - sharedBuffersMiB - sharedMemoryMiB - maxConnections * BACKEND_OVERHEAD_MIB;
+  return { limitMiB, sharedBuffersMiB, sharedMemoryMiB, workMemMiB: Math.floor(left / (maxConnections * 3)) };
+}
 
 export const postgresConfig = z
   .object({
@@ -36,6 +61,13 @@ export const postgresConfig = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (isMemoryQuantity(config.resources.limits.memory) && postgresMemoryPlan(config.resources.limits.memory, config.maxConnections).workMemMiB < 1) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['maxConnections'],
+        message: `too many for resources.limits.memory ${config.resources.limits.memory}: each connection needs about ${BACKEND_OVERHEAD_MIB + 3} MiB beside shared_buffers and /dev/shm`,
+      });
+    }
     const roles = ['appRole', 'ownerRole', 'daprRole'] as const;
     roles.forEach((key, i) => {
       const clash = roles.findIndex((other) => config[other] === config[key]);
@@ -57,9 +89,9 @@ export const postgresDefaults: PostgresConfigInput = {
   daprRole: 'learnflow_dapr',
   daprSchema: 'dapr_state',
   storage: { size: '5Gi' },
-  resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } },
-  // 7 services and their sidecars with small pools; each idle backend costs a few MiB.
-  maxConnections: 100,
+  resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
+  // 7 services and their sidecars with small pools (the memory plan must fit the limit).
+  maxConnections: 50,
   jobs: {
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
     backoffLimit: 4,
