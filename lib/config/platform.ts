@@ -7,7 +7,7 @@ export const platformConfig = z
     /** Pod Security Standards version the namespaces enforce. */
     podSecurityVersion: z.string().regex(/^(latest|v1\.\d+)$/, "must be 'latest' or a version like 'v1.28'"),
     /**
-     * Emit the topics, migrations and seed Jobs as Argo CD hooks (PostSync, recreated each sync)
+     * Emit the topics, migrations and seed Jobs as Argo CD Sync hooks (recreated on every sync, still ordered by their wave)
      * instead of plain resources ordered by sync waves.
      */
     argoCdHooks: z.boolean(),
