@@ -7,13 +7,11 @@ const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'build');
-// Each becomes build/<same path>.js; entries that do not exist (yet) are skipped.
-const ENTRY_POINTS = ['main.ts', 'verify/main.ts', 'scripts/secrets.ts', 'scripts/deploy.ts'];
+// Each becomes build/<same path>.js.
+const SYNTH_ENTRY = 'main.ts';
+const TOOL_ENTRIES = ['verify/main.ts', 'scripts/secrets.ts', 'scripts/deploy.ts'];
 const SOURCE_DIRS = ['lib', 'verify', 'bench', 'scripts', 'imports'];
-
-function entryPoints() {
-  return ENTRY_POINTS.filter((entry) => fs.existsSync(path.join(ROOT, entry)));
-}
+const CODE_CACHE_SUFFIX = '.v8-cache';
 
 function newestSourceTime() {
   let newest = 0;
@@ -26,22 +24,16 @@ function newestSourceTime() {
     }
   };
   for (const dir of SOURCE_DIRS) if (fs.existsSync(path.join(ROOT, dir))) visit(path.join(ROOT, dir));
-  for (const entry of entryPoints()) newest = Math.max(newest, fs.statSync(path.join(ROOT, entry)).mtimeMs);
+  newest = Math.max(newest, fs.statSync(path.join(ROOT, SYNTH_ENTRY)).mtimeMs);
   return newest;
 }
 
 function build() {
-  require('esbuild').buildSync({
-    absWorkingDir: ROOT,
-    entryPoints: entryPoints(),
-    outbase: ROOT,
-    outdir: OUT,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
+  const common = { absWorkingDir: ROOT, outbase: ROOT, outdir: OUT, bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+  // The synth bundle carries its dependencies too, so that one V8 code cache covers all of it (run.js).
+  require('esbuild').buildSync({ ...common, entryPoints: [SYNTH_ENTRY] });
+  require('esbuild').buildSync({ ...common, entryPoints: TOOL_ENTRIES, packages: 'external' });
+  fs.rmSync(path.join(OUT, `main.js${CODE_CACHE_SUFFIX}`), { force: true });
 }
 
 /** Rebuild only when a source is newer than the bundle. */
@@ -51,6 +43,6 @@ function ensureBuilt(outputFile) {
   return output;
 }
 
-module.exports = { build, ensureBuilt };
+module.exports = { build, ensureBuilt, CODE_CACHE_SUFFIX };
 
 if (require.main === module) build();
