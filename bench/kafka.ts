@@ -1,6 +1,6 @@
-import * as path from 'path';
+import * as path from 'node:path';
 import { KafkaTestCluster } from '../test/harness/kafka/cluster';
-import { atMost, Measurement, ROOT } from './measure';
+import { atMost, type Measurement, ROOT } from './measure';
 
 /**
  * The topics Job's own script from dist/ on a real broker started from dist/'s StatefulSet: the first

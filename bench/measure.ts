@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { spawnSync } from 'node:child_process';
 import { projectRoot } from '../lib/platform/project-files';
 
 export const ROOT = projectRoot();

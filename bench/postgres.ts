@@ -1,10 +1,10 @@
-import * as path from 'path';
+import * as path from 'node:path';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
 import { PostgresEngine, postgresEngineStatus } from '../test/harness/postgres/engine';
-import { JobPod, JobResult, loadDist } from '../test/harness/postgres/job-pod';
-import { atMost, median, Measurement, ROOT } from './measure';
+import { JobPod, type JobResult, loadDist } from '../test/harness/postgres/job-pod';
+import { atMost, median, type Measurement, ROOT } from './measure';
 
 const RUNS = 3;
 

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { Measurement, ROOT } from './measure';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type Measurement, ROOT } from './measure';
 import { benchTopics } from './kafka';
 import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';

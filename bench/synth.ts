@@ -1,8 +1,8 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { atLeast, atMost, Measurement, timeCommand } from './measure';
+import { atLeast, atMost, type Measurement, timeCommand } from './measure';
 
 /**
  * `npm run synth` against the cdk8s default app command (`npx ts-node main.ts` under `cdk8s synth`)

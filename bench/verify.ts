@@ -1,10 +1,10 @@
-import { spawnSync } from 'child_process';
-import * as os from 'os';
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import { DIST_DIR, LoopbackStack } from '../test/harness/loopback-stack';
 import { LEARNFLOW_TABLES } from '../verify/mission';
 import { loadDist } from '../verify/dist';
 import { topicsFiles } from '../verify/kafka-topics';
-import { atLeast, atMost, Measurement, timeAsync, timeCommand } from './measure';
+import { atLeast, atMost, type Measurement, timeAsync, timeCommand } from './measure';
 
 const VERIFY = 'build/verify/main.js';
 

@@ -1,6 +1,6 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
-import { LearnflowConfig } from './config/schema';
+import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';

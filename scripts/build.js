@@ -1,9 +1,9 @@
 // Bundles the TypeScript entry points into build/ with esbuild (tens of milliseconds, no type check:
 // `npm run typecheck` does that). `npm run synth` calls ensureBuilt() in-process, so a synth costs
 // one node start, not a nested `npm run build` (PRODUCT.md: synth <= 0.5 s).
-'use strict';
-const fs = require('fs');
-const path = require('path');
+
+const fs = require('node:fs');
+const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'build');

@@ -1,10 +1,10 @@
-import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseQuantity } from '../lib/config/quantity';
 import { DAPR_CONTROL_PLANE, DAPR_CRDS } from '../verify/checks/cluster';
-import { Dist, DistError, loadDist } from '../verify/dist';
-import { DistObject, K8sObject } from '../verify/model';
+import { type Dist, DistError, loadDist } from '../verify/dist';
+import type { DistObject, K8sObject } from '../verify/model';
 import { firstLines, formatDuration, Kubectl, KUBECTL_MISSING } from './kubectl';
 
 const EXIT = {

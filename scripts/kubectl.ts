@@ -1,4 +1,4 @@
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 
 // The one kubectl wrapper of the operator commands (deploy, secrets).
 

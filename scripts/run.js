@@ -1,7 +1,7 @@
 // `node scripts/run.js <entry>`: run build/<entry>.js, rebuilding it first if a source changed.
-'use strict';
-const fs = require('fs');
-const path = require('path');
+
+const fs = require('node:fs');
+const path = require('node:path');
 const { ensureBuilt, CODE_CACHE_SUFFIX } = require('./build');
 
 const [entry, ...args] = process.argv.slice(2);
@@ -19,8 +19,8 @@ if (entry === 'main') {
  * V8's code cache: written after the first run, rejected by V8 itself if the bundle changed.
  */
 function runWithCodeCache(file) {
-  const vm = require('vm');
-  const Module = require('module');
+  const vm = require('node:vm');
+  const Module = require('node:module');
   const cacheFile = `${file}${CODE_CACHE_SUFFIX}`;
   const cachedData = fs.existsSync(cacheFile) ? fs.readFileSync(cacheFile) : undefined;
   const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
-import { generateSecretValues, SecretContract } from '../lib/postgres/secrets';
+import { generateSecretValues, type SecretContract } from '../lib/postgres/secrets';
 import { Kubectl } from './kubectl';
 
 // Exit codes: 0 every Secret exists (created now or before), 1 kubectl or the cluster failed,

@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readTree, runSynthCli, tempDir } from './support/synth';

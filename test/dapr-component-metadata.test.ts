@@ -1,14 +1,14 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { Component } from '../imports/dapr-component-dapr.io';
 import {
   defaultComponentMetadataDir,
   loadComponentMetadata,
-  MetadataFinding,
-  MetadataRuleId,
+  type MetadataFinding,
+  type MetadataRuleId,
   validateComponent,
 } from '../lib/dapr/component-metadata';
 

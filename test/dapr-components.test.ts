@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateComponent } from '../lib/dapr/component-metadata';
-import { findObject, K8sObject, synthObjects } from './support/synth';
+import { findObject, type K8sObject, synthObjects } from './support/synth';
 
 const components = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Component');
 const metadataOf = (component: K8sObject) =>

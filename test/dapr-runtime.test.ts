@@ -1,7 +1,7 @@
-import { spawn, spawnSync } from 'child_process';
-import { randomUUID } from 'crypto';
-import * as fs from 'fs';
-import * as path from 'path';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
@@ -10,8 +10,8 @@ import { generateSecretValues } from '../lib/postgres/secrets';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
-import { JobPod, loadDist, SecretStore } from './harness/postgres/job-pod';
-import { findObject, K8sObject, ROOT, tempDir } from './support/synth';
+import { JobPod, loadDist, type SecretStore } from './harness/postgres/job-pod';
+import { findObject, type K8sObject, ROOT, tempDir } from './support/synth';
 
 // Dapr's own component code (components-contrib at the release daprd v1.18.3 embeds) loads the
 // synthesized Components from dist/ and talks to the real Kafka and PostgreSQL 16 of the harnesses.

@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/synth';
 import { loadKafkaManifests } from './harness/kafka/manifests';
@@ -9,7 +9,9 @@ import { ContainerFilesystem, expandReferences, resolveContainerEnv, serviceLink
 // real-broker suites would prove the wrong configuration.
 describe('Kafka harness: the pod emulation', () => {
   const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it("expands $(VAR) as the kubelet does: earlier variables only, $$ escapes, unknown references kept", () => {
     const defined = new Map([

@@ -1,10 +1,10 @@
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/synth';
-import { KafkaTestCluster, ProcessResult } from './harness/kafka/cluster';
+import { KafkaTestCluster, type ProcessResult } from './harness/kafka/cluster';
 import {
   consume,
-  DeclaredTopic,
+  type DeclaredTopic,
   describeTopics,
   distTopicsConf,
   kafkaDistDir,

@@ -1,9 +1,9 @@
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import {
   consume,
-  DeclaredTopic,
+  type DeclaredTopic,
   describeTopics,
   distTopicsConf,
   kafkaDistDir,

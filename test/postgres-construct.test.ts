@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Chart, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
@@ -7,7 +7,7 @@ import { LearnflowStack } from '../lib/learnflow-stack';
 import { loadMigrations } from '../lib/postgres/migrations';
 import { MigrationsJob } from '../lib/postgres/migrations-job';
 import { PostgresServer } from '../lib/postgres/postgres-server';
-import { envOf, findObject, K8sObject, ROOT, synthObjects } from './support/synth';
+import { envOf, findObject, type K8sObject, ROOT, synthObjects } from './support/synth';
 
 const objects = synthObjects();
 const statefulSet = findObject(objects, 'StatefulSet', 'postgres');

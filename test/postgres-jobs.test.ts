@@ -1,14 +1,14 @@
-import { spawnSync } from 'child_process';
-import { createHash } from 'crypto';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
-import { generateSecretValues, PostgresSecrets, TEST_USERS } from '../lib/postgres/secrets';
+import { generateSecretValues, type PostgresSecrets, TEST_USERS } from '../lib/postgres/secrets';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
-import { JobPod, JobResult, loadDist, SecretStore } from './harness/postgres/job-pod';
-import { findObject, K8sObject, ROOT, synthObjects } from './support/synth';
+import { JobPod, type JobResult, loadDist, type SecretStore } from './harness/postgres/job-pod';
+import { findObject, type K8sObject, ROOT, synthObjects } from './support/synth';
 
 // The Jobs exactly as shipped: script and SQL from the ConfigMaps in dist/, run with psql against a
 // real PostgreSQL 16 that was started with the StatefulSet's own settings.

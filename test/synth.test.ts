@@ -1,11 +1,11 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { writeDistAtomically } from '../lib/output/write-dist';
-import { K8sObject, readTree, ROOT, runSynthCli, tempDir } from './support/synth';
+import { type K8sObject, readTree, ROOT, runSynthCli, tempDir } from './support/synth';
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 

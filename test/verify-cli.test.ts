@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'child_process';
-import * as path from 'path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/synth';
 import { byKind, containerNamed, copyDist, editObjects, healthyClusterState, synthesizeDist, writeClusterState } from './fixtures/verify/helpers';
@@ -54,7 +54,7 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
     expect(status).toBe(1);
     expect(stdout).toMatch(/✗ image-pinned/);
     expect(stdout).toMatch(/✗ kafka-quorum-voters/);
-    const failures = stdout.split('\n').filter((line) => /^\s+✗ /.test(line) && !/^  ✗/.test(line));
+    const failures = stdout.split('\n').filter((line) => /^\s+✗ /.test(line) && !/^ {2}✗/.test(line));
     const fixes = stdout.split('\n').filter((line) => /^\s+fix: /.test(line));
     expect(failures.length).toBeGreaterThan(0);
     expect(fixes.length).toBe(failures.length);

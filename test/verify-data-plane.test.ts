@@ -1,17 +1,17 @@
-import { spawn, spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as http from 'http';
-import * as net from 'net';
-import * as path from 'path';
-import { ConfigResourceTypes, ITopicConfig } from 'kafkajs';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { ConfigResourceTypes, type ITopicConfig } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KAFKA_LIVE_CHECKS, POSTGRES_LIVE_CHECKS } from '../verify/checks';
 import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { directDataPlane } from '../verify/data-plane/data-plane';
 import { parsePortForwards } from '../verify/data-plane/port-forward';
-import { parsePostgresUrl, PostgresConnection } from '../verify/data-plane/postgres-target';
+import { parsePostgresUrl, type PostgresConnection } from '../verify/data-plane/postgres-target';
 import { parseTopicsConf } from '../verify/kafka-topics';
-import { runVerify, VerifyReport } from '../verify/runner';
+import { runVerify, type VerifyReport } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
 import { distTopicsConf, withAdmin } from './harness/kafka/client';
 import { DIST_DIR, loopbackEnginesAvailable, LoopbackStack } from './harness/loopback-stack';
@@ -75,7 +75,10 @@ async function serveSecretApi(secret: { namespace: string; name: string; data: R
 const refused = (port: number) =>
   new Promise<boolean>((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(true));
   });
 

@@ -1,13 +1,13 @@
-import * as fs from 'fs';
-import * as http from 'http';
-import * as net from 'net';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_CHECKS } from '../verify/checks';
 import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
-import { K8sObject } from '../verify/model';
+import type { K8sObject } from '../verify/model';
 import { tempDir } from './support/synth';
 import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
 
@@ -138,7 +138,7 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
       [
         'apiVersion: v1',
         'kind: Config',
-        'clusters: [{name: test, cluster: {server: "' + server + '", insecure-skip-tls-verify: true}}]',
+        `clusters: [{name: test, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
         'users: [{name: test, user: {token: not-a-real-token}}]',
         'contexts: [{name: test, context: {cluster: test, user: test}}]',
         'current-context: test',

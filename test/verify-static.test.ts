@@ -1,9 +1,9 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { STATIC_CHECKS } from '../verify/checks';
-import { K8sObject } from '../verify/model';
-import { VerifyReport } from '../verify/runner';
+import type { K8sObject } from '../verify/model';
+import type { VerifyReport } from '../verify/runner';
 import {
   addObjects,
   byKind,

@@ -1,7 +1,7 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { ClusterReader } from './cluster/cluster-reader';
-import { Dist } from './dist';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ClusterReader } from './cluster/cluster-reader';
+import type { Dist } from './dist';
 import { crdFilesIn, SchemaValidators } from './schema/schemas';
 
 /**

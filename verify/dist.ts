@@ -1,7 +1,7 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { DistObject, K8sObject } from './model';
+import type { DistObject, K8sObject } from './model';
 
 /** dist/ as the verifier sees it: every object with its file, and the other files by name. */
 export interface Dist {

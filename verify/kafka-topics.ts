@@ -1,5 +1,5 @@
-import { Dist } from './dist';
-import { DistObject } from './model';
+import type { Dist } from './dist';
+import type { DistObject } from './model';
 
 /** One line of the topics Job's topics.conf: `<name> <partitions> <replication-factor> <k=v,...>`. */
 export interface DeclaredTopic {

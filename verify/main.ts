@@ -1,14 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import * as path from 'path';
+import * as path from 'node:path';
 import { projectRoot } from '../lib/platform/project-files';
-import { ClusterReader } from './cluster/cluster-reader';
+import type { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from './cluster/kube-cluster-reader';
-import { directDataPlane, OpenDataPlane } from './data-plane/data-plane';
+import { directDataPlane, type OpenDataPlane } from './data-plane/data-plane';
 import { portForwardedDataPlane } from './data-plane/port-forward';
-import { parsePostgresUrl, PostgresConnection } from './data-plane/postgres-target';
+import { parsePostgresUrl, type PostgresConnection } from './data-plane/postgres-target';
 import { formatHuman, formatJson } from './report';
-import { ALL_CHECK_IDS, LiveMode, runVerify } from './runner';
+import { ALL_CHECK_IDS, type LiveMode, runVerify } from './runner';
 
 const EXIT_CODES = `
 Exit codes:

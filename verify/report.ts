@@ -1,5 +1,5 @@
-import { Component, Status } from './model';
-import { CheckReport, VerifyReport } from './runner';
+import type { Component, Status } from './model';
+import type { CheckReport, VerifyReport } from './runner';
 
 export const STATUS_SYMBOL: Readonly<Record<Status, string>> = { pass: '✓', fail: '✗', warn: '!', skip: '-', error: '?' };
 

@@ -1,10 +1,10 @@
-import * as path from 'path';
-import { ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
+import * as path from 'node:path';
+import { type ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
 import { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } from './checks';
-import { OpenDataPlane } from './data-plane/data-plane';
-import { LiveContext, MissingReferenceError, ReferenceData, StaticContext } from './context';
-import { Dist, DistError, loadDist } from './dist';
-import { Check, CheckMode, CheckResult, Component, Status } from './model';
+import type { DataPlane, OpenDataPlane } from './data-plane/data-plane';
+import { type LiveContext, MissingReferenceError, ReferenceData, type StaticContext } from './context';
+import { type Dist, DistError, loadDist } from './dist';
+import type { Check, CheckMode, CheckResult, Component, Status } from './model';
 
 export interface CheckReport {
   readonly id: string;
@@ -139,7 +139,7 @@ async function runDataPlaneChecks(options: VerifyOptions, staticContext: StaticC
   if (!options.openDataPlane) return { checked: false, description: 'not checked (--live port-forwards to Kafka and PostgreSQL; or pass --kafka-brokers, --postgres-url)' };
   if (kafkaChecks.length + postgresChecks.length === 0) return { checked: false, description: 'not checked (no data-plane check selected)' };
   options.onProgress?.('reaching Kafka and PostgreSQL');
-  let plane;
+  let plane: DataPlane;
   try {
     plane = await options.openDataPlane({ dist: staticContext.dist, clusterReached, onProgress: options.onProgress });
   } catch (error) {

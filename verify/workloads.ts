@@ -1,5 +1,5 @@
-import { Dist } from './dist';
-import { DistObject, K8sObject } from './model';
+import type { Dist } from './dist';
+import type { DistObject, K8sObject } from './model';
 
 /** A pod template found in dist/: the workload that owns it and the template itself. */
 export interface PodTemplate {

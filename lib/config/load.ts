@@ -1,11 +1,11 @@
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import * as yaml from 'js-yaml';
 import { z } from 'zod';
 import { daprDefaults, daprProfiles } from './dapr';
 import { kafkaDefaults, kafkaProfiles } from './kafka';
 import { platformDefaults, platformProfiles } from './platform';
 import { postgresDefaults, postgresProfiles } from './postgres';
-import { LearnflowConfig, learnflowConfig, ProfileName, PROFILES } from './schema';
+import { type LearnflowConfig, learnflowConfig, type ProfileName, PROFILES } from './schema';
 
 /** One rule broken by one value: what the user must fix. */
 export interface ConfigProblem {

@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import * as yaml from 'js-yaml';
 import { projectRoot } from '../platform/project-files';

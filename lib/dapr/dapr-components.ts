@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
-import { Component, ComponentSpecMetadata } from '../../imports/dapr-component-dapr.io';
+import { Component, type ComponentSpecMetadata } from '../../imports/dapr-component-dapr.io';
 import { Resiliency } from '../../imports/dapr-resiliency-dapr.io';
 import { SubscriptionV2Alpha1 } from '../../imports/dapr-subscription-dapr.io';
-import { DaprConfig } from '../config/schema';
-import { KafkaCluster } from '../kafka/kafka-cluster';
+import type { DaprConfig } from '../config/schema';
+import type { KafkaCluster } from '../kafka/kafka-cluster';
 import * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
 

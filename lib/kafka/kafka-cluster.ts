@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { mebibytes } from '../config/quantity';
-import { KafkaConfig } from '../config/schema';
+import type { KafkaConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
 import { dataVolumeClaimTemplate } from '../platform/storage';
@@ -149,6 +149,7 @@ export class KafkaCluster extends Construct {
                 command: ['/bin/bash', '-ec'],
                 args: [
                   [
+                    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAME} is for bash, not JavaScript.
                     'export KAFKA_ADVERTISED_LISTENERS="INTERNAL://${POD_NAME}.' +
                       `${this.headlessServiceName}.\${POD_NAMESPACE}.svc.cluster.local:${KAFKA_PORTS.internal},` +
                       `EXTERNAL://localhost:$((${config.externalPortBase} + KAFKA_NODE_ID))"`,

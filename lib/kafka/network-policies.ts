@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { allowIngress, denyAllIngress } from '../platform/network-policy';
-import { KAFKA_PORTS, KafkaCluster } from './kafka-cluster';
-import { TopicsJob } from './topics-job';
+import { KAFKA_PORTS, type KafkaCluster } from './kafka-cluster';
+import type { TopicsJob } from './topics-job';
 
 export interface KafkaNetworkPoliciesProps {
   readonly cluster: KafkaCluster;

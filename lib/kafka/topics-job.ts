@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
-import { KafkaConfig, PlatformConfig, TopicSpec } from '../config/schema';
+import type { KafkaConfig, PlatformConfig, TopicSpec } from '../config/schema';
 import { HashedJob } from '../platform/hashed-job';
 import { appLabels } from '../platform/labels';
 import { readProjectFile } from '../platform/project-files';
-import { KAFKA_UID, KafkaCluster } from './kafka-cluster';
+import { KAFKA_UID, type KafkaCluster } from './kafka-cluster';
 
 const MOUNT = '/etc/learnflow/topics';
 

@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { createHash } from 'node:crypto';
 
 /**
  * A short, stable digest of the given parts. Jobs carry it in their name: a Job's pod template is

@@ -18,7 +18,7 @@ export function renderEndpoints(stack: LearnflowStack): string {
     `topics: ${stack.config.kafka.topics.map((t) => t.name).join(', ')}`,
     '',
     ...postgresEndpointLines(stack.postgres),
-    '## Dapr (components in namespace ' + stack.dapr.namespace + '; the Dapr control plane is a prerequisite)',
+    `## Dapr (components in namespace ${stack.dapr.namespace}; the Dapr control plane is a prerequisite)`,
     `pub/sub:      ${stack.dapr.pubsubName}  (pubsub.kafka -> ${kafka.bootstrapServers}; consumer group = app-id)`,
     `state store:  ${stack.dapr.stateStoreName}  (state.postgresql v2; connection string from Secret ${stack.dapr.stateStoreConnection.name})`,
     `secret store: ${stack.dapr.secretStoreName}  (secretstores.kubernetes)`,

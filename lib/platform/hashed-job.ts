@@ -1,14 +1,14 @@
 import { Construct } from 'constructs';
-import { JobSettings } from '../config/job';
+import type { JobSettings } from '../config/job';
 import { contentHash } from './content-hash';
 import { jobHookAnnotations } from './gitops';
 import * as k8s from './k8s';
 import {
-  PodIdentity,
+  type PodIdentity,
   resourceRequirements,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
-  WritablePath,
+  type WritablePath,
   writableVolumes,
 } from './pod-security';
 

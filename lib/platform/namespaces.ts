@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { PlatformConfig } from '../config/schema';
+import type { PlatformConfig } from '../config/schema';
 import * as k8s from './k8s';
 
 export interface NamespacesProps {

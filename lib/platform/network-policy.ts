@@ -1,4 +1,4 @@
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import * as k8s from './k8s';
 import { IntOrString } from './k8s';
 

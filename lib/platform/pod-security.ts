@@ -1,5 +1,5 @@
-import { Resources } from '../config/quantity';
-import * as k8s from './k8s';
+import type { Resources } from '../config/quantity';
+import type * as k8s from './k8s';
 import { Quantity } from './k8s';
 
 /** The user every container of a pod runs as; images decide it (apache/kafka 1000, postgres 999). */

@@ -1,4 +1,4 @@
-import * as k8s from './k8s';
+import type * as k8s from './k8s';
 import { Quantity } from './k8s';
 
 /** A StatefulSet's storage settings, as the config gives them. */

@@ -1,4 +1,4 @@
-import { PostgresServer } from './postgres-server';
+import type { PostgresServer } from './postgres-server';
 
 /** The PostgreSQL section of dist/infra-endpoints.txt: where to connect, and the Secret contract. */
 export function postgresEndpointLines(server: PostgresServer): string[] {

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
-import { PostgresConfig } from '../config/schema';
+import type { PostgresConfig } from '../config/schema';
 import { readProjectFile } from '../platform/project-files';
-import { loadMigrations, Migration } from './migrations';
-import { PostgresServer } from './postgres-server';
+import { loadMigrations, type Migration } from './migrations';
+import type { PostgresServer } from './postgres-server';
 import { ScriptJob, secretEnv } from './script-job';
 import { SUPERUSER } from './secrets';
 

@@ -1,6 +1,6 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { ConfigError, ConfigProblem } from '../config/load';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, type ConfigProblem } from '../config/load';
 import { projectRoot } from '../platform/project-files';
 
 /** Where the versioned migrations live, relative to the project root. */

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { allowIngress, denyAllIngress } from '../platform/network-policy';
-import { PostgresServer } from './postgres-server';
+import type { PostgresServer } from './postgres-server';
 import { POSTGRES_CLIENT_LABEL } from './script-job';
 
 export interface PostgresNetworkPoliciesProps {

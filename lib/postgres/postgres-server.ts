@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { PostgresConfig } from '../config/schema';
+import type { PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
 import { dataVolumeClaimTemplate } from '../platform/storage';

@@ -1,9 +1,9 @@
 import { Construct } from 'constructs';
-import { PostgresConfig } from '../config/schema';
+import type { PostgresConfig } from '../config/schema';
 import { HashedJob } from '../platform/hashed-job';
-import * as k8s from '../platform/k8s';
+import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
-import { POSTGRES_UID, PostgresServer } from './postgres-server';
+import { POSTGRES_UID, type PostgresServer } from './postgres-server';
 
 /** Where the Job's ConfigMap (script and SQL) is mounted. */
 export const SCRIPT_MOUNT = '/etc/learnflow/postgres';

@@ -1,5 +1,5 @@
-import { randomBytes } from 'crypto';
-import { PostgresConfig } from '../config/schema';
+import { randomBytes } from 'node:crypto';
+import type { PostgresConfig } from '../config/schema';
 
 /** One key of a Secret and what it holds. */
 export interface SecretKeySpec {

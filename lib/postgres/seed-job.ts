@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { PostgresConfig } from '../config/schema';
+import type { PostgresConfig } from '../config/schema';
 import { readProjectFile } from '../platform/project-files';
-import { PostgresServer } from './postgres-server';
+import type { PostgresServer } from './postgres-server';
 import { ScriptJob, secretEnv } from './script-job';
 import { TEST_USERS } from './secrets';
 

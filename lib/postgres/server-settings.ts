@@ -1,5 +1,5 @@
 import { postgresMemoryPlan } from '../config/postgres';
-import { PostgresConfig } from '../config/schema';
+import type { PostgresConfig } from '../config/schema';
 
 /** postgresql.conf settings, in the order they are passed as `-c name=value`. */
 export type ServerSettings = ReadonlyArray<readonly [name: string, value: string]>;

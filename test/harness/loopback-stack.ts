@@ -1,4 +1,4 @@
-import * as path from 'path';
+import * as path from 'node:path';
 import { loadConfig } from '../../lib/config/load';
 import { LearnflowStack } from '../../lib/learnflow-stack';
 import { generateSecretValues } from '../../lib/postgres/secrets';
@@ -6,7 +6,7 @@ import { ROOT } from '../support/synth';
 import { kafkaEnginesAvailable } from './kafka/client';
 import { KafkaTestCluster } from './kafka/cluster';
 import { postgresEngineStatus, PostgresEngine } from './postgres/engine';
-import { JobPod, JobResult, loadDist, SecretStore } from './postgres/job-pod';
+import { JobPod, type JobResult, loadDist, type SecretStore } from './postgres/job-pod';
 
 /** The repository's dist/ (minikube profile): what the loopback stack runs. */
 export const DIST_DIR = path.join(ROOT, 'dist');

@@ -1,9 +1,9 @@
-import { execFileSync, spawnSync } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { loadConfig, LoadConfigOptions } from '../../lib/config/load';
+import { loadConfig, type LoadConfigOptions } from '../../lib/config/load';
 import { LearnflowStack } from '../../lib/learnflow-stack';
 
 export const ROOT = path.resolve(__dirname, '../..');

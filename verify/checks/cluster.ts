@@ -1,6 +1,6 @@
-import { ClusterKind } from '../cluster/cluster-reader';
-import { LiveContext } from '../context';
-import { Check, CheckResult, DistObject, fail, formatRef, K8sObject, pass, refOf, skip, warn } from '../model';
+import type { ClusterKind } from '../cluster/cluster-reader';
+import type { LiveContext } from '../context';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, type K8sObject, pass, refOf, skip, warn } from '../model';
 import { objectsOfKind, replicasOf } from '../workloads';
 
 /** The Dapr control plane that `dapr init -k` / the Helm chart installs (PRODUCT.md: a prerequisite). */

@@ -1,6 +1,6 @@
 import { loadComponentMetadata, METADATA_RULES, validateComponent } from '../../lib/dapr/component-metadata';
-import { StaticContext } from '../context';
-import { Check, CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
+import type { StaticContext } from '../context';
+import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
 import { daprComponents } from './references';
 import { namespaceOf, objectsOfKind } from '../workloads';
 

@@ -1,5 +1,5 @@
-import { LiveContext, StaticContext } from '../context';
-import { Check } from '../model';
+import type { LiveContext, StaticContext } from '../context';
+import type { Check } from '../model';
 import {
   liveDaprComponents,
   liveDaprControlPlane,
@@ -21,12 +21,12 @@ import {
   kafkaTopicReplication,
   kafkaTopicsDeclared,
 } from './kafka';
-import { kafkaLiveBrokers, KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
+import { kafkaLiveBrokers, type KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
 import { applyOrder, dataDirSubdirectory, jobContentHash, namespacePodSecurity, networkPolicyDefaultDeny, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
 import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
 import {
-  PostgresLiveContext,
+  type PostgresLiveContext,
   postgresLiveMigrations,
   postgresLiveRolePrivileges,
   postgresLiveSeed,

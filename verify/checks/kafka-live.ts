@@ -1,8 +1,8 @@
-import { StaticContext } from '../context';
-import { KafkaSnapshot, KafkaTarget } from '../data-plane/kafka-target';
-import { Dist } from '../dist';
-import { DeclaredTopic, topicsFiles } from '../kafka-topics';
-import { Check, CheckResult, DistObject, fail, formatRef, ObjectRef, pass, refOf, skip } from '../model';
+import type { StaticContext } from '../context';
+import type { KafkaSnapshot, KafkaTarget } from '../data-plane/kafka-target';
+import type { Dist } from '../dist';
+import { type DeclaredTopic, topicsFiles } from '../kafka-topics';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
 import { kafkaStatefulSets } from '../workloads';
 import { brokerCount } from './kafka';
 

@@ -1,8 +1,8 @@
-import { StaticContext } from '../context';
-import { Dist } from '../dist';
+import type { StaticContext } from '../context';
+import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
-import { Check, CheckResult, DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
 import { formatBytes, parseJavaMaxHeap, parseQuantity } from '../quantity';
 import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf } from '../workloads';
 

@@ -1,6 +1,6 @@
-import { StaticContext } from '../context';
+import type { StaticContext } from '../context';
 import { isManifestFile } from '../dist';
-import { Check, CheckResult, DistObject, fail, formatRef, pass, refOf, skip } from '../model';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
 import { daprComponents, referencesIn } from './references';
 import { allContainers, containersOf, namespaceOf, objectsOfKind, podTemplates } from '../workloads';
 

@@ -1,7 +1,7 @@
-import { StaticContext } from '../context';
-import { Check, CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
+import type { StaticContext } from '../context';
+import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
 import { parseQuantity } from '../quantity';
-import { allContainers, ContainerInTemplate, containersOf, podTemplates } from '../workloads';
+import { allContainers, type ContainerInTemplate, containersOf, podTemplates } from '../workloads';
 
 // Pod Security Standards, restricted profile, v1.28 (kubernetes.io/docs/concepts/security/pod-security-standards).
 const RESTRICTED_VOLUME_TYPES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'crypto';
-import { StaticContext } from '../context';
-import { PostgresTarget } from '../data-plane/postgres-target';
-import { Dist } from '../dist';
+import { createHash, randomBytes } from 'node:crypto';
+import type { StaticContext } from '../context';
+import type { PostgresTarget } from '../data-plane/postgres-target';
+import type { Dist } from '../dist';
 import { CURRICULUM_TOPIC_COUNT, LEARNFLOW_TABLES } from '../mission';
-import { Check, CheckResult, DistObject, fail, ObjectRef, pass, refOf, skip, warn } from '../model';
+import { type Check, type CheckResult, type DistObject, fail, type ObjectRef, pass, refOf, skip, warn } from '../model';
 import { createdIndexes } from '../sql';
 import { envValue, namespaceOf, objectsOfKind } from '../workloads';
 

@@ -1,7 +1,7 @@
-import { StaticContext } from '../context';
-import { Dist } from '../dist';
+import type { StaticContext } from '../context';
+import type { Dist } from '../dist';
 import { CURRICULUM_TOPIC_COUNT, LEARNFLOW_TABLES } from '../mission';
-import { Check, CheckResult, DistObject, fail, pass, refOf, skip } from '../model';
+import { type Check, type CheckResult, type DistObject, fail, pass, refOf, skip } from '../model';
 import { createdTables, insertedRowCount } from '../sql';
 import { objectsOfKind, postgresStatefulSets } from '../workloads';
 

@@ -1,7 +1,7 @@
-import { StaticContext } from '../context';
-import { Dist } from '../dist';
-import { Check, CheckResult, DistObject, fail, formatRef, ObjectRef, pass, refOf, skip, warn } from '../model';
-import { containersOf, namespaceOf, objectsOfKind, PodTemplate, podTemplates, selects } from '../workloads';
+import type { StaticContext } from '../context';
+import type { Dist } from '../dist';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip, warn } from '../model';
+import { containersOf, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, selects } from '../workloads';
 
 const SELECTOR_WORKLOADS = new Set(['StatefulSet', 'Deployment', 'DaemonSet', 'ReplicaSet']);
 

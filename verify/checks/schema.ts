@@ -1,5 +1,5 @@
-import { StaticContext } from '../context';
-import { Check, CheckResult, DistObject, fail, formatRef, pass, refOf, skip } from '../model';
+import type { StaticContext } from '../context';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
 
 const isDapr = (item: DistObject) => item.object.apiVersion.startsWith('dapr.io/');
 

@@ -1,4 +1,4 @@
-import { K8sObject } from '../model';
+import type { K8sObject } from '../model';
 
 /** The kinds live checks read, with the apiVersion the API serves them under. */
 export const CLUSTER_KINDS = {

@@ -1,8 +1,8 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { K8sObject } from '../model';
-import { ClusterKind, ClusterReader, ClusterUnavailableError } from './cluster-reader';
+import type { K8sObject } from '../model';
+import { type ClusterKind, type ClusterReader, ClusterUnavailableError } from './cluster-reader';
 
 /**
  * A cluster state read from YAML files: every *.yaml under a directory, each document an object or a

@@ -1,9 +1,9 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { KubernetesObjectApi } from '@kubernetes/client-node';
-import { K8sObject } from '../model';
-import { CLUSTER_KINDS, ClusterKind, ClusterReader, ClusterUnavailableError, withTimeout } from './cluster-reader';
+import type { K8sObject } from '../model';
+import { CLUSTER_KINDS, type ClusterKind, type ClusterReader, ClusterUnavailableError, withTimeout } from './cluster-reader';
 
 /** The API server of the current kubeconfig context, every call bounded by a timeout. */
 class KubeClusterReader implements ClusterReader {
@@ -85,7 +85,7 @@ async function loadKubeconfig() {
 export async function readSecretKey(namespace: string, name: string, key: string, timeoutMs: number): Promise<string> {
   const { k8s, config } = await loadKubeconfig();
   const what = `reading key ${key} of Secret ${namespace}/${name}`;
-  let secret;
+  let secret: Awaited<ReturnType<InstanceType<typeof k8s.CoreV1Api>['readNamespacedSecret']>>;
   try {
     secret = await withTimeout(config.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace }), timeoutMs, what);
   } catch (error) {

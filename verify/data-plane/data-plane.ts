@@ -1,6 +1,6 @@
-import { Dist } from '../dist';
+import type { Dist } from '../dist';
 import { KafkaTarget } from './kafka-target';
-import { PostgresConnection, PostgresTarget } from './postgres-target';
+import { type PostgresConnection, PostgresTarget } from './postgres-target';
 
 /** Kafka and PostgreSQL as the data-plane checks reach them; a target that was not asked for is undefined. */
 export interface DataPlane {

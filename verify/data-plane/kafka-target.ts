@@ -1,6 +1,6 @@
-import { randomBytes } from 'crypto';
-import * as os from 'os';
-import { Admin, ConfigResourceTypes, Kafka, KafkaJSProtocolError, logLevel, PartitionMetadata, Partitioners } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import { type Admin, ConfigResourceTypes, Kafka, KafkaJSProtocolError, logLevel, type PartitionMetadata, Partitioners } from 'kafkajs';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
 
 export interface KafkaBroker {

@@ -1,12 +1,12 @@
-import { ChildProcess, spawn } from 'child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
 import { kubectlContextArgs, readSecretKey } from '../cluster/kube-cluster-reader';
-import { Dist } from '../dist';
-import { DistObject } from '../model';
+import type { Dist } from '../dist';
+import type { DistObject } from '../model';
 import { objectsOfKind } from '../workloads';
-import { dataPlaneOf, OpenDataPlane } from './data-plane';
+import { dataPlaneOf, type OpenDataPlane } from './data-plane';
 import { KafkaTarget } from './kafka-target';
-import { PostgresConnection, PostgresTarget } from './postgres-target';
+import { type PostgresConnection, PostgresTarget } from './postgres-target';
 
 export const ENDPOINTS_DOCUMENT = 'infra-endpoints.txt';
 

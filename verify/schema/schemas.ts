@@ -1,12 +1,12 @@
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
-import { createHash } from 'crypto';
-import * as fs from 'fs';
-import { createRequire } from 'module';
-import * as os from 'os';
-import * as path from 'path';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { K8sObject } from '../model';
+import type { K8sObject } from '../model';
 
 type JsonSchema = Record<string, any>;
 

@@ -1,6 +1,6 @@
-import { spawnSync } from 'child_process';
-import * as path from 'path';
-import { Admin, ConfigResourceTypes, ConfigSource, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { type Admin, ConfigResourceTypes, ConfigSource, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { ROOT, runSynthCli, tempDir } from '../../support/synth';
 import type { KafkaTestCluster } from './cluster';
 

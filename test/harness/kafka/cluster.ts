@@ -1,13 +1,13 @@
-import { ChildProcess, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { K8sObject } from '../../support/synth';
 import { ensureKafkaJars } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
-import { KafkaManifests, loadKafkaManifests } from './manifests';
-import { containerCommand, ContainerFilesystem, PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
+import { type KafkaManifests, loadKafkaManifests } from './manifests';
+import { containerCommand, ContainerFilesystem, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
@@ -74,7 +74,9 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => liveClusters.forEach((cluster) => cluster.killNow()));
+  process.once('exit', () => {
+    for (const cluster of liveClusters) cluster.killNow();
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,8 +103,14 @@ function runProcess(command: string, args: readonly string[], env: NodeJS.Proces
     let stdout = '';
     let stderr = '';
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => ((stdout += chunk), (output += chunk)));
-    child.stderr!.on('data', (chunk: Buffer) => ((stderr += chunk), (output += chunk)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      output += chunk;
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+      output += chunk;
+    });
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (exitCode) => {

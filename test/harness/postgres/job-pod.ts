@@ -1,7 +1,7 @@
-import { execFileSync, spawn } from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import type { K8sObject } from '../../support/synth';
 
