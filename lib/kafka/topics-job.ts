@@ -48,6 +48,8 @@ export class TopicsJob extends Construct {
           { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.topicsJob.waitTimeoutSeconds) },
           // The CLI tools need little heap; the default would be 1 GiB per JVM.
           { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
+          // Two tool JVMs at once (up to ~210 MiB resident each) stay inside the 512Mi limit.
+          { name: 'MAX_PARALLEL_TOOLS', value: '2' },
         ],
       },
       writablePaths: [
