@@ -22,7 +22,7 @@ import {
   kafkaTopicsDeclared,
 } from './kafka';
 import { kafkaLiveBrokers, type KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
-import { applyOrder, dataDirSubdirectory, jobContentHash, namespacePodSecurity, networkPolicyDefaultDeny, noSecretValues, pvcRetention } from './platform';
+import { applyOrder, dataDirSubdirectory, jobContentHash, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
 import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
 import {
@@ -56,6 +56,7 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   pvcRetention,
   dataDirSubdirectory,
   networkPolicyDefaultDeny,
+  networkPolicyPeersResolve,
   kafkaParallelPods,
   kafkaHeadlessService,
   kafkaServiceLinksDisabled,

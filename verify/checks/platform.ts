@@ -74,6 +74,30 @@ export const networkPolicyDefaultDeny: Check<StaticContext> = {
   },
 };
 
+export const networkPolicyPeersResolve: Check<StaticContext> = {
+  id: 'network-policy-peers-resolve',
+  description: 'every namespace a NetworkPolicy admits by name is a Namespace declared in dist/ (a renamed namespace would silently cut its pods off)',
+  component: 'platform',
+  remediation: 'admit the namespace the clients really run in (kubernetes.io/metadata.name), or declare it in dist/',
+  run: ({ dist }) => {
+    const declared = new Set(objectsOfKind(dist, 'Namespace').map((namespace) => namespace.object.metadata.name));
+    const results: CheckResult[] = [];
+    for (const policy of objectsOfKind(dist, 'NetworkPolicy')) {
+      const peers = (policy.object.spec?.ingress ?? []).flatMap((rule: { from?: unknown[] }) => rule.from ?? []);
+      for (const peer of peers as { namespaceSelector?: { matchLabels?: Record<string, string> } }[]) {
+        const name = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+        if (name === undefined) continue;
+        results.push(
+          declared.has(name)
+            ? pass([refOf(policy)], `${formatRef(refOf(policy))} admits namespace ${name}, declared in dist/`)
+            : fail([refOf(policy)], `${formatRef(refOf(policy))} admits namespace ${name}, which dist/ does not declare`),
+        );
+      }
+    }
+    return results.length > 0 ? results : [skip('no NetworkPolicy admits a namespace by name')];
+  },
+};
+
 // Env var names that carry credentials. *_FILE and *_PATH name a file that holds one, which is the safe way.
 const SENSITIVE_ENV_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)/i;
 const REFERENCE_ENV_NAME = /_(FILE|PATH|DIR)$/i;
