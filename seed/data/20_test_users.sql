@@ -6,16 +6,22 @@
 \getenv teacher_password SEED_TEACHER_PASSWORD
 \getenv student_password SEED_STUDENT_PASSWORD
 
+-- One statement per user, so that each (one bcrypt hash, well under the server's 1 s
+-- log_min_duration_statement) never reaches the slow-statement log with its password in the text.
 -- NOT EXISTS keeps bcrypt (deliberately slow) from running for users that are already there.
 INSERT INTO users (email, password_hash, role, full_name)
-SELECT u.email, crypt(u.password, gen_salt('bf', 10)), u.role, u.full_name
-FROM (
-  VALUES
-    ('admin@learnflow.dev', :'admin_password', 'admin', 'LearnFlow Admin'),
-    ('teacher@learnflow.dev', :'teacher_password', 'teacher', 'Mr. Rodriguez'),
-    ('student@learnflow.dev', :'student_password', 'student', 'Maya Johnson')
-) AS u (email, password, role, full_name)
-WHERE NOT EXISTS (SELECT FROM users WHERE users.email = u.email)
+SELECT 'admin@learnflow.dev', crypt(:'admin_password', gen_salt('bf', 10)), 'admin', 'LearnFlow Admin'
+WHERE NOT EXISTS (SELECT FROM users WHERE email = 'admin@learnflow.dev')
+ON CONFLICT (email) DO NOTHING;
+
+INSERT INTO users (email, password_hash, role, full_name)
+SELECT 'teacher@learnflow.dev', crypt(:'teacher_password', gen_salt('bf', 10)), 'teacher', 'Mr. Rodriguez'
+WHERE NOT EXISTS (SELECT FROM users WHERE email = 'teacher@learnflow.dev')
+ON CONFLICT (email) DO NOTHING;
+
+INSERT INTO users (email, password_hash, role, full_name)
+SELECT 'student@learnflow.dev', crypt(:'student_password', gen_salt('bf', 10)), 'student', 'Maya Johnson'
+WHERE NOT EXISTS (SELECT FROM users WHERE email = 'student@learnflow.dev')
 ON CONFLICT (email) DO NOTHING;
 
 INSERT INTO teachers (user_id, subject_expertise, years_experience)
