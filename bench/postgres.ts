@@ -3,7 +3,8 @@ import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
 import { PostgresEngine, postgresEngineStatus } from '../test/harness/postgres/engine';
-import { JobPod, type JobResult, loadDist } from '../test/harness/postgres/job-pod';
+import { JobPod, type JobResult } from '../test/harness/postgres/job-pod';
+import { readDistDir } from '../test/support/synth';
 import { atMost, median, type Measurement, ROOT } from './measure';
 
 const RUNS = 3;
@@ -16,7 +17,7 @@ const RUNS = 3;
 export async function benchPostgres(): Promise<Measurement[]> {
   const status = postgresEngineStatus();
   if (!status.available) throw new Error(`PostgreSQL 16 engine unavailable: ${status.reason}`);
-  const objects = loadDist(path.join(ROOT, 'dist'));
+  const objects = readDistDir(path.join(ROOT, 'dist'));
   const stack = new LearnflowStack(loadConfig());
   const contract = stack.postgres.secrets;
   const secrets = Object.fromEntries(contract.all.map((s) => [s.name, s.render(generateSecretValues(s))]));

@@ -10,8 +10,8 @@ import { generateSecretValues } from '../lib/postgres/secrets';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
-import { JobPod, loadDist, type SecretStore } from './harness/postgres/job-pod';
-import { findObject, type K8sObject, ROOT, tempDir } from './support/synth';
+import { JobPod, type SecretStore } from './harness/postgres/job-pod';
+import { findObject, type K8sObject, ROOT, readDistDir, tempDir } from './support/synth';
 
 // Dapr's own component code (components-contrib at the release daprd v1.18.3 embeds) loads the
 // synthesized Components from dist/ and talks to the real Kafka and PostgreSQL 16 of the harnesses.
@@ -127,7 +127,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
     // Kafka, the Components and the Jobs from one dist/, so that LEARNFLOW_KAFKA_CONFIG (another Kafka
     // image) also changes the component's `version`.
     distDir = kafkaDistDir('minikube');
-    const objects = loadDist(distDir);
+    const objects = readDistDir(distDir);
     components = objects.filter((o) => o.kind === 'Component');
     // Values for every Secret of the contract, made as `npm run secrets` makes them.
     const secrets: SecretStore = Object.fromEntries(

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { manifestFiles, synthesizeDist } from './fixtures/verify/helpers';
-import { type K8sObject, ROOT, tempDir } from './support/synth';
+import { synthesizeDist } from './fixtures/verify/helpers';
+import { type K8sObject, manifestFiles, ROOT, tempDir } from './support/synth';
 
 // `npm run deploy` as an operator runs it, against a fake kubectl first on PATH (kubectl is the
 // deploy's only way to the cluster, so it is the seam). The fake logs every command it gets.

@@ -7,8 +7,8 @@ import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues, type PostgresSecrets, TEST_USERS } from '../lib/postgres/secrets';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
-import { JobPod, type JobResult, loadDist, type SecretStore } from './harness/postgres/job-pod';
-import { findObject, type K8sObject, ROOT, synthObjects } from './support/synth';
+import { JobPod, type JobResult, type SecretStore } from './harness/postgres/job-pod';
+import { findObject, type K8sObject, ROOT, readDistDir, synthObjects } from './support/synth';
 
 // The Jobs exactly as shipped: script and SQL from the ConfigMaps in dist/, run with psql against a
 // real PostgreSQL 16 that was started with the StatefulSet's own settings.
@@ -60,7 +60,7 @@ describe.skipIf(!requirePostgresEngine())('migrations and seed Jobs on PostgreSQ
   }
 
   beforeAll(async () => {
-    objects = loadDist(path.join(ROOT, 'dist'));
+    objects = readDistDir(path.join(ROOT, 'dist'));
     const server = findObject(objects, 'StatefulSet', 'postgres').spec.template.spec.containers[0];
     const initdbArgs = server.env.find((e: { name: string }) => e.name === 'POSTGRES_INITDB_ARGS').value.split(' ');
     contract = new LearnflowStack(loadConfig()).postgres.secrets;

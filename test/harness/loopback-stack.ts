@@ -2,11 +2,11 @@ import * as path from 'node:path';
 import { loadConfig } from '../../lib/config/load';
 import { LearnflowStack } from '../../lib/learnflow-stack';
 import { generateSecretValues } from '../../lib/postgres/secrets';
-import { ROOT } from '../support/synth';
+import { ROOT, readDistDir } from '../support/synth';
 import { kafkaEnginesAvailable } from './kafka/client';
 import { KafkaTestCluster } from './kafka/cluster';
 import { postgresEngineStatus, PostgresEngine } from './postgres/engine';
-import { JobPod, type JobResult, loadDist, type SecretStore } from './postgres/job-pod';
+import { JobPod, type JobResult, type SecretStore } from './postgres/job-pod';
 
 /** The repository's dist/ (minikube profile): what the loopback stack runs. */
 export const DIST_DIR = path.join(ROOT, 'dist');
@@ -37,7 +37,7 @@ function expectJob(name: string, result: JobResult): void {
  */
 export class LoopbackStack {
   static async start(): Promise<LoopbackStack> {
-    const objects = loadDist(DIST_DIR);
+    const objects = readDistDir(DIST_DIR);
     const server = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgres')?.spec.template.spec.containers[0];
     if (!server) throw new Error('dist/ has no postgres StatefulSet');
     const contract = new LearnflowStack(loadConfig()).postgres.secrets;

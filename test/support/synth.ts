@@ -51,6 +51,18 @@ export interface K8sObject {
   [key: string]: any;
 }
 
+/** The manifest files of a dist/ directory, sorted as kubectl applies them (.yml too, as the verifier reads it). */
+export function manifestFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => /\.ya?ml$/.test(name)).sort();
+}
+
+/** Every object of the manifest files of a dist/ directory, in file order; empty documents are dropped. */
+export function readDistDir(dir: string): K8sObject[] {
+  return manifestFiles(dir)
+    .flatMap((file) => yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8')) as K8sObject[])
+    .filter(Boolean);
+}
+
 /** Synthesize in memory (no CLI) and return every object, in file order. */
 export function synthObjects(options: LoadConfigOptions = {}): K8sObject[] {
   const files = new LearnflowStack(loadConfig(options)).synthesize();

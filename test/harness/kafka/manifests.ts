@@ -1,7 +1,4 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as yaml from 'js-yaml';
-import type { K8sObject } from '../../support/synth';
+import { type K8sObject, readDistDir } from '../../support/synth';
 
 /** What the harness needs from a synthesized dist/ directory. */
 export interface KafkaManifests {
@@ -16,21 +13,12 @@ export interface KafkaManifests {
   readonly kafkaVersion: string;
 }
 
-export function readDistObjects(distDir: string): K8sObject[] {
-  return fs
-    .readdirSync(distDir)
-    .filter((name) => name.endsWith('.yaml'))
-    .sort()
-    .flatMap((name) => yaml.loadAll(fs.readFileSync(path.join(distDir, name), 'utf8')) as K8sObject[])
-    .filter(Boolean);
-}
-
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   return selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
 
 export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): KafkaManifests {
-  const objects = readDistObjects(distDir);
+  const objects = readDistDir(distDir);
   const statefulSet = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSetName);
   if (!statefulSet) throw new Error(`no StatefulSet named ${statefulSetName} in ${distDir}`);
   const namespace = statefulSet.metadata.namespace ?? 'default';

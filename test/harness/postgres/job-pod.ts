@@ -2,7 +2,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
 import type { K8sObject } from '../../support/synth';
 
 /** Secret name -> key -> value: what the kubelet would read from the cluster's Secrets. */
@@ -25,16 +24,6 @@ interface EnvVar {
   name: string;
   value?: string;
   valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; [source: string]: unknown };
-}
-
-/** Every object of the YAML files of a dist/ directory. */
-export function loadDist(dir: string): K8sObject[] {
-  return fs
-    .readdirSync(dir)
-    .filter((name) => name.endsWith('.yaml'))
-    .sort()
-    .flatMap((name) => yaml.loadAll(fs.readFileSync(path.join(dir, name), 'utf8')) as K8sObject[])
-    .filter(Boolean);
 }
 
 /** The uid that stands in for the image's postgres user (999): the Jobs must not need root. */
