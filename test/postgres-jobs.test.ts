@@ -24,7 +24,7 @@ function secretStore(contract: PostgresSecrets): SecretStore {
 
 const expectSuccess = (result: JobResult) => expect(result.exitCode, `${result.stdout}\n${result.stderr}`).toBe(0);
 
-describe.skipIf(!requirePostgresEngine())('migrations and seed Jobs on PostgreSQL 16', () => {
+describe.skipIf(!requirePostgresEngine('PostgreSQL Jobs suite'))('migrations and seed Jobs on PostgreSQL 16', () => {
   let engine: PostgresEngine;
   let objects: K8sObject[];
   let migrations: JobPod;

