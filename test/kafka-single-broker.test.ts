@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/synth';
-import { KafkaTestCluster, type ProcessResult } from './harness/kafka/cluster';
+import { KafkaTestCluster } from './harness/kafka/cluster';
+import type { ProcessResult } from './harness/processes';
 import {
   consume,
   type DeclaredTopic,

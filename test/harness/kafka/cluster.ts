@@ -1,25 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { K8sObject } from '../../support/synth';
-import { ensureKafkaJars } from './jars';
+import { isAlive, killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
+import { kafkaJarsDir } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
 import { type KafkaManifests, loadKafkaManifests } from './manifests';
 import { containerCommand, ContainerFilesystem, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
-
-export interface ProcessResult {
-  readonly exitCode: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** stdout and stderr interleaved as they arrived. */
-  readonly output: string;
-  readonly durationMs: number;
-}
 
 interface BrokerPod {
   readonly ordinal: number;
@@ -34,15 +26,6 @@ interface BrokerPod {
 // Clusters bind fixed ports (9092-9094 on 127.0.0.x, the advertised 19092+i on 127.0.0.1), so two test
 // processes on one machine take turns through this lock; its owner's pid lets a dead owner be detected.
 const HOST_LOCK = path.join(os.tmpdir(), 'learnflow-kafka-harness.lock');
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function acquireHostLock(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -79,47 +62,6 @@ function installExitHook(): void {
   });
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function tail(file: string, lines = 40): string {
-  if (!fs.existsSync(file)) return '(no output)';
-  return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-}
-
-function killGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-/** Run a command to completion, capturing its output, killing its process group after `timeoutMs`. */
-function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProcessResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk;
-      output += chunk;
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk;
-      output += chunk;
-    });
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve({ exitCode, stdout, stderr, output, durationMs: Date.now() - started });
-    });
-  });
-}
-
 export interface KafkaTestClusterOptions {
   /** The synthesized manifests, e.g. the repository's dist/. */
   readonly distDir: string;
@@ -139,7 +81,7 @@ export interface KafkaTestClusterOptions {
 export class KafkaTestCluster {
   static async start(options: KafkaTestClusterOptions): Promise<KafkaTestCluster> {
     const manifests = loadKafkaManifests(options.distDir);
-    const libDir = ensureKafkaJars(manifests.kafkaVersion);
+    const libDir = kafkaJarsDir(manifests.kafkaVersion);
     await acquireHostLock(options.lockTimeoutMs ?? 600_000);
     let cluster: KafkaTestCluster;
     try {
@@ -168,7 +110,7 @@ export class KafkaTestCluster {
   startupMs = 0;
   private readonly dir: string;
   private readonly pods: BrokerPod[];
-  private readonly watchdog: ChildProcess;
+  private readonly watchdog: ProcessWatchdog;
   private jobRuns = 0;
 
   private constructor(
@@ -198,23 +140,7 @@ export class KafkaTestCluster {
     fs.writeFileSync(hostsFile, this.hostsFileContent());
     writeKafkaHome(this.kafkaHome, libDir, hostsFile);
 
-    // If this process dies without running its exit hooks (a killed test worker), the brokers must not
-    // outlive it: a detached watchdog kills their process groups and removes the directory.
-    const pgids = path.join(this.dir, 'pgids');
-    fs.writeFileSync(pgids, '');
-    this.watchdog = spawn(
-      'bash',
-      [
-        '-c',
-        'while kill -0 "$1" 2>/dev/null; do sleep 1; done; while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done < "$2"; rm -rf "$3"',
-        'kafka-harness-watchdog',
-        String(process.pid),
-        pgids,
-        this.dir,
-      ],
-      { detached: true, stdio: 'ignore' },
-    );
-    this.watchdog.unref();
+    this.watchdog = new ProcessWatchdog(this.dir, 'kafka-harness-watchdog');
     installExitHook();
     liveClusters.add(this);
   }
@@ -279,8 +205,7 @@ export class KafkaTestCluster {
   /** Synchronous teardown, also used by the process exit hook. */
   killNow(): void {
     for (const pod of this.pods) killGroup(pod.process, 'SIGKILL');
-    killGroup(this.watchdog, 'SIGKILL');
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.watchdog.dismiss();
     liveClusters.delete(this);
     releaseHostLock();
   }
@@ -391,10 +316,7 @@ export class KafkaTestCluster {
     }
     const [command, ...args] = tokens.map((token) => filesystem.translate(token.split(IMAGE_LAUNCHER).join(launcher)));
 
-    const log = fs.openSync(path.join(pod.dir, 'console.log'), 'a');
-    const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    fs.appendFileSync(path.join(this.dir, 'pgids'), `${child.pid}\n`);
+    const child = this.watchdog.spawn(command, args, env, path.join(pod.dir, 'console.log'));
     pod.process = child;
     pod.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
