@@ -7,9 +7,10 @@ export default defineConfig({
     // keeps their timings honest and their ports apart.
     fileParallelism: false,
     testTimeout: 60_000,
-    // A first run on a fresh machine builds Dapr's component code with Go and fetches Kafka's jars
-    // from Maven Central inside beforeAll hooks: minutes, once; cached afterwards.
-    hookTimeout: 1_200_000,
+    // Builds and downloads (Go, Maven) happen once per machine in globalSetup, before the workers start;
+    // hooks only start engines (brokers, PostgreSQL, a control plane).
+    globalSetup: ['./test/support/global-setup.ts'],
+    hookTimeout: 300_000,
     reporters: ['default', './test/summary-reporter.ts'],
   },
 });

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
+import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
@@ -19,7 +20,6 @@ import { findObject, type K8sObject, ROOT, readDistDir, tempDir } from './suppor
 // daprd itself cannot be built from the Go module proxy (403 for github.com/dapr/durabletask-go); the
 // program of test/harness/dapr-components loads components the way daprd does. The seams: broker and
 // database addresses point at loopback, and the Kubernetes secret store is the local file one.
-const BUILD_SCRIPT = path.join(ROOT, 'test/harness/dapr-components/build.sh');
 const TOPIC = 'learning.query';
 
 interface ProgramResult {
@@ -31,13 +31,10 @@ interface ProgramResult {
 
 const SUITE = 'Dapr components suite';
 
-/** go builds the program; in CI (CI=true) its absence fails the suite instead of skipping it. */
-function goAvailable(): boolean {
-  const found = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
-  return requireEngine(SUITE, found ? undefined : 'go not found (it builds github.com/dapr/components-contrib from the Go module proxy)');
-}
+/** The program built by the engine preparation; in CI (CI=true) its absence fails the suite instead of skipping it. */
+const built = locateBuild(DAPR_COMPONENTS);
 
-const enginesAvailable = () => goAvailable() && kafkaEnginesAvailable(SUITE) && requirePostgresEngine(SUITE);
+const enginesAvailable = () => requireEngine(SUITE, built.missing) && kafkaEnginesAvailable(SUITE) && requirePostgresEngine(SUITE);
 
 describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesized components, on Kafka and PostgreSQL 16', () => {
   const config = loadConfig();
@@ -116,13 +113,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
     engine.query<Row>(sql, params, { ...engine.superuser, database });
 
   beforeAll(async () => {
-    // Built first and alone: on 2 cores a cold Go build and a starting JVM only slow each other down.
-    const build = spawnSync('bash', [BUILD_SCRIPT], { encoding: 'utf8', timeout: 900_000 });
-    if (build.status !== 0) throw new Error(`build.sh failed (${build.status}):\n${build.stderr}`);
-    binary = build.stdout.trim();
-    const builtIn = /built in (\d+) s/.exec(build.stderr);
-    if (builtIn) timings['cold build'] = Number(builtIn[1]) * 1000;
-
+    binary = built.path!;
     const started = Date.now();
     // Kafka, the Components and the Jobs from one dist/, so that LEARNFLOW_KAFKA_CONFIG (another Kafka
     // image) also changes the component's `version`.

@@ -12,6 +12,7 @@
 # be 240 kB of go.sum to keep in step by hand. The binary is cached per version and per hash of
 # main.go and this script, so editing either rebuilds and a second run only prints the path.
 #
+# Usage: build.sh [--locate]  (--locate prints the cached binary's path, or exits 3 when it is not built)
 # Env: CONTRIB_VERSION (default v1.18.4, what github.com/dapr/dapr v1.18.3 requires; v1.18.3 is the
 # tag of ../shared/reference/dapr-crds), LEARNFLOW_CACHE_DIR (default ~/.cache/learnflow-infra).
 set -euo pipefail
@@ -26,6 +27,8 @@ if [[ -x "$binary" ]]; then
   echo "$binary"
   exit 0
 fi
+# --locate: only say where the binary is; test workers must never build (the engine preparation does).
+[[ "${1:-}" != --locate ]] || { echo "dapr-components build: not built yet ($binary)" >&2; exit 3; }
 
 command -v go >/dev/null || { echo 'dapr-components build: go is not on PATH' >&2; exit 1; }
 mkdir -p "$cache_dir"

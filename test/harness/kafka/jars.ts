@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runStreaming } from '../processes';
 
 export const CACHE_ROOT = path.join(os.homedir(), '.cache', 'learnflow-infra');
 
@@ -33,12 +33,26 @@ function harnessPom(kafkaVersion: string): string {
   ].join('\n');
 }
 
+function kafkaHomeDir(kafkaVersion: string): string {
+  return path.join(CACHE_ROOT, `kafka-${kafkaVersion}`);
+}
+
 /**
- * The directory holding Apache Kafka's jars (and their runtime dependencies) for `kafkaVersion`, fetched
- * from Maven Central on first use and cached under ~/.cache/learnflow-infra/kafka-<version>/lib.
+ * The directory holding Apache Kafka's jars (and their runtime dependencies) for `kafkaVersion`, as
+ * `fetchKafkaJars` left it in the cache. Test workers only look it up: fetching happens once per machine,
+ * before the workers start (test/support/prepare-engines.ts).
  */
-export function ensureKafkaJars(kafkaVersion: string): string {
-  const home = path.join(CACHE_ROOT, `kafka-${kafkaVersion}`);
+export function kafkaJarsDir(kafkaVersion: string): string {
+  const lib = path.join(kafkaHomeDir(kafkaVersion), 'lib');
+  if (!fs.existsSync(lib)) {
+    throw new Error(`Apache Kafka ${kafkaVersion}'s jars are not in ${CACHE_ROOT}: the engine preparation that npm test runs first fetches them (see its output)`);
+  }
+  return lib;
+}
+
+/** Fetches Apache Kafka's jars for `kafkaVersion` from Maven Central into the cache, unless they are there. */
+export async function fetchKafkaJars(kafkaVersion: string, onLine: (line: string) => void = () => undefined): Promise<string> {
+  const home = kafkaHomeDir(kafkaVersion);
   const lib = path.join(home, 'lib');
   if (fs.existsSync(lib)) return lib;
 
@@ -48,23 +62,10 @@ export function ensureKafkaJars(kafkaVersion: string): string {
   const staging = fs.mkdtempSync(path.join(CACHE_ROOT, `.kafka-${kafkaVersion}-`));
   try {
     fs.writeFileSync(path.join(staging, 'pom.xml'), harnessPom(kafkaVersion));
-    const result = spawnSync(
-      'mvn',
-      [
-        '-q',
-        '-B',
-        `-Dmaven.repo.local=${path.join(CACHE_ROOT, 'maven-repository')}`,
-        COPY_DEPENDENCIES,
-        '-DincludeScope=runtime',
-        '-DoutputDirectory=lib',
-      ],
-      { cwd: staging, encoding: 'utf8', timeout: 600_000 },
-    );
-    if (result.status !== 0) {
-      throw new Error(
-        `mvn could not fetch Apache Kafka ${kafkaVersion} from Maven Central (exit ${result.status ?? result.signal}):\n` +
-          `${result.stdout}${result.stderr}`,
-      );
+    const args = ['-B', '-ntp', `-Dmaven.repo.local=${path.join(CACHE_ROOT, 'maven-repository')}`, COPY_DEPENDENCIES, '-DincludeScope=runtime', '-DoutputDirectory=lib'];
+    const result = await runStreaming('mvn', args, staging, 600_000, onLine);
+    if (result.exitCode !== 0) {
+      throw new Error(`mvn could not fetch Apache Kafka ${kafkaVersion} from Maven Central (exit ${result.exitCode}):\n${result.output.split('\n').slice(-30).join('\n')}`);
     }
     try {
       fs.renameSync(staging, home);
