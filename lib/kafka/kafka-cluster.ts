@@ -3,7 +3,7 @@ import { mebibytes } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
-import { dataVolumeClaimTemplate } from '../platform/storage';
+import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -109,7 +109,7 @@ export class KafkaCluster extends Construct {
     const heapMiB = Math.floor((mebibytes(config.resources.limits.memory) * config.heapPercent) / 100);
     const voters = ordinals.map((i) => `${i}@${podDns(i)}:${KAFKA_PORTS.controller}`).join(',');
 
-    new k8s.KubeStatefulSet(this, 'Resource', {
+    new DataStatefulSet(this, 'Resource', {
       metadata: { name: this.statefulSetName, namespace, labels },
       spec: {
         serviceName: this.headlessServiceName,

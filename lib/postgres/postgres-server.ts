@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
-import { dataVolumeClaimTemplate } from '../platform/storage';
+import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -113,7 +113,7 @@ export class PostgresServer extends Construct {
     // server on the socket only, which must not count as ready.
     const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
 
-    new k8s.KubeStatefulSet(this, 'Resource', {
+    new DataStatefulSet(this, 'Resource', {
       metadata: { name: this.statefulSetName, namespace, labels },
       spec: {
         serviceName: this.headlessServiceName,
