@@ -71,10 +71,17 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
     expect(stdout).toContain('could not check');
   });
 
-  it('exit 2 when the reference data is missing', () => {
-    const { status, stdout } = runVerifyCli(['--offline', '--dist', dist, '--reference', tempDir('verify-cli-noref'), '--check', 'kubernetes-schema']);
+  it.each([
+    ['an empty directory', () => tempDir('verify-cli-noref')],
+    ['a directory that does not exist', () => path.join(tempDir('verify-cli-noref'), 'nothing-here')],
+  ])('--reference naming %s: exit 2, every check that reads it could not check and names the flag, no stack trace', (_, reference) => {
+    const { status, stdout, stderr } = runVerifyCli(['--offline', '--dist', dist, '--reference', reference()]);
     expect(status).toBe(2);
-    expect(stdout).toContain('pass --reference');
+    const couldNotCheck = stdout.split('\n').filter((line) => /^\s+\? could not check: /.test(line));
+    expect(couldNotCheck).toHaveLength(3); // kubernetes-schema, dapr-crd-schema, dapr-component-metadata
+    for (const line of couldNotCheck) expect(line).toContain('pass --reference <dir>');
+    expect(`${stdout}${stderr}`).not.toMatch(/^\s+at /m);
+    expect(stdout).toMatch(/, 3 could not check .* exit 2$/m);
   });
 
   it('--live without a reachable cluster is exit 2; without --live it falls back to offline with a notice', () => {

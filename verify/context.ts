@@ -1,12 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type ComponentMetadataCatalog, loadComponentMetadata } from '../lib/dapr/component-metadata';
 import type { ClusterReader } from './cluster/cluster-reader';
 import type { Dist } from './dist';
-import { crdFilesIn, SchemaValidators } from './schema/schemas';
+import { crdFilesIn, fromReference, ReferenceDataError, SchemaValidators } from './schema/schemas';
+
+/** The Kubernetes API version objects are judged against (the version of cdk8s-plus-28's classes). */
+export const KUBERNETES_VERSION = '1.28';
 
 /**
- * The reference data of ../shared/reference: Kubernetes definitions, Dapr CRDs, Dapr component metadata.
- * Loaded on first use, so checks that do not need it (and --help) stay fast.
+ * The reference data: Kubernetes definitions, Dapr CRDs, Dapr component metadata (the project's
+ * reference/ unless --reference names another directory laid out the same way). Loaded on first use,
+ * so checks that do not need it (and --help) stay fast. What cannot be read is a ReferenceDataError.
  */
 // Compiled validators per reference directory: a process that verifies several trees (tests, a future
 // watch mode) compiles the schemas once.
@@ -15,8 +20,8 @@ const validatorsByDir = new Map<string, SchemaValidators>();
 export class ReferenceData {
   constructor(readonly dir: string) {}
 
-  get kubernetesDefinitionsFile(): string {
-    return path.join(this.dir, 'k8s-schema-1.28', '_definitions.json');
+  kubernetesDefinitionsFile(version: string = KUBERNETES_VERSION): string {
+    return path.join(this.dir, `k8s-schema-${version}`, '_definitions.json');
   }
 
   get daprCrdDir(): string {
@@ -27,21 +32,24 @@ export class ReferenceData {
     return path.join(this.dir, 'dapr-component-metadata');
   }
 
-  /** Throws a MissingReferenceError naming the file when the directory lacks the definitions. */
   schemas(): SchemaValidators {
     let validators = validatorsByDir.get(this.dir);
     if (!validators) {
-      if (!fs.existsSync(this.kubernetesDefinitionsFile)) {
-        throw new MissingReferenceError(`${this.kubernetesDefinitionsFile} not found; pass --reference <dir>`);
-      }
-      validators = new SchemaValidators(this.kubernetesDefinitionsFile, crdFilesIn(this.daprCrdDir));
+      const definitions = this.kubernetesDefinitionsFile();
+      if (!fs.existsSync(definitions)) throw new ReferenceDataError(`${definitions} not found`);
+      const crdFiles = crdFilesIn(this.daprCrdDir);
+      if (crdFiles.length === 0) throw new ReferenceDataError(`no Dapr CRD files (*.yaml) in ${this.daprCrdDir}`);
+      validators = new SchemaValidators(definitions, crdFiles);
       validatorsByDir.set(this.dir, validators);
     }
     return validators;
   }
-}
 
-export class MissingReferenceError extends Error {}
+  componentMetadata(): ComponentMetadataCatalog {
+    if (!fs.existsSync(this.daprComponentMetadataDir)) throw new ReferenceDataError(`${this.daprComponentMetadataDir} not found`);
+    return fromReference(this.daprComponentMetadataDir, () => loadComponentMetadata(this.daprComponentMetadataDir));
+  }
+}
 
 export interface StaticContext {
   readonly dist: Dist;

@@ -2,9 +2,10 @@ import * as path from 'node:path';
 import { type ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
 import { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } from './checks';
 import type { DataPlane, OpenDataPlane } from './data-plane/data-plane';
-import { type LiveContext, MissingReferenceError, ReferenceData, type StaticContext } from './context';
+import { type LiveContext, ReferenceData, type StaticContext } from './context';
 import { type Dist, DistError, loadDist } from './dist';
 import type { Check, CheckMode, CheckResult, Component, Status } from './model';
+import { ReferenceDataError } from './schema/schemas';
 
 export interface CheckReport {
   readonly id: string;
@@ -65,7 +66,12 @@ async function runCheck<Context>(check: Check<Context>, mode: CheckMode, context
   try {
     results = await check.run(context);
   } catch (error) {
-    const reason = error instanceof ClusterUnavailableError || error instanceof MissingReferenceError ? error.message : `the check crashed: ${(error as Error).stack ?? error}`;
+    const reason =
+      error instanceof ClusterUnavailableError
+        ? error.message
+        : error instanceof ReferenceDataError
+          ? `${error.message}; pass --reference <dir> with the reference data (laid out like the project's reference/)`
+          : `the check crashed: ${(error as Error).stack ?? error}`;
     results = [{ status: 'error', objects: [], message: `could not check: ${reason}` }];
   }
   if (results.length === 0) results = [{ status: 'skip', objects: [], message: 'nothing to check' }];

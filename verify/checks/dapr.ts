@@ -1,4 +1,4 @@
-import { loadComponentMetadata, METADATA_RULES, validateComponent } from '../../lib/dapr/component-metadata';
+import { METADATA_RULES, validateComponent } from '../../lib/dapr/component-metadata';
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
 import { daprComponents } from './references';
@@ -14,7 +14,7 @@ export const daprComponentMetadata: Check<StaticContext> = {
   run: ({ dist, reference }) => {
     const components = daprComponents(dist);
     if (components.length === 0) return [skip(NO_COMPONENTS)];
-    const catalog = loadComponentMetadata(reference.daprComponentMetadataDir);
+    const catalog = reference.componentMetadata();
     return components.map((item) => {
       const ref = refOf(item);
       // Findings carry property names and non-sensitive values only (the library's contract).

@@ -45,7 +45,7 @@ export class SchemaValidators {
     cacheRoot: string | undefined = defaultCacheRoot(),
   ) {
     const hash = createHash('sha256').update(`${CACHE_FORMAT}:${AJV_VERSION}:${JSON.stringify(AJV_OPTIONS)}`);
-    for (const file of [kubernetesDefinitionsFile, ...crdFiles]) hash.update(file).update(fs.readFileSync(file));
+    for (const file of [kubernetesDefinitionsFile, ...crdFiles]) hash.update(file).update(fromReference(file, () => fs.readFileSync(file)));
     this.cacheDir = cacheRoot && path.join(cacheRoot, hash.digest('hex').slice(0, 16));
   }
 
@@ -92,6 +92,21 @@ export class SchemaValidators {
   }
 }
 
+/** The reference data cannot be read, parsed or compiled: the checks that need it cannot judge anything. */
+export class ReferenceDataError extends Error {}
+
+/**
+ * Runs `read`; whatever it throws becomes a ReferenceDataError that says where: `<where>: <reason>`,
+ * the reason's first line only (js-yaml appends a snippet of the file).
+ */
+export function fromReference<T>(where: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new ReferenceDataError(`${where}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
 function defaultCacheRoot(): string | undefined {
   if (process.env.LEARNFLOW_VERIFY_CACHE === 'off') return undefined;
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'learnflow-infra', 'verify-schemas');
@@ -131,7 +146,9 @@ class SchemaCompiler {
   readonly refsByGroupVersionKind = new Map<string, string>();
 
   constructor(kubernetesDefinitionsFile: string, crdFiles: readonly string[]) {
-    const definitions = JSON.parse(fs.readFileSync(kubernetesDefinitionsFile, 'utf8')) as { definitions: Record<string, JsonSchema> };
+    const definitions = fromReference(kubernetesDefinitionsFile, () => JSON.parse(fs.readFileSync(kubernetesDefinitionsFile, 'utf8'))) as {
+      definitions: Record<string, JsonSchema>;
+    };
     for (const [key, schema] of Object.entries(definitions.definitions)) {
       rejectUnknownFields(schema);
       for (const gvk of (schema['x-kubernetes-group-version-kind'] ?? []) as { group: string; version: string; kind: string }[]) {
@@ -143,13 +160,14 @@ class SchemaCompiler {
   }
 
   compile(ref: string): { validate: ValidateFunction; source: string } {
-    const validate = this.ajv.getSchema(ref);
+    // A definition that refers to one the reference data lacks (a bad trim) fails here.
+    const validate = fromReference(`schema ${ref} does not compile`, () => this.ajv.getSchema(ref));
     if (!validate) throw new Error(`schema ${ref} did not compile`);
     return { validate, source: standaloneCode(this.ajv, validate) };
   }
 
   private addCrd(file: string): void {
-    for (const crd of yaml.loadAll(fs.readFileSync(file, 'utf8')) as JsonSchema[]) {
+    for (const crd of fromReference(file, () => yaml.loadAll(fs.readFileSync(file, 'utf8'))) as JsonSchema[]) {
       if (crd?.kind !== 'CustomResourceDefinition') continue;
       const { group, names, versions } = crd.spec;
       for (const version of versions as JsonSchema[]) {
