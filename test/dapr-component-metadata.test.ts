@@ -11,6 +11,7 @@ import {
   type MetadataRuleId,
   validateComponent,
 } from '../lib/dapr/component-metadata';
+import { projectRoot } from '../lib/platform/project-files';
 
 type Entry = Record<string, unknown>;
 
@@ -56,9 +57,9 @@ function only(findings: MetadataFinding[], rule: MetadataRuleId): MetadataFindin
 }
 
 describe('loading Dapr component metadata', () => {
-  it('reads the shared reference files located from the repository root', () => {
+  it('reads the vendored reference files located from the repository root', () => {
     const dir = defaultComponentMetadataDir();
-    expect(dir.split(path.sep).slice(-3)).toEqual(['shared', 'reference', 'dapr-component-metadata']);
+    expect(dir).toBe(path.join(projectRoot(), 'reference', 'dapr-component-metadata'));
     const catalog = loadComponentMetadata(dir);
     expect(catalog.specs.map((spec) => `${spec.type}@${spec.version}`).sort()).toEqual([
       'pubsub.kafka@v1',

@@ -1,15 +1,13 @@
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../lib/platform/project-files';
+import { referenceDir } from '../lib/platform/project-files';
+import { ReferenceData } from '../verify/context';
 import { SchemaValidators } from '../verify/schema/schemas';
 import { synthObjects } from './support/synth';
-
-const REFERENCE = path.join(projectRoot(), '..', 'shared', 'reference');
 
 // PRODUCT.md: objects are validated against Kubernetes 1.28 (the verifier's kubernetes-schema check),
 // with 1.34 beside it for forward compatibility: nothing we emit may be removed or renamed by 1.34.
 describe('forward compatibility with the Kubernetes 1.34 API', () => {
-  const validators = new SchemaValidators(path.join(REFERENCE, 'k8s-schema-1.34', '_definitions.json'), [], undefined);
+  const validators = new SchemaValidators(new ReferenceData(referenceDir()).kubernetesDefinitionsFile('1.34'), [], undefined);
 
   it.each(['minikube', 'production'])('every Kubernetes object of the %s profile is valid against 1.34', (profile) => {
     const objects = synthObjects({ profile }).filter((o) => !o.apiVersion.startsWith('dapr.io/'));

@@ -84,6 +84,16 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
     expect(stdout).toMatch(/, 3 could not check .* exit 2$/m);
   });
 
+  it('the default reference data is the vendored reference/, found from any working directory', () => {
+    const result = spawnSync(process.execPath, [VERIFY, '--offline', '--dist', dist, '--check', 'kubernetes-schema', 'dapr-crd-schema', 'dapr-component-metadata'], {
+      cwd: tempDir('verify-cli-cwd'),
+      encoding: 'utf8',
+      env: { ...process.env, HOME: tempDir('verify-cli-home') },
+    });
+    expect(result.status, result.stdout).toBe(0);
+    expect(result.stdout).toMatch(/3 checks: 3 passed/);
+  });
+
   it('--live without a reachable cluster is exit 2; without --live it falls back to offline with a notice', () => {
     const live = runVerifyCli(['--live', '--dist', dist, ...STABLE, 'live-namespaces']);
     expect(live.status).toBe(2);

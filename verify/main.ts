@@ -1,6 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import * as path from 'node:path';
-import { projectRoot } from '../lib/platform/project-files';
+import { referenceDir } from '../lib/platform/project-files';
 import type { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from './cluster/kube-cluster-reader';
@@ -68,7 +67,7 @@ function redactUrl(url: string): string {
 const program = new Command('verify')
   .description('Check that dist/ is right (static checks) and that a cluster running it is healthy (live checks).')
   .option('-d, --dist <dir>', 'directory of synthesized manifests', 'dist')
-  .option('--reference <dir>', 'reference data (Kubernetes schema, Dapr CRDs and metadata)', path.join(projectRoot(), '..', 'shared', 'reference'))
+  .option('--reference <dir>', "reference data (Kubernetes schema, Dapr CRDs and metadata), laid out like the project's", referenceDir())
   .option('--offline', 'static checks only, never contact a cluster')
   .option('--live', 'require the live checks: an unreachable cluster is exit 2 instead of a notice')
   .option('--cluster-state <dir>', 'read the cluster from YAML files (kubectl get -o yaml output) instead of the API server')

@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import * as yaml from 'js-yaml';
-import { projectRoot } from '../platform/project-files';
+import { referenceDir } from '../platform/project-files';
 
 /**
  * Validates Dapr Component manifests against Dapr's machine-readable component metadata
- * (components-contrib `metadata.yaml` files, read from ../shared/reference/dapr-component-metadata).
+ * (components-contrib `metadata.yaml` files, vendored in reference/dapr-component-metadata).
  * A validation library, not a construct: tests of synthesized components and the verifier both use it.
  */
 
@@ -93,9 +93,9 @@ const RUNTIME_METADATA: Readonly<Record<string, readonly string[]>> = {
 const BUILTIN_PROFILES_FILE = 'builtin-authentication-profiles.yaml';
 const SCHEMA_FILE = 'component-metadata-schema.json';
 
-/** ../shared/reference/dapr-component-metadata relative to the repository root. */
+/** reference/dapr-component-metadata of the project. */
 export function defaultComponentMetadataDir(): string {
-  return path.join(projectRoot(), '..', 'shared', 'reference', 'dapr-component-metadata');
+  return path.join(referenceDir(), 'dapr-component-metadata');
 }
 
 interface RawMetadata {

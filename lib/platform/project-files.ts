@@ -17,6 +17,14 @@ export function projectRoot(): string {
   return root;
 }
 
+/**
+ * The vendored reference data (reference/README.md): Kubernetes schemas, Dapr CRDs and Dapr component
+ * metadata. Part of the project, so a clone alone synthesizes and verifies.
+ */
+export function referenceDir(): string {
+  return path.join(projectRoot(), 'reference');
+}
+
 /** A file shipped verbatim into a ConfigMap (scripts, SQL), read relative to the project root. */
 export function readProjectFile(relativePath: string): string {
   return fs.readFileSync(path.join(projectRoot(), relativePath), 'utf8');
