@@ -14,7 +14,7 @@
 #
 # Usage: build.sh [--locate]  (--locate prints the cached binary's path, or exits 3 when it is not built)
 # Env: CONTRIB_VERSION (default v1.18.4, what github.com/dapr/dapr v1.18.3 requires; v1.18.3 is the
-# tag of ../shared/reference/dapr-crds), LEARNFLOW_CACHE_DIR (default ~/.cache/learnflow-infra).
+# tag of reference/dapr-crds), LEARNFLOW_CACHE_DIR (default ~/.cache/learnflow-infra).
 set -euo pipefail
 
 version="${CONTRIB_VERSION:-v1.18.4}"
