@@ -79,8 +79,9 @@ export const UPSTREAM_SOURCES: readonly UpstreamSource[] = [
     flag: 'dapr',
     repository: 'dapr/dapr',
     license: 'Apache-2.0',
-    // The CRDs of the kinds dist/ emits; cdk8s.yaml imports the same files.
-    files: ['components', 'resiliency', 'subscription'].map((name) => ({ path: `dapr-crds/${name}.yaml`, upstreamPath: `charts/dapr/crds/${name}.yaml` })),
+    // The CRDs of the kinds dist/ emits (cdk8s.yaml imports those), and Configuration's: deploy's
+    // preflight and the verifier require all four, so the control-plane tests install all four, as Dapr's chart does.
+    files: ['components', 'configuration', 'resiliency', 'subscription'].map((name) => ({ path: `dapr-crds/${name}.yaml`, upstreamPath: `charts/dapr/crds/${name}.yaml` })),
   }),
   withLicense({
     flag: 'components-contrib',

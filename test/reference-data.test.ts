@@ -142,15 +142,15 @@ describe('npm run refresh-reference', () => {
     const contrib = checkout(root, 'components-contrib', 'v9.9.8');
     const out = path.join(tempDir('refresh-out'), 'reference');
     fs.cpSync(REFERENCE, out, { recursive: true });
-    fs.writeFileSync(path.join(out, 'dapr-crds', 'configuration.yaml'), 'stale\n');
+    fs.writeFileSync(path.join(out, 'dapr-crds', 'stale.yaml'), 'stale\n');
 
     const result = refresh(['--kubernetes', kubernetes, '--dapr', dapr, '--components-contrib', contrib, '--out', out]);
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toContain('removed dapr-crds/configuration.yaml');
+    expect(result.stdout).toContain('removed dapr-crds/stale.yaml');
     for (const source of UPSTREAM_SOURCES) {
       for (const file of source.files) expect(fs.readFileSync(path.join(out, file.path), 'utf8'), file.path).toBe(fs.readFileSync(path.join(REFERENCE, file.path), 'utf8'));
     }
-    expect(fs.existsSync(path.join(out, 'dapr-crds', 'configuration.yaml'))).toBe(false);
+    expect(fs.existsSync(path.join(out, 'dapr-crds', 'stale.yaml'))).toBe(false);
 
     const readme = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
     expect(readme).toContain(`| \`dapr-crds/components.yaml\` | dapr/dapr \`charts/dapr/crds/components.yaml\` | v9.9.9 (commit ${git(dapr, 'rev-parse', 'HEAD')}) | Apache-2.0 |`);
