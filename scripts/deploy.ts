@@ -5,7 +5,8 @@ import { parseQuantity } from '../lib/config/quantity';
 import { DAPR_CONTROL_PLANE, DAPR_CRDS } from '../verify/checks/cluster';
 import { type Dist, DistError, loadDist } from '../verify/dist';
 import type { DistObject, K8sObject } from '../verify/model';
-import { firstLines, formatDuration, Kubectl, KUBECTL_MISSING } from './kubectl';
+import { APPLY_TIMEOUT_MS, firstLines, formatDuration, GET_TIMEOUT_MS, Kubectl, KUBECTL_MISSING, REQUEST_TIMEOUT } from './kubectl';
+import { describeObject, FIELD_MANAGER, formatChange, planStatefulSets, readLive, type StatefulSetPlan } from './live-changes';
 
 const EXIT = {
   ok: 0,
@@ -21,10 +22,13 @@ const EXIT = {
 const HELP_AFTER = `
 Steps:
   1. preflight: cluster reachable, Kubernetes >= 1.28, a default StorageClass, the Dapr CRDs and control
-     plane in dapr-system, allocatable CPU and memory >= what dist/ requests (all checks, one list)
+     plane in dapr-system, allocatable CPU and memory >= what dist/ requests, and no change of a live
+     StatefulSet that cannot be carried out safely (all checks, one list)
   2. namespaces and network policies (server-side apply), then \`npm run secrets\` (missing Secrets only)
   3. the other dist/ files in name order; after each, wait for its StatefulSets to roll out and its Jobs
-     to complete (a failed Job stops the deploy and shows its logs)
+     to complete (a failed Job stops the deploy and shows its logs). Before the file of a live StatefulSet
+     whose claim templates grow (the API refuses that in place): its claims are expanded, then it is
+     deleted with --cascade=orphan (its pods keep running) and re-created by the apply
   4. \`npm run verify -- --live\`
 
 Exit codes:
@@ -32,8 +36,10 @@ Exit codes:
   1  deployed, but the verifier reported findings
   2  deployed, but the verifier could not check
   3  invalid arguments
-  4  preflight failed: nothing was applied
-  5  applying a file or creating the Secrets failed (also: any unexpected error)
+  4  preflight failed: nothing was applied (also: a StatefulSet change that cannot be carried out safely,
+     such as smaller or differently classed storage or another selector)
+  5  applying a file, creating the Secrets, expanding a claim or re-creating a StatefulSet failed (also: any
+     unexpected error)
   6  a StatefulSet did not roll out or a Job failed or did not complete within --timeout`;
 
 interface DeployOptions {
@@ -56,13 +62,6 @@ function duration(value: string): number {
   if (total === 0) throw new InvalidArgumentError('must be longer than 0s');
   return total;
 }
-
-
-// Bounds for single calls: --request-timeout stops kubectl's HTTP request, the process timeout
-// stops a kubectl that hangs before it gets there (exec credential plugins, DNS).
-const REQUEST_TIMEOUT = '--request-timeout=10s';
-const GET_TIMEOUT_MS = 20_000;
-const APPLY_TIMEOUT_MS = 120_000;
 
 // ---------------------------------------------------------------------------------------------
 // output
@@ -120,7 +119,14 @@ interface KubeList<T> {
   readonly items?: T[];
 }
 
-function preflight(kubectl: Kubectl, options: DeployOptions): { checks: CheckOutcome[]; dist?: Dist } {
+interface Preflight {
+  readonly checks: CheckOutcome[];
+  readonly dist?: Dist;
+  /** Live StatefulSets whose claims grow: carried out in step 3, before their files are applied. */
+  readonly recreations: StatefulSetPlan[];
+}
+
+function preflight(kubectl: Kubectl, options: DeployOptions): Preflight {
   const checks: CheckOutcome[] = [];
   let dist: Dist | undefined;
   try {
@@ -147,8 +153,8 @@ function preflight(kubectl: Kubectl, options: DeployOptions): { checks: CheckOut
       },
     });
     const skipped = 'the cluster is unreachable';
-    for (const name of ['server version', 'default StorageClass', 'Dapr CRDs', 'Dapr control plane', 'capacity']) checks.push({ name, skipped });
-    return { checks, dist };
+    for (const name of ['server version', 'default StorageClass', 'Dapr CRDs', 'Dapr control plane', 'capacity', STATEFULSET_CHANGES]) checks.push({ name, skipped });
+    return { checks, dist, recreations: [] };
   }
   checks.push({ name: 'cluster reachable', found: `${options.context ? `context ${options.context}` : 'current context'} answers` });
   checks.push(checkServerVersion(serverVersion));
@@ -156,7 +162,13 @@ function preflight(kubectl: Kubectl, options: DeployOptions): { checks: CheckOut
   checks.push(checkDaprCrds(kubectl));
   checks.push(checkDaprControlPlane(kubectl));
   checks.push(dist ? checkCapacity(kubectl, dist) : { name: 'capacity', skipped: 'dist/ cannot be read' });
-  return { checks, dist };
+  if (!dist) {
+    checks.push({ name: STATEFULSET_CHANGES, skipped: 'dist/ cannot be read' });
+    return { checks, dist, recreations: [] };
+  }
+  const { check, recreations } = checkStatefulSetChanges(kubectl, dist);
+  checks.push(check);
+  return { checks, dist, recreations };
 }
 
 function checkDist(dist: Dist, options: DeployOptions): CheckOutcome {
@@ -448,6 +460,39 @@ function checkCapacity(kubectl: Kubectl, dist: Dist): CheckOutcome {
   };
 }
 
+const STATEFULSET_CHANGES = 'StatefulSet changes';
+
+/**
+ * The API refuses to change a live StatefulSet's claim templates, selector or service name. Growing
+ * claims is carried out in step 3; anything else is refused here, before anything is applied.
+ */
+function checkStatefulSetChanges(kubectl: Kubectl, dist: Dist): { check: CheckOutcome; recreations: StatefulSetPlan[] } {
+  const name = STATEFULSET_CHANGES;
+  const statefulSets = dist.objects.map((item) => item.object).filter((object) => object.kind === 'StatefulSet');
+  const { live, reason } = readLive(kubectl, statefulSets);
+  if (!live) return { check: cannotRead(kubectl, name, 'read the live StatefulSets', reason, ['get', 'statefulsets']), recreations: [] };
+  const planned = planStatefulSets(kubectl, statefulSets, live);
+  if (planned.reason) return { check: cannotRead(kubectl, name, 'read the claims', planned.reason, ['list', 'persistentvolumeclaims']), recreations: [] };
+  const refused = planned.plans.flatMap((plan) => plan.changes.filter((change) => !change.carriedOut).map((change) => ({ plan, change })));
+  if (refused.length > 0) {
+    const list = (part: (entry: (typeof refused)[number]) => string) => refused.map(part).join('; ');
+    return {
+      check: {
+        name,
+        failure: {
+          what: `${list(({ plan, change }) => `${describeObject(plan.desired)}: ${formatChange(change)}`)} (refused in place, and no safe way to carry it out)`,
+          why: list(({ change }) => change.why),
+          fix: list(({ change }) => change.remedy),
+        },
+      },
+      recreations: [],
+    };
+  }
+  if (planned.plans.length === 0) return { check: { name, found: 'none that the API refuses in place' }, recreations: [] };
+  const found = `${planned.plans.map((plan) => describeObject(plan.desired)).join(', ')}: claim templates grow; the claims are expanded and the StatefulSet re-created with --cascade=orphan in step 3`;
+  return { check: { name, found }, recreations: planned.plans };
+}
+
 function printChecks(checks: readonly CheckOutcome[]): void {
   for (const check of checks) {
     if (check.failure) printFailure({ ...check.failure, what: `${check.name}: ${check.failure.what}` }, '  ');
@@ -471,7 +516,7 @@ function filesInOrder(dist: Dist): { file: string; objects: DistObject[] }[] {
 const FOUNDATION_KINDS = new Set(['Namespace', 'NetworkPolicy']);
 
 function applyFile(kubectl: Kubectl, dist: Dist, file: string): Failure | undefined {
-  const args = ['apply', '--server-side', '--field-manager=learnflow-deploy', '-f', path.join(dist.dir, file), REQUEST_TIMEOUT];
+  const args = ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', path.join(dist.dir, file), REQUEST_TIMEOUT];
   const result = kubectl.run(args, APPLY_TIMEOUT_MS);
   if (result.ok) {
     console.log(`  applied ${file}`);
@@ -487,6 +532,27 @@ function applyFile(kubectl: Kubectl, dist: Dist, file: string): Failure | undefi
         `\`${kubectl.display([...args.slice(0, 2), '--force-conflicts', ...args.slice(2)])}\`, then \`npm run deploy\` again`
       : `fix the cause above, then \`npm run deploy\` again (every step is idempotent); to see it alone: \`${kubectl.display(args)}\``,
   };
+}
+
+/**
+ * What the API refuses in place, done the safe way: every claim that grows is expanded, then the
+ * StatefulSet is deleted with --cascade=orphan, so its pods keep running (and its claims stay); the apply
+ * that follows re-creates it, and the new StatefulSet adopts the pods (same selector).
+ */
+function recreateStatefulSet(kubectl: Kubectl, plan: StatefulSetPlan): Failure | undefined {
+  const { name, namespace = 'default' } = plan.live.metadata;
+  const again = 'fix the cause above, then `npm run deploy` again (it picks up where this one stopped)';
+  console.log(`  re-creating statefulset/${name} in ${namespace} (${plan.changes.map(formatChange).join(', ')})`);
+  for (const { claim, from, to } of plan.expansions) {
+    const args = ['patch', 'persistentvolumeclaim', claim, '-n', namespace, '-p', JSON.stringify({ spec: { resources: { requests: { storage: to } } } }), REQUEST_TIMEOUT];
+    const result = kubectl.run(args, APPLY_TIMEOUT_MS);
+    if (!result.ok) return { what: `expanding persistentvolumeclaim/${claim} in ${namespace} to ${to} failed`, why: result.reason, fix: again };
+    console.log(`    persistentvolumeclaim/${claim} expanded: ${from} -> ${to}`);
+  }
+  const orphan = kubectl.run(['delete', 'statefulset', name, '-n', namespace, '--cascade=orphan', '--timeout=60s', REQUEST_TIMEOUT], APPLY_TIMEOUT_MS);
+  if (!orphan.ok) return { what: `deleting statefulset/${name} in ${namespace} with --cascade=orphan failed`, why: orphan.reason, fix: again };
+  console.log(`    statefulset/${name} deleted with --cascade=orphan: its pods keep running, the apply re-creates it`);
+  return undefined;
 }
 
 class Deadline {
@@ -659,7 +725,7 @@ async function main(): Promise<number> {
   console.log(`deploy: ${options.dist} to ${target}, profile ${options.profile}, timeout ${formatDuration(options.timeout)}${mode}`);
 
   step(1, 'preflight');
-  const { checks, dist } = preflight(kubectl, options);
+  const { checks, dist, recreations } = preflight(kubectl, options);
   printChecks(checks);
   const failed = checks.filter((check) => check.failure);
   if (failed.length > 0 || !dist) {
@@ -687,6 +753,10 @@ async function main(): Promise<number> {
   step(3, `apply the rest of ${options.dist} in order, waiting for each file's workloads`);
   const deadline = new Deadline(options.timeout);
   for (const { file, objects } of rest) {
+    for (const plan of recreations.filter((candidate) => objects.some((item) => item.object === candidate.desired))) {
+      const recreateFailure = recreateStatefulSet(kubectl, plan);
+      if (recreateFailure) return fail(recreateFailure, EXIT.apply);
+    }
     const applyFailure = applyFile(kubectl, dist, file);
     if (applyFailure) return fail(applyFailure, EXIT.apply);
     const waitFailure = await waitForFile(kubectl, objects, deadline);

@@ -1,6 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 
-// The one kubectl wrapper of the operator commands (deploy, secrets).
+// The one kubectl wrapper of the operator commands (deploy, diff, secrets).
+
+// Bounds for single calls: --request-timeout stops kubectl's HTTP request, the process timeout
+// stops a kubectl that hangs before it gets there (exec credential plugins, DNS).
+export const REQUEST_TIMEOUT = '--request-timeout=10s';
+export const GET_TIMEOUT_MS = 20_000;
+export const APPLY_TIMEOUT_MS = 120_000;
 
 export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
@@ -39,8 +45,8 @@ export class Kubectl {
     return { ok: failure === undefined, stdout: result.stdout ?? '', stderr: result.stderr ?? '', reason: failure ?? '' };
   }
 
-  json<T>(args: readonly string[], timeoutMs: number): { value?: T; reason: string } {
-    const result = this.run([...args, '-o', 'json'], timeoutMs);
+  json<T>(args: readonly string[], timeoutMs: number, input?: string): { value?: T; reason: string } {
+    const result = this.run([...args, '-o', 'json'], timeoutMs, input);
     if (!result.ok) return { reason: result.reason };
     if (result.stdout.trim() === '') return { reason: '' };
     try {
@@ -91,7 +97,12 @@ function describeSpawnError(error: Error, timeoutMs: number): string {
   return error.message;
 }
 
+// client-go's log lines (`E1201 08:08:41.775744   16025 memcache.go:265] ...`) repeat the error kubectl prints after them.
+const KLOG_LINE = /^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\]/;
+
 export function firstLines(text: string, count = 3): string {
-  return text.trim().split('\n').slice(0, count).join(' / ');
+  const lines = text.trim().split('\n');
+  const messages = lines.filter((line) => !KLOG_LINE.test(line));
+  return (messages.length > 0 ? messages : lines).slice(0, count).join(' / ');
 }
 

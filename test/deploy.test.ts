@@ -81,6 +81,7 @@ function operation(call: readonly string[]): string | undefined {
   if (verb === 'rollout') return `rollout ${call[2]}`;
   if (verb === 'wait') return call[1] === '--for=condition=complete' ? `wait ${call[2]}` : undefined;
   if (verb === 'logs') return `logs ${call[1]}`;
+  if (verb === 'get' && call.includes('-f')) return 'get live objects';
   if ((verb === 'get' && (kind === 'namespace' || kind === 'secret')) || verb === 'create') return 'secrets';
   return verb === 'get' ? `get ${kind}` : verb;
 }
@@ -91,7 +92,7 @@ function operations(calls: readonly string[][]): string[] {
   return steps.filter((step, index) => !(step === 'secrets' && steps[index - 1] === 'secrets'));
 }
 
-const PREFLIGHT = ['version', 'get storageclasses', 'get customresourcedefinitions', 'get deployments,statefulsets', 'get nodes'];
+const PREFLIGHT = ['version', 'get storageclasses', 'get customresourcedefinitions', 'get deployments,statefulsets', 'get nodes', 'get live objects'];
 const isApplyOrCreate = (call: readonly string[]) => call[0] === 'apply' || call[0] === 'create';
 
 // Each case runs the whole CLI and a few dozen fake kubectl processes: seconds each on a busy 2-core machine.
