@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds a real Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler and
-# kubectl) and kwok (simulated nodes: sigs.k8s.io/kwok) from the Go module proxy, and prints the
+# Builds a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+# and kubectl) and kwok (simulated nodes: sigs.k8s.io/kwok) from the Go module proxy, and prints the
 # directory holding the binaries on stdout.
 #
 # k8s.io/kubernetes is not meant to be used as a module: its go.mod maps every k8s.io/* staging module to
@@ -8,7 +8,10 @@
 # k8s.io/kubernetes at the pinned version and replaces each of those staging modules with its published
 # v0.X.Y release (the same source, tagged from the same commit), then builds the commands with
 # k8s.io/component-base/version set, as kubernetes' own build (hack/lib/version.sh) does, so the server
-# reports its version. kwok is a plain module: `go install` builds it with its own go.mod. Binaries are
+# reports its version. etcd is the release kubernetes' go.mod requires (go.etcd.io/etcd/server/v3,
+# 3.6.4 for 1.34: what kubeadm runs with it). Debian's etcd 3.4.23 serves the API server too, but it is
+# older than 3.4.31, so the API server turns off watch progress requests and refuses the streaming
+# list-watch that kwok's informers open: their pods were picked up 10-50 s late. kwok is a plain module: `go install` builds it with its own go.mod. Binaries are
 # cached per version and per hash of this script; a second run only prints the directory.
 #
 # Usage: build.sh [--locate]  (--locate prints the cached directory, or exits 3 when it is not built)
@@ -80,6 +83,7 @@ for command in "${commands[@]}"; do packages+=("k8s.io/kubernetes/cmd/${command}
 # -mod=mod resolves the module graph and writes go.sum (checksums verified against the Go checksum
 # database, as any module download is).
 CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$bin_dir.partial/" "${packages[@]}"
+CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$bin_dir.partial/etcd" go.etcd.io/etcd/server/v3
 echo "control-plane build: kwok ${kwok_version}" >&2
 (cd / && CGO_ENABLED=0 GOBIN="$bin_dir.partial" go install -trimpath -ldflags='-s -w' "sigs.k8s.io/kwok/cmd/kwok@${kwok_version}")
 # Renamed only when complete, so an interrupted build is never mistaken for a cached one; older builds go.

@@ -4,10 +4,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
+import { DAPR_CONTROL_PLANE } from '../../../verify/checks/cluster';
 import { CONTROL_PLANE, locateBuild } from '../go-builds';
 
-// A real Kubernetes control plane on loopback: etcd (Debian's etcd-server), kube-apiserver and
-// kube-controller-manager built from the Go module proxy (build.sh), optionally kube-scheduler and kwok's
+// A real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager built
+// from the Go module proxy (build.sh), optionally kube-scheduler and kwok's
 // simulated nodes, so that pods are scheduled and reported Running and Ready. Client-certificate
 // authentication, RBAC and the default admission plugins (PodSecurity among them), as a kubeadm
 // cluster runs them.
@@ -106,7 +107,7 @@ export class ControlPlane {
 
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const binDir = controlPlaneBinaries();
-    // etcd's data on tmpfs: etcd 3.4 has no --unsafe-no-fsync, and fsyncs dominate an apply on a busy disk.
+    // etcd's data on tmpfs: fsyncs would dominate an apply on a busy disk.
     const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
     const dir = fs.mkdtempSync(path.join(base, 'learnflow-control-plane-'));
     const plane = new ControlPlane(dir, binDir, await freePort());
@@ -167,9 +168,9 @@ export class ControlPlane {
     liveControlPlanes.delete(this);
   }
 
-  private launch(name: string, command: string, args: readonly string[]): Component {
+  private launch(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Component {
     const log = path.join(this.dir, `${name}.log`);
-    const child = this.watchdog.spawn(command, args, { PATH: process.env.PATH, HOME: this.dir }, log);
+    const child = this.watchdog.spawn(command, args, { PATH: process.env.PATH, HOME: this.dir, ...env }, log);
     const component = { name, process: child, log };
     this.components.push(component);
     return component;
@@ -207,7 +208,7 @@ export class ControlPlane {
 
     const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    this.launch('etcd', 'etcd', [
+    this.launch('etcd', path.join(this.binDir, 'etcd'), [
       '--name=learnflow-test',
       `--data-dir=${file('etcd')}`,
       `--listen-client-urls=${etcdUrl}`,
@@ -257,6 +258,39 @@ export class ControlPlane {
     if (options.crdDir) await this.installCrds(options.crdDir);
     if ((options.nodes ?? 0) > 0) await this.startNodes(options);
     this.assertRunning();
+  }
+
+  /**
+   * Workloads named as Dapr's control plane in dapr-system (what deploy's preflight and the verifier
+   * look for), run by the simulated nodes: the Dapr control plane itself is a prerequisite, not under
+   * test, and its images cannot run here. They tolerate every taint, so a test can keep LearnFlow's pods
+   * off the nodes while Dapr stays available.
+   */
+  async installDaprStandIn(): Promise<void> {
+    const namespace = DAPR_CONTROL_PLANE.namespace;
+    const workload = (kind: string, name: string) => ({
+      apiVersion: 'apps/v1',
+      kind,
+      metadata: { name, namespace },
+      spec: {
+        replicas: 1,
+        ...(kind === 'StatefulSet' ? { serviceName: name } : {}),
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { tolerations: [{ operator: 'Exists' }], containers: [{ name, image: `ghcr.io/dapr/${name}:stand-in` }] },
+        },
+      },
+    });
+    const items = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+      ...DAPR_CONTROL_PLANE.deployments.map((name) => workload('Deployment', name)),
+      ...DAPR_CONTROL_PLANE.statefulSets.map((name) => workload('StatefulSet', name)),
+    ];
+    await this.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+    for (const item of items.slice(1)) {
+      await this.kubectlOk(['rollout', 'status', `${item.kind.toLowerCase()}/${item.metadata.name}`, '-n', namespace, '--timeout=120s'], { timeoutMs: 130_000 });
+    }
   }
 
   private async waitUntilReady(timeoutMs: number): Promise<void> {
