@@ -35,7 +35,7 @@ the remedy (npm run deploy carries out growing claims; it refuses the rest).
 Exit codes:
   0  no change
   1  changes (listed)
-  2  could not check (the cluster does not answer, dist/ cannot be read, a read failed)`;
+  2  could not check (the cluster does not answer, dist/ cannot be read, a read failed, bad arguments)`;
 
 interface DiffOptions {
   readonly dist: string;
@@ -147,15 +147,15 @@ function compare(kubectl: Kubectl, items: readonly DistObject[], distDir: string
     return namespace !== undefined && namespacesOfDist.has(namespace) && !live.has(objectKey({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
   };
   const checkable = objects.filter((object) => !namespaceMissing(object));
-  const dryRuns = checkable.length > 0 ? dryRun(kubectl, checkable.map((object) => withLiveImmutableFields(object, planOf(object)))) : new Map();
+  const dryRuns = dryRun(kubectl, checkable.map((object) => withLiveImmutableFields(object, planOf(object))));
 
   const report: Report = { objects: [], refused: [], restarts: [] };
   for (const { object, file } of items) {
     const current = live.get(objectKey(object));
     const outcome = dryRuns.get(objectKey(object));
-    const plan = planOf(object);
-    for (const change of plan?.changes ?? []) {
-      report.refused.push({ ...change, object, file, carriedOutByDeploy: change.carriedOut });
+    const immutable = planOf(object)?.changes ?? [];
+    for (const { path, from, to, why, remedy, carriedOut } of immutable) {
+      report.refused.push({ object, file, path, from, to, why, remedy, carriedOutByDeploy: carriedOut });
     }
     if (outcome?.refusal) {
       report.objects.push({ object, file, action: 'refused', changes: [] });
@@ -167,7 +167,7 @@ function compare(kubectl: Kubectl, items: readonly DistObject[], distDir: string
       if (object.kind === 'Job') report.restarts.push({ what: `job/${object.metadata.name}`, namespace: object.metadata.namespace ?? 'default', why: 'a new Job (content-hashed name): it runs' });
       continue;
     }
-    const changes = [...fieldChanges(withoutServerFields(current), withoutServerFields(outcome!.stored!)), ...(plan?.changes ?? [])];
+    const changes = [...fieldChanges(withoutServerFields(current), withoutServerFields(outcome!.stored!)), ...immutable.map(({ path, from, to }) => ({ path, from, to }))];
     report.objects.push({ object, file, action: changes.length > 0 ? 'changed' : 'unchanged', changes });
     if (object.kind === 'StatefulSet' && changes.some((change) => change.path.startsWith('spec.template'))) {
       report.restarts.push(...rolledPods(kubectl, object, current));
@@ -265,7 +265,7 @@ function main(): number {
   const kubectl = new Kubectl(options.context);
   const context = options.context ?? kubectl.run(['config', 'current-context'], GET_TIMEOUT_MS).stdout.trim();
   const couldNotCheck = (reason: string) => {
-    const message = `could not check: context ${context || '(none: no current kubectl context)'}: ${reason}`;
+    const message = `could not check ${options.dist} against context ${context || '(none: no current kubectl context)'}: ${reason}`;
     if (options.output === 'json') console.log(JSON.stringify({ context, dist: options.dist, error: message }, null, 2));
     console.error(`error: ${message}`);
     return EXIT.couldNotCheck;
@@ -274,6 +274,7 @@ function main(): number {
   try {
     const dist = loadDist(options.dist);
     if (dist.malformed.length > 0) return couldNotCheck(`${dist.malformed[0].file}: ${dist.malformed[0].reason} (\`npm run verify -- --offline\`)`);
+    if (dist.objects.length === 0) return couldNotCheck(`${dist.dir} holds no manifests (\`npm run synth\`)`);
     report = compare(kubectl, dist.objects, dist.dir);
   } catch (error) {
     if (error instanceof DistError || error instanceof CouldNotCheck) return couldNotCheck(error.message);
