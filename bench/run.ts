@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Measurement, ROOT } from './measure';
+import { benchControlPlane } from './control-plane';
 import { benchTopics } from './kafka';
 import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> =
   topics: benchTopics,
   postgres: benchPostgres,
   verify: benchVerify,
+  'control-plane': benchControlPlane,
 };
 
 const BASELINE = path.join(ROOT, 'bench/baseline.json');
