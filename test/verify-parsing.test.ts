@@ -3,8 +3,9 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isPinnedImage } from '../verify/checks/pod-security';
 import { parseTopicsConf } from '../verify/kafka-topics';
+import { quantityValue } from '../lib/config/quantity';
 import { CURRICULUM_TOPIC_COUNT, LEARNFLOW_TABLES } from '../verify/mission';
-import { parseJavaMaxHeap, parseQuantity } from '../verify/quantity';
+import { parseJavaMaxHeap } from '../verify/jvm-options';
 import { createdTables, insertedRowCount, stripCommentsAndLiterals } from '../verify/sql';
 import { SchemaValidators } from '../verify/schema/schemas';
 import { ROOT, tempDir } from './support/synth';
@@ -25,9 +26,14 @@ describe('verify: the readers behind the checks', () => {
     ['1.5', 1.5],
     ['2G', 2e9],
     ['1e3', 1000],
-  ])('quantity %s is %d', (text, value) => expect(parseQuantity(text)).toBe(value));
+    ['1.', 1],
+    ['-1Gi', -(2 ** 30)],
+    ['+5E-1', 0.5],
+    [' 2Ki ', 2048],
+    [3, 3],
+  ])('quantity %j is %d', (text, value) => expect(quantityValue(text)).toBe(value));
 
-  it.each(['5GB', '512 Mi', '', 'Gi'])('quantity %j is malformed', (text) => expect(parseQuantity(text)).toBeUndefined());
+  it.each(['5GB', '512 Mi', '', 'Gi', '1e', '1e400', '--1', null])('quantity %j is malformed', (text) => expect(quantityValue(text)).toBeUndefined());
 
   it('reads -Xmx the way the JVM does: binary units, last one wins', () => {
     expect(parseJavaMaxHeap('-Xmx512m -Xms512m')).toBe(512 * 2 ** 20);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resources } from './quantity';
+import { resources } from './resources';
 
 /** How a one-shot Job (topics, migrations, seed) runs and gives up. */
 export const jobSettings = z

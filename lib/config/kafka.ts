@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
-import { byteQuantity, resources } from './quantity';
+import { byteQuantity, resources } from './resources';
 
 // org.apache.kafka.common.internals.Topic: legal characters and maximum length of a topic name.
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
-import { byteQuantity, mebibytes, resources } from './quantity';
+import { mebibytes, quantityValue } from './quantity';
+import { byteQuantity, resources } from './resources';
 
 // PostgreSQL identifiers we create (database, roles, schema): lower-case, unquoted-safe, at most
 // 63 bytes (NAMEDATALEN-1). The 'pg_' prefix is reserved for system roles and schemas.
@@ -19,13 +20,7 @@ const roleName = sqlIdentifier.refine((name) => !RESERVED_ROLES.includes(name), 
 /** What an idle backend costs beside shared memory (catalog caches, its stack; PostgreSQL wiki). */
 export const BACKEND_OVERHEAD_MIB = 5;
 
-const isMemoryQuantity = (memory: string) => {
-  try {
-    return mebibytes(memory) > 0;
-  } catch {
-    return false;
-  }
-};
+const isMemoryQuantity = (memory: string) => (quantityValue(memory) ?? 0) >= 2 ** 20;
 
 /**
  * Memory sized from the container limit (PostgreSQL wiki, "Tuning Your PostgreSQL Server"):

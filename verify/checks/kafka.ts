@@ -1,9 +1,10 @@
+import { formatBytes, quantityValue } from '../../lib/config/quantity';
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
+import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { formatBytes, parseJavaMaxHeap, parseQuantity } from '../quantity';
 import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf } from '../workloads';
 
 const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';
@@ -168,7 +169,7 @@ export const kafkaHeapWithinLimit: Check<StaticContext> = {
       const at = `${formatRef(ref)} ${where}`;
       // kafka-server-start.sh defaults to -Xmx1G when KAFKA_HEAP_OPTS is unset.
       const heap = options === undefined ? 2 ** 30 : parseJavaMaxHeap(options);
-      const limit = parseQuantity(container.resources?.limits?.memory);
+      const limit = quantityValue(container.resources?.limits?.memory);
       if (heap === undefined) results.push(fail([ref], `${at}: KAFKA_HEAP_OPTS '${options}' sets no -Xmx; the heap then follows the JVM's own default`));
       else if (limit === undefined) results.push(fail([ref], `${at}: no memory limit to size the heap against`));
       else if (heap >= limit) results.push(fail([ref], `${at}: heap ${formatBytes(heap)} is not below the memory limit ${formatBytes(limit)}; the container is OOM-killed`));

@@ -1,6 +1,6 @@
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
-import { parseQuantity } from '../quantity';
+import { quantityValue } from '../../lib/config/quantity';
 import { allContainers, type ContainerInTemplate, containersOf, podTemplates } from '../workloads';
 
 // Pod Security Standards, restricted profile, v1.28 (kubernetes.io/docs/concepts/security/pod-security-standards).
@@ -108,7 +108,7 @@ export const resourcesRequestsLimits: Check<StaticContext> = {
           if (request === undefined) violations.push(`no ${resource} request`);
           if (limit === undefined) violations.push(`no ${resource} limit`);
           if (request === undefined || limit === undefined) continue;
-          const [requested, limited] = [parseQuantity(request), parseQuantity(limit)];
+          const [requested, limited] = [quantityValue(request), quantityValue(limit)];
           if (requested === undefined || limited === undefined) violations.push(`${resource} ${request}/${limit} is not a quantity`);
           else if (requested > limited) violations.push(`${resource} request ${request} is above its limit ${limit}`);
         }
