@@ -3,9 +3,11 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
+import { parseQuantity } from '../lib/config/quantity';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { writeDistAtomically } from '../lib/output/write-dist';
-import { type K8sObject, readTree, ROOT, runSynthCli, tempDir } from './support/synth';
+import { CONTAINER_LOG_MARGIN_MIB } from '../lib/platform/pod-security';
+import { type K8sObject, readTree, ROOT, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 
@@ -48,6 +50,25 @@ describe('synth output', () => {
         expect(wave).toBeGreaterThanOrEqual(previousWave);
         previousWave = wave;
       }
+    }
+  });
+
+  it.each(['minikube', 'production'] as const)('reserves ephemeral storage for every container: its emptyDirs on disk full, plus its logs (%s)', (profile) => {
+    const templates = synthObjects({ profile }).filter((o) => o.spec?.template?.spec).map((o) => [`${o.kind}/${o.metadata.name}`, o.spec.template.spec] as const);
+    expect(templates.length).toBeGreaterThanOrEqual(5);
+    for (const [owner, spec] of templates) {
+      const emptyDirs = (spec.volumes ?? []).filter((v: any) => v.emptyDir).map((v: any) => v.emptyDir);
+      // An emptyDir without a sizeLimit could fill the node's disk whatever the container's limit says.
+      for (const emptyDir of emptyDirs) expect(emptyDir.sizeLimit, owner).toBeDefined();
+      // Memory-backed ones (/dev/shm) count against the memory limit instead.
+      const onDisk = emptyDirs.filter((e: any) => e.medium !== 'Memory').reduce((sum: number, e: any) => sum + parseQuantity(e.sizeLimit), 0);
+      expect(onDisk, owner).toBeGreaterThan(0);
+      expect(spec.containers, owner).toHaveLength(1);
+      const { requests, limits } = spec.containers[0].resources;
+      expect(requests['ephemeral-storage'], owner).toBe(limits['ephemeral-storage']);
+      const limit = parseQuantity(limits['ephemeral-storage']);
+      expect(limit, owner).toBeGreaterThan(onDisk);
+      expect(limit - onDisk, owner).toBe(CONTAINER_LOG_MARGIN_MIB * 2 ** 20);
     }
   });
 

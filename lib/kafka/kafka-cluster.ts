@@ -206,7 +206,7 @@ export class KafkaCluster extends Construct {
                   { name: 'controller', containerPort: KAFKA_PORTS.controller },
                   { name: 'external', containerPort: KAFKA_PORTS.external },
                 ],
-                resources: resourceRequirements(config.resources),
+                resources: resourceRequirements(config.resources, writable),
                 securityContext: restrictedContainerSecurityContext(),
                 // Log recovery after an unclean stop can take minutes; the startup probe covers it
                 // so that liveness does not kill a broker that is still recovering.

@@ -69,7 +69,7 @@ function jobSpec(props: HashedJobProps, name: string): k8s.JobSpec {
         containers: [
           {
             ...props.container,
-            resources: resourceRequirements(settings.resources),
+            resources: resourceRequirements(settings.resources, writable),
             securityContext: restrictedContainerSecurityContext(),
             volumeMounts: [{ name: 'files', mountPath: props.mountPath, readOnly: true }, ...writable.mounts],
           },

@@ -1,4 +1,4 @@
-import type { Resources } from '../config/quantity';
+import { mebibytes, type Resources } from '../config/quantity';
 import type * as k8s from './k8s';
 import { Quantity } from './k8s';
 
@@ -42,7 +42,7 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
 export interface WritablePath {
   readonly name: string;
   readonly mountPath: string;
-  /** Backed by RAM (e.g. /dev/shm). @default false */
+  /** Backed by RAM (e.g. /dev/shm): counted against the memory limit, not ephemeral storage. @default false */
   readonly memory?: boolean;
   /** @default '256Mi' */
   readonly sizeLimit?: string;
@@ -51,21 +51,45 @@ export interface WritablePath {
 export interface WritableVolumes {
   readonly volumes: k8s.Volume[];
   readonly mounts: k8s.VolumeMount[];
+  /** Node disk the container may fill: every disk-backed emptyDir full, plus its logs (MiB). */
+  readonly ephemeralStorageMiB: number;
 }
 
+// The kubelet keeps up to containerLogMaxFiles (5) x containerLogMaxSize (10Mi) of a container's
+// stdout/stderr by default and rotates every 10 s; this covers them, a burst between rotations and
+// what the runtime writes beside a read-only root filesystem. The logs count against the limit too.
+export const CONTAINER_LOG_MARGIN_MIB = 128;
+
 export function writableVolumes(paths: readonly WritablePath[]): WritableVolumes {
+  const sized = paths.map((p) => ({ ...p, sizeLimit: p.sizeLimit ?? '256Mi' }));
   return {
-    volumes: paths.map((p) => ({
+    volumes: sized.map((p) => ({
       name: p.name,
-      emptyDir: { sizeLimit: Quantity.fromString(p.sizeLimit ?? '256Mi'), ...(p.memory ? { medium: 'Memory' } : {}) },
+      emptyDir: { sizeLimit: Quantity.fromString(p.sizeLimit), ...(p.memory ? { medium: 'Memory' } : {}) },
     })),
-    mounts: paths.map((p) => ({ name: p.name, mountPath: p.mountPath })),
+    mounts: sized.map((p) => ({ name: p.name, mountPath: p.mountPath })),
+    ephemeralStorageMiB: sized.filter((p) => !p.memory).reduce((sum, p) => sum + mebibytes(p.sizeLimit), CONTAINER_LOG_MARGIN_MIB),
   };
 }
 
-export function resourceRequirements(resources: Resources): k8s.ResourceRequirements {
+/**
+ * CPU and memory as configured; ephemeral storage from the container's writable volumes. The scheduler
+ * sees only requests, never emptyDir size limits: without a request, a node's disk is overcommitted and
+ * the kubelet evicts pods when it fills. Request equals limit, so what the pod may fill is reserved.
+ * (Every pod here has one container, which therefore accounts for all of the pod's emptyDirs.)
+ */
+export function resourceRequirements(resources: Resources, writable: WritableVolumes): k8s.ResourceRequirements {
+  const ephemeralStorage = Quantity.fromString(`${writable.ephemeralStorageMiB}Mi`);
   return {
-    requests: { cpu: Quantity.fromString(resources.requests.cpu), memory: Quantity.fromString(resources.requests.memory) },
-    limits: { cpu: Quantity.fromString(resources.limits.cpu), memory: Quantity.fromString(resources.limits.memory) },
+    requests: {
+      cpu: Quantity.fromString(resources.requests.cpu),
+      memory: Quantity.fromString(resources.requests.memory),
+      'ephemeral-storage': ephemeralStorage,
+    },
+    limits: {
+      cpu: Quantity.fromString(resources.limits.cpu),
+      memory: Quantity.fromString(resources.limits.memory),
+      'ephemeral-storage': ephemeralStorage,
+    },
   };
 }

@@ -148,7 +148,7 @@ export class PostgresServer extends Construct {
                   { name: 'POSTGRES_INITDB_ARGS', value: '--data-checksums --set huge_pages=off' },
                 ],
                 ports: [{ name: 'postgresql', containerPort: POSTGRES_PORT }],
-                resources: resourceRequirements(config.resources),
+                resources: resourceRequirements(config.resources, writable),
                 securityContext: restrictedContainerSecurityContext(),
                 // Crash recovery replays WAL before accepting connections; up to 10 minutes of it must
                 // not be mistaken for a hang by the liveness probe.
