@@ -65,7 +65,7 @@ describe('PostgreSQL StatefulSet', () => {
   it('passes the memory-derived settings to the server and sets resources', () => {
     expect(server.args[0]).toBe('postgres');
     expect(server.args).toEqual(expect.arrayContaining(['shared_buffers=256MB', 'effective_cache_size=768MB', 'max_connections=50']));
-    expect(server.resources.limits).toEqual({ cpu: '1', memory: '1Gi' });
+    expect(server.resources.limits).toEqual({ cpu: '1', memory: '1Gi', 'ephemeral-storage': '400Mi' });
     const production = findObject(synthObjects({ profile: 'production' }), 'StatefulSet', 'postgres').spec.template.spec.containers[0];
     expect(production.args).toContain('shared_buffers=1024MB');
   });

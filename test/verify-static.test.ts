@@ -57,6 +57,13 @@ const CASES: BreakCase[] = [
   { check: 'read-only-root-filesystem', breaks: 'a writable root filesystem', says: 'readOnlyRootFilesystem', apply: (dir) => editObjects(dir, topicsJob, (o) => void (containerNamed(o).securityContext.readOnlyRootFilesystem = false)) },
   { check: 'resources-requests-limits', breaks: 'no memory limit', says: 'no memory limit', apply: (dir) => editObjects(dir, kafkaSts, (o) => void delete containerNamed(o).resources.limits.memory) },
   { check: 'resources-requests-limits', breaks: 'a request above its limit', says: 'above its limit', apply: (dir) => editObjects(dir, topicsJob, (o) => void (containerNamed(o).resources.requests.cpu = '4')) },
+  { check: 'resources-requests-limits', breaks: 'no ephemeral-storage request', says: 'no ephemeral-storage request', apply: (dir) => editObjects(dir, kafkaSts, (o) => void delete containerNamed(o).resources.requests['ephemeral-storage']) },
+  { check: 'resources-requests-limits', breaks: 'an ephemeral-storage limit below the emptyDirs', says: "do not exceed the emptyDirs' sizeLimits", apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => {
+        containerNamed(o).resources.requests['ephemeral-storage'] = '1Gi';
+        containerNamed(o).resources.limits['ephemeral-storage'] = '1Gi';
+      }) },
+  { check: 'resources-requests-limits', breaks: 'an emptyDir without a sizeLimit', says: 'has no sizeLimit', apply: (dir) => editObjects(dir, topicsJob, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'tmp').emptyDir.sizeLimit) },
   { check: 'image-pinned', breaks: 'an image tagged latest', says: 'apache/kafka:latest', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (containerNamed(o).image = 'apache/kafka:latest')) },
   { check: 'image-pinned', breaks: 'an image without tag behind a registry port', says: 'not pinned', apply: (dir) => editObjects(dir, topicsJob, (o) => void (containerNamed(o).image = 'registry:5000/apache/kafka')) },
   { check: 'probes-long-running', breaks: 'no readiness probe', says: 'no readinessProbe', apply: (dir) => editObjects(dir, kafkaSts, (o) => void delete containerNamed(o).readinessProbe) },

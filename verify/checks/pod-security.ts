@@ -1,6 +1,6 @@
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
-import { quantityValue } from '../../lib/config/quantity';
+import { formatBytes, quantityValue } from '../../lib/config/quantity';
 import { allContainers, type ContainerInTemplate, containersOf, podTemplates } from '../workloads';
 
 // Pod Security Standards, restricted profile, v1.28 (kubernetes.io/docs/concepts/security/pod-security-standards).
@@ -91,18 +91,27 @@ export const readOnlyRootFilesystem: Check<StaticContext> = {
     ),
 };
 
+/** What the emptyDirs on node disk may hold (memory-backed ones count against memory), and those without a sizeLimit. */
+function diskEmptyDirBytes(template: ContainerInTemplate['template']): { bytes: number; unbounded: string[] } {
+  const onDisk = ((template.spec.volumes ?? []) as Record<string, any>[]).filter((volume) => volume?.emptyDir && volume.emptyDir.medium !== 'Memory');
+  const unbounded = onDisk.filter((volume) => quantityValue(volume.emptyDir.sizeLimit) === undefined).map((volume) => String(volume.name));
+  return { bytes: onDisk.reduce((sum, volume) => sum + (quantityValue(volume.emptyDir.sizeLimit) ?? 0), 0), unbounded };
+}
+
 export const resourcesRequestsLimits: Check<StaticContext> = {
   id: 'resources-requests-limits',
-  description: 'every container sets CPU and memory requests and limits, requests not above limits',
+  description:
+    'every container sets CPU, memory and ephemeral-storage requests and limits, requests not above limits; the ephemeral-storage limits cover the emptyDirs on disk',
   component: 'platform',
-  remediation: 'set resources.requests and resources.limits for cpu and memory on the container',
+  remediation:
+    'set resources.requests and resources.limits for cpu, memory and ephemeral-storage on the container, a sizeLimit on every emptyDir, and ephemeral-storage at least the emptyDirs\' sizeLimits plus the container logs',
   run: (context) =>
     perContainer(
       context,
       allContainersOf,
-      ({ container }) => {
+      ({ template, container, init }) => {
         const violations: string[] = [];
-        for (const resource of ['cpu', 'memory']) {
+        for (const resource of ['cpu', 'memory', 'ephemeral-storage']) {
           const request = container.resources?.requests?.[resource];
           const limit = container.resources?.limits?.[resource];
           if (request === undefined) violations.push(`no ${resource} request`);
@@ -111,6 +120,20 @@ export const resourcesRequestsLimits: Check<StaticContext> = {
           const [requested, limited] = [quantityValue(request), quantityValue(limit)];
           if (requested === undefined || limited === undefined) violations.push(`${resource} ${request}/${limit} is not a quantity`);
           else if (requested > limited) violations.push(`${resource} request ${request} is above its limit ${limit}`);
+        }
+        // The kubelet evicts a pod whose emptyDirs, logs and writable layers exceed the sum of its containers'
+        // limits, whatever each emptyDir's sizeLimit allows; init containers run before and do not add up.
+        if (!init && quantityValue(container.resources?.limits?.['ephemeral-storage']) !== undefined) {
+          const emptyDirs = diskEmptyDirBytes(template);
+          const limits = containersOf(template)
+            .filter((entry) => !entry.init)
+            .reduce((sum, entry) => sum + (quantityValue(entry.container.resources?.limits?.['ephemeral-storage']) ?? 0), 0);
+          if (emptyDirs.unbounded.length > 0) violations.push(`emptyDir ${emptyDirs.unbounded.join(', ')} has no sizeLimit (it may fill the node's disk)`);
+          else if (limits <= emptyDirs.bytes) {
+            violations.push(
+              `ephemeral-storage limits (${formatBytes(limits)}) do not exceed the emptyDirs' sizeLimits (${formatBytes(emptyDirs.bytes)}): with the container logs, the pod is evicted before they fill`,
+            );
+          }
         }
         return violations;
       },
