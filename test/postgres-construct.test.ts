@@ -53,12 +53,19 @@ describe('PostgreSQL StatefulSet', () => {
     expect(volume.secret.items).toEqual([{ key: 'password', path: path.posix.basename(file) }]);
   });
 
-  it('probes with pg_isready on 127.0.0.1 and gives fast shutdown at least a minute', () => {
+  it('probes with pg_isready on 127.0.0.1; liveness, unlike readiness, holds during recovery; fast shutdown gets at least a minute', () => {
     for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-      const command: string[] = server[probe].exec.command;
-      expect(command[0]).toBe('pg_isready');
-      expect(command[command.indexOf('-h') + 1]).toBe('127.0.0.1');
+      const command: string = server[probe].exec.command.join(' ');
+      expect(command).toMatch(/pg_isready -q -h 127\.0\.0\.1 -p 5432 /);
     }
+    // Ready only when connections are accepted; alive (and started) while the postmaster answers at all:
+    // pg_isready's 1, "rejecting connections", is a server in startup or crash recovery (test/postgres-probes).
+    expect(server.readinessProbe.exec.command[0]).toBe('pg_isready');
+    expect(server.livenessProbe.exec.command).toEqual(['/bin/sh', '-c', expect.stringMatching(/^pg_isready .*; \[ \$\? -le 1 \]$/)]);
+    expect(server.startupProbe.exec).toEqual(server.livenessProbe.exec);
+    expect(server.livenessProbe.exec).not.toEqual(server.readinessProbe.exec);
+    // The first start (initdb) may take the startup probe's whole budget; then liveness takes over.
+    expect(server.startupProbe.periodSeconds * server.startupProbe.failureThreshold).toBeGreaterThanOrEqual(300);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
   });
 

@@ -68,6 +68,8 @@ const CASES: BreakCase[] = [
   { check: 'image-pinned', breaks: 'an image without tag behind a registry port', says: 'not pinned', apply: (dir) => editObjects(dir, topicsJob, (o) => void (containerNamed(o).image = 'registry:5000/apache/kafka')) },
   { check: 'probes-long-running', breaks: 'no readiness probe', says: 'no readinessProbe', apply: (dir) => editObjects(dir, kafkaSts, (o) => void delete containerNamed(o).readinessProbe) },
   { check: 'probes-long-running', breaks: 'a probe on an undeclared port', says: "port 'client'", apply: (dir) => editObjects(dir, kafkaSts, (o) => void (containerNamed(o).livenessProbe.tcpSocket.port = 'client')) },
+  { check: 'probes-long-running', breaks: 'a liveness probe that is the readiness probe', says: 'same as readinessProbe', apply: (dir) =>
+      editObjects(dir, byKind('StatefulSet', 'postgres'), (o) => void (containerNamed(o).livenessProbe = { ...containerNamed(o).readinessProbe, periodSeconds: 30 })) },
   { check: 'selector-matches-template', breaks: 'a Service selecting nothing', says: 'selects no pod template', apply: (dir) => editObjects(dir, byKind('Service', 'kafka-bootstrap'), (o) => void (o.spec.selector['app.kubernetes.io/name'] = 'kafak')) },
   { check: 'selector-matches-template', breaks: 'a StatefulSet selector that misses its template', says: 'does not match', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.template.metadata.labels['app.kubernetes.io/component'] = 'controller')) },
   { check: 'service-ports-resolve', breaks: 'a named targetPort no container declares', says: 'targets client', apply: (dir) => editObjects(dir, byKind('Service', 'kafka-bootstrap'), (o) => void (o.spec.ports[0].targetPort = 'client')) },

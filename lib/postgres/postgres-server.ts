@@ -110,8 +110,13 @@ export class PostgresServer extends Construct {
 
     const settings = serverSettings(config).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
     // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
-    // server on the socket only, which must not count as ready.
-    const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
+    // server on the socket only, which must not count as started or ready.
+    const acceptsConnections = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
+    // pg_isready exits 0 when the server accepts connections, 1 when it answers but rejects them
+    // (starting up, in crash recovery, shutting down), 2 when nothing answers (PostgreSQL docs, pg_isready).
+    // Alive while the postmaster answers at all: a crash recovery replaying WAL for an hour is alive,
+    // and a restart would only begin it again. Only a postmaster that stops answering is restarted.
+    const postmasterAnswers = ['/bin/sh', '-c', `${acceptsConnections.join(' ')}; [ $? -le 1 ]`];
 
     new DataStatefulSet(this, 'Resource', {
       metadata: { name: this.statefulSetName, namespace, labels },
@@ -150,11 +155,12 @@ export class PostgresServer extends Construct {
                 ports: [{ name: 'postgresql', containerPort: POSTGRES_PORT }],
                 resources: resourceRequirements(config.resources, writable),
                 securityContext: restrictedContainerSecurityContext(),
-                // Crash recovery replays WAL before accepting connections; up to 10 minutes of it must
-                // not be mistaken for a hang by the liveness probe.
-                startupProbe: execProbe(isReady, { periodSeconds: 5, failureThreshold: 120 }),
-                readinessProbe: execProbe(isReady, { periodSeconds: 10, failureThreshold: 3 }),
-                livenessProbe: execProbe(isReady, { periodSeconds: 20, failureThreshold: 6 }),
+                // The first start (initdb, then the entrypoint's socket-only server) answers nothing on
+                // 127.0.0.1 for a while: liveness waits for the postmaster to answer, up to 10 minutes.
+                startupProbe: execProbe(postmasterAnswers, { periodSeconds: 5, failureThreshold: 120 }),
+                // Traffic only once connections are accepted, i.e. after any recovery.
+                readinessProbe: execProbe(acceptsConnections, { periodSeconds: 10, failureThreshold: 3 }),
+                livenessProbe: execProbe(postmasterAnswers, { periodSeconds: 20, failureThreshold: 6 }),
                 volumeMounts: [
                   { name: 'data', mountPath: DATA_MOUNT },
                   { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },

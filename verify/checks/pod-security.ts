@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
 import { formatBytes, quantityValue } from '../../lib/config/quantity';
@@ -164,11 +165,18 @@ export const imagePinned: Check<StaticContext> = {
     ),
 };
 
+/** What a probe checks, without its timing. */
+function handlerOf(probe: Record<string, unknown>): unknown {
+  const { exec, httpGet, tcpSocket, grpc } = probe;
+  return { exec, httpGet, tcpSocket, grpc };
+}
+
 export const probesOnLongRunning: Check<StaticContext> = {
   id: 'probes-long-running',
-  description: 'long-running containers have readiness and liveness probes whose ports exist',
+  description: 'long-running containers have readiness and liveness probes whose ports exist, and liveness is not the readiness check',
   component: 'platform',
-  remediation: 'add readinessProbe and livenessProbe (tcpSocket or exec) to the container, on a port it declares',
+  remediation:
+    'add readinessProbe and livenessProbe (tcpSocket or exec) to the container, on a port it declares; let liveness check only that the process answers (it must hold while the server recovers)',
   run: (context) =>
     perContainer(
       context,
@@ -184,6 +192,12 @@ export const probesOnLongRunning: Check<StaticContext> = {
           }
           const port = spec.tcpSocket?.port ?? spec.httpGet?.port ?? spec.grpc?.port;
           if (typeof port === 'string' && !portNames.has(port)) violations.push(`${probe} uses port '${port}', which the container does not name`);
+        }
+        // Not ready (recovering, overloaded) is not dead: a liveness probe that is the readiness probe
+        // restarts the container in every long recovery, which then starts over.
+        const { readinessProbe, livenessProbe } = container;
+        if (readinessProbe && livenessProbe && isDeepStrictEqual(handlerOf(readinessProbe), handlerOf(livenessProbe))) {
+          violations.push('livenessProbe checks the same as readinessProbe (a container that is not ready would be restarted)');
         }
         return violations;
       },

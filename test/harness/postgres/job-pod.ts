@@ -1,8 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { K8sObject } from '../../support/synth';
+import { unprivilegedIdentity } from './engine';
 
 /** Secret name -> key -> value: what the kubelet would read from the cluster's Secrets. */
 export type SecretStore = Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -24,13 +25,6 @@ interface EnvVar {
   name: string;
   value?: string;
   valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; [source: string]: unknown };
-}
-
-/** The uid that stands in for the image's postgres user (999): the Jobs must not need root. */
-function unprivilegedIdentity(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
 }
 
 /**
