@@ -9,6 +9,8 @@ const topic = (overrides: Record<string, unknown>) => ({ name: 'learning.query',
 interface BadInput {
   readonly case: string;
   readonly override?: unknown;
+  /** The override file's text, verbatim (YAML that yaml.dump would not write). @default - override, dumped */
+  readonly overrideText?: string;
   readonly args?: readonly string[];
   /** The field path the message must name. */
   readonly path: string;
@@ -20,18 +22,18 @@ interface BadInput {
 
 // Each case is one broken setting; the error must name where it is, what it is, and the rule.
 const BAD_INPUTS: BadInput[] = [
-  { case: 'topic name with a space', override: { kafka: { topics: [topic({ name: 'learning query' })] } }, path: 'kafka.topics[0].name', value: '"learning query"' },
-  { case: 'topic name over 249 characters', override: { kafka: { topics: [topic({ name: 'a'.repeat(250) })] } }, path: 'kafka.topics[0].name', value: 'aaaa' },
-  { case: 'reserved internal topic name', override: { kafka: { topics: [topic({ name: '__consumer_offsets' })] } }, path: 'kafka.topics[0].name', value: '__consumer_offsets' },
-  { case: 'zero partitions', override: { kafka: { topics: [topic({ partitions: 0 })] } }, path: 'kafka.topics[0].partitions', value: '0' },
-  { case: 'fractional partitions', override: { kafka: { topics: [topic({ partitions: 1.5 })] } }, path: 'kafka.topics[0].partitions', value: '1.5' },
-  { case: 'replication factor above brokers', override: { kafka: { topics: [topic({ replicationFactor: 3 })] } }, path: 'kafka.topics[0].replicationFactor', value: '3' },
-  { case: 'min.insync.replicas above replication factor', override: { kafka: { topics: [topic({ minInsyncReplicas: 2 })] } }, path: 'kafka.topics[0].minInsyncReplicas', value: '2' },
-  { case: 'retention in words', override: { kafka: { topics: [topic({ retention: '7 days' })] } }, path: 'kafka.topics[0].retention', value: '7 days' },
-  { case: 'retention below -1', override: { kafka: { topics: [topic({ retention: -2 })] } }, path: 'kafka.topics[0].retention', value: '-2' },
-  { case: 'duplicate topic', override: { kafka: { topics: [topic({}), topic({})] } }, path: 'kafka.topics[1].name', value: 'learning.query' },
-  { case: "'.' and '_' collision", override: { kafka: { topics: [topic({}), topic({ name: 'learning_query' })] } }, path: 'kafka.topics[1].name', value: 'learning_query' },
-  { case: 'topic config value with a comma', override: { kafka: { topics: [topic({ configs: { 'segment.ms': '1,2' } })] } }, path: 'kafka.topics[0].configs.segment.ms', value: '1,2' },
+  { case: 'topic name with a space', override: { kafka: { topics: [topic({ name: 'learning query' })] } }, path: 'kafka.topics[learning query].name', value: '"learning query"' },
+  { case: 'topic name over 249 characters', override: { kafka: { topics: [topic({ name: 'a'.repeat(250) })] } }, path: `kafka.topics[${'a'.repeat(57)}...].name`, value: 'aaaa' },
+  { case: 'reserved internal topic name', override: { kafka: { topics: [topic({ name: '__consumer_offsets' })] } }, path: 'kafka.topics[__consumer_offsets].name', value: '__consumer_offsets' },
+  { case: 'zero partitions', override: { kafka: { topics: [topic({ partitions: 0 })] } }, path: 'kafka.topics[learning.query].partitions', value: '0' },
+  { case: 'fractional partitions', override: { kafka: { topics: [topic({ partitions: 1.5 })] } }, path: 'kafka.topics[learning.query].partitions', value: '1.5' },
+  { case: 'replication factor above brokers', override: { kafka: { topics: [topic({ replicationFactor: 3 })] } }, path: 'kafka.topics[learning.query].replicationFactor', value: '3' },
+  { case: 'min.insync.replicas above replication factor', override: { kafka: { topics: [topic({ minInsyncReplicas: 2 })] } }, path: 'kafka.topics[learning.query].minInsyncReplicas', value: '2' },
+  { case: 'retention in words', override: { kafka: { topics: [topic({ retention: '7 days' })] } }, path: 'kafka.topics[learning.query].retention', value: '7 days' },
+  { case: 'retention below -1', override: { kafka: { topics: [topic({ retention: -2 })] } }, path: 'kafka.topics[learning.query].retention', value: '-2' },
+  { case: 'duplicate topic', override: { kafka: { topics: [topic({}), topic({})] } }, path: 'kafka.topics[learning.query].name', value: 'learning.query', rule: 'listed twice' },
+  { case: "'.' and '_' collision", override: { kafka: { topics: [topic({}), topic({ name: 'learning_query' })] } }, path: 'kafka.topics[learning_query].name', value: 'learning_query', rule: 'collides with topic learning.query' },
+  { case: 'topic config value with a comma', override: { kafka: { topics: [topic({ configs: { 'segment.ms': '1,2' } })] } }, path: 'kafka.topics[learning.query].configs.segment.ms', value: '1,2' },
   { case: "memory '5GB'", override: { kafka: { resources: { limits: { memory: '5GB' } } } }, path: 'kafka.resources.limits.memory', value: '5GB' },
   { case: "memory in milli ('512m')", override: { kafka: { resources: { requests: { memory: '512m' } } } }, path: 'kafka.resources.requests.memory', value: '512m' },
   { case: 'cpu request above limit', override: { kafka: { resources: { requests: { cpu: '2' } } } }, path: 'kafka.resources.requests.cpu', value: '2' },
@@ -51,11 +53,35 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'no Dapr app-ids', override: { dapr: { appIds: [] } }, path: 'dapr.appIds', value: '[]' },
   { case: 'profile set in an override', override: { profile: 'production' }, path: 'profile', value: 'production', rule: '--profile' },
   { case: 'development flag set in an override', override: { development: true }, path: 'development', value: 'true', rule: '--profile' },
-  { case: 'dead-letter topic not declared', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['triage-agent'], deadLetterTopic: 'dlq' }] } }, path: 'dapr.subscriptions[0].deadLetterTopic', value: 'dlq' },
-  { case: 'subscription for an app-id outside the scopes', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['stranger'] }] } }, path: 'dapr.subscriptions[0].appIds[0]', value: 'stranger' },
+  { case: 'dead-letter topic not declared', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['triage-agent'], deadLetterTopic: 'dlq' }] } }, path: 'dapr.subscriptions[learning.query].deadLetterTopic', value: 'dlq' },
+  { case: 'subscription for an app-id outside the scopes', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['stranger'] }] } }, path: 'dapr.subscriptions[learning.query].appIds[0]', value: 'stranger' },
   { case: 'unknown profile', args: ['--profile', 'staging'], path: 'profile', value: 'staging' },
   { case: 'override file is not a mapping', override: ['a', 'list'], path: '(root)', value: 'list' },
+  { case: 'zero storage', override: { kafka: { storage: { size: '0' } } }, path: 'kafka.storage.size', value: '"0"', rule: 'greater than zero' },
+  { case: 'negative storage', override: { postgres: { storage: { size: '-5Gi' } } }, path: 'postgres.storage.size', value: '-5Gi', rule: 'greater than zero' },
+  { case: 'negative cpu limit', override: { kafka: { resources: { limits: { cpu: '-1' } } } }, path: 'kafka.resources.limits.cpu', value: '-1', rule: 'greater than zero' },
+  // Lists of named things merge by name; an entry is removed with $remove.
+  { case: 'removing a topic that is not declared', override: { kafka: { topics: [{ name: 'learning.qeury', $remove: true }] } }, path: 'kafka.topics[learning.qeury].name', value: 'learning.qeury', rule: 'cannot be removed' },
+  { case: '$remove other than true', override: { kafka: { topics: [{ name: 'learning.query', $remove: 'yes' }] } }, path: 'kafka.topics[learning.query].$remove', value: 'yes', rule: 'must be true' },
+  { case: '$remove beside settings', override: { kafka: { topics: [{ name: 'learning.query', $remove: true, partitions: 6 }] } }, path: 'kafka.topics[learning.query].$remove', value: '{"partitions":6}', rule: 'no other settings' },
+  { case: 'topic entry without a name', override: { kafka: { topics: [{ partitions: 6 }] } }, path: 'kafka.topics[0].name', value: '{"partitions":6}', rule: 'merged by name' },
+  { case: 'subscription listed twice', override: { dapr: { subscriptions: [1, 2].map((i) => ({ topic: 'learning.query', route: `/q${i}`, appIds: ['triage-agent'] })) } }, path: 'dapr.subscriptions[learning.query].topic', value: 'learning.query', rule: 'listed twice' },
+  // Messages stay short whatever the input: values, keys and lists are cut.
+  { case: 'enum value of 10,000 characters', override: { kafka: { topics: [topic({ cleanupPolicy: 'x'.repeat(10_000) })] } }, path: 'kafka.topics[learning.query].cleanupPolicy', value: 'xxxx...', rule: 'must be one of delete, compact' },
+  { case: 'a list of 10,000 where a number belongs', override: { kafka: { brokers: Array.from({ length: 10_000 }, (_, i) => i) } }, path: 'kafka.brokers', value: '[0,1,2,' },
+  { case: 'a key of 10,000 characters', override: { kafka: { ['k'.repeat(10_000)]: 1 } }, path: `kafka.${'k'.repeat(57)}...`, value: '1', rule: 'unknown key' },
+  // YAML that expands without bound: a bounded-time error, not an hour or a crash.
+  { case: 'billion laughs', overrideText: billionLaughs(), path: '(root)', value: 'billion-laughs', rule: 'YAML aliases' },
+  { case: 'a value that contains itself', overrideText: 'kafka: &loop { topics: [*loop] }\n', path: '(root)', value: 'contains-itself', rule: 'refers to itself' },
+  { case: 'override file over 1 MiB', overrideText: `kafka: { brokers: 1 }\n${'#'.repeat(1024 * 1024)}\n`, path: '(file)', value: 'over-1-MiB', rule: 'larger than 1024 KiB' },
 ];
+
+/** Ten references to ten references ... to ten values: 10^9 values when expanded, 300 bytes of YAML. */
+function billionLaughs(): string {
+  const lines = ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+  for (let i = 1; i <= 8; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  return [...lines, 'kafka: { topics: *a8 }', ''].join('\n');
+}
 
 describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
   let outDir: string;
@@ -75,9 +101,9 @@ describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
 
   it.each(BAD_INPUTS.map((c) => [c.case, c] as const))('%s', (_name, badInput) => {
     const args = [...(badInput.args ?? []), '--out', outDir];
-    if (badInput.override !== undefined) {
+    if (badInput.override !== undefined || badInput.overrideText !== undefined) {
       const file = path.join(work, `${badInput.case.replace(/\W+/g, '-')}.yaml`);
-      fs.writeFileSync(file, yaml.dump(badInput.override));
+      fs.writeFileSync(file, badInput.overrideText ?? yaml.dump(badInput.override));
       args.push('--config', file);
     }
     const result = runSynthCli(args);
@@ -86,6 +112,7 @@ describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
     expect(problemLine, result.stderr).toBeDefined();
     expect(problemLine).toContain(badInput.value);
     if (badInput.rule) expect(problemLine).toContain(badInput.rule);
+    for (const line of result.stderr.split('\n')) expect(line.length, line.slice(0, 200)).toBeLessThan(500);
     expect(result.stderr).toContain('left unchanged');
     expect(readTree(outDir)).toEqual(before);
   });

@@ -72,6 +72,6 @@ describe('Dapr components', () => {
   it('rejects a subscription to an undeclared topic', () => {
     expect(() =>
       synthObjects({ override: { dapr: { subscriptions: [{ topic: 'nope', route: '/x', appIds: ['frontend'] }] } } }),
-    ).toThrow(/dapr\.subscriptions\[0\]\.topic: must be one of the declared kafka\.topics/);
+    ).toThrow(/dapr\.subscriptions\[nope\]\.topic: must be one of the declared kafka\.topics/);
   });
 });

@@ -26,16 +26,14 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
   topics.forEach((topic, i) => {
     const path = ['kafka', 'topics', i];
     // Kafka refuses a topic whose name differs from another only by '.' versus '_' (metric names collide).
+    // (Two entries of the same name cannot get here: overrides merge topics by name.)
     const collisionKey = topic.name.replace(/\./g, '_');
     const other = seen.get(collisionKey);
     if (other !== undefined) {
-      const same = topics[other].name === topic.name;
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: [...path, 'name'],
-        message: same
-          ? `duplicate topic (also kafka.topics[${other}])`
-          : `collides with kafka.topics[${other}] '${topics[other].name}' ('.' and '_' are the same in Kafka metric names)`,
+        message: `collides with topic ${topics[other].name} ('.' and '_' are the same in Kafka metric names)`,
       });
     } else {
       seen.set(collisionKey, i);
@@ -57,7 +55,6 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
     }
   });
   const declared = new Set(topics.map((t) => t.name));
-  const subscribed = new Map<string, number>();
   config.dapr.subscriptions.forEach((subscription, i) => {
     const path = ['dapr', 'subscriptions', i, 'topic'];
     if (!declared.has(subscription.topic)) {
@@ -79,11 +76,6 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
         });
       }
     });
-    const other = subscribed.get(subscription.topic);
-    if (other !== undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `duplicate subscription (also dapr.subscriptions[${other}]); list several appIds instead` });
-    }
-    subscribed.set(subscription.topic, i);
   });
   const namespaces = Object.entries(config.platform.namespaces);
   namespaces.forEach(([key, name], i) => {
