@@ -51,6 +51,21 @@ describe('Dapr components', () => {
     expect(role.rules[0].resourceNames).toContain('learnflow-postgres-app');
   });
 
+  it("binds the secret reader Role to the services' own ServiceAccount, never to the namespace's default", () => {
+    const account = findObject(minikube, 'ServiceAccount', 'learnflow-services');
+    expect(account.metadata.namespace).toBe('learnflow');
+    // The injected daprd sidecar reads Secrets with the pod's token: it must be mounted.
+    expect(account.automountServiceAccountToken).toBe(true);
+    const binding = findObject(minikube, 'RoleBinding', 'secretstore-reader');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secretstore-reader' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'learnflow-services', namespace: 'learnflow' }]);
+
+    const renamed = synthObjects({ override: { dapr: { serviceAccount: 'tutor', secretStore: { readerServiceAccounts: ['tutor', 'grader'] } } } });
+    expect(findObject(renamed, 'ServiceAccount', 'tutor').metadata.namespace).toBe('learnflow');
+    expect(findObject(renamed, 'RoleBinding', 'secretstore-reader').subjects.map((s: { name: string }) => s.name)).toEqual(['tutor', 'grader']);
+    expect(() => synthObjects({ override: { dapr: { serviceAccount: 'default' } } })).toThrow(/dapr\.serviceAccount: must not be 'default'/);
+  });
+
   it('has resiliency policies for pub/sub and the state store', () => {
     const resiliency = findObject(minikube, 'Resiliency', 'learnflow-infra');
     expect(Object.keys(resiliency.spec.targets.components).sort()).toEqual(['pubsub', 'statestore']);

@@ -20,6 +20,10 @@ export const daprConfig = z
   .object({
     /** Dapr app-ids every component is scoped to. */
     appIds: z.array(dnsLabel).min(1, 'must list at least one app-id'),
+    /** The ServiceAccount synth creates in the apps namespace for the LearnFlow services' pods. */
+    serviceAccount: dnsLabel.refine((name) => name !== 'default', {
+      message: "must not be 'default' (every pod that names no service account runs as it)",
+    }),
     pubsub: z
       .object({
         name: dnsLabel,
@@ -38,7 +42,7 @@ export const daprConfig = z
     secretStore: z
       .object({
         name: dnsLabel,
-        /** Service accounts (in the apps namespace) whose sidecars may read the contract's Secrets. */
+        /** Service accounts (in the apps namespace) besides serviceAccount whose sidecars may read the contract's Secrets. */
         readerServiceAccounts: z.array(dnsLabel),
       })
       .strict(),
@@ -66,7 +70,8 @@ export const daprDefaults: DaprConfigInput = {
   appIds: ['triage-agent', 'concepts-agent', 'code-review-agent', 'debug-agent', 'exercise-agent', 'progress-agent', 'frontend'],
   pubsub: { name: 'pubsub', initialOffset: 'oldest' },
   stateStore: { name: 'statestore', tablePrefix: 'learnflow_', cleanupInterval: '1h', timeout: '20s' },
-  secretStore: { name: 'secretstore', readerServiceAccounts: ['default'] },
+  serviceAccount: 'learnflow-services',
+  secretStore: { name: 'secretstore', readerServiceAccounts: [] },
   resiliency: { outboundTimeout: '30s', deliveryTimeout: '120s', maxRetries: 5, maxRetryInterval: '10s', breakerTrip: 5, breakerTimeout: '30s' },
   subscriptions: [],
 };

@@ -35,6 +35,8 @@ export class DaprComponents extends Construct {
   public readonly secretStoreName: string;
   public readonly namespace: string;
   public readonly stateStoreConnection: SecretKeyReference;
+  /** The ServiceAccount the LearnFlow services' pods must run as (serviceAccountName) to read Secrets through Dapr. */
+  public readonly serviceAccountName: string;
 
   constructor(scope: Construct, id: string, props: DaprComponentsProps) {
     super(scope, id);
@@ -44,6 +46,7 @@ export class DaprComponents extends Construct {
     this.secretStoreName = config.secretStore.name;
     this.namespace = namespace;
     this.stateStoreConnection = props.stateStoreConnection;
+    this.serviceAccountName = config.serviceAccount;
     const labels = appLabels('dapr', 'component');
     const scopes = [...config.appIds];
     // In Kubernetes mode the operator resolves secretKeyRefs of components whose store is 'kubernetes'
@@ -97,15 +100,25 @@ export class DaprComponents extends Construct {
       spec: { type: 'secretstores.kubernetes', version: 'v1', metadata: [] },
     });
 
+    // The services' own identity. Bound to 'default' instead, the Secrets would go to every pod of the
+    // namespace that names no service account (LearnFlow runs untrusted student code there).
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: this.serviceAccountName, namespace, labels },
+      // The daprd sidecar reads Secrets with this token (secretstores.kubernetes): the API server mounts
+      // it into every container of the pod, the injected sidecar too (re-run after the injector's patch).
+      automountServiceAccountToken: true,
+    });
+
     // The sidecars read Secrets with their pod's service account: only these names, only get.
     new k8s.KubeRole(this, 'SecretReader', {
       metadata: { name: `${this.secretStoreName}-reader`, namespace, labels },
       rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [...props.readableSecrets], verbs: ['get'] }],
     });
+    const readers = [...new Set([this.serviceAccountName, ...config.secretStore.readerServiceAccounts])];
     new k8s.KubeRoleBinding(this, 'SecretReaderBinding', {
       metadata: { name: `${this.secretStoreName}-reader`, namespace, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${this.secretStoreName}-reader` },
-      subjects: config.secretStore.readerServiceAccounts.map((name) => ({ kind: 'ServiceAccount', name, namespace })),
+      subjects: readers.map((name) => ({ kind: 'ServiceAccount', name, namespace })),
     });
 
     const { resiliency } = config;

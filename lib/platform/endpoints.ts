@@ -22,6 +22,7 @@ export function renderEndpoints(stack: LearnflowStack): string {
     `pub/sub:      ${stack.dapr.pubsubName}  (pubsub.kafka -> ${kafka.bootstrapServers}; consumer group = app-id)`,
     `state store:  ${stack.dapr.stateStoreName}  (state.postgresql v2; connection string from Secret ${stack.dapr.stateStoreConnection.name})`,
     `secret store: ${stack.dapr.secretStoreName}  (secretstores.kubernetes)`,
+    `service account: ${stack.dapr.serviceAccountName}  (every LearnFlow service pod must set serviceAccountName: ${stack.dapr.serviceAccountName}; its Dapr sidecar reads Secrets with it)`,
     `scoped to app-ids: ${stack.config.dapr.appIds.join(', ')}`,
     '',
   ];
