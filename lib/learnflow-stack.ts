@@ -56,6 +56,7 @@ export class LearnflowStack {
     this.kafka = new KafkaCluster(this.stage('10-kafka.yaml'), 'Kafka', {
       namespace: platform.namespaces.kafka,
       config: config.kafka,
+      clusterDomain: platform.clusterDomain,
     });
     this.topicsJob = new TopicsJob(this.stage('11-kafka-topics.yaml'), 'Topics', {
       cluster: this.kafka,
@@ -66,6 +67,7 @@ export class LearnflowStack {
       namespace: platform.namespaces.postgres,
       appsNamespace: platform.namespaces.apps,
       config: config.postgres,
+      clusterDomain: platform.clusterDomain,
       seedTestUsers: config.development,
     });
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {

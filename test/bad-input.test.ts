@@ -57,6 +57,10 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'subscription for an app-id outside the scopes', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['stranger'] }] } }, path: 'dapr.subscriptions[learning.query].appIds[0]', value: 'stranger' },
   { case: 'unknown profile', args: ['--profile', 'staging'], path: 'profile', value: 'staging' },
   { case: 'override file is not a mapping', override: ['a', 'list'], path: '(root)', value: 'list' },
+  // Names Kubernetes would refuse for the objects derived from a field (lib/config/object-names.ts).
+  { case: 'kafka name too long for its Job', override: { kafka: { name: `kafka-${'x'.repeat(40)}` } }, path: 'kafka.name', value: 'kafka-xxx', rule: 'must be at most 45 characters' },
+  { case: 'postgres name not a Service name', override: { postgres: { name: '16-postgres' } }, path: 'postgres.name', value: '16-postgres', rule: 'DNS-1035' },
+  { case: 'cluster domain with an underscore', override: { platform: { clusterDomain: 'cluster_local' } }, path: 'platform.clusterDomain', value: 'cluster_local', rule: 'DNS-1123 subdomain' },
   { case: 'zero storage', override: { kafka: { storage: { size: '0' } } }, path: 'kafka.storage.size', value: '"0"', rule: 'greater than zero' },
   { case: 'negative storage', override: { postgres: { storage: { size: '-5Gi' } } }, path: 'postgres.storage.size', value: '-5Gi', rule: 'greater than zero' },
   { case: 'negative cpu limit', override: { kafka: { resources: { limits: { cpu: '-1' } } } }, path: 'kafka.resources.limits.cpu', value: '-1', rule: 'greater than zero' },

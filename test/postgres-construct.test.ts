@@ -122,7 +122,7 @@ describe('PostgreSQL Jobs', () => {
     const jobName = (extraSql?: string) => {
       const chart = new Chart(Testing.app(), 'test');
       const config = loadConfig().postgres;
-      const srv = new PostgresServer(chart, 'Server', { namespace: 'postgres', appsNamespace: 'learnflow', config });
+      const srv = new PostgresServer(chart, 'Server', { namespace: 'postgres', appsNamespace: 'learnflow', config, clusterDomain: 'cluster.local' });
       const shipped = loadMigrations();
       const extra = extraSql ? [{ version: '004', name: 'more', fileName: '004_more.sql', sql: extraSql }] : [];
       return new MigrationsJob(chart, 'Job', { server: srv, config, migrations: [...shipped, ...extra] }).jobName;

@@ -160,6 +160,13 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     expect(checkOf(report, 'kafka-quorum-voters').results[0].message).toContain('3 voter(s) for 3 replica(s)');
   });
 
+  it('passes every check with another cluster DNS domain (platform.clusterDomain)', async () => {
+    const override = path.join(path.dirname(healthy), 'cluster-domain.yaml');
+    fs.writeFileSync(override, 'platform: { clusterDomain: corp.example }\n');
+    const report = await verify(synthesizeDist(['--config', override]));
+    expect(failures(report)).toEqual([]);
+  });
+
   it('has at least one break case for every static check', () => {
     const covered = new Set(CASES.map((c) => c.check));
     expect(STATIC_CHECKS.map((check) => check.id).filter((id) => !covered.has(id))).toEqual([]);
@@ -185,7 +192,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     const libImports = sources.flatMap((file) =>
       [...fs.readFileSync(path.join(verifyDir, file), 'utf8').matchAll(/from '((?:\.\.\/)+lib\/[^']+)'/g)].map((m) => path.resolve(verifyDir, path.dirname(file), m[1])),
     );
-    const allowed = ['lib/dapr/component-metadata', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
+    const allowed = ['lib/config/quantity', 'lib/dapr/component-metadata', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
     expect(sources.length).toBeGreaterThan(10);
     expect(libImports.length).toBeGreaterThan(0); // the pattern sees the imports that are allowed
     expect(libImports.filter((module) => !allowed.includes(module))).toEqual([]);

@@ -90,6 +90,12 @@ export function namespaceOf(item: DistObject): string {
   return item.object.metadata.namespace ?? 'default';
 }
 
+/**
+ * `.svc` and the cluster's DNS domain, whichever it is (the kubelet's --cluster-domain, synth's
+ * platform.clusterDomain), as a regular expression: what follows `<service>.<namespace>` in a host name.
+ */
+export const SVC_DOMAIN = String.raw`(?:\.svc(?:\.[a-z0-9-]+)*)`;
+
 export function objectsOfKind(dist: Dist, kind: string): DistObject[] {
   return dist.objects.filter((item) => item.object.kind === kind);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dnsLabel } from './names';
+import { dnsLabel, dnsSubdomain } from './names';
 
 export const platformConfig = z
   .object({
@@ -11,6 +11,8 @@ export const platformConfig = z
      * instead of plain resources ordered by sync waves.
      */
     argoCdHooks: z.boolean(),
+    /** The cluster's DNS domain (the kubelet's --cluster-domain): in-cluster host names end in `.svc.<domain>`. */
+    clusterDomain: dnsSubdomain,
   })
   .strict();
 
@@ -20,6 +22,7 @@ export const platformDefaults: PlatformConfigInput = {
   namespaces: { kafka: 'kafka', postgres: 'postgres', apps: 'learnflow' },
   podSecurityVersion: 'v1.28',
   argoCdHooks: false,
+  clusterDomain: 'cluster.local',
 };
 
 export const platformProfiles = {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { daprConfig } from './dapr';
 import { kafkaConfig } from './kafka';
+import { checkObjectNames } from './object-names';
 import { platformConfig } from './platform';
 import { postgresConfig } from './postgres';
 
@@ -100,7 +101,7 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
   return replicationFactor >= 3 ? 2 : 1;
 }
 
-export const learnflowConfig = configShape.superRefine(checkTopics).transform((config) => {
+export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).transform((config) => {
   const replicationFactor = defaultReplicationFactor(config.kafka.brokers);
   return {
     ...config,

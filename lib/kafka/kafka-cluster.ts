@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { kafkaObjectNames, serviceHost } from '../config/object-names';
 import { mebibytes } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
@@ -31,6 +32,8 @@ const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
 export interface KafkaClusterProps {
   readonly namespace: string;
   readonly config: KafkaConfig;
+  /** The cluster's DNS domain, in the brokers' host names. */
+  readonly clusterDomain: string;
 }
 
 /**
@@ -62,17 +65,18 @@ export class KafkaCluster extends Construct {
     this.image = config.image;
     this.version = kafkaVersionOf(config.image);
     this.brokers = config.brokers;
-    this.statefulSetName = config.name;
-    this.headlessServiceName = `${config.name}-headless`;
-    this.bootstrapServiceName = `${config.name}-bootstrap`;
+    const names = kafkaObjectNames(config.name);
+    this.statefulSetName = names.statefulSet;
+    this.headlessServiceName = names.headlessService;
+    this.bootstrapServiceName = names.bootstrapService;
     this.podSelector = selectorLabels(config.name, 'broker');
     const labels = appLabels(config.name, 'broker');
     const podDns = (ordinal: number) =>
-      `${config.name}-${ordinal}.${this.headlessServiceName}.${namespace}.svc.cluster.local`;
+      `${this.statefulSetName}-${ordinal}.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`;
     const ordinals = [...Array(config.brokers).keys()];
     this.brokerAddresses = ordinals.map((i) => `${podDns(i)}:${KAFKA_PORTS.internal}`);
     this.externalAddresses = ordinals.map((i) => `localhost:${config.externalPortBase + i}`);
-    this.bootstrapServers = `${this.bootstrapServiceName}.${namespace}.svc.cluster.local:${KAFKA_PORTS.internal}`;
+    this.bootstrapServers = `${serviceHost(this.bootstrapServiceName, namespace, props.clusterDomain)}:${KAFKA_PORTS.internal}`;
 
     new k8s.KubeService(this, 'Headless', {
       metadata: { name: this.headlessServiceName, namespace, labels },
@@ -151,7 +155,8 @@ export class KafkaCluster extends Construct {
                   [
                     // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAME} is for bash, not JavaScript.
                     'export KAFKA_ADVERTISED_LISTENERS="INTERNAL://${POD_NAME}.' +
-                      `${this.headlessServiceName}.\${POD_NAMESPACE}.svc.cluster.local:${KAFKA_PORTS.internal},` +
+                      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAMESPACE} is for bash too.
+                      `${serviceHost(this.headlessServiceName, '${POD_NAMESPACE}', props.clusterDomain)}:${KAFKA_PORTS.internal},` +
                       `EXTERNAL://localhost:$((${config.externalPortBase} + KAFKA_NODE_ID))"`,
                     `exec ${IMAGE_LAUNCHER}`,
                   ].join('\n'),

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { kafkaObjectNames } from '../config/object-names';
 import type { KafkaConfig, PlatformConfig, TopicSpec } from '../config/schema';
 import { HashedJob } from '../platform/hashed-job';
 import { appLabels } from '../platform/labels';
@@ -29,7 +30,7 @@ export class TopicsJob extends Construct {
     const { cluster, config } = props;
     this.podLabels = { ...appLabels(config.name, 'topics'), ...this.clientSelector };
     const job = new HashedJob(this, 'Job', {
-      namePrefix: `${config.name}-topics`,
+      namePrefix: kafkaObjectNames(config.name).topicsJobPrefix,
       namespace: cluster.namespace,
       labels: this.podLabels,
       settings: config.topicsJob,

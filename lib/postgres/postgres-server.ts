@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { postgresObjectNames, serviceHost } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
@@ -30,6 +31,8 @@ export interface PostgresServerProps {
   /** Namespace of the LearnFlow services, which get copies of the role Secrets. */
   readonly appsNamespace: string;
   readonly config: PostgresConfig;
+  /** The cluster's DNS domain, in the server's host name. */
+  readonly clusterDomain: string;
   /**
    * Whether the seed Job creates the test users, which adds their Secret to the contract.
    * @default false
@@ -72,10 +75,11 @@ export class PostgresServer extends Construct {
     this.ownerRole = config.ownerRole;
     this.daprRole = config.daprRole;
     this.daprSchema = config.daprSchema;
-    this.statefulSetName = config.name;
-    this.serviceName = config.name;
-    this.headlessServiceName = `${config.name}-headless`;
-    this.host = `${this.serviceName}.${namespace}.svc.cluster.local`;
+    const names = postgresObjectNames(config.name);
+    this.statefulSetName = names.statefulSet;
+    this.serviceName = names.service;
+    this.headlessServiceName = names.headlessService;
+    this.host = serviceHost(this.serviceName, namespace, props.clusterDomain);
     this.podSelector = selectorLabels(config.name, 'database');
     this.secrets = new PostgresSecrets({
       config,

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { type PostgresJob, postgresObjectNames } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
 import { HashedJob } from '../platform/hashed-job';
 import type * as k8s from '../platform/k8s';
@@ -21,7 +22,7 @@ export interface ScriptJobProps {
   readonly server: PostgresServer;
   readonly config: PostgresConfig;
   /** Name prefix and app.kubernetes.io/component of the Job, e.g. 'migrations'. */
-  readonly component: string;
+  readonly component: PostgresJob;
   /** Path (under the mount) of the bash script the Job runs. */
   readonly script: string;
   readonly files: readonly ScriptFile[];
@@ -41,7 +42,7 @@ export class ScriptJob extends Construct {
     // ConfigMap keys cannot contain '/': flatten paths into keys, and project them back with items.
     const files = props.files.map((file) => ({ ...file, key: file.path.replace(/\//g, '.') }));
     const job = new HashedJob(this, 'Job', {
-      namePrefix: `${config.name}-${props.component}`,
+      namePrefix: postgresObjectNames(config.name).jobPrefix(props.component),
       namespace: server.namespace,
       labels: this.podLabels,
       settings: config.jobs,

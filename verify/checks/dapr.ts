@@ -2,7 +2,7 @@ import { METADATA_RULES, validateComponent } from '../../lib/dapr/component-meta
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
 import { daprComponents } from './references';
-import { namespaceOf, objectsOfKind } from '../workloads';
+import { namespaceOf, objectsOfKind, SVC_DOMAIN } from '../workloads';
 
 const NO_COMPONENTS = 'no Dapr Components in dist/';
 
@@ -44,9 +44,11 @@ export const daprComponentScopes: Check<StaticContext> = {
   },
 };
 
+const BROKER = new RegExp(String.raw`^([a-z0-9-]+)(?:\.([a-z0-9-]+))?${SVC_DOMAIN}?:(\d+)$`);
+
 export const daprKafkaBrokersResolve: Check<StaticContext> = {
   id: 'dapr-kafka-brokers-resolve',
-  description: 'pubsub.kafka brokers name a Service port in dist/ (host <svc>.<ns>.svc[.cluster.local]:<port>)',
+  description: 'pubsub.kafka brokers name a Service port in dist/ (host <svc>.<ns>.svc[.<cluster domain>]:<port>)',
   component: 'dapr',
   remediation: 'set metadata brokers to the Kafka bootstrap Service, e.g. kafka-bootstrap.kafka.svc.cluster.local:9092',
   run: ({ dist }) => {
@@ -61,7 +63,7 @@ export const daprKafkaBrokersResolve: Check<StaticContext> = {
         .split(',')
         .map((broker) => broker.trim())
         .filter((broker) => {
-          const match = /^([a-z0-9-]+)(?:\.([a-z0-9-]+))?(?:\.svc(?:\.cluster\.local)?)?:(\d+)$/.exec(broker);
+          const match = BROKER.exec(broker);
           if (!match) return true;
           const [, host, namespace = namespaceOf(item), port] = match;
           // A pod's stable name (kafka-0.kafka-headless) resolves through its headless Service.

@@ -5,7 +5,7 @@ import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf } from '../workloads';
+import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf, SVC_DOMAIN } from '../workloads';
 
 const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';
 
@@ -85,7 +85,7 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
   id: 'kafka-quorum-voters',
   description: 'controller.quorum.voters lists exactly one voter per controller pod, at its stable DNS name and controller port',
   component: 'kafka',
-  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <i>@<sts>-<i>.<headless>.<ns>.svc.cluster.local:<controller port> for i in 0..replicas-1',
+  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <i>@<sts>-<i>.<headless>.<ns>.svc.<cluster domain>:<controller port> for i in 0..replicas-1',
   run: ({ dist }) =>
     perKafkaStatefulSet(dist, (item) => {
       const container = kafkaContainer(item);
@@ -100,7 +100,7 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
       }
       const replicas = replicasOf(item);
       const { name } = item.object.metadata;
-      const host = new RegExp(`^${name}-(\\d+)\\.${item.object.spec?.serviceName}(\\.${namespaceOf(item)}(\\.svc(\\.cluster\\.local)?)?)?$`);
+      const host = new RegExp(`^${name}-(\\d+)\\.${item.object.spec?.serviceName}(?:\\.${namespaceOf(item)}${SVC_DOMAIN}?)?$`);
       const port = controllerPort(container);
       const problems: string[] = [];
       const entries = voters.split(',').map((entry) => entry.trim());

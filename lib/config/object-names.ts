@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { CONTENT_HASH_LENGTH } from '../platform/content-hash';
+import { dnsLabel, dnsSubdomain } from './names';
+
+// The names of the objects synth builds from a config field, in one place: the constructs name their
+// objects with these functions, and the config is refused at synth when Kubernetes would refuse a name.
+
+/** The objects named after kafka.name. */
+export function kafkaObjectNames(name: string) {
+  return { statefulSet: name, headlessService: `${name}-headless`, bootstrapService: `${name}-bootstrap`, topicsJobPrefix: `${name}-topics` };
+}
+
+/** The Jobs that run against PostgreSQL, each named `<postgres.name>-<job>-<content hash>`. */
+export const POSTGRES_JOBS = ['migrations', 'seed'] as const;
+export type PostgresJob = (typeof POSTGRES_JOBS)[number];
+
+/** The objects named after postgres.name. */
+export function postgresObjectNames(name: string) {
+  return { statefulSet: name, service: name, headlessService: `${name}-headless`, jobPrefix: (job: PostgresJob) => `${name}-${job}` };
+}
+
+/** A Service's in-cluster DNS name. */
+export function serviceHost(service: string, namespace: string, clusterDomain: string): string {
+  return `${service}.${namespace}.svc.${clusterDomain}`;
+}
+
+// What Kubernetes enforces on those names (k8s.io/kubernetes v1.34.4, the release the control-plane tests run):
+// - Service: a DNS-1035 label, at most 63 characters and starting with a letter
+//   (pkg/apis/core/validation/validation.go: ValidateServiceName = NameIsDNS1035Label).
+// - StatefulSet: a DNS-1123 label (pkg/apis/apps/validation: ValidateStatefulSetName, whose TODO admits it
+//   leaves no room for the pods' suffix). Every pod it creates carries the label controller-revision-hash =
+//   '<name>-<hash>' (pkg/controller/statefulset/stateful_set_utils.go setPodRevision; the hash is
+//   rand.SafeEncodeString of a uint32, up to 10 characters: pkg/controller/history HashControllerRevision),
+//   and a label value has at most 63 characters: a longer name makes a StatefulSet the API accepts whose
+//   pods are never created. At most 52, then; the pods' own names '<name>-<ordinal>' (their hostname and the
+//   statefulset.kubernetes.io/pod-name label, at most 63) fit within that for up to 99 brokers.
+// - Job: its pods carry its name in the job-name and batch.kubernetes.io/job-name labels
+//   (pkg/apis/batch/validation/validation.go), so at most 63 characters, content hash included.
+// - ConfigMap, PersistentVolumeClaim ('data-<statefulset>-<ordinal>'), PodDisruptionBudget, NetworkPolicy:
+//   DNS-1123 subdomains of at most 253 characters, which the limits above keep them far below.
+// - An in-cluster host name: at most 253 characters (RFC 1035), its labels are the names above.
+const MAX_LABEL_VALUE = 63;
+const MAX_REVISION_HASH = 10;
+
+interface NameRule {
+  readonly maxLength: number;
+  readonly pattern?: RegExp;
+  readonly why: string;
+}
+
+const SERVICE: NameRule = {
+  maxLength: 63,
+  pattern: /^[a-z]([-a-z0-9]*[a-z0-9])?$/,
+  why: 'a Service name is a DNS-1035 label: at most 63 lower-case letters, digits and -, starting with a letter',
+};
+const STATEFUL_SET: NameRule = {
+  maxLength: MAX_LABEL_VALUE - 1 - MAX_REVISION_HASH,
+  why: `a StatefulSet's pods carry the label controller-revision-hash '<name>-<hash of up to ${MAX_REVISION_HASH} characters>', at most ${MAX_LABEL_VALUE} characters`,
+};
+const JOB: NameRule = { maxLength: MAX_LABEL_VALUE, why: `a Job's pods carry its name in the job-name label, at most ${MAX_LABEL_VALUE} characters` };
+const HOST: NameRule = { maxLength: 253, why: 'a DNS name has at most 253 characters' };
+
+interface DerivedName {
+  /** What the name is, for the message: "the headless Service". */
+  readonly object: string;
+  /** The name as shown; a Job's content hash as a placeholder. */
+  readonly name: string;
+  readonly length: number;
+  readonly rule: NameRule;
+}
+
+/** A config field and the names synth derives from its value. */
+interface NamingField {
+  readonly path: (string | number)[];
+  readonly value: string;
+  /** The field's own schema: a value it refuses has its own error, and is not judged again here. */
+  readonly format: z.ZodType<string>;
+  readonly names: readonly DerivedName[];
+}
+
+const named = (object: string, name: string, rule: NameRule): DerivedName => ({ object, name, length: name.length, rule });
+const hashedJob = (object: string, prefix: string): DerivedName => ({
+  object,
+  name: `${prefix}-<hash>`,
+  length: prefix.length + 1 + CONTENT_HASH_LENGTH,
+  rule: JOB,
+});
+
+export interface NamingConfig {
+  readonly platform: { readonly namespaces: { readonly kafka: string; readonly postgres: string }; readonly clusterDomain: string };
+  readonly kafka: { readonly name: string; readonly brokers: number };
+  readonly postgres: { readonly name: string };
+}
+
+function namingFields(config: NamingConfig): NamingField[] {
+  const { platform } = config;
+  const kafka = kafkaObjectNames(config.kafka.name);
+  const postgres = postgresObjectNames(config.postgres.name);
+  const lastBroker = `${kafka.statefulSet}-${config.kafka.brokers - 1}`;
+  const nameOf = (component: 'kafka' | 'postgres', names: DerivedName[]): NamingField => ({
+    path: [component, 'name'],
+    value: config[component].name,
+    format: dnsLabel,
+    names,
+  });
+  return [
+    nameOf('kafka', [
+      named('the StatefulSet', kafka.statefulSet, STATEFUL_SET),
+      named('the headless Service', kafka.headlessService, SERVICE),
+      named('the bootstrap Service', kafka.bootstrapService, SERVICE),
+      hashedJob('the topics Job', kafka.topicsJobPrefix),
+    ]),
+    nameOf('postgres', [
+      named('the StatefulSet', postgres.statefulSet, STATEFUL_SET),
+      named('the Service', postgres.service, SERVICE),
+      named('the headless Service', postgres.headlessService, SERVICE),
+      ...POSTGRES_JOBS.map((job) => hashedJob(`the ${job} Job`, postgres.jobPrefix(job))),
+    ]),
+    {
+      path: ['platform', 'clusterDomain'],
+      value: platform.clusterDomain,
+      format: dnsSubdomain,
+      names: [
+        named(`the host name of broker ${lastBroker}`, `${lastBroker}.${serviceHost(kafka.headlessService, platform.namespaces.kafka, platform.clusterDomain)}`, HOST),
+        named("PostgreSQL's host name", serviceHost(postgres.service, platform.namespaces.postgres, platform.clusterDomain), HOST),
+      ],
+    },
+  ];
+}
+
+/** Refuses a config whose derived object names Kubernetes would refuse: one issue per field, with the length it may have. */
+export function checkObjectNames(config: NamingConfig, ctx: z.RefinementCtx): void {
+  for (const field of namingFields(config)) {
+    if (!field.format.safeParse(field.value).success) continue;
+    const misformed = field.names.find((derived) => derived.rule.pattern && !derived.rule.pattern.test(derived.name));
+    const tooLong = field.names.filter((derived) => derived.length > derived.rule.maxLength);
+    if (misformed) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: field.path, message: `makes ${misformed.object} '${misformed.name}', but ${misformed.rule.why}` });
+    } else if (tooLong.length > 0) {
+      // Each derived name holds the value once: what the others add to it is fixed.
+      const maxLength = Math.min(...field.names.map((derived) => derived.rule.maxLength - (derived.length - field.value.length)));
+      const [worst] = tooLong.sort((a, b) => b.length - b.rule.maxLength - (a.length - a.rule.maxLength));
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: field.path,
+        message: `must be at most ${maxLength} characters: it makes ${worst.object} '${worst.name}' (${worst.length} characters), and ${worst.rule.why}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../lib/config/load';
+import { synthObjects } from './support/synth';
+
+// The limits Kubernetes puts on the objects' names (lib/config/object-names.ts cites where), checked on
+// what synth really writes: the longest names the config accepts produce objects that keep them.
+const LIMITS: Record<string, number> = { Service: 63, StatefulSet: 52, Job: 63 };
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+const longest = { kafka: 45, postgres: 41, clusterDomain: 253 - 'kafka-0.kafka-headless.kafka.svc.'.length };
+const nameOf = (length: number) => `n${'x'.repeat(length - 1)}`;
+/** Labels of up to 63 characters joined by '.', `length` characters in all. */
+const domainOf = (length: number) => `${'d'.repeat(63)}.${'d'.repeat(63)}.${'d'.repeat(63)}.${'d'.repeat(length - 3 * 64)}`;
+
+describe('derived object names', () => {
+  it('the longest names the config accepts make objects Kubernetes accepts', () => {
+    const objects = synthObjects({ override: { kafka: { name: nameOf(longest.kafka) }, postgres: { name: nameOf(longest.postgres) } } });
+    const limited = objects.filter((object) => LIMITS[object.kind] !== undefined);
+    expect(limited.map((object) => object.kind).sort()).toEqual(['Job', 'Job', 'Job', 'Service', 'Service', 'Service', 'Service', 'StatefulSet', 'StatefulSet']);
+    for (const object of limited) expect(object.metadata.name.length, `${object.kind} ${object.metadata.name}`).toBeLessThanOrEqual(LIMITS[object.kind]);
+    // At the limit, not below it: one character more is refused (below).
+    expect(Math.max(...limited.filter((object) => object.kind === 'Job').map((object) => object.metadata.name.length))).toBe(63);
+    for (const service of objects.filter((object) => object.kind === 'Service')) expect(service.metadata.name).toMatch(DNS_1035_LABEL);
+  });
+
+  it('the longest cluster domain the config accepts makes in-cluster host names of at most 253 characters', () => {
+    const objects = synthObjects({ override: { platform: { clusterDomain: domainOf(longest.clusterDomain) } } });
+    const hosts = JSON.stringify(objects).match(/[a-z0-9.-]+\.svc\.[a-z0-9.-]+/g)!;
+    expect(Math.max(...hosts.map((host) => host.length))).toBe(253);
+  });
+
+  it.each([
+    ['kafka.name', { kafka: { name: nameOf(longest.kafka + 1) } }, `must be at most ${longest.kafka} characters: it makes the topics Job`],
+    ['postgres.name', { postgres: { name: nameOf(longest.postgres + 1) } }, `must be at most ${longest.postgres} characters: it makes the migrations Job`],
+    ['platform.clusterDomain', { platform: { clusterDomain: domainOf(longest.clusterDomain + 1) } }, `must be at most ${longest.clusterDomain} characters: it makes the host name of broker kafka-0`],
+    ['kafka.name', { kafka: { name: '1kafka' } }, "makes the headless Service '1kafka-headless', but a Service name is a DNS-1035 label"],
+    ['postgres.name', { postgres: { name: '9pg' } }, "makes the Service '9pg', but a Service name is a DNS-1035 label"],
+  ])('%s: one character more, or a name a Service cannot have, is refused', (field, override, rule) => {
+    const error = (() => {
+      try {
+        synthObjects({ override });
+      } catch (caught) {
+        return caught as ConfigError;
+      }
+      throw new Error('synth accepted the config');
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0].path).toBe(field);
+    expect(error.problems[0].rule).toContain(rule);
+  });
+});
