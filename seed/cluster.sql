@@ -1,9 +1,10 @@
 -- Cluster-level objects the migrations need: the roles and the application database.
 -- Run by migrate.sh as the superuser, connected to the 'postgres' database, on every run.
--- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role; the passwords are
--- read from the environment with \getenv so that they never appear in a command line.
-\getenv app_password APP_ROLE_PASSWORD
-\getenv dapr_password DAPR_ROLE_PASSWORD
+-- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role; the passwords are read
+-- from the files that APP_ROLE_PASSWORD_FILE and DAPR_ROLE_PASSWORD_FILE name, so that they appear in no
+-- command line and no environment.
+\set app_password `cat "$APP_ROLE_PASSWORD_FILE"`
+\set dapr_password `cat "$DAPR_ROLE_PASSWORD_FILE"`
 
 -- Two Jobs may run at once (a re-applied Job, an Argo CD hook): CREATE ROLE would race.
 SELECT pg_advisory_lock(hashtext('learnflow.cluster'));

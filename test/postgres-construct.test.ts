@@ -15,6 +15,17 @@ const pod = statefulSet.spec.template.spec;
 const server = pod.containers[0];
 const jobOf = (all: readonly K8sObject[], component: string) =>
   all.find((o) => o.kind === 'Job' && o.metadata.labels?.['app.kubernetes.io/component'] === component)!;
+/** A Job's files from Secrets: path in the container -> Secret and key. */
+const secretFilesOf = (job: K8sObject) => {
+  const { containers, volumes } = job.spec.template.spec;
+  const files = new Map<string, { secret: string; key: string }>();
+  for (const mount of containers[0].volumeMounts) {
+    for (const source of volumes.find((v: any) => v.name === mount.name).projected?.sources ?? []) {
+      for (const item of source.secret.items) files.set(`${mount.mountPath}/${item.path}`, { secret: source.secret.name, key: item.key });
+    }
+  }
+  return files;
+};
 
 describe('PostgreSQL StatefulSet', () => {
   it('runs one pinned postgres 16 pod whose claim outlives it', () => {
@@ -112,8 +123,9 @@ describe('PostgreSQL Jobs', () => {
       migrations.spec.template.spec.volumes[0].configMap.items.map((item: { key: string; path: string }) => [item.path, configMap.data![item.key]]),
     );
     expect(projected['migrate.sh']).toBe(fs.readFileSync(path.join(ROOT, 'lib/postgres/migrate.sh'), 'utf8'));
+    expect(projected['credentials.sh']).toBe(fs.readFileSync(path.join(ROOT, 'lib/postgres/credentials.sh'), 'utf8'));
     for (const migration of loadMigrations()) expect(projected[`migrations/${migration.fileName}`]).toBe(migration.sql);
-    expect(Object.keys(projected)).toHaveLength(3 + loadMigrations().length);
+    expect(Object.keys(projected)).toHaveLength(4 + loadMigrations().length);
   });
 
   it('names Jobs after a hash of their content, so changed SQL is a new Job', () => {
@@ -147,26 +159,38 @@ describe('PostgreSQL Jobs', () => {
     expect(envOf(seed.spec.template.spec.containers[0]).SCHEMA_VERSION).toBe(loadMigrations().at(-1)!.version);
   });
 
-  it('takes every password from a Secret key that the contract defines', () => {
+  it('mounts every password as a file from a Secret key that the contract defines, none in the environment', () => {
     const keysOf = new Map(contract.all.map((secret) => [secret.name, secret.keys.map((k) => k.key)]));
     for (const job of [migrations, seed]) {
-      for (const entry of job.spec.template.spec.containers[0].env) {
-        if (/PASSWORD/.test(entry.name)) expect(entry.value, `${entry.name} must not be a literal`).toBeUndefined();
-        const ref = entry.valueFrom?.secretKeyRef;
-        if (ref) expect(keysOf.get(ref.name), `${ref.name}/${ref.key}`).toContain(ref.key);
+      const { containers, volumes } = job.spec.template.spec;
+      const env = envOf(containers[0]);
+      expect(containers[0].env.filter((e: any) => e.valueFrom), job.metadata.name).toEqual([]);
+      const files = secretFilesOf(job);
+      const passwordVariables = Object.keys(env).filter((name) => /PASSWORD/.test(name));
+      expect(passwordVariables.length, job.metadata.name).toBeGreaterThanOrEqual(1);
+      for (const name of passwordVariables) {
+        expect(name).toMatch(/PASSWORD_FILE$/);
+        const file = files.get(env[name]!);
+        expect(file, `${name}=${env[name]} is a Secret file`).toBeDefined();
+        expect(keysOf.get(file!.secret), `${file!.secret}/${file!.key}`).toContain(file!.key);
       }
+      expect(env.PGPASSWORD_FILE).toBeDefined();
+      expect(volumes.find((v: any) => v.projected).projected.defaultMode).toBe(0o440);
+      // libpq's copy (mode 0600) lives in memory, like the Secret volume it comes from.
+      const pgpassDir = containers[0].volumeMounts.find((m: any) => env.PGPASSFILE!.startsWith(`${m.mountPath}/`));
+      expect(volumes.find((v: any) => v.name === pgpassDir.name).emptyDir.medium).toBe('Memory');
     }
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
   });
 
   it('seeds test users only in development profiles', () => {
-    const refs = (job: K8sObject) => job.spec.template.spec.containers[0].env.map((e: any) => e.valueFrom?.secretKeyRef?.name).filter(Boolean);
+    const refs = (job: K8sObject) => [...secretFilesOf(job).values()].map((file) => file.secret);
     expect(refs(seed)).toContain('learnflow-postgres-seed-users');
     const productionSeed = jobOf(synthObjects({ profile: 'production' }), 'seed');
     expect(refs(productionSeed)).not.toContain('learnflow-postgres-seed-users');
     expect(envOf(productionSeed.spec.template.spec.containers[0]).SEED_TEST_USERS).toBe('false');
     const files = productionSeed.spec.template.spec.volumes[0].configMap.items.map((item: { path: string }) => item.path);
-    expect(files).toEqual(['seed.sh', 'data/10_curriculum.sql']);
+    expect(files).toEqual(['seed.sh', 'data/10_curriculum.sql', 'credentials.sh']);
   });
 
   it('becomes an Argo CD hook when asked', () => {

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KAFKA_LIVE_CHECKS, POSTGRES_LIVE_CHECKS } from '../verify/checks';
 import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { directDataPlane } from '../verify/data-plane/data-plane';
-import { parsePortForwards } from '../verify/data-plane/port-forward';
+import { appRoleOf, parsePortForwards } from '../verify/data-plane/port-forward';
 import { parsePostgresUrl, type PostgresConnection } from '../verify/data-plane/postgres-target';
+import { loadDist } from '../verify/dist';
 import { parseTopicsConf } from '../verify/kafka-topics';
 import { runVerify, type VerifyReport } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
@@ -356,6 +357,16 @@ describe('verify: reading the data-plane targets', () => {
       { section: 'Kafka', localPort: 19092, command: ['kubectl', 'port-forward', '-n', 'kafka', 'pod/kafka-0', '19092:9094'] },
       { section: 'PostgreSQL', localPort: 15432, command: ['kubectl', 'port-forward', '-n', 'postgres', 'svc/postgres', '15432:5432'] },
     ]);
+  });
+
+  it("finds the application role, its database and the Secret key of its password (a file of the migrations Job's Secret volume)", () => {
+    const role = appRoleOf(loadDist(DIST_DIR))!;
+    expect(role.job.object.metadata.name).toMatch(/^postgres-migrations-/);
+    expect({ user: role.user, database: role.database, secret: role.secret }).toEqual({
+      user: 'learnflow',
+      database: 'learnflow_db',
+      secret: { name: 'learnflow-postgres-app', key: 'password' },
+    });
   });
 
   it('reads --postgres-url, percent-escapes included, and rejects what it cannot use without echoing it', () => {

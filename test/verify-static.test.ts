@@ -82,11 +82,10 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'secret-references', breaks: 'a secretKeyRef to an undocumented Secret', says: 'undocumented-credentials', apply: (dir) =>
       editObjects(dir, topicsJob, (o) => void containerNamed(o).env.push({ name: 'EXTRA', valueFrom: { secretKeyRef: { name: 'undocumented-credentials', key: 'password' } } })) },
-  { check: 'secret-references', breaks: 'a key the contract does not list', says: 'the contract lists keys', apply: (dir) =>
-      editObjects(dir, (o) => o.kind === 'Job' && (o.spec.template.spec.containers as any[]).some((c) => (c.env ?? []).some((e: any) => e.valueFrom?.secretKeyRef)), (o) => {
-        const ref = (o.spec.template.spec.containers as any[]).flatMap((c) => c.env ?? []).find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef;
-        ref.key = 'no-such-key';
-      }) },
+  { check: 'secret-references', breaks: 'a mounted Secret key the contract does not list', says: 'the contract lists keys', apply: (dir) =>
+      editObjects(dir, byKind('Job', /^postgres-migrations-/), (o) => void (o.spec.template.spec.volumes.find((v: any) => v.projected).projected.sources[0].secret.items[0].key = 'no-such-key')) },
+  { check: 'secret-references', breaks: 'an env key the contract does not list', says: 'the contract lists keys', apply: (dir) =>
+      editObjects(dir, byKind('StatefulSet', 'postgres'), (o) => void containerNamed(o).env.push({ name: 'EXTRA', valueFrom: { secretKeyRef: { name: 'learnflow-postgres-app', key: 'no-such-key' } } })) },
   { check: 'secret-references', breaks: 'a Secret used outside the namespaces the contract names', says: 'in namespace(s)', apply: (dir) => {
       const contracted = /^([a-z0-9][a-z0-9.-]*)\s+\(namespaces?:\s*([^)]*)\)/m.exec(fs.readFileSync(path.join(dir, 'infra-endpoints.txt'), 'utf8'));
       if (!contracted) throw new Error('the endpoints document has no secret contract entry');

@@ -30,7 +30,19 @@ export interface HashedJobProps {
   /** The container, without resources, securityContext and mounts, which this construct sets. */
   readonly container: Omit<k8s.Container, 'resources' | 'securityContext' | 'volumeMounts'>;
   readonly writablePaths: readonly WritablePath[];
+  /** Keys of Secrets mounted as files under SECRETS_MOUNT (never environment variables). @default - none */
+  readonly secretFiles?: readonly SecretFile[];
 }
+
+/** A key of a Secret, mounted read-only at `path` under SECRETS_MOUNT. */
+export interface SecretFile {
+  readonly secretName: string;
+  readonly key: string;
+  readonly path: string;
+}
+
+/** Where a Job's secretFiles are mounted. */
+export const SECRETS_MOUNT = '/etc/learnflow/secrets';
 
 /**
  * A one-shot Job running files from its own ConfigMap under restricted Pod Security. Job and ConfigMap
@@ -54,6 +66,31 @@ export class HashedJob extends Construct {
 function jobSpec(props: HashedJobProps, name: string): k8s.JobSpec {
   const writable = writableVolumes(props.writablePaths);
   const { settings } = props;
+  const secretFiles = props.secretFiles ?? [];
+  const secretNames = [...new Set(secretFiles.map((file) => file.secretName))];
+  // Files, not environment variables (CIS Kubernetes Benchmark 5.4.1): the environment is inherited by
+  // every child process and dumped by debugging tools; a file is read only by what opens it.
+  const secrets: { volumes: k8s.Volume[]; mounts: k8s.VolumeMount[] } =
+    secretFiles.length === 0
+      ? { volumes: [], mounts: [] }
+      : {
+          volumes: [
+            {
+              name: 'secrets',
+              projected: {
+                // Group-readable: the files belong to root with the pod's fsGroup.
+                defaultMode: 0o440,
+                sources: secretNames.map((secretName) => ({
+                  secret: {
+                    name: secretName,
+                    items: secretFiles.filter((file) => file.secretName === secretName).map((file) => ({ key: file.key, path: file.path })),
+                  },
+                })),
+              },
+            },
+          ],
+          mounts: [{ name: 'secrets', mountPath: SECRETS_MOUNT, readOnly: true }],
+        };
   return {
     backoffLimit: settings.backoffLimit,
     activeDeadlineSeconds: settings.activeDeadlineSeconds,
@@ -71,10 +108,10 @@ function jobSpec(props: HashedJobProps, name: string): k8s.JobSpec {
             ...props.container,
             resources: resourceRequirements(settings.resources, writable),
             securityContext: restrictedContainerSecurityContext(),
-            volumeMounts: [{ name: 'files', mountPath: props.mountPath, readOnly: true }, ...writable.mounts],
+            volumeMounts: [{ name: 'files', mountPath: props.mountPath, readOnly: true }, ...secrets.mounts, ...writable.mounts],
           },
         ],
-        volumes: [{ name: 'files', configMap: { name, items: props.items ? [...props.items] : undefined } }, ...writable.volumes],
+        volumes: [{ name: 'files', configMap: { name, items: props.items ? [...props.items] : undefined } }, ...secrets.volumes, ...writable.volumes],
       },
     },
   };

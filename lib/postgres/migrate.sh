@@ -3,8 +3,9 @@
 #
 # Layout (the Job's ConfigMap mount; any directory with the same layout works):
 #   migrate.sh  cluster.sql  privileges.sql  migrations/NNN_name.sql
-# Environment: PGHOST PGPORT PGUSER PGPASSWORD (a superuser), APP_DATABASE OWNER_ROLE APP_ROLE DAPR_ROLE
-# DAPR_SCHEMA, APP_ROLE_PASSWORD DAPR_ROLE_PASSWORD, WAIT_TIMEOUT_SECONDS.
+# Environment: PGHOST PGPORT PGUSER (a superuser), APP_DATABASE OWNER_ROLE APP_ROLE DAPR_ROLE DAPR_SCHEMA,
+# WAIT_TIMEOUT_SECONDS; files holding the passwords: PGPASSWORD_FILE (PGUSER's, copied into the pgpass file
+# PGPASSFILE), APP_ROLE_PASSWORD_FILE and DAPR_ROLE_PASSWORD_FILE (set on the roles by cluster.sql).
 #
 # Each pending migration runs in its own transaction as OWNER_ROLE and is recorded in
 # public.schema_migrations with the sha256 of its file. A session advisory lock serialises
@@ -12,9 +13,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-: "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}" "${PGPASSWORD:?}"
+: "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}"
 : "${APP_DATABASE:?}" "${OWNER_ROLE:?}" "${APP_ROLE:?}" "${DAPR_ROLE:?}" "${DAPR_SCHEMA:?}"
-: "${APP_ROLE_PASSWORD:?}" "${DAPR_ROLE_PASSWORD:?}"
 wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
 export PGAPPNAME="${PGAPPNAME:-learnflow-migrations}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 # IF NOT EXISTS notices on every re-run would bury the lines that matter. lock_timeout bounds the
@@ -23,6 +23,10 @@ export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c lock_timeout=
 
 log() { echo "migrate: $*"; }
 fail() { echo "migrate: error: $*" >&2; exit 1; }
+# shellcheck source=credentials.sh
+source "$here/credentials.sh"
+require_password_files APP_ROLE_PASSWORD_FILE DAPR_ROLE_PASSWORD_FILE
+write_pgpass
 
 # -X: no ~/.psqlrc; query results go to /dev/null, \echo lines (progress) to stdout.
 run_psql() {

@@ -3,7 +3,7 @@ import type { PostgresConfig } from '../config/schema';
 import { readProjectFile } from '../platform/project-files';
 import { loadMigrations, type Migration } from './migrations';
 import type { PostgresServer } from './postgres-server';
-import { ScriptJob, secretEnv } from './script-job';
+import { ScriptJob } from './script-job';
 import { SUPERUSER } from './secrets';
 
 export interface MigrationsJobProps {
@@ -47,15 +47,17 @@ export class MigrationsJob extends Construct {
         { name: 'PGHOST', value: server.host },
         { name: 'PGPORT', value: String(server.port) },
         { name: 'PGUSER', value: SUPERUSER },
-        secretEnv('PGPASSWORD', secrets.superuser.name, 'password'),
         { name: 'APP_DATABASE', value: server.database },
         { name: 'OWNER_ROLE', value: server.ownerRole },
         { name: 'APP_ROLE', value: server.appRole },
-        secretEnv('APP_ROLE_PASSWORD', secrets.app.name, 'password'),
         { name: 'DAPR_ROLE', value: server.daprRole },
         { name: 'DAPR_SCHEMA', value: server.daprSchema },
-        secretEnv('DAPR_ROLE_PASSWORD', secrets.dapr.name, 'password'),
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
+      ],
+      passwordFiles: [
+        { env: 'PGPASSWORD_FILE', secretName: secrets.superuser.name, key: 'password' },
+        { env: 'APP_ROLE_PASSWORD_FILE', secretName: secrets.app.name, key: 'password' },
+        { env: 'DAPR_ROLE_PASSWORD_FILE', secretName: secrets.dapr.name, key: 'password' },
       ],
       argoCdHooks: props.argoCdHooks ?? false,
     });

@@ -1,9 +1,10 @@
 import { Construct } from 'constructs';
 import { type PostgresJob, postgresObjectNames } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
-import { HashedJob } from '../platform/hashed-job';
+import { HashedJob, SECRETS_MOUNT } from '../platform/hashed-job';
 import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
+import { readProjectFile } from '../platform/project-files';
 import { POSTGRES_UID, type PostgresServer } from './postgres-server';
 
 /** Where the Job's ConfigMap (script and SQL) is mounted. */
@@ -11,6 +12,9 @@ export const SCRIPT_MOUNT = '/etc/learnflow/postgres';
 
 /** Label on every pod that talks to PostgreSQL, for the NetworkPolicy that admits them. */
 export const POSTGRES_CLIENT_LABEL = 'learnflow.dev/postgres-client';
+
+// Memory-backed, like the Secret volume the password comes from: the pgpass copy never touches the node's disk.
+const PGPASS_DIR = '/run/learnflow';
 
 /** A file of the Job's mount: its path under SCRIPT_MOUNT and its content, shipped verbatim. */
 export interface ScriptFile {
@@ -26,11 +30,25 @@ export interface ScriptJobProps {
   /** Path (under the mount) of the bash script the Job runs. */
   readonly script: string;
   readonly files: readonly ScriptFile[];
+  /** Plain settings; never a secret (those are passwordFiles). */
   readonly env: readonly k8s.EnvVar[];
+  /** Secret keys the script reads as files; among them PGPASSWORD_FILE, the login password. */
+  readonly passwordFiles: readonly PasswordFile[];
   readonly argoCdHooks: boolean;
 }
 
-/** A Job that runs a bash script from its ConfigMap on the stock postgres image (psql, pg_isready, sha256sum). */
+/** A key of a Secret mounted as a file; the environment variable `env` holds the file's path. */
+export interface PasswordFile {
+  readonly env: string;
+  readonly secretName: string;
+  readonly key: string;
+}
+
+/**
+ * A Job that runs a bash script from its ConfigMap on the stock postgres image (psql, pg_isready, sha256sum).
+ * Passwords are files; credentials.sh, shipped beside the script, turns the login password into a pgpass
+ * file (PGPASSFILE) for libpq.
+ */
 export class ScriptJob extends Construct {
   public readonly jobName: string;
   public readonly podLabels: Record<string, string>;
@@ -40,7 +58,13 @@ export class ScriptJob extends Construct {
     const { server, config } = props;
     this.podLabels = { ...appLabels(config.name, props.component), [POSTGRES_CLIENT_LABEL]: 'true' };
     // ConfigMap keys cannot contain '/': flatten paths into keys, and project them back with items.
-    const files = props.files.map((file) => ({ ...file, key: file.path.replace(/\//g, '.') }));
+    const shipped = [...props.files, { path: 'credentials.sh', content: readProjectFile('lib/postgres/credentials.sh') }];
+    const files = shipped.map((file) => ({ ...file, key: file.path.replace(/\//g, '.') }));
+    // e.g. APP_ROLE_PASSWORD_FILE -> app-role-password
+    const passwords = props.passwordFiles.map((password) => ({
+      ...password,
+      path: password.env.replace(/_FILE$/, '').toLowerCase().replace(/_/g, '-'),
+    }));
     const job = new HashedJob(this, 'Job', {
       namePrefix: postgresObjectNames(config.name).jobPrefix(props.component),
       namespace: server.namespace,
@@ -57,15 +81,18 @@ export class ScriptJob extends Construct {
         imagePullPolicy: 'IfNotPresent',
         // Not the image's entrypoint: that would try to initialise a server.
         command: ['/bin/bash', `${SCRIPT_MOUNT}/${props.script}`],
-        env: [...props.env],
+        env: [
+          ...props.env,
+          ...passwords.map((password) => ({ name: password.env, value: `${SECRETS_MOUNT}/${password.path}` })),
+          { name: 'PGPASSFILE', value: `${PGPASS_DIR}/pgpass` },
+        ],
       },
-      writablePaths: [{ name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' }],
+      secretFiles: passwords.map((password) => ({ secretName: password.secretName, key: password.key, path: password.path })),
+      writablePaths: [
+        { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
+        { name: 'pgpass', mountPath: PGPASS_DIR, memory: true, sizeLimit: '1Mi' },
+      ],
     });
     this.jobName = job.jobName;
   }
-}
-
-/** An environment variable read from a key of a Secret (never a value in the manifest). */
-export function secretEnv(name: string, secretName: string, key: string): k8s.EnvVar {
-  return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
 }

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { PostgresConfig } from '../config/schema';
 import { readProjectFile } from '../platform/project-files';
 import type { PostgresServer } from './postgres-server';
-import { ScriptJob, secretEnv } from './script-job';
+import { ScriptJob } from './script-job';
 import { TEST_USERS } from './secrets';
 
 /** Seed files, loaded in name order; the test users only where the contract has their Secret. */
@@ -46,14 +46,14 @@ export class SeedJob extends Construct {
         { name: 'PGPORT', value: String(server.port) },
         { name: 'PGDATABASE', value: server.database },
         { name: 'PGUSER', value: server.appRole },
-        secretEnv('PGPASSWORD', secrets.app.name, 'password'),
         { name: 'SCHEMA_VERSION', value: props.schemaVersion },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
         { name: 'SEED_TEST_USERS', value: String(seedUsers !== undefined) },
+      ],
+      passwordFiles: [
+        { env: 'PGPASSWORD_FILE', secretName: secrets.app.name, key: 'password' },
         ...(seedUsers
-          ? TEST_USERS.map((user) =>
-              secretEnv(`SEED_${user.role.toUpperCase()}_PASSWORD`, seedUsers.name, user.passwordKey),
-            )
+          ? TEST_USERS.map((user) => ({ env: `SEED_${user.role.toUpperCase()}_PASSWORD_FILE`, secretName: seedUsers.name, key: user.passwordKey }))
           : []),
       ],
       argoCdHooks: props.argoCdHooks ?? false,

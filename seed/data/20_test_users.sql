@@ -1,10 +1,10 @@
 -- Test users for development profiles: an admin, a teacher and a student who follows that teacher.
--- Passwords come from the seed-users Secret through the environment (\getenv, never a command line)
--- and are stored only as bcrypt hashes made by pgcrypto. Existing users are never touched: a changed
--- password or name survives every re-run.
-\getenv admin_password SEED_ADMIN_PASSWORD
-\getenv teacher_password SEED_TEACHER_PASSWORD
-\getenv student_password SEED_STUDENT_PASSWORD
+-- Passwords come from the seed-users Secret as the files that SEED_<ROLE>_PASSWORD_FILE names (never a
+-- command line or the environment) and are stored only as bcrypt hashes made by pgcrypto. Existing users
+-- are never touched: a changed password or name survives every re-run.
+\set admin_password `cat "$SEED_ADMIN_PASSWORD_FILE"`
+\set teacher_password `cat "$SEED_TEACHER_PASSWORD_FILE"`
+\set student_password `cat "$SEED_STUDENT_PASSWORD_FILE"`
 
 -- One statement per user, so that each (one bcrypt hash, well under the server's 1 s
 -- log_min_duration_statement) never reaches the slow-statement log with its password in the text.

@@ -105,10 +105,12 @@ export function referencesIn(dist: Dist): Reference[] {
       add('ConfigMap', volume?.configMap?.name, where, undefined, volume?.configMap?.optional);
       for (const item of (volume?.configMap?.items ?? []) as { key?: string }[]) add('ConfigMap', volume.configMap.name, where, item.key, volume.configMap.optional);
       add('Secret', volume?.secret?.secretName, where, undefined, volume?.secret?.optional);
+      for (const item of (volume?.secret?.items ?? []) as { key?: string }[]) add('Secret', volume.secret.secretName, where, item.key, volume.secret.optional);
       add('PersistentVolumeClaim', volume?.persistentVolumeClaim?.claimName, where);
       for (const source of (volume?.projected?.sources ?? []) as Record<string, any>[]) {
         add('ConfigMap', source?.configMap?.name, where, undefined, source?.configMap?.optional);
         add('Secret', source?.secret?.name, where, undefined, source?.secret?.optional);
+        for (const item of (source?.secret?.items ?? []) as { key?: string }[]) add('Secret', source.secret.name, where, item.key, source.secret.optional);
       }
     }
     for (const pullSecret of (template.spec.imagePullSecrets ?? []) as { name?: string }[]) add('Secret', pullSecret?.name, 'imagePullSecrets');

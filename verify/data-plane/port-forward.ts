@@ -30,15 +30,36 @@ export function parsePortForwards(document: string): PortForward[] {
   return forwards;
 }
 
-/** The application role as the migrations Job creates it: role, database, and where its password is. */
-function appRoleOf(dist: Dist): { job: DistObject; user: string; database: string; secret: { name: string; key: string } } | undefined {
+/**
+ * The application role as the migrations Job creates it: role, database, and the Secret key its password
+ * comes from (the Job reads it as the file APP_ROLE_PASSWORD_FILE names).
+ */
+export function appRoleOf(dist: Dist): { job: DistObject; user: string; database: string; secret: { name: string; key: string } } | undefined {
   for (const job of objectsOfKind(dist, 'Job')) {
-    for (const container of (job.object.spec?.template?.spec?.containers ?? []) as { env?: { name: string; value?: string; valueFrom?: any }[] }[]) {
-      const env = new Map((container.env ?? []).map((entry) => [entry.name, entry]));
-      const user = env.get('APP_ROLE')?.value;
-      const database = env.get('APP_DATABASE')?.value;
-      const secret = env.get('APP_ROLE_PASSWORD')?.valueFrom?.secretKeyRef;
-      if (user && database && secret?.name && secret?.key) return { job, user, database, secret };
+    const pod = job.object.spec?.template?.spec ?? {};
+    for (const container of (pod.containers ?? []) as Record<string, any>[]) {
+      const env = new Map(((container.env ?? []) as { name: string; value?: string }[]).map((entry) => [entry.name, entry.value]));
+      const user = env.get('APP_ROLE');
+      const database = env.get('APP_DATABASE');
+      const secret = secretKeyOfFile(pod, container, env.get('APP_ROLE_PASSWORD_FILE'));
+      if (user && database && secret) return { job, user, database, secret };
+    }
+  }
+  return undefined;
+}
+
+/** The Secret key mounted at a file of a container: an item of a secret volume or of a projected volume's secret. */
+function secretKeyOfFile(pod: Record<string, any>, container: Record<string, any>, file: string | undefined): { name: string; key: string } | undefined {
+  if (!file) return undefined;
+  for (const mount of (container.volumeMounts ?? []) as { name: string; mountPath: string }[]) {
+    if (!file.startsWith(`${mount.mountPath}/`)) continue;
+    const volume = ((pod.volumes ?? []) as Record<string, any>[]).find((candidate) => candidate?.name === mount.name);
+    const sources: { name?: string; items?: { key: string; path: string }[] }[] = volume?.secret
+      ? [{ name: volume.secret.secretName, items: volume.secret.items }]
+      : ((volume?.projected?.sources ?? []) as Record<string, any>[]).filter((source) => source?.secret).map((source) => source.secret);
+    for (const source of sources) {
+      const item = (source.items ?? []).find((candidate) => candidate?.path === file.slice(mount.mountPath.length + 1));
+      if (source.name && item?.key) return { name: source.name, key: item.key };
     }
   }
   return undefined;

@@ -28,10 +28,12 @@ interface EnvVar {
 }
 
 /**
- * One pod of a Job from synthesized manifests, run on this machine: its ConfigMap volumes laid out
- * under a temporary root exactly as the kubelet projects them (items: key -> path), its command
- * with mount paths moved under that root, its environment built as the kubelet builds it (literal
- * values, secretKeyRef from the given Secrets), and PGHOST/PGPORT pointed at the local server.
+ * One pod of a Job from synthesized manifests, run on this machine: its ConfigMap and Secret volumes laid
+ * out under a temporary root exactly as the kubelet projects them (items: key -> path; Secret files with
+ * their mode, group-owned by the pod's fsGroup), its emptyDirs as empty world-writable directories, its
+ * command and the environment values that name files with mount paths moved under that root, its
+ * environment built as the kubelet builds it (literal values, secretKeyRef from the given Secrets), and
+ * PGHOST/PGPORT pointed at the local server.
  */
 export class JobPod {
   public readonly job: K8sObject;
@@ -66,6 +68,28 @@ export class JobPod {
       for (const item of items) {
         if (!(item.key in data)) throw new Error(`ConfigMap ${configMap.metadata.name} has no key ${item.key}`);
         files.set(path.posix.join(mount.mountPath, item.path), data[item.key]);
+      }
+    }
+    return files;
+  }
+
+  /** The files of the pod's Secret volumes (plain or projected), by their path inside the container, with their mode. */
+  secretFiles(secrets: SecretStore): Map<string, { content: string; mode: number }> {
+    const files = new Map<string, { content: string; mode: number }>();
+    const volumes = new Map<string, any>(this.job.spec.template.spec.volumes.map((v: any) => [v.name, v]));
+    for (const mount of this.container.volumeMounts ?? []) {
+      const volume = volumes.get(mount.name);
+      const sources: { name: string; items?: { key: string; path: string; mode?: number }[] }[] = volume?.secret
+        ? [{ name: volume.secret.secretName, items: volume.secret.items }]
+        : (volume?.projected?.sources ?? []).filter((source: any) => source.secret).map((source: any) => source.secret);
+      const defaultMode = volume?.secret?.defaultMode ?? volume?.projected?.defaultMode ?? 0o644;
+      for (const source of sources) {
+        const data = secrets[source.name];
+        if (!data) throw new Error(`MountVolume.SetUp failed for volume "${mount.name}": secret "${source.name}" not found`);
+        for (const item of source.items ?? Object.keys(data).map((key) => ({ key, path: key, mode: undefined }))) {
+          if (!(item.key in data)) throw new Error(`MountVolume.SetUp failed for volume "${mount.name}": secret "${source.name}" has no key "${item.key}"`);
+          files.set(path.posix.join(mount.mountPath, item.path), { content: data[item.key], mode: item.mode ?? defaultMode });
+        }
       }
     }
     return files;
@@ -110,21 +134,38 @@ export class JobPod {
       if (content === null) files.delete(file);
       else files.set(file, content);
     }
-    for (const [file, content] of files) {
+    const write = (file: string, content: string, mode: number) => {
       const target = path.join(root, file);
       fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
-      // ConfigMap volumes default to mode 0644.
-      fs.writeFileSync(target, content, { mode: 0o644 });
+      fs.writeFileSync(target, content, { mode });
+      fs.chmodSync(target, mode);
+      return target;
+    };
+    // ConfigMap volumes default to mode 0644.
+    for (const [file, content] of files) write(file, content, 0o644);
+    const identity = unprivilegedIdentity();
+    for (const [file, { content, mode }] of this.secretFiles(options.secrets)) {
+      const target = write(file, content, mode);
+      // Owned by root and the pod's fsGroup, as the kubelet leaves them: the script reads them as a group member.
+      if (identity) fs.chownSync(target, 0, identity.gid);
+    }
+    const volumes = new Map<string, any>(this.job.spec.template.spec.volumes.map((v: any) => [v.name, v]));
+    for (const mount of this.container.volumeMounts ?? []) {
+      if (!volumes.get(mount.name)?.emptyDir) continue;
+      const dir = path.join(root, mount.mountPath);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.chmodSync(dir, 0o777);
     }
     const mounts = (this.container.volumeMounts ?? []).map((m) => m.mountPath);
     const relocate = (arg: string) => (mounts.some((m) => arg.startsWith(`${m}/`)) ? path.join(root, arg) : arg);
     const [command, ...args] = [...this.container.command, ...(this.container.args ?? [])].map(relocate);
+    const podEnv = Object.fromEntries(Object.entries(this.env(options.secrets)).map(([name, value]) => [name, relocate(value)]));
     const env = {
       // What the postgres image's ENV contributes (PATH, LANG); HOME so psql has somewhere to look.
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       LANG: 'C.UTF-8',
       HOME: root,
-      ...this.env(options.secrets),
+      ...podEnv,
       PGHOST: options.network.host,
       PGPORT: String(options.network.port),
       ...options.envOverrides,
@@ -132,7 +173,7 @@ export class JobPod {
     const started = Date.now();
     try {
       return await new Promise<JobResult>((resolve, reject) => {
-        const child = spawn(command, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...unprivilegedIdentity() });
+        const child = spawn(command, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...identity });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (chunk) => (stdout += chunk));
