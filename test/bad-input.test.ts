@@ -34,6 +34,10 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'duplicate topic', override: { kafka: { topics: [topic({}), topic({})] } }, path: 'kafka.topics[learning.query].name', value: 'learning.query', rule: 'listed twice' },
   { case: "'.' and '_' collision", override: { kafka: { topics: [topic({}), topic({ name: 'learning_query' })] } }, path: 'kafka.topics[learning_query].name', value: 'learning_query', rule: 'collides with topic learning.query' },
   { case: 'topic config value with a comma', override: { kafka: { topics: [topic({ configs: { 'segment.ms': '1,2' } })] } }, path: 'kafka.topics[learning.query].configs.segment.ms', value: '1,2' },
+  // Topic configs against Kafka's own definitions (lib/config/kafka-topic-configs/).
+  { case: 'unknown topic config', override: { kafka: { topics: [topic({ configs: { 'retention.hours': '12' } })] } }, path: 'kafka.topics[learning.query].configs.retention.hours', value: '12', rule: 'is not a topic config of Kafka 4.3.1' },
+  { case: 'topic config of the wrong type', override: { kafka: { topics: [topic({ configs: { 'unclean.leader.election.enable': 'sometimes' } })] } }, path: 'kafka.topics[learning.query].configs.unclean.leader.election.enable', value: 'sometimes', rule: 'true or false' },
+  { case: 'topic config that a field sets', override: { kafka: { topics: [topic({ configs: { 'retention.ms': '3600000' } })] } }, path: 'kafka.topics[learning.query].configs.retention.ms', value: '3600000', rule: "topic's retention field" },
   { case: "memory '5GB'", override: { kafka: { resources: { limits: { memory: '5GB' } } } }, path: 'kafka.resources.limits.memory', value: '5GB' },
   { case: "memory in milli ('512m')", override: { kafka: { resources: { requests: { memory: '512m' } } } }, path: 'kafka.resources.requests.memory', value: '512m' },
   { case: 'cpu request above limit', override: { kafka: { resources: { requests: { cpu: '2' } } } }, path: 'kafka.resources.requests.cpu', value: '2' },

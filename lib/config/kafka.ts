@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
 import { byteQuantity, resources } from './resources';
+import { loadTopicConfigDefinitions, topicConfigProblem, topicConfigsFile } from './topic-configs';
 
 // org.apache.kafka.common.internals.Topic: legal characters and maximum length of a topic name.
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -22,6 +23,16 @@ const retention = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return ms;
 });
 
+/**
+ * A topic config's value: YAML writes numbers and booleans bare, Kafka reads every value as text. One
+ * value, since topics.conf is whitespace- and comma-separated (a list config gets one item).
+ */
+const topicConfigValue = z.unknown().transform((value, ctx) => {
+  if ((typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') && /^[^\s,]+$/.test(String(value))) return String(value);
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a single value (a string, number or boolean) without spaces or commas' });
+  return z.NEVER;
+});
+
 export const topicSpec = z
   .object({
     name: z
@@ -37,24 +48,64 @@ export const topicSpec = z
     replicationFactor: z.number().int().min(1, 'must be >= 1').optional(),
     /** @default - the cluster's min.insync.replicas */
     minInsyncReplicas: z.number().int().min(1, 'must be >= 1').optional(),
-    /** Further topic-level configs, applied incrementally (never wiping others). */
-    configs: z
-      .record(
-        z.string().regex(/^[a-z][a-z0-9.]*$/, 'must be a Kafka config name'),
-        // topics.conf is whitespace- and comma-separated.
-        z.string().regex(/^[^\s,]+$/, 'must be a single value without spaces or commas'),
-      )
-      .default({}),
+    /**
+     * Further topic-level configs, applied incrementally (never wiping others), checked against the
+     * definitions of the image's Kafka version (lib/config/kafka-topic-configs/).
+     */
+    configs: z.record(z.string().regex(/^[a-z][a-z0-9.]*$/, 'must be a Kafka config name'), topicConfigValue).default({}),
   })
   .strict();
 
 export type TopicSpecInput = z.input<typeof topicSpec>;
 
-export const kafkaConfig = z
+// The tag names the broker version, which clients (Dapr's Sarama) are told and topic configs are checked against.
+const KAFKA_VERSION_TAG = /:(\d+\.\d+\.\d+)(@sha256:[a-f0-9]{64})?$/;
+
+/** 'apache/kafka:4.3.1' -> '4.3.1'; the config schema guarantees such a tag. */
+export function kafkaVersionOf(image: string): string {
+  return KAFKA_VERSION_TAG.exec(image)![1];
+}
+
+/**
+ * Topic configs that a field of the topic sets: in `configs` they would silently win over the field, or
+ * (partitions, replication) are not topic configs at all.
+ */
+const SET_BY_FIELD: Readonly<Record<string, string>> = {
+  'retention.ms': 'retention',
+  'cleanup.policy': 'cleanupPolicy',
+  'min.insync.replicas': 'minInsyncReplicas',
+  'num.partitions': 'partitions',
+  'replication.factor': 'replicationFactor',
+  'default.replication.factor': 'replicationFactor',
+};
+
+type KafkaShape = z.output<typeof kafkaShape>;
+
+/** Every topic's `configs` against the definitions of the image's Kafka version, read only when a topic has some. */
+function checkTopicConfigs(kafka: KafkaShape, ctx: z.RefinementCtx): void {
+  const configured = kafka.topics.flatMap((topic, i) => Object.entries(topic.configs).map(([name, value]) => ({ path: ['topics', i, 'configs', name], name, value })));
+  // A malformed image has its own issue.
+  if (configured.length === 0 || !KAFKA_VERSION_TAG.test(kafka.image)) return;
+  const version = kafkaVersionOf(kafka.image);
+  const definitions = loadTopicConfigDefinitions(version);
+  if (!definitions) {
+    const message = `has no topic config definitions (${topicConfigsFile(version)}) to check kafka.topics[].configs against; \`npm run kafka-topic-configs -- --kafka-version ${version}\` generates them`;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['image'], message });
+    return;
+  }
+  for (const { path, name, value } of configured) {
+    const field = SET_BY_FIELD[name];
+    // A value that is not a single string has its own issue.
+    const message = field ? `is set by the topic's ${field} field: set ${field} instead` : typeof value === 'string' ? topicConfigProblem(name, value, definitions) : undefined;
+    if (message) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  }
+}
+
+const kafkaShape = z
   .object({
     name: dnsLabel,
     // The tag names the broker version, which clients (Dapr's Sarama) are told.
-    image: pinnedImage.refine((image) => /:\d+\.\d+\.\d+(@sha256:[a-f0-9]{64})?$/.test(image), {
+    image: pinnedImage.refine((image) => KAFKA_VERSION_TAG.test(image), {
       message: "must be tagged with the Kafka version, e.g. 'apache/kafka:4.3.1' (optionally @sha256:...)",
     }),
     brokers: z.number().int('must be a whole number').min(1, 'must be >= 1').max(99, 'must be <= 99'),
@@ -76,6 +127,8 @@ export const kafkaConfig = z
     topicsJob: jobSettings,
   })
   .strict();
+
+export const kafkaConfig = kafkaShape.superRefine(checkTopicConfigs);
 
 export type KafkaConfigInput = z.input<typeof kafkaConfig>;
 

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { kafkaVersionOf } from '../config/kafka';
 import { kafkaObjectNames, serviceHost } from '../config/object-names';
 import { mebibytes } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
@@ -239,11 +240,6 @@ export class KafkaCluster extends Construct {
       },
     });
   }
-}
-
-/** 'apache/kafka:4.3.1' -> '4.3.1'; the config schema guarantees such a tag. */
-export function kafkaVersionOf(image: string): string {
-  return /:(\d+\.\d+\.\d+)(@sha256:[a-f0-9]{64})?$/.exec(image)![1];
 }
 
 function antiAffinity(mode: 'preferred' | 'required', selector: Record<string, string>): k8s.PodAntiAffinity {
