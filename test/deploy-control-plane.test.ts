@@ -1,10 +1,12 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, readDistDir, ROOT } from './support/synth';
+import { buildCli, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
 
 // `npm run deploy` and `npm run verify` (cluster state) against a real control plane whose simulated
 // nodes (kwok) run the pods: the StatefulSet and Job controllers, the scheduler and Pod Security are
@@ -45,7 +47,8 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
 
   beforeAll(async () => {
     buildCli();
-    plane = await ControlPlane.start({ crdDir: path.join(ROOT, 'reference', 'dapr-crds'), nodes: 1 });
+    // Three nodes: the production profile's brokers require one node each (pod anti-affinity).
+    plane = await ControlPlane.start({ crdDir: path.join(ROOT, 'reference', 'dapr-crds'), nodes: 3 });
     await plane.installDaprStandIn();
   });
 
@@ -92,9 +95,9 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
   it('verify: a deleted and a drifted Component, a failed Job and a missing CRD are findings', async () => {
     await plane.kubectlOk(['-n', 'learnflow', 'delete', 'component', 'pubsub']);
     await plane.kubectlOk(['-n', 'learnflow', 'patch', 'component', 'statestore', '--type=json', '-p', '[{"op":"replace","path":"/spec/version","value":"v1"}]']);
-    // A Job that fails for real: its pod cannot be scheduled (cordoned node) and its deadline passes.
+    // A Job that fails for real: its pod cannot be scheduled (every node cordoned) and its deadline passes.
     const topicsJob = readDistDir(DIST).find((o) => o.kind === 'Job' && o.metadata.namespace === 'kafka')!;
-    await plane.kubectlOk(['cordon', 'node-0']);
+    await plane.kubectlOk(['cordon', '--selector=type=kwok']);
     await plane.kubectlOk(['-n', 'kafka', 'delete', 'job', topicsJob.metadata.name, '--wait=true']);
     await plane.kubectlOk(['apply', '--server-side', '--field-manager=learnflow-deploy', '-f', path.join(DIST, '11-kafka-topics.yaml')]);
     await plane.kubectlOk(['-n', 'kafka', 'patch', 'job', topicsJob.metadata.name, '--type=merge', '-p', '{"spec":{"activeDeadlineSeconds":1}}']);
@@ -109,6 +112,35 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       'live-dapr-crds: CRD resiliencies.dapr.io is not installed',
       `live-jobs-complete: Job kafka/${topicsJob.metadata.name} failed (1 failed pod(s))`,
     ]);
-    await plane.kubectlOk(['uncordon', 'node-0']);
+    // Repaired for the next tests: the CRD back, the drifted field taken back from kubectl-patch (deploy's own
+    // fix for a conflict), the failed Job gone (deploy would wait for it), the nodes schedulable.
+    await plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'dapr-crds', 'resiliency.yaml')]);
+    await plane.kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager=learnflow-deploy', '-f', path.join(DIST, '30-dapr.yaml')]);
+    await plane.kubectlOk(['-n', 'kafka', 'delete', 'job', topicsJob.metadata.name]);
+    await plane.kubectlOk(['uncordon', '--selector=type=kwok']);
   }, 180_000);
+
+  // The configuration changes the README documents, each carried out on the running install by deploy.
+  // Cumulative, as an operator makes them: each keeps the grown storage (shrinking is refused, on purpose).
+  const grown = { kafka: { storage: { size: '50Gi' } } };
+  const DOCUMENTED_CHANGES: { name: string; profile?: 'production'; override?: object }[] = [
+    { name: "the Synth section's override example (storage grows, a topic gets more partitions)", override: { kafka: { ...grown.kafka, topics: [{ name: 'learning.query', partitions: 6, retention: '7d' }] } } },
+    { name: 'platform.argoCdHooks: true', override: { ...grown, platform: { argoCdHooks: true } } },
+    { name: 'platform.podSecurityVersion: latest', override: { ...grown, platform: { podSecurityVersion: 'latest' } } },
+    { name: 'the production profile over the minikube install (storage grows again)', profile: 'production' },
+  ];
+  for (const change of DOCUMENTED_CHANGES) {
+    it(`applies a documented change to the running install: ${change.name}`, async () => {
+      const dir = tempDir('documented-change');
+      const profile = ['--profile', change.profile ?? 'minikube'];
+      const config = change.override ? ['--config', path.join(dir, 'override.yaml')] : [];
+      if (change.override) fs.writeFileSync(config[1], yaml.dump(change.override));
+      const synth = runSynthCli(['--quiet', ...profile, ...config, '--out', path.join(dir, 'dist')]);
+      expect(synth.status, synth.stderr).toBe(0);
+      const result = await deploy(['--dist', path.join(dir, 'dist'), ...profile, ...config, '--timeout', '3m']);
+      const pods = result.exitCode === 0 ? '' : (await plane.kubectl(['get', 'pods,jobs,pvc,events', '-A', '-o', 'wide'])).stdout;
+      expect(result.exitCode, `${result.output}\n${pods}`).toBe(0);
+      expect(result.output).not.toMatch(/forbidden|invalid/i);
+    }, 300_000);
+  }
 });

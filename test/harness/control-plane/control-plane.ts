@@ -21,8 +21,8 @@ export const STORAGE_CLASS = 'standard';
 export interface ControlPlaneOptions {
   /** Start kube-scheduler and kwok with `nodes` simulated nodes, so pods run and become Ready. @default 0 */
   readonly nodes?: number;
-  /** Allocatable capacity of each simulated node. @default { cpu: '8', memory: '32Gi', pods: '110' } */
-  readonly nodeCapacity?: { readonly cpu: string; readonly memory: string; readonly pods: string };
+  /** Allocatable capacity of each simulated node. @default { cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110' } */
+  readonly nodeCapacity?: Readonly<Record<'cpu' | 'memory' | 'ephemeral-storage' | 'pods', string>>;
   /** How many PersistentVolumes of the default StorageClass to create for claims to bind. @default 12 */
   readonly volumes?: number;
   /** Install the Dapr CRDs from this directory (every .yaml in it). @default - none */
@@ -342,7 +342,7 @@ export class ControlPlane {
 
   private async startNodes(options: ControlPlaneOptions): Promise<void> {
     const file = (name: string) => path.join(this.dir, name);
-    const capacity = options.nodeCapacity ?? { cpu: '8', memory: '32Gi', pods: '110' };
+    const capacity = options.nodeCapacity ?? { cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110' };
     this.launch('kube-scheduler', path.join(this.binDir, 'kube-scheduler'), [
       `--kubeconfig=${file('scheduler.kubeconfig')}`,
       `--authentication-kubeconfig=${file('scheduler.kubeconfig')}`,
