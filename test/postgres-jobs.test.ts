@@ -376,6 +376,15 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL Jobs suite'))('migrations and
     }
   }, 30_000);
 
+  it('refuses a test-user password that is short or not printable ASCII, without printing it', async () => {
+    for (const password of ['too-short', 'contraseña-con-eñe-12']) {
+      const result = await runSeed({ secrets: { ...secrets, 'learnflow-postgres-seed-users': { ...secrets['learnflow-postgres-seed-users'], 'teacher-password': password } } });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain('SEED_TEACHER_PASSWORD_FILE must hold 12 to 72 printable ASCII characters');
+      expect(result.stdout + result.stderr).not.toContain(password);
+    }
+  });
+
   it('seeds no test users in the production profile', async () => {
     await fresh();
     const production = synthObjects({ profile: 'production' });
@@ -393,4 +402,69 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL Jobs suite'))('migrations and
     );
     expect(counts).toEqual({ users: 0, topics: 24 });
   });
+});
+
+describe.skipIf(!requirePostgresEngine('PostgreSQL statement-log suite'))('no password in the server log of PostgreSQL 16, with every statement logged', () => {
+  let engine: PostgresEngine;
+  let secrets: SecretStore;
+  let objects: K8sObject[];
+
+  beforeAll(async () => {
+    objects = readDistDir(path.join(ROOT, 'dist'));
+    const server = findObject(objects, 'StatefulSet', 'postgres').spec.template.spec.containers[0];
+    secrets = secretStore(new LearnflowStack(loadConfig()).postgres.secrets);
+    // The StatefulSet's settings, then the most a DBA could turn on: every statement with its
+    // duration, every statement behind any message, bind parameters in full. (-c: the last one wins.)
+    const logEverything = [
+      ['log_statement', 'all'],
+      ['log_min_duration_statement', '0'],
+      ['log_min_error_statement', 'debug5'],
+      ['log_parameter_max_length', '-1'],
+      ['log_parameter_max_length_on_error', '-1'],
+    ].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    engine = await PostgresEngine.start({
+      args: [...server.args.slice(1), ...logEverything],
+      initdbArgs: server.env.find((e: { name: string }) => e.name === 'POSTGRES_INITDB_ARGS').value.split(' '),
+      superuserPassword: secrets['learnflow-postgres-superuser'].password,
+    });
+  });
+
+  afterAll(async () => {
+    await engine?.stop();
+  });
+
+  /** The server log once it holds everything logged so far (a marker statement is logged last). */
+  async function serverLog(): Promise<string> {
+    const marker = `log-marker-${Date.now()}`;
+    await engine.query(`SELECT '${marker}'`);
+    for (let waited = 0; !engine.serverLog().includes(marker); waited += 100) {
+      if (waited > 10_000) throw new Error('the server log never showed the marker statement');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return engine.serverLog();
+  }
+
+  it('runs the migrations and the seed, a failing seed included, without logging a password', async () => {
+    const options = { network: { host: '127.0.0.1', port: engine.port }, secrets };
+    expectSuccess(await new JobPod(objects, 'migrations').run(options));
+    // Every insert of a test user fails, and PostgreSQL logs the failing statement with the error.
+    await engine.query('ALTER TABLE users ADD CONSTRAINT no_new_users CHECK (false) NOT VALID', [], { ...engine.superuser, database: DATABASE });
+    const failed = await new JobPod(objects, 'seed').run(options);
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stderr).toContain('no_new_users');
+    await engine.query('ALTER TABLE users DROP CONSTRAINT no_new_users', [], { ...engine.superuser, database: DATABASE });
+    expectSuccess(await new JobPod(objects, 'seed').run(options));
+
+    const log = await serverLog();
+    // Statement logging was on and saw the test users' inserts, the failing one with its error.
+    expect(log).toMatch(/LOG: {2}statement: .*INSERT INTO users/s);
+    expect(log).toMatch(/ERROR: {2}new row for relation "users" violates check constraint "no_new_users"[\s\S]*?STATEMENT: {2}.*INSERT INTO users/);
+    const passwords = Object.entries(secrets).flatMap(([name, keys]) =>
+      Object.entries(keys)
+        .filter(([key]) => /password/i.test(key))
+        .map(([key, value]) => ({ where: `${name}/${key}`, value })),
+    );
+    expect(passwords.length).toBeGreaterThanOrEqual(6);
+    for (const { where, value } of passwords) expect(log.includes(value), `${where} is in the server log`).toBe(false);
+  }, 60_000);
 });

@@ -95,6 +95,7 @@ export class PostgresEngine {
     private readonly dataRoot: string,
     public readonly port: number,
     public readonly superuser: Credentials,
+    private readonly log: readonly string[],
   ) {}
 
   /**
@@ -133,7 +134,7 @@ export class PostgresEngine {
     } catch (error) {
       throw new Error(`PostgreSQL 16 did not start: ${(error as Error)?.message ?? error}\n${log.slice(-20).join('')}`);
     }
-    return new PostgresEngine(instance, dataRoot, port, superuser);
+    return new PostgresEngine(instance, dataRoot, port, superuser, log);
   }
 
   /**
@@ -182,7 +183,12 @@ export class PostgresEngine {
         await exited;
       },
     };
-    return new PostgresEngine(instance, dataRoot, port, superuser);
+    return new PostgresEngine(instance, dataRoot, port, superuser, log);
+  }
+
+  /** What the server has logged so far (its stderr: logging_collector is off). */
+  serverLog(): string {
+    return this.log.join('');
   }
 
   async stop(): Promise<void> {
