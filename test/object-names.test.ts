@@ -12,6 +12,12 @@ const nameOf = (length: number) => `n${'x'.repeat(length - 1)}`;
 /** Labels of up to 63 characters joined by '.', `length` characters in all. */
 const domainOf = (length: number) => `${'d'.repeat(63)}.${'d'.repeat(63)}.${'d'.repeat(63)}.${'d'.repeat(length - 3 * 64)}`;
 
+/** Subscriptions to new topics. */
+const subscribe = (...topics: string[]) => ({
+  kafka: { topics: topics.map((name) => ({ name, partitions: 1, retention: '1d' })) },
+  dapr: { subscriptions: topics.map((topic) => ({ topic, route: '/events', appIds: ['frontend'] })) },
+});
+
 describe('derived object names', () => {
   it('the longest names the config accepts make objects Kubernetes accepts', () => {
     const objects = synthObjects({ override: { kafka: { name: nameOf(longest.kafka) }, postgres: { name: nameOf(longest.postgres) } } });
@@ -35,7 +41,9 @@ describe('derived object names', () => {
     ['platform.clusterDomain', { platform: { clusterDomain: domainOf(longest.clusterDomain + 1) } }, `must be at most ${longest.clusterDomain} characters: it makes the host name of broker kafka-0`],
     ['kafka.name', { kafka: { name: '1kafka' } }, "makes the headless Service '1kafka-headless', but a Service name is a DNS-1035 label"],
     ['postgres.name', { postgres: { name: '9pg' } }, "makes the Service '9pg', but a Service name is a DNS-1035 label"],
-  ])('%s: one character more, or a name a Service cannot have, is refused', (field, override, rule) => {
+    ['dapr.subscriptions[_private].topic', subscribe('_private'), "makes the Subscription '-private', but a custom resource's name must start and end with a letter or digit"],
+    ['dapr.subscriptions[hint-given].topic', subscribe('hint.given', 'hint-given'), "makes the Subscription 'hint-given', as the subscription to hint.given does"],
+  ])('%s: one character more, or a name Kubernetes refuses, is refused', (field, override, rule) => {
     const error = (() => {
       try {
         synthObjects({ override });

@@ -5,7 +5,7 @@ import { byteQuantity, resources } from './resources';
 import { loadTopicConfigDefinitions, topicConfigProblem, topicConfigsFile } from './topic-configs';
 
 // org.apache.kafka.common.internals.Topic: legal characters and maximum length of a topic name.
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 // RFC 1123 label: what Namespace, Service and most object names must be (max 63 for labels).
 export const dnsLabel = z

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTENT_HASH_LENGTH } from '../platform/content-hash';
-import { dnsLabel, dnsSubdomain } from './names';
+import { TOPIC_NAME } from './kafka';
+import { DNS_LABEL, dnsLabel, dnsSubdomain } from './names';
 
 // The names of the objects synth builds from a config field, in one place: the constructs name their
 // objects with these functions, and the config is refused at synth when Kubernetes would refuse a name.
@@ -17,6 +18,11 @@ export type PostgresJob = (typeof POSTGRES_JOBS)[number];
 /** The objects named after postgres.name. */
 export function postgresObjectNames(name: string) {
   return { statefulSet: name, service: name, headlessService: `${name}-headless`, jobPrefix: (job: PostgresJob) => `${name}-${job}` };
+}
+
+/** A Dapr Subscription is named after its topic: Kafka's '.' and '_' become '-', upper case lower case. */
+export function subscriptionName(topic: string): string {
+  return topic.replace(/[._]/g, '-').toLowerCase();
 }
 
 /** A Service's in-cluster DNS name. */
@@ -39,6 +45,8 @@ export function serviceHost(service: string, namespace: string, clusterDomain: s
 // - ConfigMap, PersistentVolumeClaim ('data-<statefulset>-<ordinal>'), PodDisruptionBudget, NetworkPolicy:
 //   DNS-1123 subdomains of at most 253 characters, which the limits above keep them far below.
 // - An in-cluster host name: at most 253 characters (RFC 1035), its labels are the names above.
+// - A Dapr Subscription, a custom resource: a DNS-1123 subdomain (apiextensions-apiserver
+//   pkg/registry/customresource/validator.go: NameIsDNSSubdomain), and one object per name.
 const MAX_LABEL_VALUE = 63;
 const MAX_REVISION_HASH = 10;
 
@@ -90,6 +98,7 @@ export interface NamingConfig {
   readonly platform: { readonly namespaces: { readonly kafka: string; readonly postgres: string }; readonly clusterDomain: string };
   readonly kafka: { readonly name: string; readonly brokers: number };
   readonly postgres: { readonly name: string };
+  readonly dapr: { readonly subscriptions: readonly { readonly topic: string }[] };
 }
 
 function namingFields(config: NamingConfig): NamingField[] {
@@ -147,4 +156,22 @@ export function checkObjectNames(config: NamingConfig, ctx: z.RefinementCtx): vo
       });
     }
   }
+  checkSubscriptionNames(config.dapr.subscriptions, ctx);
+}
+
+/** Subscription names from topic names: 'learning.query' and 'learning-query' would make one object, '_x' an invalid one. */
+function checkSubscriptionNames(subscriptions: NamingConfig['dapr']['subscriptions'], ctx: z.RefinementCtx): void {
+  const named = new Map<string, string>();
+  subscriptions.forEach(({ topic }, i) => {
+    if (!TOPIC_NAME.test(topic)) return;
+    const name = subscriptionName(topic);
+    const other = named.get(name);
+    const path = ['dapr', 'subscriptions', i, 'topic'];
+    if (!DNS_LABEL.test(name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}', but a custom resource's name must start and end with a letter or digit` });
+    } else if (other !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}', as the subscription to ${other} does: one would replace the other` });
+    }
+    named.set(name, topic);
+  });
 }

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { Component, type ComponentSpecMetadata } from '../../imports/dapr-component-dapr.io';
 import { Resiliency } from '../../imports/dapr-resiliency-dapr.io';
 import { SubscriptionV2Alpha1 } from '../../imports/dapr-subscription-dapr.io';
+import { subscriptionName } from '../config/object-names';
 import type { DaprConfig } from '../config/schema';
 import type { KafkaCluster } from '../kafka/kafka-cluster';
 import * as k8s from '../platform/k8s';
@@ -149,7 +150,7 @@ export class DaprComponents extends Construct {
 
     for (const subscription of config.subscriptions) {
       new SubscriptionV2Alpha1(this, `Subscription-${subscription.topic}`, {
-        metadata: { name: subscription.topic.replace(/[._]/g, '-').toLowerCase(), namespace, labels },
+        metadata: { name: subscriptionName(subscription.topic), namespace, labels },
         scopes: [...subscription.appIds],
         spec: {
           pubsubname: this.pubsubName,
