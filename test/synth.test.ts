@@ -72,6 +72,17 @@ describe('synth output', () => {
     }
   });
 
+  it.each(['minikube', 'production'] as const)('labels every object with the recommended app.kubernetes.io labels (%s)', (profile) => {
+    const recommended = ['app.kubernetes.io/name', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by'];
+    const objects = synthObjects({ profile });
+    expect(objects.filter((o) => o.kind === 'NetworkPolicy').length).toBeGreaterThanOrEqual(5);
+    for (const object of objects) {
+      const labels = object.metadata.labels ?? {};
+      expect(recommended.filter((key) => !labels[key]), `${object.kind}/${object.metadata.name}`).toEqual([]);
+      expect(labels['app.kubernetes.io/part-of']).toBe('learnflow');
+    }
+  });
+
   it('labels every namespace for Pod Security restricted', () => {
     const files = new LearnflowStack(loadConfig()).synthesize();
     const namespaces = (yaml.loadAll(files[0].content) as K8sObject[]).filter(Boolean);

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { appLabels } from '../platform/labels';
 import { allowIngress, denyAllIngress } from '../platform/network-policy';
 import { KAFKA_PORTS, type KafkaCluster } from './kafka-cluster';
 import type { TopicsJob } from './topics-job';
@@ -19,10 +20,12 @@ export class KafkaNetworkPolicies extends Construct {
   constructor(scope: Construct, id: string, props: KafkaNetworkPoliciesProps) {
     super(scope, id);
     const { cluster } = props;
-    denyAllIngress(this, cluster.namespace);
+    const labels = appLabels(cluster.statefulSetName, 'network-policy');
+    denyAllIngress(this, cluster.namespace, labels);
     allowIngress(this, 'Clients', {
       name: `${cluster.statefulSetName}-clients`,
       namespace: cluster.namespace,
+      labels,
       podSelector: cluster.podSelector,
       ports: [KAFKA_PORTS.internal],
       // Brokers replicate to each other on the internal listener too.
@@ -31,6 +34,7 @@ export class KafkaNetworkPolicies extends Construct {
     allowIngress(this, 'Controllers', {
       name: `${cluster.statefulSetName}-controllers`,
       namespace: cluster.namespace,
+      labels,
       podSelector: cluster.podSelector,
       ports: [KAFKA_PORTS.controller],
       from: { podsWithLabels: [cluster.podSelector] },

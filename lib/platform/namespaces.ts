@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import type { PlatformConfig } from '../config/schema';
 import * as k8s from './k8s';
+import { appLabels } from './labels';
 
 export interface NamespacesProps {
   readonly platform: PlatformConfig;
@@ -26,7 +27,7 @@ export class Namespaces extends Construct {
           // Deleting the Argo CD Application must not delete the namespace, and with it the data PVCs
           // that the StatefulSets' Retain policy keeps.
           annotations: { 'argocd.argoproj.io/sync-options': 'Delete=false' },
-          labels: { 'app.kubernetes.io/part-of': 'learnflow', 'kubernetes.io/metadata.name': name, ...podSecurity },
+          labels: { ...appLabels(name, 'namespace'), 'kubernetes.io/metadata.name': name, ...podSecurity },
         },
       });
     }

@@ -13,6 +13,7 @@ export interface IngressSources {
 export interface AllowIngressProps {
   readonly name: string;
   readonly namespace: string;
+  readonly labels: Record<string, string>;
   /** The pods receiving the traffic. */
   readonly podSelector: Record<string, string>;
   readonly ports: readonly number[];
@@ -20,9 +21,9 @@ export interface AllowIngressProps {
 }
 
 /** Deny all ingress to every pod of a namespace; allow rules are added beside it. */
-export function denyAllIngress(scope: Construct, namespace: string): k8s.KubeNetworkPolicy {
+export function denyAllIngress(scope: Construct, namespace: string, labels: Record<string, string>): k8s.KubeNetworkPolicy {
   return new k8s.KubeNetworkPolicy(scope, `DenyAll-${namespace}`, {
-    metadata: { name: 'default-deny-ingress', namespace },
+    metadata: { name: 'default-deny-ingress', namespace, labels },
     spec: { podSelector: {}, policyTypes: ['Ingress'] },
   });
 }
@@ -37,7 +38,7 @@ export function allowIngress(scope: Construct, id: string, props: AllowIngressPr
     ...(props.from.podsWithLabels ?? []).map((labels) => ({ podSelector: { matchLabels: labels } })),
   ];
   return new k8s.KubeNetworkPolicy(scope, id, {
-    metadata: { name: props.name, namespace: props.namespace },
+    metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
     spec: {
       podSelector: { matchLabels: props.podSelector },
       policyTypes: ['Ingress'],

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { appLabels } from '../platform/labels';
 import { allowIngress, denyAllIngress } from '../platform/network-policy';
 import type { PostgresServer } from './postgres-server';
 import { POSTGRES_CLIENT_LABEL } from './script-job';
@@ -14,10 +15,12 @@ export class PostgresNetworkPolicies extends Construct {
   constructor(scope: Construct, id: string, props: PostgresNetworkPoliciesProps) {
     super(scope, id);
     const { server } = props;
-    denyAllIngress(this, server.namespace);
+    const labels = appLabels(server.statefulSetName, 'network-policy');
+    denyAllIngress(this, server.namespace, labels);
     allowIngress(this, 'Clients', {
       name: `${server.statefulSetName}-clients`,
       namespace: server.namespace,
+      labels,
       podSelector: server.podSelector,
       ports: [server.port],
       // The migrations and seed Jobs carry the client label.
