@@ -7,7 +7,7 @@ import { parseQuantity } from '../lib/config/quantity';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { writeDistAtomically } from '../lib/output/write-dist';
 import { CONTAINER_LOG_MARGIN_MIB } from '../lib/platform/pod-security';
-import { type K8sObject, readTree, ROOT, runSynthCli, synthObjects, tempDir } from './support/synth';
+import { findObject, type K8sObject, readTree, ROOT, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 
@@ -81,6 +81,17 @@ describe('synth output', () => {
       expect(recommended.filter((key) => !labels[key]), `${object.kind}/${object.metadata.name}`).toEqual([]);
       expect(labels['app.kubernetes.io/part-of']).toBe('learnflow');
     }
+  });
+
+  it('pins every container of an image to its digest when the config gives one; the Kafka version still comes from the tag', () => {
+    const kafkaImage = `apache/kafka:4.3.1@sha256:${'a1'.repeat(32)}`;
+    const postgresImage = `postgres:16.13@sha256:${'b2'.repeat(32)}`;
+    const objects = synthObjects({ override: { kafka: { image: kafkaImage }, postgres: { image: postgresImage } } });
+    const images = objects.flatMap((o) => o.spec?.template?.spec?.containers ?? []).map((c: { image: string }) => c.image);
+    expect(images.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(images)).toEqual(new Set([kafkaImage, postgresImage]));
+    const pubsub = findObject(objects, 'Component', 'pubsub');
+    expect(pubsub.spec.metadata.find((m: { name: string }) => m.name === 'version').value).toBe('4.3.1');
   });
 
   it('labels every namespace for Pod Security restricted', () => {

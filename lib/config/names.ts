@@ -16,13 +16,18 @@ export const dnsSubdomain = z
     message: "must be a DNS-1123 subdomain: labels of lower-case letters, digits and -, joined by '.', each at most 63 characters",
   });
 
-// A container image reference that is pinned: a tag other than 'latest', or a digest.
-export const pinnedImage = z
-  .string()
-  .regex(
-    /^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
-    'must be an image reference',
-  )
-  .refine((image) => /@sha256:|:(?!latest$)[\w][\w.-]*$/.test(image.replace(/^[^/]+:[0-9]+\//, '')), {
-    message: "must be pinned to a tag (not 'latest') or a digest",
-  });
+// A container image reference that is pinned: a tag other than 'latest', or a digest. With both
+// (name:tag@sha256:...), the runtime pulls by digest and the tag documents what it is. One problem per image.
+const IMAGE_REFERENCE = /^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9._-]+)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+export const pinnedImage = z.string().superRefine((image, ctx) => {
+  const problem =
+    image.includes('@') && !/@sha256:[a-f0-9]{64}$/.test(image)
+      ? 'must end in a digest of the form @sha256:<64 lower-case hex digits> when it has one (what `crane digest <image>` prints)'
+      : !IMAGE_REFERENCE.test(image)
+        ? 'must be an image reference such as postgres:16.13, optionally pinned to a digest too (postgres:16.13@sha256:...)'
+        : !/@sha256:|:(?!latest$)[\w][\w.-]*$/.test(image.replace(/^[^/]+:[0-9]+\//, ''))
+          ? "must be pinned to a tag (not 'latest') or a digest"
+          : undefined;
+  // fatal: refinements chained on this one (the Kafka version tag) would only repeat the problem.
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem, fatal: true });
+});
