@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane } from './harness/control-plane/control-plane';
+import { ControlPlane, STORAGE_CLASS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
@@ -56,10 +56,61 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     await plane?.stop();
   });
 
+  // Each precondition broken on the real cluster, then repaired: the preflight names it with its fix, exit 4,
+  // and nothing is applied (no namespace of dist/ appears).
+  const PRECONDITIONS: { name: string; breakIt: () => Promise<unknown>; repair: () => Promise<unknown>; message: RegExp; fix: string }[] = [
+    {
+      name: 'no StorageClass is the default',
+      breakIt: () => plane.kubectlOk(['annotate', 'storageclass', STORAGE_CLASS, 'storageclass.kubernetes.io/is-default-class=false', '--overwrite']),
+      repair: () => plane.kubectlOk(['annotate', 'storageclass', STORAGE_CLASS, 'storageclass.kubernetes.io/is-default-class=true', '--overwrite']),
+      message: /default StorageClass: none of the StorageClasses \(standard\) is the default[\s\S]*why: statefulset\/kafka, statefulset\/postgres claim volumes/,
+      fix: `kubectl patch storageclass standard -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'`,
+    },
+    {
+      name: 'a Dapr CRD is missing',
+      breakIt: () => plane.kubectlOk(['delete', 'crd', 'resiliencies.dapr.io', '--wait=true']),
+      repair: () => plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'dapr-crds', 'resiliency.yaml')]),
+      message: /Dapr CRDs: Dapr CRD resiliencies\.dapr\.io not installed/,
+      fix: 'dapr init -k --wait',
+    },
+    {
+      name: 'a Dapr control-plane workload is missing',
+      breakIt: () => plane.kubectlOk(['-n', 'dapr-system', 'delete', 'statefulset', 'dapr-scheduler-server', '--wait=true']),
+      repair: () => plane.installDaprStandIn(),
+      message: /Dapr control plane: not installed in dapr-system: statefulset\/dapr-scheduler-server/,
+      fix: 'helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait',
+    },
+    {
+      name: 'every node is cordoned',
+      breakIt: () => plane.kubectlOk(['cordon', '--selector=type=kwok']),
+      repair: () => plane.kubectlOk(['uncordon', '--selector=type=kwok']),
+      message: /capacity: not enough allocatable CPU and memory[\s\S]*0 schedulable nodes offer 0m CPU/,
+      fix: 'add nodes',
+    },
+  ];
+  for (const precondition of PRECONDITIONS) {
+    it(`preflight fails when ${precondition.name}: message, fix command, exit 4, nothing applied`, async () => {
+      await precondition.breakIt();
+      try {
+        const result = await deploy(['--timeout', '1m']);
+        expect(result.exitCode, result.output).toBe(4);
+        expect(result.output).toMatch(precondition.message);
+        const fixes = result.output.split('\n').filter((line) => /^ {6}fix: /.test(line));
+        expect(fixes).toHaveLength(1);
+        expect(fixes[0]).toContain(precondition.fix);
+        expect(result.output).toContain('preflight failed (1 problem above); nothing was applied');
+        const namespaces = (await plane.getJson(['namespaces'])).items.map((ns: { metadata: { name: string } }) => ns.metadata.name);
+        expect(namespaces).not.toContain('postgres');
+      } finally {
+        await precondition.repair();
+      }
+    }, 120_000);
+  }
+
   it('gives up with the documented message when the pods cannot start (a quota admits no pod)', async () => {
     const quota = { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-pods', namespace: 'kafka' }, spec: { hard: { pods: '0' } } };
-    await plane.kubectlOk(['create', 'namespace', 'kafka']);
-    await plane.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(quota) });
+    const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kafka' } };
+    await plane.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [namespace, quota] }) });
     try {
       const result = await deploy(['--timeout', '20s']);
       expect(result.exitCode, result.output).toBe(6);
@@ -70,6 +121,20 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       await plane.kubectlOk(['-n', 'kafka', 'delete', 'resourcequota', 'no-pods']);
     }
   }, 120_000);
+
+  it('a file the API server rejects stops the deploy with its error (exit 5)', async () => {
+    // A copy of dist/ with a Service port the API refuses; the files before it are applied, none after.
+    const broken = tempDir('dist-rejected');
+    fs.cpSync(DIST, broken, { recursive: true });
+    const file = path.join(broken, '20-postgres.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/port: 5432\n/, 'port: 70000\n'));
+    const result = await deploy(['--dist', broken, '--timeout', '2m']);
+    expect(result.exitCode, result.output).toBe(5);
+    expect(result.output).toContain('✗ applying 20-postgres.yaml failed');
+    expect(result.output).toMatch(/why: .*Invalid value: 70000/);
+    expect(result.output).toContain('error: applying 20-postgres.yaml failed (exit 5)');
+    expect(result.output).not.toContain('applied 21-postgres-migrations.yaml');
+  }, 300_000);
 
   it('deploys dist/ end to end: preflight, Secrets, every StatefulSet rolled out and every Job complete', async () => {
     const result = await deploy(['--timeout', '3m']);
