@@ -241,12 +241,7 @@ export class ControlPlane {
     this.startupMs = Date.now() - started;
 
     this.launch('kube-controller-manager', bin('kube-controller-manager'), [
-      `--kubeconfig=${file('controller-manager.kubeconfig')}`,
-      `--authentication-kubeconfig=${file('controller-manager.kubeconfig')}`,
-      `--authorization-kubeconfig=${file('controller-manager.kubeconfig')}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${await freePort()}`,
-      '--leader-elect=false',
+      ...(await this.componentFlags('controller-manager')),
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${file('sa.key')}`,
       `--root-ca-file=${file('ca.crt')}`,
@@ -291,6 +286,19 @@ export class ControlPlane {
     for (const item of items.slice(1)) {
       await this.kubectlOk(['rollout', 'status', `${item.kind.toLowerCase()}/${item.metadata.name}`, '-n', namespace, '--timeout=120s'], { timeoutMs: 130_000 });
     }
+  }
+
+  /** The flags kube-controller-manager and kube-scheduler share: their credential, loopback serving, one instance. */
+  private async componentFlags(user: string): Promise<string[]> {
+    const kubeconfigFile = path.join(this.dir, `${user}.kubeconfig`);
+    return [
+      `--kubeconfig=${kubeconfigFile}`,
+      `--authentication-kubeconfig=${kubeconfigFile}`,
+      `--authorization-kubeconfig=${kubeconfigFile}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${await freePort()}`,
+      '--leader-elect=false',
+    ];
   }
 
   private async waitUntilReady(timeoutMs: number): Promise<void> {
@@ -341,18 +349,10 @@ export class ControlPlane {
   }
 
   private async startNodes(options: ControlPlaneOptions): Promise<void> {
-    const file = (name: string) => path.join(this.dir, name);
     const capacity = options.nodeCapacity ?? { cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110' };
-    this.launch('kube-scheduler', path.join(this.binDir, 'kube-scheduler'), [
-      `--kubeconfig=${file('scheduler.kubeconfig')}`,
-      `--authentication-kubeconfig=${file('scheduler.kubeconfig')}`,
-      `--authorization-kubeconfig=${file('scheduler.kubeconfig')}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${await freePort()}`,
-      '--leader-elect=false',
-    ]);
+    this.launch('kube-scheduler', path.join(this.binDir, 'kube-scheduler'), await this.componentFlags('scheduler'));
     this.launch('kwok', path.join(this.binDir, 'kwok'), [
-      `--kubeconfig=${file('kwok.kubeconfig')}`,
+      `--kubeconfig=${path.join(this.dir, 'kwok.kubeconfig')}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       '--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom',
