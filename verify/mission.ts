@@ -1,4 +1,4 @@
-// What LearnFlow needs, from ../shared/docs/PRODUCT.md ("The LearnFlow domain"). The verifier holds its
+// What LearnFlow needs: the domain of the product brief (9 topics, 9 tables, the 24-topic curriculum). The verifier holds its
 // own copy on purpose: it judges dist/ against the product, not against the config that produced dist/.
 
 const DAY_MS = 24 * 60 * 60 * 1000;
