@@ -1,10 +1,10 @@
 -- Cluster-level objects the migrations need: the roles and the application database.
 -- Run by migrate.sh as the superuser, connected to the 'postgres' database, on every run.
 -- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role; the passwords are read
--- from the files that APP_ROLE_PASSWORD_FILE and DAPR_ROLE_PASSWORD_FILE name, so that they appear in no
+-- from the files app-role-password and dapr-role-password of CREDENTIALS_DIR, so that they appear in no
 -- command line and no environment.
-\set app_password `cat "$APP_ROLE_PASSWORD_FILE"`
-\set dapr_password `cat "$DAPR_ROLE_PASSWORD_FILE"`
+\set app_password `cat "$CREDENTIALS_DIR/app-role-password"`
+\set dapr_password `cat "$CREDENTIALS_DIR/dapr-role-password"`
 
 -- Two Jobs may run at once (a re-applied Job, an Argo CD hook): CREATE ROLE would race.
 SELECT pg_advisory_lock(hashtext('learnflow.cluster'));

@@ -1,24 +1,25 @@
-# Sourced by migrate.sh and seed.sh: passwords come from files (the Job's Secret volume), never from the
-# environment. Uses the caller's fail().
+# Sourced by migrate.sh and seed.sh: passwords are files of the Job's Secret volume, in CREDENTIALS_DIR,
+# never environment variables. login-password is PGUSER's. Uses the caller's fail().
 
-# Fails unless each variable names a readable, non-empty file.
+# Fails unless each named file of CREDENTIALS_DIR is readable and not empty.
 require_password_files() {
   local name
+  : "${CREDENTIALS_DIR:?}"
   for name in "$@"; do
-    [[ -n "${!name:-}" && -r "${!name}" && -s "${!name}" ]] ||
-      fail "$name must name a readable, non-empty file (a key of the Job's Secret volume; got '${!name:-}')"
+    [[ -r "$CREDENTIALS_DIR/$name" && -s "$CREDENTIALS_DIR/$name" ]] ||
+      fail "$CREDENTIALS_DIR/$name must be a readable, non-empty file (a key of the Job's Secret volume)"
   done
 }
 
 # libpq takes the login password from PGPASSFILE, and ignores a file that its group or others may read:
-# the Secret's files are group-readable (the pod's fsGroup), so PGUSER's password from PGPASSWORD_FILE is
-# copied into a pgpass file of mode 0600. Its fields escape ':' and '\'.
+# the Secret's files are group-readable (the pod's fsGroup), so PGUSER's password is copied into a
+# pgpass file of mode 0600. Its fields escape ':' and '\'.
 write_pgpass() {
   local user password
-  require_password_files PGPASSWORD_FILE
+  require_password_files login-password
   : "${PGUSER:?}" "${PGPASSFILE:?}"
   user="$(pgpass_escape "$PGUSER")"
-  password="$(pgpass_escape "$(< "$PGPASSWORD_FILE")")"
+  password="$(pgpass_escape "$(< "$CREDENTIALS_DIR/login-password")")"
   (umask 077 && printf '*:*:*:%s:%s\n' "$user" "$password" > "$PGPASSFILE")
 }
 

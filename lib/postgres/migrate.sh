@@ -4,8 +4,8 @@
 # Layout (the Job's ConfigMap mount; any directory with the same layout works):
 #   migrate.sh  cluster.sql  privileges.sql  migrations/NNN_name.sql
 # Environment: PGHOST PGPORT PGUSER (a superuser), APP_DATABASE OWNER_ROLE APP_ROLE DAPR_ROLE DAPR_SCHEMA,
-# WAIT_TIMEOUT_SECONDS; files holding the passwords: PGPASSWORD_FILE (PGUSER's, copied into the pgpass file
-# PGPASSFILE), APP_ROLE_PASSWORD_FILE and DAPR_ROLE_PASSWORD_FILE (set on the roles by cluster.sql).
+# WAIT_TIMEOUT_SECONDS, PGPASSFILE (where the pgpass file goes), CREDENTIALS_DIR with the password files
+# login-password (PGUSER's), app-role-password and dapr-role-password (set on the roles by cluster.sql).
 #
 # Each pending migration runs in its own transaction as OWNER_ROLE and is recorded in
 # public.schema_migrations with the sha256 of its file. A session advisory lock serialises
@@ -25,7 +25,7 @@ log() { echo "migrate: $*"; }
 fail() { echo "migrate: error: $*" >&2; exit 1; }
 # shellcheck source=credentials.sh
 source "$here/credentials.sh"
-require_password_files APP_ROLE_PASSWORD_FILE DAPR_ROLE_PASSWORD_FILE
+require_password_files app-role-password dapr-role-password
 write_pgpass
 
 # -X: no ~/.psqlrc; query results go to /dev/null, \echo lines (progress) to stdout.

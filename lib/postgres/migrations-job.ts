@@ -55,9 +55,9 @@ export class MigrationsJob extends Construct {
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
       ],
       passwordFiles: [
-        { env: 'PGPASSWORD_FILE', secretName: secrets.superuser.name, key: 'password' },
-        { env: 'APP_ROLE_PASSWORD_FILE', secretName: secrets.app.name, key: 'password' },
-        { env: 'DAPR_ROLE_PASSWORD_FILE', secretName: secrets.dapr.name, key: 'password' },
+        { path: 'login-password', secretName: secrets.superuser.name, key: 'password' },
+        { path: 'app-role-password', secretName: secrets.app.name, key: 'password' },
+        { path: 'dapr-role-password', secretName: secrets.dapr.name, key: 'password' },
       ],
       argoCdHooks: props.argoCdHooks ?? false,
     });

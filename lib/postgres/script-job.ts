@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { type PostgresJob, postgresObjectNames } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
-import { HashedJob, SECRETS_MOUNT } from '../platform/hashed-job';
+import { HashedJob, SECRETS_MOUNT, type SecretFile } from '../platform/hashed-job';
 import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
 import { readProjectFile } from '../platform/project-files';
@@ -32,22 +32,16 @@ export interface ScriptJobProps {
   readonly files: readonly ScriptFile[];
   /** Plain settings; never a secret (those are passwordFiles). */
   readonly env: readonly k8s.EnvVar[];
-  /** Secret keys the script reads as files; among them PGPASSWORD_FILE, the login password. */
-  readonly passwordFiles: readonly PasswordFile[];
+  /** Secret keys the script reads as files of CREDENTIALS_DIR (`path` is the file's name); login-password is PGUSER's. */
+  readonly passwordFiles: readonly SecretFile[];
   readonly argoCdHooks: boolean;
-}
-
-/** A key of a Secret mounted as a file; the environment variable `env` holds the file's path. */
-export interface PasswordFile {
-  readonly env: string;
-  readonly secretName: string;
-  readonly key: string;
 }
 
 /**
  * A Job that runs a bash script from its ConfigMap on the stock postgres image (psql, pg_isready, sha256sum).
- * Passwords are files; credentials.sh, shipped beside the script, turns the login password into a pgpass
- * file (PGPASSFILE) for libpq.
+ * Passwords are files of one directory, CREDENTIALS_DIR (a variable named for a directory, not a password:
+ * manifest linters take *PASSWORD* variables with a value for passwords); credentials.sh, shipped beside
+ * the script, turns the login password into a pgpass file (PGPASSFILE) for libpq.
  */
 export class ScriptJob extends Construct {
   public readonly jobName: string;
@@ -60,11 +54,6 @@ export class ScriptJob extends Construct {
     // ConfigMap keys cannot contain '/': flatten paths into keys, and project them back with items.
     const shipped = [...props.files, { path: 'credentials.sh', content: readProjectFile('lib/postgres/credentials.sh') }];
     const files = shipped.map((file) => ({ ...file, key: file.path.replace(/\//g, '.') }));
-    // e.g. APP_ROLE_PASSWORD_FILE -> app-role-password
-    const passwords = props.passwordFiles.map((password) => ({
-      ...password,
-      path: password.env.replace(/_FILE$/, '').toLowerCase().replace(/_/g, '-'),
-    }));
     const job = new HashedJob(this, 'Job', {
       namePrefix: postgresObjectNames(config.name).jobPrefix(props.component),
       namespace: server.namespace,
@@ -83,11 +72,11 @@ export class ScriptJob extends Construct {
         command: ['/bin/bash', `${SCRIPT_MOUNT}/${props.script}`],
         env: [
           ...props.env,
-          ...passwords.map((password) => ({ name: password.env, value: `${SECRETS_MOUNT}/${password.path}` })),
+          { name: 'CREDENTIALS_DIR', value: SECRETS_MOUNT },
           { name: 'PGPASSFILE', value: `${PGPASS_DIR}/pgpass` },
         ],
       },
-      secretFiles: passwords.map((password) => ({ secretName: password.secretName, key: password.key, path: password.path })),
+      secretFiles: props.passwordFiles,
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'pgpass', mountPath: PGPASS_DIR, memory: true, sizeLimit: '1Mi' },

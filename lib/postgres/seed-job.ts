@@ -51,10 +51,8 @@ export class SeedJob extends Construct {
         { name: 'SEED_TEST_USERS', value: String(seedUsers !== undefined) },
       ],
       passwordFiles: [
-        { env: 'PGPASSWORD_FILE', secretName: secrets.app.name, key: 'password' },
-        ...(seedUsers
-          ? TEST_USERS.map((user) => ({ env: `SEED_${user.role.toUpperCase()}_PASSWORD_FILE`, secretName: seedUsers.name, key: user.passwordKey }))
-          : []),
+        { path: 'login-password', secretName: secrets.app.name, key: 'password' },
+        ...(seedUsers ? TEST_USERS.map((user) => ({ path: `${user.role}-password`, secretName: seedUsers.name, key: user.passwordKey })) : []),
       ],
       argoCdHooks: props.argoCdHooks ?? false,
     });

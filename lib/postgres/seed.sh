@@ -2,11 +2,11 @@
 # Loads the seed data into the LearnFlow database, as the seed Job does.
 #
 # Layout (the Job's ConfigMap mount): seed.sh  data/NN_name.sql
-# Environment: PGHOST PGPORT PGDATABASE PGUSER (the application role: seeds are plain DML), PGPASSWORD_FILE
-# (its password, copied into the pgpass file PGPASSFILE), SCHEMA_VERSION (the migration the data needs),
-# WAIT_TIMEOUT_SECONDS, and with SEED_TEST_USERS=true the files holding the test users' passwords
-# SEED_ADMIN_PASSWORD_FILE SEED_TEACHER_PASSWORD_FILE SEED_STUDENT_PASSWORD_FILE. The passwords never
-# reach the server: each is hashed here and passed to the SQL as SEED_<ROLE>_PASSWORD_HASH.
+# Environment: PGHOST PGPORT PGDATABASE PGUSER (the application role: seeds are plain DML), PGPASSFILE (where
+# the pgpass file goes), SCHEMA_VERSION (the migration the data needs), WAIT_TIMEOUT_SECONDS, SEED_TEST_USERS,
+# CREDENTIALS_DIR with the password files login-password (PGUSER's) and, with SEED_TEST_USERS=true, the test
+# users' admin-password teacher-password student-password. Those never reach the server: each is hashed
+# here and passed to the SQL as SEED_<ROLE>_PASSWORD_HASH.
 #
 # Every file runs in one transaction and inserts only missing rows, so re-runs change nothing.
 set -euo pipefail
@@ -27,17 +27,17 @@ write_pgpass
 # perl-base, both in every Debian image. Hashed here, a password never reaches the server, so no statement
 # that the server logs (log_statement, a slow or a failing statement) can carry it; SQL text cannot hide
 # it, and the SET commands that silence the log are for superusers only. $2a$ is what pgcrypto's crypt()
-# makes and verifies; for ASCII it equals $2b$. $2 names the variable for messages.
+# makes and verifies; for ASCII it equals $2b$.
 bcrypt_file() {
   perl -e '
-    my ($path, $name) = @ARGV;
-    open(my $file, "<", $path) or die "seed: error: $name: cannot read $path: $!\n";
+    my ($path) = @ARGV;
+    open(my $file, "<", $path) or die "seed: error: cannot read $path: $!\n";
     my $password = do { local $/; <$file> };
     $password =~ s/\n+\z//;
     # Even a test account is reachable through port-forwards; bcrypt reads 72 bytes at most, and its
     # implementations disagree on 8-bit characters.
     $password =~ /\A[\x20-\x7e]{12,72}\z/
-      or die "seed: error: $name must hold 12 to 72 printable ASCII characters (from the seed-users Secret)\n";
+      or die "seed: error: $path must hold 12 to 72 printable ASCII characters (from the seed-users Secret)\n";
     open(my $random, "<:raw", "/dev/urandom") or die "seed: error: /dev/urandom: $!\n";
     read($random, my $bytes, 22) == 22 or die "seed: error: /dev/urandom: short read\n";
     my @alphabet = (".", "/", "A" .. "Z", "a" .. "z", "0" .. "9");
@@ -47,15 +47,14 @@ bcrypt_file() {
     defined($hash) && $hash =~ m{\A\$2a\$10\$[./A-Za-z0-9]{53}\z}
       or die "seed: error: crypt(3) of this image makes no bcrypt hashes\n";
     print $hash;
-  ' "$1" "$2"
+  ' "$1"
 }
 
 if [[ "${SEED_TEST_USERS:-false}" == true ]]; then
-  for role in ADMIN TEACHER STUDENT; do
-    name="SEED_${role}_PASSWORD_FILE"
-    require_password_files "$name"
-    hash="$(bcrypt_file "${!name}" "$name")" || exit 1
-    export "SEED_${role}_PASSWORD_HASH=$hash"
+  for role in admin teacher student; do
+    require_password_files "$role-password"
+    hash="$(bcrypt_file "$CREDENTIALS_DIR/$role-password")" || exit 1
+    export "SEED_${role^^}_PASSWORD_HASH=$hash"
   done
 fi
 

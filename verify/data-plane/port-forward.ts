@@ -32,7 +32,7 @@ export function parsePortForwards(document: string): PortForward[] {
 
 /**
  * The application role as the migrations Job creates it: role, database, and the Secret key its password
- * comes from (the Job reads it as the file APP_ROLE_PASSWORD_FILE names).
+ * comes from (the Job reads it as the file app-role-password of CREDENTIALS_DIR).
  */
 export function appRoleOf(dist: Dist): { job: DistObject; user: string; database: string; secret: { name: string; key: string } } | undefined {
   for (const job of objectsOfKind(dist, 'Job')) {
@@ -41,7 +41,8 @@ export function appRoleOf(dist: Dist): { job: DistObject; user: string; database
       const env = new Map(((container.env ?? []) as { name: string; value?: string }[]).map((entry) => [entry.name, entry.value]));
       const user = env.get('APP_ROLE');
       const database = env.get('APP_DATABASE');
-      const secret = secretKeyOfFile(pod, container, env.get('APP_ROLE_PASSWORD_FILE'));
+      const credentials = env.get('CREDENTIALS_DIR');
+      const secret = credentials ? secretKeyOfFile(pod, container, `${credentials}/app-role-password`) : undefined;
       if (user && database && secret) return { job, user, database, secret };
     }
   }
@@ -49,8 +50,7 @@ export function appRoleOf(dist: Dist): { job: DistObject; user: string; database
 }
 
 /** The Secret key mounted at a file of a container: an item of a secret volume or of a projected volume's secret. */
-function secretKeyOfFile(pod: Record<string, any>, container: Record<string, any>, file: string | undefined): { name: string; key: string } | undefined {
-  if (!file) return undefined;
+function secretKeyOfFile(pod: Record<string, any>, container: Record<string, any>, file: string): { name: string; key: string } | undefined {
   for (const mount of (container.volumeMounts ?? []) as { name: string; mountPath: string }[]) {
     if (!file.startsWith(`${mount.mountPath}/`)) continue;
     const volume = ((pod.volumes ?? []) as Record<string, any>[]).find((candidate) => candidate?.name === mount.name);

@@ -31,7 +31,7 @@ interface EnvVar {
  * One pod of a Job from synthesized manifests, run on this machine: its ConfigMap and Secret volumes laid
  * out under a temporary root exactly as the kubelet projects them (items: key -> path; Secret files with
  * their mode, group-owned by the pod's fsGroup), its emptyDirs as empty world-writable directories, its
- * command and the environment values that name files with mount paths moved under that root, its
+ * command and the environment values that name mounts or files in them moved under that root, its
  * environment built as the kubelet builds it (literal values, secretKeyRef from the given Secrets), and
  * PGHOST/PGPORT pointed at the local server.
  */
@@ -157,7 +157,7 @@ export class JobPod {
       fs.chmodSync(dir, 0o777);
     }
     const mounts = (this.container.volumeMounts ?? []).map((m) => m.mountPath);
-    const relocate = (arg: string) => (mounts.some((m) => arg.startsWith(`${m}/`)) ? path.join(root, arg) : arg);
+    const relocate = (arg: string) => (mounts.some((m) => arg === m || arg.startsWith(`${m}/`)) ? path.join(root, arg) : arg);
     const [command, ...args] = [...this.container.command, ...(this.container.args ?? [])].map(relocate);
     const podEnv = Object.fromEntries(Object.entries(this.env(options.secrets)).map(([name, value]) => [name, relocate(value)]));
     const env = {
