@@ -104,9 +104,31 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
     });
   }
 
-  it('Pod Security (restricted, enforce-version latest) admits the pods the controllers create from every StatefulSet and Job', async () => {
+  it('Pod Security refuses a pod that breaks restricted (the check above can fail)', async () => {
     const plane = await start();
-    for (const profile of ['minikube'] as const) {
+    const dist = tempDir('dist-privileged');
+    for (const name of ['00-namespaces.yaml', '10-kafka.yaml']) {
+      const text = fs.readFileSync(path.join(distDirs.minikube, name), 'utf8');
+      fs.writeFileSync(path.join(dist, name), text.replace('allowPrivilegeEscalation: false', 'allowPrivilegeEscalation: true'));
+    }
+    // Server-side apply admits the StatefulSet (Pod Security judges pods, and warns about the template)...
+    const applied = await plane.kubectl(['apply', '--server-side', '-f', dist]);
+    expect(applied.exitCode, applied.output).toBe(0);
+    expect(warnings(applied.stderr).join('\n')).toContain('allowPrivilegeEscalation != false');
+    // ...and the StatefulSet controller's pod is refused.
+    const deadline = Date.now() + 60_000;
+    let events: string[] = [];
+    while (events.length === 0 && Date.now() < deadline) {
+      events = (await plane.getJson(['events', '-n', 'kafka', '--field-selector=reason=FailedCreate'])).items.map((e: any) => e.message);
+      if (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    expect(events.join('\n')).toMatch(/violates PodSecurity "restricted:[^"]*": allowPrivilegeEscalation != false/);
+    expect((await plane.getJson(['pods', '-n', 'kafka'])).items).toEqual([]);
+  });
+
+  for (const profile of ['minikube', 'production'] as const) {
+    it(`${profile}: Pod Security (restricted, enforce-version latest) admits the pods the controllers create from every StatefulSet and Job`, async () => {
+      const plane = await start();
       const dist = withPodSecurityLatest(distDirs[profile]);
       const applied = await plane.kubectl(['apply', '--server-side', '--validate=strict', '-f', dist]);
       expect(applied.exitCode, applied.output).toBe(0);
@@ -132,6 +154,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
       } while (Date.now() < deadline);
       const events = (await plane.getJson(['events', '--all-namespaces', '--field-selector=reason=FailedCreate'])).items.map((e: any) => e.message);
       expect({ missing, events }).toEqual({ missing: [], events: [] });
-    }
-  });
+    });
+  }
 });
