@@ -81,7 +81,9 @@ function operation(call: readonly string[]): string | undefined {
   const [verb, kind] = call;
   if (verb === 'apply') return `apply ${path.basename(call[call.indexOf('-f') + 1])}`;
   if (verb === 'rollout') return `rollout ${call[2]}`;
-  if (verb === 'wait') return call[1] === '--for=condition=complete' ? `wait ${call[2]}` : undefined;
+  // Deploy waits for complete and failed at once and stops the loser, which under load may be killed
+  // before it logs its call: either one stands for the wait.
+  if (verb === 'wait') return `wait ${call[2]}`;
   if (verb === 'logs') return `logs ${call[1]}`;
   if (verb === 'get' && call.includes('-f')) return 'get live objects';
   if ((verb === 'get' && (kind === 'namespace' || kind === 'secret')) || verb === 'create') return 'secrets';
@@ -90,8 +92,8 @@ function operation(call: readonly string[]): string | undefined {
 
 function operations(calls: readonly string[][]): string[] {
   const steps = calls.map(operation).filter((step): step is string => step !== undefined);
-  // The secrets command makes one call per namespace and Secret: one step here.
-  return steps.filter((step, index) => !(step === 'secrets' && steps[index - 1] === 'secrets'));
+  // The secrets command makes one call per namespace and Secret, a Job wait two calls: one step each here.
+  return steps.filter((step, index) => !((step === 'secrets' || step.startsWith('wait ')) && steps[index - 1] === step));
 }
 
 const PREFLIGHT = ['version', 'get storageclasses', 'get customresourcedefinitions', 'get deployments,statefulsets', 'get nodes', 'get live objects'];
@@ -291,7 +293,9 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     );
     expect(result.status, result.output).toBe(6);
     const steps = operations(result.calls);
-    const job = steps.find((step) => step.startsWith('wait job/postgres-migrations-'))!.slice('wait '.length);
+    const waited = steps.find((step) => step.startsWith('wait job/postgres-migrations-'));
+    expect(waited, `${result.output}\n${steps.join('\n')}`).toBeDefined();
+    const job = waited!.slice('wait '.length);
     expect(steps.slice(-2)).toEqual([`wait ${job}`, `logs ${job}`]);
     expect(result.calls.at(-1)).toEqual(['logs', job, '-n', 'postgres', '--tail=30']);
     expect(result.stdout).toContain('    | psql:/migrations/0003_progress.sql:7: ERROR:  relation "progress" already exists');
