@@ -25,25 +25,13 @@ kwok_version="${KWOK_VERSION:-v0.7.0}"
 staging_version="v0.${version#v1.}"
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_dir="${LEARNFLOW_CACHE_DIR:-$HOME/.cache/learnflow-infra}/kubernetes-${version}-kwok-${kwok_version}"
-source_hash="$(sha256sum "$source_dir/build.sh" | cut -c1-12)"
+source_hash="$(cat "$source_dir/build.sh" "$source_dir/../cached-build.sh" | sha256sum | cut -c1-12)"
 bin_dir="$cache_dir/bin-${source_hash}"
 commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
-if [[ -x "$bin_dir/kwok" ]]; then
-  echo "$bin_dir"
-  exit 0
-fi
-# --locate: only say where the binaries are; test workers must never build (the engine preparation does).
-[[ "${1:-}" != --locate ]] || { echo "control-plane build: not built yet ($bin_dir)" >&2; exit 3; }
-
-command -v go >/dev/null || { echo 'control-plane build: go is not on PATH' >&2; exit 1; }
-mkdir -p "$cache_dir"
-exec 9>"$cache_dir/.lock"
-flock 9
-if [[ -x "$bin_dir/kwok" ]]; then
-  echo "$bin_dir"
-  exit 0
-fi
+# shellcheck source=../cached-build.sh
+source "$source_dir/../cached-build.sh"
+cached_build_or_lock control-plane "$bin_dir/kwok" "$bin_dir" "$cache_dir" "$@"
 module_dir="$cache_dir/module"
 rm -rf "$module_dir" "$bin_dir.partial"
 mkdir -p "$module_dir" "$bin_dir.partial"

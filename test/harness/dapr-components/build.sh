@@ -20,25 +20,12 @@ set -euo pipefail
 version="${CONTRIB_VERSION:-v1.18.4}"
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_dir="${LEARNFLOW_CACHE_DIR:-$HOME/.cache/learnflow-infra}/dapr-components-${version}"
-source_hash="$(cat "$source_dir/main.go" "$source_dir/build.sh" | sha256sum | cut -c1-12)"
+source_hash="$(cat "$source_dir/main.go" "$source_dir/build.sh" "$source_dir/../cached-build.sh" | sha256sum | cut -c1-12)"
 binary="$cache_dir/dapr-components-${source_hash}"
 
-if [[ -x "$binary" ]]; then
-  echo "$binary"
-  exit 0
-fi
-# --locate: only say where the binary is; test workers must never build (the engine preparation does).
-[[ "${1:-}" != --locate ]] || { echo "dapr-components build: not built yet ($binary)" >&2; exit 3; }
-
-command -v go >/dev/null || { echo 'dapr-components build: go is not on PATH' >&2; exit 1; }
-mkdir -p "$cache_dir"
-# Test files run in parallel workers: one builds, the others wait for it and reuse the binary.
-exec 9>"$cache_dir/.lock"
-flock 9
-if [[ -x "$binary" ]]; then
-  echo "$binary"
-  exit 0
-fi
+# shellcheck source=../cached-build.sh
+source "$source_dir/../cached-build.sh"
+cached_build_or_lock dapr-components "$binary" "$binary" "$cache_dir" "$@"
 cd "$cache_dir"
 
 # Run outside any module so `go mod download` resolves contrib itself, not the module written below.
