@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
-import { mebibytes, quantityValue } from './quantity';
+import { BACKEND_OVERHEAD_MIB, postgresMemoryPlan, WORK_MEM_PER_CONNECTION } from './postgres-memory';
+import { quantityValue } from './quantity';
 import { byteQuantity, resources } from './resources';
 
 // PostgreSQL identifiers we create (database, roles, schema): lower-case, unquoted-safe, at most
@@ -17,24 +18,7 @@ const roleName = sqlIdentifier.refine((name) => !RESERVED_ROLES.includes(name), 
   message: `must not be one of ${RESERVED_ROLES.join(', ')} (roles PostgreSQL owns)`,
 });
 
-/** What an idle backend costs beside shared memory (catalog caches, its stack; PostgreSQL wiki). */
-export const BACKEND_OVERHEAD_MIB = 5;
-
 const isMemoryQuantity = (memory: string) => (quantityValue(memory) ?? 0) >= 2 ** 20;
-
-/**
- * Memory sized from the container limit (PostgreSQL wiki, "Tuning Your PostgreSQL Server"):
- * shared_buffers a quarter; /dev/shm (memory-backed, counted against the limit) an eighth; every
- * backend's own overhead; and what is left as work_mem for three sort or hash nodes per connection
- * at once. The OOM killer, not PostgreSQL, enforces a container's limit, so the sum must fit.
- */
-export function postgresMemoryPlan(limitMemory: string, maxConnections: number) {
-  const limitMiB = mebibytes(limitMemory);
-  const sharedBuffersMiB = Math.max(32, Math.floor(limitMiB / 4));
-  const sharedMemoryMiB = Math.max(64, Math.floor(limitMiB / 8));
-  const left = limitMiB - sharedBuffersMiB - sharedMemoryMiB - maxConnections * BACKEND_OVERHEAD_MIB;
-  return { limitMiB, sharedBuffersMiB, sharedMemoryMiB, workMemMiB: Math.floor(left / (maxConnections * 3)) };
-}
 
 export const postgresConfig = z
   .object({
@@ -60,7 +44,7 @@ export const postgresConfig = z
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['maxConnections'],
-        message: `too many for resources.limits.memory ${config.resources.limits.memory}: each connection needs about ${BACKEND_OVERHEAD_MIB + 3} MiB beside shared_buffers and /dev/shm`,
+        message: `too many for resources.limits.memory ${config.resources.limits.memory}: each connection needs about ${BACKEND_OVERHEAD_MIB + WORK_MEM_PER_CONNECTION} MiB beside shared_buffers, maintenance_work_mem and /dev/shm`,
       });
     }
     const roles = ['appRole', 'ownerRole', 'daprRole'] as const;

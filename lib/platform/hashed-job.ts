@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import type { JobSettings } from '../config/job';
-import { contentHash } from './content-hash';
+import { hashedJobContentHash } from './content-hash';
 import { jobHookAnnotations } from './gitops';
 import * as k8s from './k8s';
 import {
@@ -56,7 +56,9 @@ export class HashedJob extends Construct {
     super(scope, id);
     const annotations = jobHookAnnotations(props.argoCdHooks);
     const render = (name: string) => jobSpec(props, name);
-    this.jobName = `${props.namePrefix}-${contentHash(JSON.stringify(props.files), JSON.stringify(render('')), JSON.stringify({ labels: props.labels, annotations }))}`;
+    // Hashed as rendered into dist/ (k8s JSON, canonical key order), so the verifier can recompute it.
+    const hash = hashedJobContentHash({ files: props.files, spec: k8s.toJson_JobSpec(render('')), labels: props.labels, annotations });
+    this.jobName = `${props.namePrefix}-${hash}`;
     const metadata = { name: this.jobName, namespace: props.namespace, labels: props.labels };
     new k8s.KubeConfigMap(this, 'Files', { metadata, data: props.files });
     new k8s.KubeJob(this, 'Resource', { metadata: { ...metadata, annotations }, spec: render(this.jobName) });

@@ -1,20 +1,19 @@
-import { postgresMemoryPlan } from '../config/postgres';
+import { postgresMemoryPlan } from '../config/postgres-memory';
 import type { PostgresConfig } from '../config/schema';
 
 /** postgresql.conf settings, in the order they are passed as `-c name=value`. */
 export type ServerSettings = ReadonlyArray<readonly [name: string, value: string]>;
 
-/** postgresql.conf settings from the config's memory plan (lib/config/postgres.ts). */
+/** postgresql.conf settings from the config's memory plan (lib/config/postgres-memory.ts). */
 export function serverSettings(config: PostgresConfig): ServerSettings {
   const plan = postgresMemoryPlan(config.resources.limits.memory, config.maxConnections);
-  const maintenanceWorkMemMiB = Math.min(2048, Math.max(16, Math.floor(plan.limitMiB / 16)));
   return [
     ['max_connections', String(config.maxConnections)],
     ['shared_buffers', `${plan.sharedBuffersMiB}MB`],
     // A planner hint, no allocation.
     ['effective_cache_size', `${Math.floor((plan.limitMiB * 3) / 4)}MB`],
     ['work_mem', `${Math.max(1, plan.workMemMiB)}MB`],
-    ['maintenance_work_mem', `${maintenanceWorkMemMiB}MB`],
+    ['maintenance_work_mem', `${plan.maintenanceWorkMemMiB}MB`],
     // On nodes with huge pages configured but no hugetlb allowance in the pod's cgroup, 'try' maps
     // them anyway and the server dies with SIGBUS on first touch; 'off' never maps them.
     ['huge_pages', 'off'],
