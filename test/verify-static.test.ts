@@ -18,6 +18,11 @@ import {
 } from './fixtures/verify/helpers';
 
 const kafkaSts = byKind('StatefulSet', 'kafka');
+const postgresSts = byKind('StatefulSet', 'postgres');
+const migrationsJob = byKind('Job', /^postgres-migrations-/);
+const kafkaBudget = byKind('PodDisruptionBudget', 'kafka');
+const editPostgresArg = (from: RegExp, to: string) => (dir: string) =>
+  editObjects(dir, postgresSts, (o) => void (containerNamed(o).args = containerNamed(o).args.map((arg: string) => arg.replace(from, to))));
 const topicsJob = byKind('Job', /^kafka-topics-/);
 const topicsConfigMap = (object: K8sObject) => object.kind === 'ConfigMap' && typeof object.data?.['topics.conf'] === 'string';
 const sqlConfigMap = (pattern: RegExp) => (object: K8sObject) =>
@@ -39,6 +44,8 @@ interface BreakCase {
   readonly apply: (dir: string) => void;
   /** Text the failure message must contain (it names what is wrong). */
   readonly says?: string;
+  /** The profile of the dist/ the case breaks. @default 'minikube' */
+  readonly profile?: 'production';
 }
 
 // One deliberately broken copy of dist/ per case; each check has at least one case.
@@ -100,6 +107,53 @@ const CASES: BreakCase[] = [
   { check: 'no-secret-values', breaks: 'an inline Dapr credential', says: 'saslPassword has an inline value', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void o.spec.metadata.push({ name: 'saslPassword', value: 'hunter2-do-not-print' })) },
   { check: 'job-content-hash', breaks: 'a Job without hash', says: 'no content-hash suffix', apply: (dir) => editObjects(dir, topicsJob, (o) => void (o.metadata.name = 'kafka-topics')) },
+  { check: 'job-content-hash', breaks: "the topics Job's ConfigMap edited without renaming", says: 'edited without renaming', apply: editTopics((conf) => conf.replace(/^(struggle\.detected .*retention\.ms=)\d+/m, '$11209600000')) },
+  { check: 'job-content-hash', breaks: 'a migration edited without renaming', says: 'postgres-migrations-', apply: editSql(/create table/i, (sql) => sql.replace(/create table/i, '-- reviewed\nCREATE TABLE')) },
+  { check: 'job-content-hash', breaks: "a Job's pod template edited without renaming", says: 'hash to', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (containerNamed(o).resources.limits.memory = '256Mi')) },
+  { check: 'job-bounded', breaks: 'a Job without deadline', says: 'spec.activeDeadlineSeconds is unset', apply: (dir) => editObjects(dir, topicsJob, (o) => void delete o.spec.activeDeadlineSeconds) },
+  { check: 'job-bounded', breaks: 'an unbounded backoffLimit', says: 'spec.backoffLimit is 1000', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (o.spec.backoffLimit = 1000)) },
+  { check: 'job-bounded', breaks: 'a wait longer than the deadline', says: 'WAIT_TIMEOUT_SECONDS=3600 is not below spec.activeDeadlineSeconds 1800', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', '3600')) },
+  { check: 'pdb-availability', breaks: 'a budget that lets 2 of 3 voters go', profile: 'production', says: 'the KRaft quorum of 3 voter(s) needs 2: at most 1', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = 2)) },
+  { check: 'pdb-availability', breaks: 'a percentage that permits every broker down', profile: 'production', says: 'allows 3 of 3 pod(s)', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = '100%')) },
+  { check: 'pdb-availability', breaks: 'a topic that cannot lose a broker', profile: 'production', says: 'topic learning.query (replication factor 3, min.insync.replicas 3)', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
+  { check: 'pdb-availability', breaks: 'minAvailable equal to replicas', says: 'allows 0 of 1 pod(s) of StatefulSet postgres/postgres to be evicted', apply: (dir) =>
+      editObjects(dir, byKind('PodDisruptionBudget', 'postgres'), (o) => {
+        delete o.spec.maxUnavailable;
+        o.spec.minAvailable = 1;
+      }) },
+  { check: 'pdb-availability', breaks: 'a budget selecting no pods', profile: 'production', says: 'selects no pods', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.selector.matchLabels['app.kubernetes.io/component'] = 'brokers')) },
+  { check: 'pdb-availability', breaks: 'the budget of 3 brokers removed', profile: 'production', says: '3 replicas and no PodDisruptionBudget', apply: (dir) => editObjects(dir, kafkaBudget, () => null) },
+  { check: 'pod-anti-affinity', breaks: 'anti-affinity only preferred in production', profile: 'production', says: '(only preferred)', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => {
+        const anti = o.spec.template.spec.affinity.podAntiAffinity;
+        anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
+        delete anti.requiredDuringSchedulingIgnoredDuringExecution;
+      }) },
+  { check: 'pod-anti-affinity', breaks: 'anti-affinity by zone, not node', profile: 'production', says: 'no term on kubernetes.io/hostname', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey = 'topology.kubernetes.io/zone')) },
+  { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas equal to RF', profile: 'production', says: 'topic learning.query (11-kafka-topics.yaml data.topics.conf line', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
+  { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas of 1 in production', profile: 'production', says: 'min.insync.replicas 1 in production', apply: editTopics((conf) => conf.replace(/^(exercise\.graded .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=1')) },
+  { check: 'kafka-min-insync-replicas', breaks: 'the broker default min.insync.replicas equal to RF', profile: 'production', says: 'KAFKA_MIN_INSYNC_REPLICAS): min.insync.replicas 3 with replication factor 3', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_MIN_INSYNC_REPLICAS', '3')) },
+  { check: 'kafka-client-port', breaks: 'the topics Job on the controller port', says: 'reaches container port 9093', apply: (dir) => editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-headless.kafka.svc.cluster.local:9093')) },
+  { check: 'kafka-client-port', breaks: 'Dapr on the port-forward listener of a broker', says: 'reaches container port 9094', apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-0.kafka-headless.kafka.svc.cluster.local:9094')) },
+  { check: 'kafka-client-port', breaks: 'a bootstrap port the Service does not have', says: 'has no port 9093', apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.svc.cluster.local:9093')) },
+  { check: 'postgres-memory-plan', breaks: 'max_connections raised by hand', says: 'above resources.limits.memory 1Gi', apply: editPostgresArg(/^max_connections=\d+$/, 'max_connections=500') },
+  { check: 'postgres-memory-plan', breaks: 'work_mem raised by hand', says: 'work_mem 64Mi', apply: editPostgresArg(/^work_mem=.*$/, 'work_mem=64MB') },
+  { check: 'postgres-memory-plan', breaks: 'the memory limit lowered', says: 'above resources.limits.memory 512Mi', apply: (dir) => editObjects(dir, postgresSts, (o) => void (containerNamed(o).resources.limits.memory = '512Mi')) },
+  { check: 'postgres-memory-plan', breaks: '/dev/shm without a sizeLimit', says: 'at /dev/shm has no sizeLimit', apply: (dir) => editObjects(dir, postgresSts, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'shm').emptyDir.sizeLimit) },
+  { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
+  { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
+      editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
+  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits every pod of every namespace', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = {})) },
+  { check: 'network-policy-widening', breaks: 'an empty peer', says: 'spec.ingress[0].from[2] is empty', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void o.spec.ingress[0].from.push({})) },
+  { check: 'network-policy-widening', breaks: 'a rule without from', says: 'spec.ingress[0].from is unset', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from) },
+  { check: 'network-policy-widening', breaks: 'every pod of the namespace', says: 'podSelector is empty: admits every pod of namespace kafka', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[1].podSelector = {})) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader without resourceNames', says: 'rules[0] grants get on secrets without resourceNames', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void delete o.rules[0].resourceNames) },
+  { check: 'rbac-least-privilege', breaks: 'a wildcard verb', says: 'uses a wildcard', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void (o.rules[0].verbs = ['*'])) },
   { check: 'pvc-retention', breaks: 'PVCs deleted with the StatefulSet', says: 'whenDeleted is Delete', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.persistentVolumeClaimRetentionPolicy = { whenDeleted: 'Delete', whenScaled: 'Retain' })) },
   { check: 'data-dir-subdirectory', breaks: 'the log dir at the mount point', says: 'mount point itself', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/var/lib/kafka/data')) },
   { check: 'data-dir-subdirectory', breaks: 'the log dir on the root filesystem', says: 'not on a persistent volume', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/opt/kafka/data')) },
@@ -140,9 +194,11 @@ function failures(report: VerifyReport): string[] {
 
 describe('verify: static checks on a healthy dist/ and on broken copies', () => {
   let healthy: string;
+  let production: string;
 
   beforeAll(() => {
     healthy = synthesizeDist();
+    production = synthesizeDist(['--profile', 'production']);
   });
 
   it('passes every check on the freshly synthesized dist/ (minikube)', async () => {
@@ -153,8 +209,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
   });
 
   it('passes every check on the production profile (3 brokers)', async () => {
-    const dir = synthesizeDist(['--profile', 'production']);
-    const report = await verify(dir);
+    const report = await verify(production);
     expect(failures(report)).toEqual([]);
     expect(checkOf(report, 'kafka-quorum-voters').results[0].message).toContain('3 voter(s) for 3 replica(s)');
   });
@@ -171,8 +226,16 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     expect(STATIC_CHECKS.map((check) => check.id).filter((id) => !covered.has(id))).toEqual([]);
   });
 
-  it.each(CASES)('$check fails on a copy with $breaks', async ({ check, apply, says }) => {
-    const dir = copyDist(healthy);
+  it('passes every check with the Jobs as Argo CD hooks (their annotations are hashed too)', async () => {
+    const override = path.join(path.dirname(healthy), 'argocd-hooks.yaml');
+    fs.writeFileSync(override, 'platform: { argoCdHooks: true }\n');
+    const report = await verify(synthesizeDist(['--config', override]));
+    expect(failures(report)).toEqual([]);
+    expect(checkOf(report, 'job-content-hash').results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass']);
+  });
+
+  it.each(CASES)('$check fails on a copy with $breaks', async ({ check, apply, says, profile }) => {
+    const dir = copyDist(profile === 'production' ? production : healthy);
     apply(dir);
     const report = await verify(dir, { only: [check] });
     const result = checkOf(report, check);
@@ -191,7 +254,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     const libImports = sources.flatMap((file) =>
       [...fs.readFileSync(path.join(verifyDir, file), 'utf8').matchAll(/from '((?:\.\.\/)+lib\/[^']+)'/g)].map((m) => path.resolve(verifyDir, path.dirname(file), m[1])),
     );
-    const allowed = ['lib/config/quantity', 'lib/dapr/component-metadata', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
+    const allowed = ['lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/platform/content-hash', 'lib/platform/gitops', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
     expect(sources.length).toBeGreaterThan(10);
     expect(libImports.length).toBeGreaterThan(0); // the pattern sees the imports that are allowed
     expect(libImports.filter((module) => !allowed.includes(module))).toEqual([]);

@@ -1,5 +1,6 @@
 import type { LiveContext, StaticContext } from '../context';
 import type { Check } from '../model';
+import { kafkaMinInsyncReplicas, pdbAvailability, podAntiAffinity } from './availability';
 import {
   liveDaprComponents,
   liveDaprControlPlane,
@@ -22,9 +23,11 @@ import {
   kafkaTopicsDeclared,
 } from './kafka';
 import { kafkaLiveBrokers, type KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
-import { applyOrder, dataDirSubdirectory, jobContentHash, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
+import { applyOrder, dataDirSubdirectory, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
+import { jobBounded, jobContentHash } from './jobs';
 import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
+import { postgresMemoryPlan } from './postgres-memory';
 import {
   type PostgresLiveContext,
   postgresLiveMigrations,
@@ -35,6 +38,8 @@ import {
 } from './postgres-live';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
 import { daprCrdSchema, kubernetesSchema } from './schema';
+import { networkPolicyWidening, rbacLeastPrivilege } from './widening';
+import { kafkaClientPort, postgresClientPort } from './wiring';
 
 /** Checks of dist/ and the reference data alone, in report order. Adding a check is adding it here. */
 export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
@@ -53,10 +58,15 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   volumeReferences,
   noSecretValues,
   jobContentHash,
+  jobBounded,
+  pdbAvailability,
+  podAntiAffinity,
   pvcRetention,
   dataDirSubdirectory,
   networkPolicyDefaultDeny,
   networkPolicyPeersResolve,
+  networkPolicyWidening,
+  rbacLeastPrivilege,
   kafkaParallelPods,
   kafkaHeadlessService,
   kafkaServiceLinksDisabled,
@@ -64,9 +74,13 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   kafkaInternalTopicReplication,
   kafkaHeapWithinLimit,
   kafkaTopicReplication,
+  kafkaMinInsyncReplicas,
+  kafkaClientPort,
   kafkaTopicsDeclared,
   postgresTablesDeclared,
   postgresSeedCurriculum,
+  postgresMemoryPlan,
+  postgresClientPort,
   daprCrdSchema,
   daprComponentMetadata,
   daprComponentScopes,

@@ -146,26 +146,6 @@ export const noSecretValues: Check<StaticContext> = {
   },
 };
 
-// A Job's pod template is immutable: content changes must produce a new name. The synthesizer appends
-// a hex digest; a hand-made Job without one breaks the next `kubectl apply` after any change.
-const CONTENT_HASH_SUFFIX = /-[0-9a-f]{8,}$/;
-
-export const jobContentHash: Check<StaticContext> = {
-  id: 'job-content-hash',
-  description: 'every Job name ends with a content hash, so a changed Job is a new Job on re-apply',
-  component: 'platform',
-  remediation: 'name the Job <name>-<hash of its pod template and inputs> (npm run synth does this)',
-  run: ({ dist }) => {
-    const jobs = objectsOfKind(dist, 'Job');
-    if (jobs.length === 0) return [skip('no Jobs in dist/')];
-    return jobs.map((item) =>
-      CONTENT_HASH_SUFFIX.test(item.object.metadata.name)
-        ? pass([refOf(item)], `${formatRef(refOf(item))} carries a content hash`)
-        : fail([refOf(item)], `${formatRef(refOf(item))}: name has no content-hash suffix; re-applying a changed Job fails with "field is immutable"`),
-    );
-  },
-};
-
 export const applyOrder: Check<StaticContext> = {
   id: 'apply-order',
   description: 'kubectl apply -f dist/ meets every Namespace, and every ConfigMap a pod mounts, before what needs it',

@@ -1,0 +1,206 @@
+import type { StaticContext } from '../context';
+import type { Dist } from '../dist';
+import { topicsFiles } from '../kafka-topics';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { envValue, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
+
+/** The profile dist/ was synthesized with, as its endpoints document states it (`# profile: <name>`). */
+export function profileOf(dist: Dist): string | undefined {
+  return /^# profile: (\S+)$/m.exec(dist.documents['infra-endpoints.txt'] ?? '')?.[1];
+}
+
+const rolesOf = (item: DistObject) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').map((role) => role.trim());
+
+/** The broker default min.insync.replicas (Kafka's default 1) of the first Kafka StatefulSet. */
+function brokerMinInsyncReplicas(dist: Dist): number {
+  return Number(kafkaStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
+}
+
+/**
+ * The pods a budget's workload may lose at once and keep working: a KRaft quorum keeps a majority of
+ * voters; a topic with replication factor RF keeps accepting acks=all writes with min.insync.replicas
+ * replicas, so RF - min.insync.replicas brokers may be down; anything else keeps one replica up.
+ */
+function safeDisruptions(dist: Dist, template: PodTemplate, replicas: number): { limit: number; why: string } {
+  const bounds = [{ limit: replicas - 1, why: `one of ${replicas} replica(s) stays up` }];
+  const item = template.owner;
+  if (kafkaStatefulSets(dist).includes(item)) {
+    const roles = rolesOf(item);
+    if (roles.includes('controller')) {
+      const majority = Math.floor(replicas / 2) + 1;
+      bounds.push({ limit: replicas - majority, why: `the KRaft quorum of ${replicas} voter(s) needs ${majority}` });
+    }
+    if (roles.includes('broker')) {
+      const fallback = brokerMinInsyncReplicas(dist);
+      for (const topic of topicsFiles(dist).flatMap((file) => file.topics)) {
+        if (topic.replicationFactor <= 1) continue;
+        const minIsr = Number(topic.configs['min.insync.replicas'] ?? fallback);
+        bounds.push({ limit: topic.replicationFactor - minIsr, why: `topic ${topic.name} (replication factor ${topic.replicationFactor}, min.insync.replicas ${minIsr}) fails acks=all producers beyond that` });
+      }
+    }
+  }
+  return bounds.reduce((tightest, bound) => (bound.limit < tightest.limit ? bound : tightest));
+}
+
+/**
+ * Pods a PodDisruptionBudget lets an eviction take down at once. Percentages round up for both fields,
+ * as the disruption controller scales them (intstr.GetScaledValueFromIntOrPercent(..., true) in
+ * kubernetes pkg/controller/disruption/disruption.go, getExpectedScale and its callers).
+ */
+function allowedDisruptions(spec: Record<string, any>, replicas: number): number | string {
+  const scaled = (value: unknown): number | undefined => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+    const percent = typeof value === 'string' ? /^(\d+)%$/.exec(value) : null;
+    return percent ? Math.ceil((replicas * Number(percent[1])) / 100) : undefined;
+  };
+  const { maxUnavailable, minAvailable } = spec;
+  if ((maxUnavailable === undefined) === (minAvailable === undefined)) return 'needs exactly one of spec.maxUnavailable and spec.minAvailable';
+  if (maxUnavailable !== undefined) {
+    const max = scaled(maxUnavailable);
+    return max === undefined ? `spec.maxUnavailable ${JSON.stringify(maxUnavailable)} is not a count or percentage` : Math.min(max, replicas);
+  }
+  const min = scaled(minAvailable);
+  return min === undefined ? `spec.minAvailable ${JSON.stringify(minAvailable)} is not a count or percentage` : Math.max(0, replicas - min);
+}
+
+export const pdbAvailability: Check<StaticContext> = {
+  id: 'pdb-availability',
+  description:
+    'every multi-replica workload has a PodDisruptionBudget, and each budget lets a drain proceed (at least 1 eviction) without losing the KRaft quorum, an acks=all topic or the last replica',
+  component: 'platform',
+  remediation:
+    'select the workload\'s pods with one PodDisruptionBudget and set maxUnavailable: 1 (never minAvailable equal to replicas, which blocks every drain)',
+  run: ({ dist }) => {
+    const templates = podTemplates(dist).filter((template) => template.longRunning);
+    const budgets = objectsOfKind(dist, 'PodDisruptionBudget');
+    const results: CheckResult[] = [];
+    const covered = new Set<PodTemplate>();
+    for (const budget of budgets) {
+      const ref = refOf(budget);
+      const at = `${formatRef(ref)} (${budget.file})`;
+      const selected = templates.filter((template) => namespaceOf(template.owner) === namespaceOf(budget) && selects(budget.object.spec?.selector, template.labels));
+      if (selected.length === 0) {
+        results.push(fail([ref], `${at}: spec.selector selects no pods of a workload in dist/, so it protects nothing`));
+        continue;
+      }
+      for (const template of selected) covered.add(template);
+      const refs = [ref, ...selected.map((template) => refOf(template.owner))];
+      const replicas = selected.reduce((sum, template) => sum + replicasOf(template.owner), 0);
+      const allowed = allowedDisruptions(budget.object.spec ?? {}, replicas);
+      const workload = selected.map((template) => formatRef(refOf(template.owner))).join(', ');
+      if (typeof allowed === 'string') {
+        results.push(fail(refs, `${at}: ${allowed}`));
+      } else if (allowed === 0) {
+        results.push(fail(refs, `${at}: allows 0 of ${replicas} pod(s) of ${workload} to be evicted: every node drain and cluster upgrade blocks forever`));
+      } else if (replicas === 1) {
+        results.push(pass(refs, `${at}: ${workload} has a single replica (no availability to keep); eviction allowed, so drains proceed`));
+      } else {
+        const safe = selected.map((template) => safeDisruptions(dist, template, replicasOf(template.owner))).reduce((a, b) => (b.limit < a.limit ? b : a));
+        results.push(
+          allowed > safe.limit
+            ? fail(refs, `${at}: allows ${allowed} of ${replicas} pod(s) of ${workload} down at once, but ${safe.why}: at most ${safe.limit}`)
+            : pass(refs, `${at}: allows ${allowed} of ${replicas} pod(s) of ${workload} down at once (${safe.why})`),
+        );
+      }
+    }
+    for (const template of templates.filter((t) => !covered.has(t) && replicasOf(t.owner) > 1)) {
+      const ref = refOf(template.owner);
+      results.push(fail([ref], `${formatRef(ref)} (${template.owner.file}): ${replicasOf(template.owner)} replicas and no PodDisruptionBudget: a drain may evict them all at once`));
+    }
+    return results.length > 0 ? results : [skip('no PodDisruptionBudgets and no multi-replica workloads in dist/')];
+  },
+};
+
+const HOSTNAME_TOPOLOGY = 'kubernetes.io/hostname';
+
+export const podAntiAffinity: Check<StaticContext> = {
+  id: 'pod-anti-affinity',
+  description: 'in production, the replicas of every multi-replica workload are kept on different nodes by required pod anti-affinity (topologyKey kubernetes.io/hostname)',
+  component: 'platform',
+  remediation:
+    'add spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution with topologyKey kubernetes.io/hostname and a labelSelector matching the pods (preferred only outside production)',
+  run: ({ dist }) => {
+    const profile = profileOf(dist);
+    const templates = podTemplates(dist).filter((template) => template.longRunning && replicasOf(template.owner) > 1);
+    if (templates.length === 0) return [skip('no multi-replica workloads in dist/')];
+    return templates.map((template) => {
+      const ref = refOf(template.owner);
+      const at = `${formatRef(ref)} (${template.owner.file})`;
+      const antiAffinity = template.spec.affinity?.podAntiAffinity ?? {};
+      const spreads = (term: Record<string, any> | undefined) =>
+        term?.topologyKey === HOSTNAME_TOPOLOGY && (term.namespaces === undefined || term.namespaces.includes(namespaceOf(template.owner))) && selects(term.labelSelector, template.labels);
+      const required = ((antiAffinity.requiredDuringSchedulingIgnoredDuringExecution ?? []) as Record<string, any>[]).some(spreads);
+      const preferred = ((antiAffinity.preferredDuringSchedulingIgnoredDuringExecution ?? []) as { podAffinityTerm?: Record<string, any> }[]).some((entry) => spreads(entry?.podAffinityTerm));
+      const replicas = replicasOf(template.owner);
+      if (required) return pass([ref], `${at}: ${replicas} replicas on ${replicas} different nodes (required anti-affinity on ${HOSTNAME_TOPOLOGY})`);
+      const field = 'spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution';
+      if (profile === 'production') {
+        return fail([ref], `${at}: profile production, but ${field} has no term on ${HOSTNAME_TOPOLOGY} selecting its pods${preferred ? ' (only preferred)' : ''}: one node's loss can take several replicas (a KRaft quorum, acks=all replicas)`);
+      }
+      return preferred
+        ? pass([ref], `${at}: preferred anti-affinity on ${HOSTNAME_TOPOLOGY} (profile ${profile ?? 'unknown'}; required in production)`)
+        : warn([ref], `${at}: ${replicas} replicas and no pod anti-affinity on ${HOSTNAME_TOPOLOGY}: they may share a node`);
+    });
+  },
+};
+
+/** One replicated log whose min.insync.replicas is judged: a topic, or a broker default. */
+interface ReplicatedLog {
+  readonly item: DistObject;
+  readonly what: string;
+  readonly replicationFactor: number;
+  readonly minIsr: number;
+}
+
+// Broker settings (env of the apache/kafka image) for logs created without their own configs.
+const BROKER_LOG_DEFAULTS = [
+  { what: 'broker default for new topics', rf: 'KAFKA_DEFAULT_REPLICATION_FACTOR', rfDefault: 1, minIsr: 'KAFKA_MIN_INSYNC_REPLICAS', minIsrDefault: 1 },
+  { what: 'transaction state log', rf: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', rfDefault: 3, minIsr: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', minIsrDefault: 2 },
+  { what: 'share-group state topic', rf: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', rfDefault: 3, minIsr: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', minIsrDefault: 2 },
+];
+
+function replicatedLogs(dist: Dist): ReplicatedLog[] {
+  const fallback = brokerMinInsyncReplicas(dist);
+  const topics = topicsFiles(dist).flatMap(({ configMap, topics }) =>
+    topics.map((topic) => ({
+      item: configMap,
+      what: `topic ${topic.name} (${configMap.file} data.topics.conf line ${topic.line})`,
+      replicationFactor: topic.replicationFactor,
+      minIsr: Number(topic.configs['min.insync.replicas'] ?? fallback),
+    })),
+  );
+  const defaults = kafkaStatefulSets(dist).flatMap((item) => {
+    const container = kafkaContainer(item);
+    return BROKER_LOG_DEFAULTS.map((setting) => ({
+      item,
+      what: `${setting.what} (${item.file} env ${setting.rf}, ${setting.minIsr})`,
+      replicationFactor: Number(envValue(container, setting.rf) ?? setting.rfDefault),
+      minIsr: Number(envValue(container, setting.minIsr) ?? setting.minIsrDefault),
+    }));
+  });
+  return [...topics, ...defaults];
+}
+
+export const kafkaMinInsyncReplicas: Check<StaticContext> = {
+  id: 'kafka-min-insync-replicas',
+  description:
+    'min.insync.replicas (topics and broker defaults) leaves one broker free to be down: at most replication factor - 1 when replicated, and at least 2 in production',
+  component: 'kafka',
+  remediation: 'with replication factor 3, set min.insync.replicas=2 (the topic config, and KAFKA_MIN_INSYNC_REPLICAS for the broker default)',
+  run: ({ dist }) => {
+    const logs = replicatedLogs(dist);
+    if (logs.length === 0) return [skip('no Kafka topics or brokers in dist/')];
+    const production = profileOf(dist) === 'production';
+    return logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
+      const ref = refOf(item);
+      const at = `${formatRef(ref)}: ${what}`;
+      if (rf > 1 && minIsr > rf - 1) {
+        return fail([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}: one broker down (a roll, a drain) fails every acks=all producer (rule: <= replication factor - 1)`);
+      }
+      if (production && minIsr < 2) {
+        return fail([ref], `${at}: min.insync.replicas ${minIsr} in production: an acks=all write acknowledged by one replica is lost with that broker (rule: >= 2)`);
+      }
+      return pass([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}`);
+    });
+  },
+};

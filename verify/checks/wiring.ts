@@ -1,0 +1,166 @@
+import type { StaticContext } from '../context';
+import type { Dist } from '../dist';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
+import { commandLineSettings } from '../postgres-settings';
+import { daprComponents } from './references';
+import { allContainers, envValue, isPostgresImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, selects } from '../workloads';
+
+/** A server's pods and the container ports its clients must reach, with a word on what they are. */
+interface Server {
+  readonly template: PodTemplate;
+  readonly container: Record<string, any>;
+  readonly clientPorts: ReadonlySet<number>;
+  /** e.g. 'the client listener INTERNAL (container port 9092)'. */
+  readonly describe: string;
+}
+
+/** Where a client reaches a server, as configured: who says it, and the host:port. */
+interface ClientAddress {
+  readonly owner: DistObject;
+  readonly namespace: string;
+  readonly where: string;
+  readonly address: string;
+}
+
+function containerPortOf(container: Record<string, any>, target: unknown): number | undefined {
+  if (typeof target === 'number') return target;
+  const port = ((container.ports ?? []) as { name?: string; containerPort?: number }[]).find((p) => p?.name === target);
+  return port?.containerPort;
+}
+
+/**
+ * Judges one address: `<service>[.<namespace>[.svc[.<domain>]]]:<port>` through a Service's port to its
+ * targetPort, or `<pod>.<headless service>.<namespace>...:<port>` straight to the pod's port.
+ */
+function judgeAddress(dist: Dist, servers: readonly Server[], client: ClientAddress): CheckResult {
+  const refs: ObjectRef[] = [refOf(client.owner)];
+  const at = `${formatRef(refOf(client.owner))} (${client.owner.file}) ${client.where}`;
+  const match = /^([a-z0-9.-]+):(\d+)$/.exec(client.address);
+  if (!match) return fail(refs, `${at}: '${client.address}' is not <host>:<port>`);
+  const labels = match[1].split('.');
+  const cut = labels.indexOf('svc');
+  const [pod, service, namespace] = (() => {
+    const parts = cut >= 0 ? labels.slice(0, cut) : labels;
+    if (parts.length === 3) return parts;
+    return [undefined, parts[0], parts[1] ?? client.namespace];
+  })();
+  const port = Number(match[2]);
+  const serviceItem = objectsOfKind(dist, 'Service').find((item) => item.object.metadata.name === service && namespaceOf(item) === namespace);
+  const server = serviceItem && servers.find((s) => namespaceOf(s.template.owner) === namespace && selects(serviceItem.object.spec?.selector, s.template.labels));
+  if (!serviceItem || !server) return fail(refs, `${at}: ${client.address} names no Service of ${servers.map((s) => formatRef(refOf(s.template.owner))).join(', ')} in dist/ (service ${service}, namespace ${namespace})`);
+  refs.push(refOf(serviceItem));
+  let target: number | undefined;
+  if (pod !== undefined) {
+    // A pod's own DNS name (through the headless Service) reaches the container port itself.
+    target = port;
+  } else {
+    const entry = ((serviceItem.object.spec?.ports ?? []) as { port?: number; targetPort?: unknown }[]).find((p) => p?.port === port);
+    if (!entry) return fail(refs, `${at}: ${client.address}: ${formatRef(refOf(serviceItem))} has no port ${port} (it has ${((serviceItem.object.spec?.ports ?? []) as { port?: number }[]).map((p) => p.port).join(', ')})`);
+    target = containerPortOf(server.container, entry.targetPort ?? entry.port);
+  }
+  return target !== undefined && server.clientPorts.has(target)
+    ? pass(refs, `${at}: ${client.address} reaches ${server.describe}`)
+    : fail(refs, `${at}: ${client.address} reaches container port ${target ?? '(unresolved)'} of ${formatRef(refOf(server.template.owner))}, not ${server.describe}`);
+}
+
+/** `NAME://host:port` entries of a listener list, as name -> { host, port }. */
+function listenerEntries(text: string | undefined): Map<string, { host: string; port: number }> {
+  const entries = new Map<string, { host: string; port: number }>();
+  for (const entry of (text ?? '').split(',')) {
+    const match = /^\s*([A-Za-z0-9_]+):\/\/(.*):(\d+)\s*$/.exec(entry);
+    if (match) entries.set(match[1], { host: match[2], port: Number(match[3]) });
+  }
+  return entries;
+}
+
+/** KAFKA_ADVERTISED_LISTENERS from env, or as the container's script exports it (it needs the pod's name). */
+function advertisedListeners(container: Record<string, any>): string | undefined {
+  const script = [...(container.command ?? []), ...(container.args ?? [])].join('\n');
+  return envValue(container, 'KAFKA_ADVERTISED_LISTENERS') ?? /KAFKA_ADVERTISED_LISTENERS=["']?([^"'\s]+)/.exec(script)?.[1];
+}
+
+/**
+ * The brokers' client listeners: those advertised at an in-cluster host (not localhost, which is the
+ * port-forward listener), never a controller listener; the inter-broker listener when nothing is advertised.
+ */
+function kafkaServers(dist: Dist): Server[] {
+  const templates = podTemplates(dist);
+  return kafkaStatefulSets(dist).map((item) => {
+    const container = kafkaContainer(item);
+    const listeners = listenerEntries(envValue(container, 'KAFKA_LISTENERS'));
+    const controllers = (envValue(container, 'KAFKA_CONTROLLER_LISTENER_NAMES') ?? 'CONTROLLER').split(',');
+    const advertised = [...listenerEntries(advertisedListeners(container))].filter(([, { host }]) => !/^(localhost|127\.|\[?::1\]?$)/.test(host)).map(([name]) => name);
+    const names = (advertised.length > 0 ? advertised : [envValue(container, 'KAFKA_INTER_BROKER_LISTENER_NAME') ?? 'PLAINTEXT']).filter(
+      (name) => listeners.has(name) && !controllers.includes(name),
+    );
+    const ports = names.map((name) => listeners.get(name)!.port);
+    return {
+      template: templates.find((template) => template.owner === item)!,
+      container,
+      clientPorts: new Set(ports),
+      describe: `the client listener ${names.join(', ') || '(none found in KAFKA_LISTENERS)'} (container port ${ports.join(', ') || '-'})`,
+    };
+  });
+}
+
+export const kafkaClientPort: Check<StaticContext> = {
+  id: 'kafka-client-port',
+  description: "the topics Job (BOOTSTRAP_SERVERS) and Dapr's pubsub.kafka (brokers) reach Kafka on a Service port that leads to the brokers' client listener",
+  component: 'kafka',
+  remediation: 'point BOOTSTRAP_SERVERS and the brokers metadata at the bootstrap Service port of the client listener (e.g. kafka-bootstrap.kafka.svc.cluster.local:9092), not the controller or port-forward listener',
+  run: ({ dist }) => {
+    const servers = kafkaServers(dist);
+    if (servers.length === 0) return [skip('no Kafka StatefulSet in dist/')];
+    const fromEnv = allContainers(dist)
+      .filter(({ container }) => envValue(container, 'BOOTSTRAP_SERVERS') !== undefined)
+      .flatMap(({ template, where, container }) =>
+        envValue(container, 'BOOTSTRAP_SERVERS')!.split(',').map((address) => ({ owner: template.owner, namespace: namespaceOf(template.owner), where: `${where} env BOOTSTRAP_SERVERS`, address: address.trim() })),
+      );
+    const fromDapr = daprComponents(dist)
+      .filter((item) => item.object.spec?.type === 'pubsub.kafka')
+      .flatMap((item) => {
+        const index = ((item.object.spec?.metadata ?? []) as { name?: string }[]).findIndex((entry) => entry?.name === 'brokers');
+        const value = item.object.spec.metadata[index]?.value;
+        return typeof value === 'string'
+          ? value.split(',').map((address) => ({ owner: item, namespace: namespaceOf(item), where: `spec.metadata[${index}] (brokers)`, address: address.trim() }))
+          : [];
+      });
+    const clients = [...fromEnv, ...fromDapr];
+    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, client)) : [skip('no BOOTSTRAP_SERVERS env and no pubsub.kafka brokers in dist/')];
+  },
+};
+
+/** PostgreSQL servers: the port the server listens on (`-c port=`, PGPORT, or 5432). */
+function postgresServers(dist: Dist): Server[] {
+  return podTemplates(dist)
+    .filter((template) => template.longRunning)
+    .flatMap((template) =>
+      ((template.spec.containers ?? []) as Record<string, any>[])
+        .filter((container) => isPostgresImage(container?.image))
+        .map((container) => {
+          const port = Number(commandLineSettings(container).get('port') ?? envValue(container, 'PGPORT') ?? 5432);
+          return { template, container, clientPorts: new Set([port]), describe: `the port PostgreSQL listens on (${port})` };
+        }),
+    );
+}
+
+export const postgresClientPort: Check<StaticContext> = {
+  id: 'postgres-client-port',
+  description: 'Jobs and pods that connect to PostgreSQL (PGHOST, PGPORT) reach it on a Service port that leads to the port the server listens on',
+  component: 'postgres',
+  remediation: 'set PGHOST to the PostgreSQL Service and PGPORT to its port (e.g. postgres.postgres.svc.cluster.local and 5432), and the Service targetPort to the server\'s port',
+  run: ({ dist }) => {
+    const servers = postgresServers(dist);
+    if (servers.length === 0) return [skip('no PostgreSQL server in dist/')];
+    const clients = allContainers(dist)
+      .filter(({ container }) => envValue(container, 'PGHOST') !== undefined && !servers.some((server) => server.container === container))
+      .map(({ template, where, container }) => ({
+        owner: template.owner,
+        namespace: namespaceOf(template.owner),
+        where: `${where} env PGHOST, PGPORT`,
+        // libpq's default port when PGPORT is unset.
+        address: `${envValue(container, 'PGHOST')}:${envValue(container, 'PGPORT') ?? 5432}`,
+      }));
+    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, client)) : [skip('no container sets PGHOST in dist/')];
+  },
+};
