@@ -113,6 +113,10 @@ const CASES: BreakCase[] = [
   { check: 'job-bounded', breaks: 'a Job without deadline', says: 'spec.activeDeadlineSeconds is unset', apply: (dir) => editObjects(dir, topicsJob, (o) => void delete o.spec.activeDeadlineSeconds) },
   { check: 'job-bounded', breaks: 'an unbounded backoffLimit', says: 'spec.backoffLimit is 1000', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (o.spec.backoffLimit = 1000)) },
   { check: 'job-bounded', breaks: 'a wait longer than the deadline', says: 'WAIT_TIMEOUT_SECONDS=3600 is not below spec.activeDeadlineSeconds 1800', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', '3600')) },
+  { check: 'job-bounded', breaks: "a script's default wait longer than the deadline", says: 'migrate.sh defaults WAIT_TIMEOUT_SECONDS to 7200', apply: (dir) => {
+      editObjects(dir, byKind('ConfigMap', /^postgres-migrations-/), (o) => void (o.data['migrate.sh'] = o.data['migrate.sh'].replace('WAIT_TIMEOUT_SECONDS:-300}', 'WAIT_TIMEOUT_SECONDS:-7200}')));
+      editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', undefined));
+    } },
   { check: 'pdb-availability', breaks: 'a budget that lets 2 of 3 voters go', profile: 'production', says: 'the KRaft quorum of 3 voter(s) needs 2: at most 1', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = 2)) },
   { check: 'pdb-availability', breaks: 'a percentage that permits every broker down', profile: 'production', says: 'allows 3 of 3 pod(s)', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = '100%')) },
   { check: 'pdb-availability', breaks: 'a topic that cannot lose a broker', profile: 'production', says: 'topic learning.query (replication factor 3, min.insync.replicas 3)', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
@@ -184,7 +188,7 @@ const CASES: BreakCase[] = [
   { check: 'dapr-component-metadata', breaks: 'pubsub.kafka without authType', says: 'authType', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata = o.spec.metadata.filter((m: any) => m.name !== 'authType'))) },
   { check: 'dapr-component-scopes', breaks: 'an unscoped Component', says: 'has no scopes', apply: (dir) => editObjects(dir, daprComponent('pubsub.kafka'), (o) => void delete o.scopes) },
-  { check: 'dapr-kafka-brokers-resolve', breaks: 'brokers naming a Service that does not exist', says: 'kafka.kafka.svc:9092', apply: (dir) =>
+  { check: 'kafka-client-port', breaks: 'Dapr brokers naming a Service that does not exist', says: 'kafka.kafka.svc:9092 names no Service', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka.kafka.svc:9092')) },
 ];
 

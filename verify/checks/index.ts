@@ -11,7 +11,7 @@ import {
   liveServiceEndpoints,
   liveStatefulSetsReady,
 } from './cluster';
-import { daprComponentMetadata, daprComponentScopes, daprKafkaBrokersResolve } from './dapr';
+import { daprComponentMetadata, daprComponentScopes } from './dapr';
 import {
   kafkaHeadlessService,
   kafkaHeapWithinLimit,
@@ -84,7 +84,6 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   daprCrdSchema,
   daprComponentMetadata,
   daprComponentScopes,
-  daprKafkaBrokersResolve,
 ];
 
 /** Checks of a running cluster through a ClusterReader. */

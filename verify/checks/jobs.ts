@@ -69,6 +69,25 @@ function jobSpecs(dist: Dist): { item: DistObject; spec: Record<string, any>; pa
   ];
 }
 
+/**
+ * The waits a Job's containers take: env values named like WAIT_TIMEOUT_SECONDS, and where the env
+ * does not set one, the default its script in the Job's own ConfigMap gives it (`${WAIT_TIMEOUT_SECONDS:-300}`).
+ */
+function visibleWaits(dist: Dist, item: DistObject, spec: Record<string, any>): { where: string; seconds: number }[] {
+  const containers = [...(spec.template?.spec?.initContainers ?? []), ...(spec.template?.spec?.containers ?? [])] as Record<string, any>[];
+  const scripts = Object.entries((ownConfigMap(dist, item)?.object.data ?? {}) as Record<string, unknown>).filter(([, text]) => typeof text === 'string') as [string, string][];
+  return containers.flatMap((container) => {
+    const env = ((container?.env ?? []) as { name?: string; value?: unknown }[]).filter((entry) => WAIT_ENV.test(entry?.name ?? '') && entry.value !== undefined);
+    const set = new Set(env.map((entry) => entry.name));
+    const defaults = scripts.flatMap(([key, text]) =>
+      [...text.matchAll(/\$\{([A-Z_]+):-(\d+)\}/g)]
+        .filter(([, name]) => WAIT_ENV.test(name) && !set.has(name))
+        .map(([, name, seconds]) => ({ where: `container ${container.name}: ${key} defaults ${name} to ${seconds}`, seconds: Number(seconds) })),
+    );
+    return [...env.map((entry) => ({ where: `container ${container.name} env ${entry.name}=${entry.value}`, seconds: Number(entry.value) })), ...defaults];
+  });
+}
+
 export const jobBounded: Check<StaticContext> = {
   id: 'job-bounded',
   description: `every Job ends: activeDeadlineSeconds set and longer than every wait its containers take from env, backoffLimit at most ${MAX_BACKOFF_LIMIT}`,
@@ -88,16 +107,9 @@ export const jobBounded: Check<StaticContext> = {
       if (backoff !== undefined && !(Number.isInteger(backoff) && backoff >= 0 && backoff <= MAX_BACKOFF_LIMIT)) {
         problems.push(`${path}.backoffLimit is ${backoff}: a failing Job retries for hours (rule: 0..${MAX_BACKOFF_LIMIT})`);
       }
-      const containers = [...(spec.template?.spec?.initContainers ?? []), ...(spec.template?.spec?.containers ?? [])] as Record<string, any>[];
-      containers.forEach((container) => {
-        for (const env of (container?.env ?? []) as { name?: string; value?: unknown }[]) {
-          if (!WAIT_ENV.test(env?.name ?? '') || env.value === undefined) continue;
-          const wait = Number(env.value);
-          if (bounded && !(wait < deadline)) {
-            problems.push(`container ${container.name} env ${env.name}=${env.value} is not below ${path}.activeDeadlineSeconds ${deadline}: the Job is killed before its wait ends`);
-          }
-        }
-      });
+      for (const wait of bounded ? visibleWaits(dist, item, spec) : []) {
+        if (!(wait.seconds < deadline)) problems.push(`${wait.where} is not below ${path}.activeDeadlineSeconds ${deadline}: the Job is killed before its wait ends`);
+      }
       if (problems.length > 0) return fail([ref], `${at}: ${problems.join('; ')}`);
       return backoff === undefined
         ? warn([ref], `${at}: ${path}.backoffLimit unset (the API's default 6 applies); state it`)
