@@ -20,9 +20,11 @@ export interface PostgresMemorySettings {
 }
 
 /**
- * What the server may use at worst: shared_buffers, /dev/shm, one maintenance operation (VACUUM,
- * CREATE INDEX) and, per connection, its own overhead and WORK_MEM_PER_CONNECTION work_mem. The OOM
- * killer, not PostgreSQL, enforces a container's limit, so this must fit it.
+ * What the server may use at worst: shared_buffers, /dev/shm, one maintenance operation (CREATE INDEX,
+ * a manual VACUUM) and, per connection, its own overhead and WORK_MEM_PER_CONNECTION work_mem. Autovacuum
+ * workers are not counted one maintenance_work_mem each: PostgreSQL 16 sizes a worker's dead-tuple store
+ * by the table (dead_items_max_items in src/backend/access/heap/vacuumlazy.c), small for LearnFlow's
+ * tables. The OOM killer, not PostgreSQL, enforces a container's limit, so this must fit it.
  */
 export function postgresMemoryDemandMiB(settings: PostgresMemorySettings): number {
   const perConnection = BACKEND_OVERHEAD_MIB + WORK_MEM_PER_CONNECTION * settings.workMemMiB;

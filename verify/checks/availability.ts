@@ -43,9 +43,9 @@ function safeDisruptions(dist: Dist, template: PodTemplate, replicas: number): {
 }
 
 /**
- * Pods a PodDisruptionBudget lets an eviction take down at once. Percentages round up for both fields,
- * as the disruption controller scales them (intstr.GetScaledValueFromIntOrPercent(..., true) in
- * kubernetes pkg/controller/disruption/disruption.go, getExpectedScale and its callers).
+ * Pods a PodDisruptionBudget lets an eviction take down at once. A percentage of either field rounds up
+ * to whole pods (kubernetes.io/docs/tasks/run-application/configure-pdb, "Rounding logic when
+ * specifying percentages").
  */
 function allowedDisruptions(spec: Record<string, any>, replicas: number): number | string {
   const scaled = (value: unknown): number | undefined => {
