@@ -121,11 +121,12 @@ export const podAntiAffinity: Check<StaticContext> = {
     'add spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution with topologyKey kubernetes.io/hostname and a labelSelector matching the pods (preferred only outside production)',
   run: ({ dist }) => {
     const profile = profileOf(dist);
-    const templates = podTemplates(dist).filter((template) => template.longRunning && replicasOf(template.owner) > 1);
-    if (templates.length === 0) return [skip('no multi-replica workloads in dist/')];
+    const templates = podTemplates(dist).filter((template) => template.longRunning);
+    if (templates.length === 0) return [skip('no long-running workloads in dist/')];
     return templates.map((template) => {
       const ref = refOf(template.owner);
       const at = `${formatRef(ref)} (${template.owner.file})`;
+      if (replicasOf(template.owner) <= 1) return pass([ref], `${at}: a single replica, nothing to spread`);
       const antiAffinity = template.spec.affinity?.podAntiAffinity ?? {};
       const spreads = (term: Record<string, any> | undefined) =>
         term?.topologyKey === HOSTNAME_TOPOLOGY && (term.namespaces === undefined || term.namespaces.includes(namespaceOf(template.owner))) && selects(term.labelSelector, template.labels);
