@@ -29,6 +29,11 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'fractional partitions', override: { kafka: { topics: [topic({ partitions: 1.5 })] } }, path: 'kafka.topics[learning.query].partitions', value: '1.5' },
   { case: 'replication factor above brokers', override: { kafka: { topics: [topic({ replicationFactor: 3 })] } }, path: 'kafka.topics[learning.query].replicationFactor', value: '3' },
   { case: 'min.insync.replicas above replication factor', override: { kafka: { topics: [topic({ minInsyncReplicas: 2 })] } }, path: 'kafka.topics[learning.query].minInsyncReplicas', value: '2' },
+  // What `npm run verify` would refuse (kafka-min-insync-replicas, pdb-availability) is refused at synth too.
+  { case: 'min.insync.replicas equal to the replication factor', args: ['--profile', 'production'], override: { kafka: { topics: [topic({ minInsyncReplicas: 3 })] } }, path: 'kafka.topics[learning.query].minInsyncReplicas', value: '3', rule: 'one broker down' },
+  { case: 'a topic of one replica in production', args: ['--profile', 'production'], override: { kafka: { topics: [topic({ replicationFactor: 1 })] } }, path: 'kafka.topics[learning.query].replicationFactor', value: '1', rule: 'min.insync.replicas 1 in production' },
+  { case: 'one broker in production', args: ['--profile', 'production'], override: { kafka: { brokers: 1 } }, path: 'kafka.brokers', value: '1', rule: '>= 3 in production' },
+  { case: 'two brokers (two KRaft voters)', override: { kafka: { brokers: 2 } }, path: 'kafka.brokers', value: '2', rule: 'two KRaft voters' },
   { case: 'retention in words', override: { kafka: { topics: [topic({ retention: '7 days' })] } }, path: 'kafka.topics[learning.query].retention', value: '7 days' },
   { case: 'retention below -1', override: { kafka: { topics: [topic({ retention: -2 })] } }, path: 'kafka.topics[learning.query].retention', value: '-2' },
   { case: 'duplicate topic', override: { kafka: { topics: [topic({}), topic({})] } }, path: 'kafka.topics[learning.query].name', value: 'learning.query', rule: 'listed twice' },

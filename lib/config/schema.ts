@@ -23,6 +23,15 @@ const configShape = z
 /** The cross-field rules a single field's schema cannot see. */
 function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx): void {
   const { brokers, topics } = config.kafka;
+  const production = config.profile === 'production';
+  // Every broker is a KRaft voter: a majority of 2 is 2, so neither may ever be down (no roll, no drain).
+  if (brokers === 2) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'brokers'], message: 'must not be 2: two KRaft voters need both for a quorum, so no broker may be down; use 1, or 3 or more' });
+  }
+  // acks=all needs min.insync.replicas >= 2 for a write to outlive one broker, so 3 replicas with one free.
+  else if (production && brokers < 3) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'brokers'], message: 'must be >= 3 in production (min.insync.replicas 2 with one broker free to be down)' });
+  }
   const seen = new Map<string, number>();
   topics.forEach((topic, i) => {
     const path = ['kafka', 'topics', i];
@@ -52,6 +61,20 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
         code: z.ZodIssueCode.custom,
         path: [...path, 'minInsyncReplicas'],
         message: `must not exceed the topic's replication factor (${replicationFactor})`,
+      });
+    } else if (topic.minInsyncReplicas !== undefined && replicationFactor > 1 && topic.minInsyncReplicas === replicationFactor) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [...path, 'minInsyncReplicas'],
+        message: `must be below the topic's replication factor (${replicationFactor}): one broker down (a roll, a drain) would fail every acks=all producer`,
+      });
+    }
+    const minInsyncReplicas = topic.minInsyncReplicas ?? defaultMinInsyncReplicas(replicationFactor);
+    if (production && brokers >= 3 && minInsyncReplicas < 2) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [...path, topic.minInsyncReplicas === undefined ? 'replicationFactor' : 'minInsyncReplicas'],
+        message: 'gives min.insync.replicas 1 in production: an acks=all write on one replica is lost with that broker (needs replication factor >= 3 and min.insync.replicas >= 2)',
       });
     }
   });
