@@ -33,6 +33,7 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'min.insync.replicas equal to the replication factor', args: ['--profile', 'production'], override: { kafka: { topics: [topic({ minInsyncReplicas: 3 })] } }, path: 'kafka.topics[learning.query].minInsyncReplicas', value: '3', rule: 'one broker down' },
   { case: 'a topic of one replica in production', args: ['--profile', 'production'], override: { kafka: { topics: [topic({ replicationFactor: 1 })] } }, path: 'kafka.topics[learning.query].replicationFactor', value: '1', rule: 'min.insync.replicas 1 in production' },
   { case: 'one broker in production', args: ['--profile', 'production'], override: { kafka: { brokers: 1 } }, path: 'kafka.brokers', value: '1', rule: '>= 3 in production' },
+  { case: 'preferred anti-affinity in production', args: ['--profile', 'production'], override: { kafka: { antiAffinity: 'preferred' } }, path: 'kafka.antiAffinity', value: 'preferred', rule: "'required' in production" },
   { case: 'two brokers (two KRaft voters)', override: { kafka: { brokers: 2 } }, path: 'kafka.brokers', value: '2', rule: 'two KRaft voters' },
   { case: 'retention in words', override: { kafka: { topics: [topic({ retention: '7 days' })] } }, path: 'kafka.topics[learning.query].retention', value: '7 days' },
   { case: 'retention below -1', override: { kafka: { topics: [topic({ retention: -2 })] } }, path: 'kafka.topics[learning.query].retention', value: '-2' },

@@ -32,6 +32,9 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
   else if (production && brokers < 3) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'brokers'], message: 'must be >= 3 in production (min.insync.replicas 2 with one broker free to be down)' });
   }
+  if (production && config.kafka.antiAffinity !== 'required') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'antiAffinity'], message: "must be 'required' in production: brokers sharing a node lose several KRaft voters and replicas with it" });
+  }
   const seen = new Map<string, number>();
   topics.forEach((topic, i) => {
     const path = ['kafka', 'topics', i];
