@@ -5,6 +5,7 @@ import { resources } from './resources';
 export const jobSettings = z
   .object({
     resources,
+    // verify's job-bounded holds dist/ to the same bound (verify/checks/jobs.ts).
     backoffLimit: z.number().int('must be a whole number').min(0, 'must be >= 0').max(20, 'must be <= 20'),
     ttlSecondsAfterFinished: z.number().int('must be a whole number').min(0, 'must be >= 0'),
     /** How long the Job's script waits for its server before failing. */

@@ -55,9 +55,10 @@ export const jobContentHash: Check<StaticContext> = {
   },
 };
 
-// With the Job controller's exponential back-off (10 s doubling to 6 min, kubernetes.io/docs/concepts/
-// workloads/controllers/job/#pod-backoff-failure-policy), 10 retries already span about half an hour.
-const MAX_BACKOFF_LIMIT = 10;
+// The bound synth's config enforces (postgres.jobs / kafka.topicsJob backoffLimit, lib/config/job.ts). With
+// the Job controller's back-off (10 s doubling to 6 min, kubernetes.io/docs/concepts/workloads/controllers/
+// job/#pod-backoff-failure-policy), 20 retries span about an hour and a half.
+const MAX_BACKOFF_LIMIT = 20;
 // Waits a Job's script takes from its environment (WAIT_TIMEOUT_SECONDS and the like), in seconds.
 const WAIT_ENV = /(TIMEOUT|WAIT)[A-Z_]*_SECONDS$/;
 
