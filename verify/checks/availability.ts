@@ -88,18 +88,19 @@ export const pdbAvailability: Check<StaticContext> = {
       const replicas = selected.reduce((sum, template) => sum + replicasOf(template.owner), 0);
       const allowed = allowedDisruptions(budget.object.spec ?? {}, replicas);
       const workload = selected.map((template) => formatRef(refOf(template.owner))).join(', ');
+      const field = ['maxUnavailable', 'minAvailable'].filter((key) => budget.object.spec?.[key] !== undefined).map((key) => `spec.${key} ${JSON.stringify(budget.object.spec[key])}`).join(', ');
       if (typeof allowed === 'string') {
         results.push(fail(refs, `${at}: ${allowed}`));
       } else if (allowed === 0) {
-        results.push(fail(refs, `${at}: allows 0 of ${replicas} pod(s) of ${workload} to be evicted: every node drain and cluster upgrade blocks forever`));
+        results.push(fail(refs, `${at}: ${field} allows 0 of ${replicas} pod(s) of ${workload} to be evicted: every node drain and cluster upgrade blocks forever`));
       } else if (replicas === 1) {
         results.push(pass(refs, `${at}: ${workload} has a single replica (no availability to keep); eviction allowed, so drains proceed`));
       } else {
         const safe = selected.map((template) => safeDisruptions(dist, template, replicasOf(template.owner))).reduce((a, b) => (b.limit < a.limit ? b : a));
         results.push(
           allowed > safe.limit
-            ? fail(refs, `${at}: allows ${allowed} of ${replicas} pod(s) of ${workload} down at once, but ${safe.why}: at most ${safe.limit}`)
-            : pass(refs, `${at}: allows ${allowed} of ${replicas} pod(s) of ${workload} down at once (${safe.why})`),
+            ? fail(refs, `${at}: ${field} allows ${allowed} of ${replicas} pod(s) of ${workload} down at once, but ${safe.why}: at most ${safe.limit}`)
+            : pass(refs, `${at}: ${field} allows ${allowed} of ${replicas} pod(s) of ${workload} down at once (${safe.why})`),
         );
       }
     }
