@@ -1,20 +1,12 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
+import { profileOf } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { brokerMinInsyncReplicas } from './kafka';
 import { envValue, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
 
-/** The profile dist/ was synthesized with, as its endpoints document states it (`# profile: <name>`). */
-export function profileOf(dist: Dist): string | undefined {
-  return /^# profile: (\S+)$/m.exec(dist.documents['infra-endpoints.txt'] ?? '')?.[1];
-}
-
 const rolesOf = (item: DistObject) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').map((role) => role.trim());
-
-/** The broker default min.insync.replicas (Kafka's default 1) of the first Kafka StatefulSet. */
-function brokerMinInsyncReplicas(dist: Dist): number {
-  return Number(kafkaStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
-}
 
 /**
  * The pods a budget's workload may lose at once and keep working: a KRaft quorum keeps a majority of
@@ -142,67 +134,6 @@ export const podAntiAffinity: Check<StaticContext> = {
       return preferred
         ? pass([ref], `${at}: preferred anti-affinity on ${HOSTNAME_TOPOLOGY} (profile ${profile ?? 'unknown'}; required in production)`)
         : warn([ref], `${at}: ${replicas} replicas and no pod anti-affinity on ${HOSTNAME_TOPOLOGY}: they may share a node`);
-    });
-  },
-};
-
-/** One replicated log whose min.insync.replicas is judged: a topic, or a broker default. */
-interface ReplicatedLog {
-  readonly item: DistObject;
-  readonly what: string;
-  readonly replicationFactor: number;
-  readonly minIsr: number;
-}
-
-// Broker settings (env of the apache/kafka image) for logs created without their own configs.
-const BROKER_LOG_DEFAULTS = [
-  { what: 'broker default for new topics', rf: 'KAFKA_DEFAULT_REPLICATION_FACTOR', rfDefault: 1, minIsr: 'KAFKA_MIN_INSYNC_REPLICAS', minIsrDefault: 1 },
-  { what: 'transaction state log', rf: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', rfDefault: 3, minIsr: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', minIsrDefault: 2 },
-  { what: 'share-group state topic', rf: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', rfDefault: 3, minIsr: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', minIsrDefault: 2 },
-];
-
-function replicatedLogs(dist: Dist): ReplicatedLog[] {
-  const fallback = brokerMinInsyncReplicas(dist);
-  const topics = topicsFiles(dist).flatMap(({ configMap, topics }) =>
-    topics.map((topic) => ({
-      item: configMap,
-      what: `topic ${topic.name} (${configMap.file} data.topics.conf line ${topic.line})`,
-      replicationFactor: topic.replicationFactor,
-      minIsr: Number(topic.configs['min.insync.replicas'] ?? fallback),
-    })),
-  );
-  const defaults = kafkaStatefulSets(dist).flatMap((item) => {
-    const container = kafkaContainer(item);
-    return BROKER_LOG_DEFAULTS.map((setting) => ({
-      item,
-      what: `${setting.what} (${item.file} env ${setting.rf}, ${setting.minIsr})`,
-      replicationFactor: Number(envValue(container, setting.rf) ?? setting.rfDefault),
-      minIsr: Number(envValue(container, setting.minIsr) ?? setting.minIsrDefault),
-    }));
-  });
-  return [...topics, ...defaults];
-}
-
-export const kafkaMinInsyncReplicas: Check<StaticContext> = {
-  id: 'kafka-min-insync-replicas',
-  description:
-    'min.insync.replicas (topics and broker defaults) leaves one broker free to be down: at most replication factor - 1 when replicated, and at least 2 in production',
-  component: 'kafka',
-  remediation: 'with replication factor 3, set min.insync.replicas=2 (the topic config, and KAFKA_MIN_INSYNC_REPLICAS for the broker default)',
-  run: ({ dist }) => {
-    const logs = replicatedLogs(dist);
-    if (logs.length === 0) return [skip('no Kafka topics or brokers in dist/')];
-    const production = profileOf(dist) === 'production';
-    return logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
-      const ref = refOf(item);
-      const at = `${formatRef(ref)}: ${what}`;
-      if (rf > 1 && minIsr > rf - 1) {
-        return fail([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}: one broker down (a roll, a drain) fails every acks=all producer (rule: <= replication factor - 1)`);
-      }
-      if (production && minIsr < 2) {
-        return fail([ref], `${at}: min.insync.replicas ${minIsr} in production: an acks=all write acknowledged by one replica is lost with that broker (rule: >= 2)`);
-      }
-      return pass([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}`);
     });
   },
 };

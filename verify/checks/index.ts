@@ -1,6 +1,6 @@
 import type { LiveContext, StaticContext } from '../context';
 import type { Check } from '../model';
-import { kafkaMinInsyncReplicas, pdbAvailability, podAntiAffinity } from './availability';
+import { pdbAvailability, podAntiAffinity } from './availability';
 import {
   liveDaprComponents,
   liveDaprControlPlane,
@@ -16,6 +16,7 @@ import {
   kafkaHeadlessService,
   kafkaHeapWithinLimit,
   kafkaInternalTopicReplication,
+  kafkaMinInsyncReplicas,
   kafkaParallelPods,
   kafkaQuorumVoters,
   kafkaServiceLinksDisabled,

@@ -4,6 +4,7 @@ import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
+import { profileOf } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
 import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf, SVC_DOMAIN } from '../workloads';
 
@@ -121,17 +122,22 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
 // Broker settings for internal topics, with Kafka 4.x defaults (GroupCoordinatorConfig, TransactionLogConfig,
 // ShareCoordinatorConfig, ReplicationConfigs). Defaults of 3 never form on fewer brokers.
 const INTERNAL_REPLICATION = [
-  { env: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', fallback: 3 },
-  { env: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', fallback: 3, minIsr: { env: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', fallback: 2 } },
-  { env: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', fallback: 3, minIsr: { env: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', fallback: 2 } },
-  { env: 'KAFKA_DEFAULT_REPLICATION_FACTOR', fallback: 1, minIsr: { env: 'KAFKA_MIN_INSYNC_REPLICAS', fallback: 1 } },
+  { what: 'offsets topic', env: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', fallback: 3 },
+  { what: 'transaction state log', env: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', fallback: 3, minIsr: { env: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', fallback: 2 } },
+  { what: 'share-group state topic', env: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', fallback: 3, minIsr: { env: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', fallback: 2 } },
+  { what: 'broker default for new topics', env: 'KAFKA_DEFAULT_REPLICATION_FACTOR', fallback: 1, minIsr: { env: 'KAFKA_MIN_INSYNC_REPLICAS', fallback: 1 } },
 ];
+
+/** The broker default min.insync.replicas (Kafka's default 1), which topics without their own inherit. */
+export function brokerMinInsyncReplicas(dist: Dist): number {
+  return Number(kafkaStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
+}
 
 export const kafkaInternalTopicReplication: Check<StaticContext> = {
   id: 'kafka-internal-topic-replication',
   description: 'internal topics (offsets, transactions, share state) and defaults replicate at most across the brokers that exist',
   component: 'kafka',
-  remediation: 'set KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR, KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR and KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR to min(3, brokers), their min ISR to at most that',
+  remediation: 'set KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR, KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR and KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR to min(3, brokers)',
   run: ({ dist }) => {
     const brokers = brokerCount(dist);
     return perKafkaStatefulSet(dist, (item) => {
@@ -142,10 +148,6 @@ export const kafkaInternalTopicReplication: Check<StaticContext> = {
         const factor = Number(envValue(container, setting.env) ?? setting.fallback);
         const shown = `${setting.env}=${factor}${envValue(container, setting.env) === undefined ? ' (Kafka default)' : ''}`;
         if (!(factor >= 1 && factor <= brokers)) problems.push(`${shown} but ${brokers} broker(s)`);
-        if (setting.minIsr) {
-          const minIsr = Number(envValue(container, setting.minIsr.env) ?? setting.minIsr.fallback);
-          if (!(minIsr >= 1 && minIsr <= factor)) problems.push(`${setting.minIsr.env}=${minIsr} exceeds replication factor ${factor}`);
-        }
       }
       return problems.length === 0
         ? pass([ref], `${formatRef(ref)}: internal topic replication fits ${brokers} broker(s)`)
@@ -183,22 +185,19 @@ export const kafkaHeapWithinLimit: Check<StaticContext> = {
 
 export const kafkaTopicReplication: Check<StaticContext> = {
   id: 'kafka-topic-replication',
-  description: 'every declared topic has replication factor <= brokers and min.insync.replicas <= replication factor',
+  description: 'every declared topic has at least one partition and a replication factor of at most the brokers that exist',
   component: 'kafka',
-  remediation: 'lower the topic replication factor to the broker count, and min.insync.replicas below it (2 of 3 is the usual)',
+  remediation: 'lower the topic replication factor to the broker count',
   run: ({ dist }) => {
     const files = topicsFiles(dist);
     if (files.length === 0) return [skip('no topics.conf ConfigMap in dist/')];
     const brokers = brokerCount(dist);
-    const brokerMinIsr = Number(kafkaStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
     return files.flatMap(({ configMap, topics, errors }) => {
       const ref = refOf(configMap);
       const problems = [...errors];
       for (const topic of topics) {
-        const minIsr = Number(topic.configs['min.insync.replicas'] ?? brokerMinIsr);
         if (topic.partitions < 1) problems.push(`${topic.name}: ${topic.partitions} partitions`);
         if (topic.replicationFactor < 1 || topic.replicationFactor > brokers) problems.push(`${topic.name}: replication factor ${topic.replicationFactor} with ${brokers} broker(s)`);
-        if (!(minIsr >= 1 && minIsr <= topic.replicationFactor)) problems.push(`${topic.name}: min.insync.replicas ${minIsr} > replication factor ${topic.replicationFactor} (acks=all producers always fail)`);
       }
       return problems.length === 0
         ? [pass([ref], `${formatRef(ref)}: ${topics.length} topics fit ${brokers} broker(s)`)]
@@ -234,6 +233,67 @@ export const kafkaTopicsDeclared: Check<StaticContext> = {
       return found.topic.partitions > expected.partitions
         ? warn([ref], `topic ${expected.name}: ${found.topic.partitions} partitions, more than the ${expected.partitions} planned`)
         : pass([ref], `topic ${expected.name}: ${expected.partitions} partitions, retention ${expected.retentionMs / 86_400_000} d`);
+    });
+  },
+};
+
+/** One replicated log whose min.insync.replicas is judged: a declared topic, or a broker default. */
+interface ReplicatedLog {
+  readonly item: DistObject;
+  readonly what: string;
+  readonly replicationFactor: number;
+  readonly minIsr: number;
+}
+
+function replicatedLogs(dist: Dist): ReplicatedLog[] {
+  const fallback = brokerMinInsyncReplicas(dist);
+  const topics = topicsFiles(dist).flatMap(({ configMap, topics }) =>
+    topics.map((topic) => ({
+      item: configMap,
+      what: `topic ${topic.name} (${configMap.file} data.topics.conf line ${topic.line})`,
+      replicationFactor: topic.replicationFactor,
+      minIsr: Number(topic.configs['min.insync.replicas'] ?? fallback),
+    })),
+  );
+  const defaults = kafkaStatefulSets(dist).flatMap((item) => {
+    const container = kafkaContainer(item);
+    return INTERNAL_REPLICATION.flatMap(({ what, env, fallback: rfDefault, minIsr }) =>
+      minIsr
+        ? [
+            {
+              item,
+              what: `${what} (${item.file} env ${env}, ${minIsr.env})`,
+              replicationFactor: Number(envValue(container, env) ?? rfDefault),
+              minIsr: Number(envValue(container, minIsr.env) ?? minIsr.fallback),
+            },
+          ]
+        : [],
+    );
+  });
+  return [...topics, ...defaults];
+}
+
+export const kafkaMinInsyncReplicas: Check<StaticContext> = {
+  id: 'kafka-min-insync-replicas',
+  description:
+    'min.insync.replicas (topics and broker defaults) leaves one broker free to be down: at most replication factor - 1 when replicated (1 without replicas), and at least 2 in production',
+  component: 'kafka',
+  remediation: 'with replication factor 3, set min.insync.replicas=2 (the topic config, and KAFKA_MIN_INSYNC_REPLICAS for the broker default)',
+  run: ({ dist }) => {
+    const logs = replicatedLogs(dist);
+    if (logs.length === 0) return [skip('no Kafka topics or brokers in dist/')];
+    const production = profileOf(dist) === 'production';
+    return logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
+      const ref = refOf(item);
+      const at = `${formatRef(ref)}: ${what}`;
+      if (!(Number.isInteger(minIsr) && minIsr >= 1 && minIsr <= Math.max(1, rf - 1))) {
+        const why = minIsr > rf ? 'every acks=all producer always fails' : 'one broker down (a roll, a drain) fails every acks=all producer';
+        return fail([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}: ${why} (rule: 1..max(1, replication factor - 1))`);
+      }
+      if (production && minIsr < 2) {
+        return fail([ref], `${at}: min.insync.replicas ${minIsr} in production: an acks=all write acknowledged by one replica is lost with that broker (rule: >= 2)`);
+      }
+      return pass([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}`);
     });
   },
 };
