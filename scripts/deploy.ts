@@ -2,22 +2,12 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseQuantity } from '../lib/config/quantity';
+import { EXIT, exitCodeHelp } from '../lib/exit-codes';
 import { DAPR_CONTROL_PLANE, DAPR_CRDS } from '../verify/checks/cluster';
 import { type Dist, DistError, loadDist } from '../verify/dist';
 import type { DistObject, K8sObject } from '../verify/model';
 import { APPLY_TIMEOUT_MS, firstLines, formatDuration, GET_TIMEOUT_MS, Kubectl, KUBECTL_MISSING, REQUEST_TIMEOUT } from './kubectl';
 import { describeObject, FIELD_MANAGER, formatChange, planStatefulSets, readLive, type StatefulSetPlan } from './live-changes';
-
-const EXIT = {
-  ok: 0,
-  // 1 and 2 are the verifier's own codes, passed through unchanged.
-  verifyFindings: 1,
-  verifyCouldNotCheck: 2,
-  usage: 3,
-  preflight: 4,
-  apply: 5,
-  wait: 6,
-} as const;
 
 const HELP_AFTER = `
 Steps:
@@ -31,16 +21,7 @@ Steps:
      deleted with --cascade=orphan (its pods keep running) and re-created by the apply
   4. \`npm run verify -- --live\`
 
-Exit codes:
-  0  deployed and verified healthy (or: --skip-verify and deployed; --dry-run and preflight passed)
-  1  deployed, but the verifier reported findings
-  2  deployed, but the verifier could not check
-  3  invalid arguments
-  4  preflight failed: nothing was applied (also: a StatefulSet change that cannot be carried out safely,
-     such as smaller or differently classed storage or another selector)
-  5  applying a file, creating the Secrets, expanding a claim or re-creating a StatefulSet failed (also: any
-     unexpected error)
-  6  a StatefulSet did not roll out or a Job failed or did not complete within --timeout`;
+${exitCodeHelp('deploy')}`;
 
 interface DeployOptions {
   readonly profile: string;
@@ -688,7 +669,9 @@ function runSecrets(options: DeployOptions): Failure | undefined {
 function runVerify(options: DeployOptions): number {
   const args = [path.join(__dirname, '..', 'verify', 'main.js'), '--live', '--dist', options.dist];
   if (options.context) args.push('--context', options.context);
-  return spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? EXIT.verifyCouldNotCheck;
+  const { status } = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  // The verifier's verdict passes through; anything else (killed, a usage error of ours) is no verdict.
+  return status === EXIT.ok || status === EXIT.findings ? status : EXIT.couldNotCheck;
 }
 
 // ---------------------------------------------------------------------------------------------

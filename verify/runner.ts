@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { EXIT } from '../lib/exit-codes';
 import { type ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
 import { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } from './checks';
 import type { DataPlane, OpenDataPlane } from './data-plane/data-plane';
@@ -29,8 +30,8 @@ export interface VerifyReport {
   readonly notices: readonly string[];
   readonly checks: readonly CheckReport[];
   readonly summary: Readonly<Record<Status, number>> & { readonly checks: number; readonly elapsedMs: number };
-  /** 0 healthy, 1 findings, 2 could not check (takes precedence: the verdict is incomplete). */
-  readonly exitCode: 0 | 1 | 2;
+  /** healthy, findings, or could not check (takes precedence: the verdict is incomplete). */
+  readonly exitCode: typeof EXIT.ok | typeof EXIT.findings | typeof EXIT.couldNotCheck;
 }
 
 /**
@@ -187,7 +188,7 @@ function finish(
 ): VerifyReport {
   const counts: Record<Status, number> = { pass: 0, fail: 0, warn: 0, skip: 0, error: 0 };
   for (const check of checks) counts[check.status]++;
-  const exitCode = counts.error > 0 ? 2 : counts.fail > 0 ? 1 : 0;
+  const exitCode = counts.error > 0 ? EXIT.couldNotCheck : counts.fail > 0 ? EXIT.findings : EXIT.ok;
   return { dist, cluster, dataPlane, notices, checks, summary: { ...counts, checks: checks.length, elapsedMs: Math.round(performance.now() - started) }, exitCode };
 }
 
