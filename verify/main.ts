@@ -8,7 +8,7 @@ import { directDataPlane, type OpenDataPlane } from './data-plane/data-plane';
 import { portForwardedDataPlane } from './data-plane/port-forward';
 import { parsePostgresUrl, type PostgresConnection } from './data-plane/postgres-target';
 import { formatHuman, formatJson } from './report';
-import { ALL_CHECK_IDS, type LiveMode, runVerify } from './runner';
+import { ALL_CHECK_IDS, firstLine, type LiveMode, runVerify } from './runner';
 
 const HELP_AFTER = `
 ${exitCodeHelp('verify')}
@@ -145,7 +145,8 @@ main().then(
     process.stdout.write('', () => process.exit(code));
   },
   (error) => {
-    console.error(`error: verify failed: ${(error as Error).stack ?? error}`);
-    process.exit(2);
+    // One line that says what went wrong, never a stack trace (the report is read by people and CI logs).
+    console.error(`error: verify failed: ${error instanceof Error ? `${error.name}: ${firstLine(error.message)}` : String(error)}`);
+    process.exit(EXIT.couldNotCheck);
   },
 );
