@@ -1,6 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { ConfigError, loadConfig } from './lib/config/load';
-import { EXIT, exitCodeHelp } from './lib/exit-codes';
+import { EXIT, exitCodeHelp, parseArguments } from './lib/exit-codes';
 import { LearnflowStack } from './lib/learnflow-stack';
 import { writeDistAtomically } from './lib/output/write-dist';
 
@@ -12,16 +12,11 @@ const program = new Command('synth')
   .option('-o, --out <dir>', 'output directory', process.env.CDK8S_OUTDIR ?? 'dist')
   .option('-q, --quiet', 'print nothing on success')
   .addHelpText('after', `\n${exitCodeHelp('synth')}`)
-  .showHelpAfterError()
-  .exitOverride();
+  .showHelpAfterError();
 
 function main(): number {
-  try {
-    program.parse();
-  } catch (error) {
-    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
-    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const options = program.opts<{ profile: string; config?: string; out: string; quiet?: boolean }>();
   try {
     const config = loadConfig({ profile: options.profile, overrideFile: options.config });

@@ -1,3 +1,5 @@
+import { type Command, CommanderError } from 'commander';
+
 /**
  * The exit codes of the project's commands: one definition, read by the commands themselves, their
  * --help texts and the README's table (test/exit-codes.test.ts pins that the README shows exactly this).
@@ -103,6 +105,19 @@ export const EXIT_CODES: readonly ExitCodeMeaning[] = [
     },
   },
 ];
+
+/**
+ * Parses the command line: undefined when the command should run, else the code to exit with (--help
+ * ends with ok; whatever commander refuses, after its message, is invalid input).
+ */
+export function parseArguments(program: Command): ExitCode | undefined {
+  try {
+    program.exitOverride().parse();
+    return undefined;
+  } catch (error) {
+    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+}
 
 /** The "Exit codes:" block of a command's --help. */
 export function exitCodeHelp(command: CommandName): string {

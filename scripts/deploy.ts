@@ -1,5 +1,5 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT, exitCodeHelp } from '../lib/exit-codes';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { applyFile, filesInOrder, recreateStatefulSet } from './deploy/apply';
 import { runSecrets, runVerify } from './deploy/commands';
 import { runPreflight } from './deploy/preflight';
@@ -55,22 +55,12 @@ const program = new Command('deploy')
   .option('--skip-verify', 'do not run `npm run verify -- --live` at the end')
   .option('--dry-run', 'run the preflight checks only; apply nothing')
   .addHelpText('after', HELP_AFTER)
-  .showHelpAfterError()
-  .exitOverride();
-
-function parseOptions(): DeployOptions | number {
-  try {
-    program.parse();
-  } catch (error) {
-    // --help and --version are "errors" to commander too, with exit code 0.
-    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
-  return program.opts<DeployOptions>();
-}
+  .showHelpAfterError();
 
 async function main(): Promise<number> {
-  const options = parseOptions();
-  if (typeof options === 'number') return options;
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
+  const options = program.opts<DeployOptions>();
   const kubectl = new Kubectl(options.context);
   const target = options.context ? `context ${options.context}` : 'the current kubectl context';
   const mode = options.dryRun ? ' (dry run)' : '';

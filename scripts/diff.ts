@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
-import { EXIT, exitCodeHelp } from '../lib/exit-codes';
+import { Command, Option } from 'commander';
+import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { DistError, loadDist } from '../verify/dist';
 import type { DistObject, K8sObject } from '../verify/model';
 import { APPLY_TIMEOUT_MS, GET_TIMEOUT_MS, Kubectl, REQUEST_TIMEOUT } from './kubectl';
@@ -248,15 +248,11 @@ const program = new Command('diff')
   .option('--context <name>', 'kubectl context to compare with (default: the current one)')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['human', 'json']).default('human'))
   .addHelpText('after', HELP_AFTER)
-  .showHelpAfterError()
-  .exitOverride();
+  .showHelpAfterError();
 
 function main(): number {
-  try {
-    program.parse();
-  } catch (error) {
-    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const options = program.opts<DiffOptions>();
   const kubectl = new Kubectl(options.context);
   const context = options.context ?? kubectl.run(['config', 'current-context'], GET_TIMEOUT_MS).stdout.trim();

@@ -1,6 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
-import { EXIT, type ExitCode, exitCodeHelp } from '../lib/exit-codes';
+import { EXIT, type ExitCode, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues, type SecretContract } from '../lib/postgres/secrets';
 import { Kubectl } from './kubectl';
@@ -15,8 +15,7 @@ const program = new Command('secrets')
   .option('--context <name>', 'kubectl context to use (default: the current one)')
   .option('--dry-run', 'only report which Secrets are missing')
   .addHelpText('after', `\n${exitCodeHelp('secrets')}`)
-  .showHelpAfterError()
-  .exitOverride();
+  .showHelpAfterError();
 
 interface Options {
   readonly profile: string;
@@ -100,12 +99,8 @@ function ensureSecret(options: Options, secret: SecretContract): void {
 }
 
 function main(): number {
-  try {
-    program.parse();
-  } catch (error) {
-    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
-    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const options = program.opts<Options>();
   let secrets: readonly SecretContract[];
   try {

@@ -1,5 +1,5 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT, exitCodeHelp } from '../lib/exit-codes';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { referenceDir } from '../lib/platform/project-files';
 import type { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
@@ -76,16 +76,11 @@ const program = new Command('verify')
   .option('--kafka-brokers <list>', 'Kafka bootstrap servers for data-plane checks (host:port,...)', brokerList)
   .option('--postgres-url <url>', 'PostgreSQL URL for data-plane checks (its password is never printed)')
   .addHelpText('after', HELP_AFTER)
-  .showHelpAfterError()
-  .exitOverride();
+  .showHelpAfterError();
 
 async function main(): Promise<number> {
-  try {
-    program.parse();
-  } catch (error) {
-    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
-    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const flags = program.opts<VerifyFlags>();
   selectKubeContext(flags.context);
   if (flags.listChecks) {
