@@ -70,14 +70,14 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       name: 'a Dapr CRD is missing',
       breakIt: () => plane.kubectlOk(['delete', 'crd', 'resiliencies.dapr.io', '--wait=true']),
       repair: () => plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'dapr-crds', 'resiliency.yaml')]),
-      message: /✗ preflight-dapr-crds [\s\S]*✗ Dapr CRD resiliencies\.dapr\.io not installed/,
+      message: /✗ live-dapr-crds [\s\S]*✗ CRD resiliencies\.dapr\.io is not installed/,
       fix: 'dapr init -k --wait',
     },
     {
       name: 'a Dapr control-plane workload is missing',
       breakIt: () => plane.kubectlOk(['-n', 'dapr-system', 'delete', 'statefulset', 'dapr-scheduler-server', '--wait=true']),
       repair: () => plane.installDaprStandIn(),
-      message: /✗ preflight-dapr-control-plane [\s\S]*✗ not installed in dapr-system: statefulset\/dapr-scheduler-server:/,
+      message: /✗ live-dapr-control-plane [\s\S]*✗ StatefulSet dapr-system\/dapr-scheduler-server is not installed/,
       fix: 'helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait',
     },
     {

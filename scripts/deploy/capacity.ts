@@ -3,7 +3,7 @@ import type { Dist } from '../../verify/dist';
 import { fail, type K8sObject, pass } from '../../verify/model';
 import { GET_TIMEOUT_MS, REQUEST_TIMEOUT } from '../kubectl';
 import type { PreflightCheck } from './preflight';
-import { hasCondition, type KubeList } from './prerequisites';
+import type { KubeList } from './preflight';
 
 // Whether dist/ fits on the schedulable nodes: requests against allocatable, before anything is applied.
 
@@ -53,6 +53,10 @@ function requestedByDist(dist: Dist): Resources {
     }
   }
   return { cpu: total.cpu + largestJob.cpu, memory: total.memory + largestJob.memory };
+}
+
+function hasCondition(object: K8sObject, type: string): boolean {
+  return ((object.status?.conditions ?? []) as { type?: string; status?: string }[]).some((condition) => condition.type === type && condition.status === 'True');
 }
 
 /** Nodes our pods can land on: Ready, not cordoned, no taint our pods would have to tolerate. */

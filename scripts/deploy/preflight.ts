@@ -1,3 +1,6 @@
+import { referenceDir } from '../../lib/platform/project-files';
+import { liveDaprControlPlane, liveDaprCrds } from '../../verify/checks/cluster';
+import { type LiveContext, ReferenceData } from '../../verify/context';
 import { type Dist, DistError, loadDist } from '../../verify/dist';
 import { type Check, type CheckResult, fail, pass } from '../../verify/model';
 import { formatCheck } from '../../verify/report';
@@ -5,10 +8,16 @@ import { blocked, type CheckReport, runCheck } from '../../verify/runner';
 import { GET_TIMEOUT_MS, type Kubectl, KUBECTL_MISSING, REQUEST_TIMEOUT } from '../kubectl';
 import { describeObject, formatChange, planStatefulSets, readLive, type StatefulSetPlan } from '../live-changes';
 import { capacityCheck } from './capacity';
-import { daprControlPlaneCheck, daprCrdsCheck, storageClassCheck } from './prerequisites';
+import { KubectlClusterReader } from './kubectl-cluster-reader';
+import { storageClassCheck } from './storage';
 
 // Deploy's step 1: checks in the verifier's model (id, description, remediation; the verifier's report
-// lines), run against the cluster through kubectl, before anything is applied.
+// lines), run against the cluster through kubectl, before anything is applied. Where the verifier has the
+// check already (the Dapr prerequisites), the preflight runs the verifier's own.
+
+export interface KubeList<T> {
+  readonly items?: T[];
+}
 
 export interface PreflightOptions {
   readonly dist: string;
@@ -29,6 +38,7 @@ export class PreflightContext {
   readonly distError?: string;
   private version?: { server?: ServerVersion; reason: string };
   private plans?: { plans?: StatefulSetPlan[]; reason: string; what: string; canI: readonly string[] };
+  private live?: LiveContext;
 
   constructor(
     readonly kubectl: Kubectl,
@@ -51,6 +61,12 @@ export class PreflightContext {
   get readDist(): Dist {
     if (!this.dist) throw new Error('dist/ was not read: the check should have been blocked by preflight-dist');
     return this.dist;
+  }
+
+  /** What the verifier's live checks read: dist/ and the cluster, through the same kubectl. */
+  liveContext(): LiveContext {
+    this.live ??= { dist: this.readDist, reference: new ReferenceData(referenceDir()), cluster: new KubectlClusterReader(this.kubectl, this.target) };
+    return this.live;
   }
 
   serverVersion(): { server?: ServerVersion; reason: string } {
@@ -190,14 +206,20 @@ const statefulSetChangesCheck: PreflightCheck = {
   },
 };
 
+/** One of the verifier's live checks, under its own id (`npm run verify -- --check <id>` runs it again later). */
+function verifierCheck(check: Check<LiveContext>): PreflightCheck {
+  const { id, description, component, remediation } = check;
+  return { id, description, component, remediation, needs: ['dist', 'cluster'], run: (context) => check.run(context.liveContext()) };
+}
+
 /** In order: what later checks need comes first. */
 export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   distCheck,
   clusterReachableCheck,
   serverVersionCheck,
   storageClassCheck,
-  daprCrdsCheck,
-  daprControlPlaneCheck,
+  verifierCheck(liveDaprCrds),
+  verifierCheck(liveDaprControlPlane),
   capacityCheck,
   statefulSetChangesCheck,
 ];
