@@ -37,7 +37,7 @@ export const EXIT_CODES: readonly ExitCodeMeaning[] = [
     meaning: 'done; nothing to report',
     when: {
       synth: 'dist/ written',
-      verify: 'healthy: no check failed (warnings allowed)',
+      verify: 'healthy (no check failed; warnings allowed)',
       deploy: 'deployed and verified healthy (or: deployed with --skip-verify; --dry-run and the preflight passed)',
       secrets: 'every Secret exists (created now or before)',
       diff: 'no change',
