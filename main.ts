@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from './lib/config/load';
+import { EXIT, exitCodeHelp, parseArguments } from './lib/exit-codes';
 import { LearnflowStack } from './lib/learnflow-stack';
 import { writeDistAtomically } from './lib/output/write-dist';
 
-// Exit codes: 0 written, 1 invalid configuration, 2 any other failure (dist/ untouched in both).
 const program = new Command('synth')
   .description('Synthesize the LearnFlow infrastructure manifests into a directory, atomically.')
   .option('-p, --profile <name>', 'configuration profile: minikube or production', 'minikube')
@@ -11,10 +11,12 @@ const program = new Command('synth')
   // The cdk8s CLI passes its output directory in CDK8S_OUTDIR.
   .option('-o, --out <dir>', 'output directory', process.env.CDK8S_OUTDIR ?? 'dist')
   .option('-q, --quiet', 'print nothing on success')
+  .addHelpText('after', `\n${exitCodeHelp('synth')}`)
   .showHelpAfterError();
 
 function main(): number {
-  program.parse();
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const options = program.opts<{ profile: string; config?: string; out: string; quiet?: boolean }>();
   try {
     const config = loadConfig({ profile: options.profile, overrideFile: options.config });
@@ -23,14 +25,14 @@ function main(): number {
     if (!options.quiet) {
       console.log(`synthesized ${files.length} files into ${options.out}/ (profile ${config.profile})`);
     }
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`error: ${error.message}\n${options.out}/ was left unchanged.`);
-      return 1;
+      return EXIT.usage;
     }
     console.error(`error: synth failed: ${(error as Error).stack ?? error}\n${options.out}/ was left unchanged.`);
-    return 2;
+    return EXIT.couldNotCheck;
   }
 }
 

@@ -10,7 +10,7 @@ export { PostgresNetworkPolicies, PostgresNetworkPoliciesProps } from './postgre
 export { DaprComponents, DaprComponentsProps, SecretKeyReference } from './dapr/dapr-components';
 export { HashedJob, HashedJobProps } from './platform/hashed-job';
 export { Namespaces, NamespacesProps } from './platform/namespaces';
-export { PostgresServer, PostgresServerProps, POSTGRES_PORT } from './postgres/postgres-server';
+export { PostgresServer, PostgresServerProps, POSTGRES_PORT, POSTGRES_PORT_FORWARD_PORT } from './postgres/postgres-server';
 export { MigrationsJob, MigrationsJobProps } from './postgres/migrations-job';
 export { SeedJob, SeedJobProps } from './postgres/seed-job';
 export { loadMigrations, Migration, MIGRATIONS_DIR } from './postgres/migrations';
@@ -18,3 +18,4 @@ export { PostgresSecrets, SecretContract, SecretKeySpec, TEST_USERS } from './po
 export { serverSettings } from './postgres/server-settings';
 export * from './platform/pod-security';
 export { contentHash } from './platform/content-hash';
+export { EndpointsSection, ExposesEndpoints, portForwardLine, renderEndpoints } from './platform/endpoints';

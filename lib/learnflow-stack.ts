@@ -119,6 +119,7 @@ export class LearnflowStack {
         const documents = chart.toJson().map((object: unknown) => yaml.dump(object, { noRefs: true, lineWidth: -1 }));
         return { fileName: chart.fileName, content: HEADER + documents.map((doc: string) => `---\n${doc}`).join('') };
       });
-    return [...files, { fileName: 'infra-endpoints.txt', content: renderEndpoints(this) }];
+    const endpoints = renderEndpoints(this.config.profile, [this.kafka, this.topicsJob, this.postgres, this.dapr]);
+    return [...files, { fileName: 'infra-endpoints.txt', content: endpoints }];
   }
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { DistError, loadDist } from '../verify/dist';
 import type { DistObject, K8sObject } from '../verify/model';
 import { APPLY_TIMEOUT_MS, GET_TIMEOUT_MS, Kubectl, REQUEST_TIMEOUT } from './kubectl';
@@ -23,8 +24,6 @@ import {
 // server-side as a dry run against the live cluster, object by object, with the pods that restart and
 // the changes the API refuses in place.
 
-const EXIT = { unchanged: 0, changes: 1, couldNotCheck: 2 } as const;
-
 const HELP_AFTER = `
 For every object of dist/: created, changed (each field, old -> new; server-managed metadata and status
 are ignored) or unchanged, as the API server would store it (\`kubectl apply --server-side --dry-run=server
@@ -32,10 +31,7 @@ are ignored) or unchanged, as the API server would store it (\`kubectl apply --s
 them; a Job with a new content-hashed name runs); the changes the API refuses in place, each with why and
 the remedy (npm run deploy carries out growing claims; it refuses the rest).
 
-Exit codes:
-  0  no change
-  1  changes (listed)
-  2  could not check (the cluster does not answer, dist/ cannot be read, a read failed, bad arguments)`;
+${exitCodeHelp('diff')}`;
 
 interface DiffOptions {
   readonly dist: string;
@@ -252,15 +248,11 @@ const program = new Command('diff')
   .option('--context <name>', 'kubectl context to compare with (default: the current one)')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['human', 'json']).default('human'))
   .addHelpText('after', HELP_AFTER)
-  .showHelpAfterError()
-  .exitOverride();
+  .showHelpAfterError();
 
 function main(): number {
-  try {
-    program.parse();
-  } catch (error) {
-    return error instanceof CommanderError && error.exitCode === 0 ? EXIT.unchanged : EXIT.couldNotCheck;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const options = program.opts<DiffOptions>();
   const kubectl = new Kubectl(options.context);
   const context = options.context ?? kubectl.run(['config', 'current-context'], GET_TIMEOUT_MS).stdout.trim();
@@ -282,7 +274,7 @@ function main(): number {
   }
   if (options.output === 'json') console.log(JSON.stringify(toJson(report, context, options.dist), null, 2));
   else printHuman(report, `diff: ${options.dist} against context ${context} (server-side dry run as field manager ${FIELD_MANAGER})`);
-  return report.objects.every((entry) => entry.action === 'unchanged') ? EXIT.unchanged : EXIT.changes;
+  return report.objects.every((entry) => entry.action === 'unchanged') ? EXIT.ok : EXIT.findings;
 }
 
 try {

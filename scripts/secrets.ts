@@ -1,11 +1,10 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
+import { EXIT, type ExitCode, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues, type SecretContract } from '../lib/postgres/secrets';
 import { Kubectl } from './kubectl';
 
-// Exit codes: 0 every Secret exists (created now or before), 1 kubectl or the cluster failed,
-// 2 invalid configuration or arguments.
 const program = new Command('secrets')
   .description(
     'Create the Secrets the manifests reference, with random values, in the current kubectl context. ' +
@@ -15,8 +14,8 @@ const program = new Command('secrets')
   .option('-c, --config <file>', 'YAML file merged over the profile')
   .option('--context <name>', 'kubectl context to use (default: the current one)')
   .option('--dry-run', 'only report which Secrets are missing')
-  .showHelpAfterError()
-  .exitOverride();
+  .addHelpText('after', `\n${exitCodeHelp('secrets')}`)
+  .showHelpAfterError();
 
 interface Options {
   readonly profile: string;
@@ -25,14 +24,22 @@ interface Options {
   readonly dryRun?: boolean;
 }
 
-class KubectlError extends Error {}
+/** kubectl or the cluster failed: before anything was created (could not check), or while creating (apply). */
+class KubectlError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = EXIT.couldNotCheck,
+  ) {
+    super(message);
+  }
+}
 
 // Bounded like every kubectl call of the operator commands: a hung API server must not hang us.
 const KUBECTL_TIMEOUT_MS = 30_000;
 
 function kubectl(options: Options, args: readonly string[], input?: string): string {
   const result = new Kubectl(options.context).run(args, KUBECTL_TIMEOUT_MS, input);
-  if (!result.ok) throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.reason}`);
+  if (!result.ok) throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.reason}`, args[0] === 'create' ? EXIT.apply : EXIT.couldNotCheck);
   return result.stdout;
 }
 
@@ -92,12 +99,8 @@ function ensureSecret(options: Options, secret: SecretContract): void {
 }
 
 function main(): number {
-  try {
-    program.parse();
-  } catch (error) {
-    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
-    return error instanceof CommanderError && error.exitCode === 0 ? 0 : 2;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const options = program.opts<Options>();
   let secrets: readonly SecretContract[];
   try {
@@ -105,7 +108,7 @@ function main(): number {
     secrets = stack.postgres.secrets.all;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
-    return error instanceof ConfigError ? 2 : 1;
+    return error instanceof ConfigError ? EXIT.usage : EXIT.couldNotCheck;
   }
   try {
     const namespaces = [...new Set(secrets.flatMap((secret) => secret.namespaces))];
@@ -115,14 +118,20 @@ function main(): number {
       }
     }
     for (const secret of secrets) ensureSecret(options, secret);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     if (error instanceof KubectlError) {
       console.error(`error: ${error.message}`);
-      return 1;
+      return error.exitCode;
     }
     throw error;
   }
 }
 
-process.exitCode = main();
+try {
+  process.exitCode = main();
+} catch (error) {
+  // Some Secrets may have been created: the code of a change that stopped part-way (re-running is safe).
+  console.error(`error: secrets failed unexpectedly: ${(error as Error).stack ?? error}`);
+  process.exitCode = EXIT.apply;
+}

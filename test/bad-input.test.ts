@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readTree, runSynthCli, tempDir } from './support/synth';
+import { EXIT } from '../lib/exit-codes';
 
 const topic = (overrides: Record<string, unknown>) => ({ name: 'learning.query', partitions: 3, retention: '7d', ...overrides });
 
@@ -124,7 +125,7 @@ describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
       args.push('--config', file);
     }
     const result = runSynthCli(args);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.usage);
     const problemLine = result.stderr.split('\n').find((line) => line.includes(`${badInput.path}:`));
     expect(problemLine, result.stderr).toBeDefined();
     expect(problemLine).toContain(badInput.value);
@@ -136,7 +137,7 @@ describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
 
   it('reports a missing override file by name', () => {
     const result = runSynthCli(['--config', path.join(work, 'nope.yaml'), '--out', outDir]);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.usage);
     expect(result.stderr).toMatch(/nope\.yaml.*cannot be read/s);
     expect(readTree(outDir)).toEqual(before);
   });
@@ -145,7 +146,7 @@ describe('bad input: one clear error, non-zero exit, dist/ untouched', () => {
     const file = path.join(work, 'broken.yaml');
     fs.writeFileSync(file, 'kafka: {brokers: [1,\n');
     const result = runSynthCli(['--config', file, '--out', outDir]);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.usage);
     expect(result.stderr).toContain('is not valid YAML');
     expect(readTree(outDir)).toEqual(before);
   });

@@ -63,28 +63,28 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       name: 'no StorageClass is the default',
       breakIt: () => plane.kubectlOk(['annotate', 'storageclass', STORAGE_CLASS, 'storageclass.kubernetes.io/is-default-class=false', '--overwrite']),
       repair: () => plane.kubectlOk(['annotate', 'storageclass', STORAGE_CLASS, 'storageclass.kubernetes.io/is-default-class=true', '--overwrite']),
-      message: /default StorageClass: none of the StorageClasses \(standard\) is the default[\s\S]*why: statefulset\/kafka, statefulset\/postgres claim volumes/,
+      message: /✗ preflight-storage-class [\s\S]*✗ none of the StorageClasses \(standard\) is the default: statefulset\/kafka, statefulset\/postgres claim volumes/,
       fix: `kubectl patch storageclass standard -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'`,
     },
     {
       name: 'a Dapr CRD is missing',
       breakIt: () => plane.kubectlOk(['delete', 'crd', 'resiliencies.dapr.io', '--wait=true']),
       repair: () => plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'dapr-crds', 'resiliency.yaml')]),
-      message: /Dapr CRDs: Dapr CRD resiliencies\.dapr\.io not installed/,
+      message: /✗ live-dapr-crds [\s\S]*✗ CRD resiliencies\.dapr\.io is not installed/,
       fix: 'dapr init -k --wait',
     },
     {
       name: 'a Dapr control-plane workload is missing',
       breakIt: () => plane.kubectlOk(['-n', 'dapr-system', 'delete', 'statefulset', 'dapr-scheduler-server', '--wait=true']),
       repair: () => plane.installDaprStandIn(),
-      message: /Dapr control plane: not installed in dapr-system: statefulset\/dapr-scheduler-server/,
+      message: /✗ live-dapr-control-plane [\s\S]*✗ StatefulSet dapr-system\/dapr-scheduler-server is not installed/,
       fix: 'helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait',
     },
     {
       name: 'every node is cordoned',
       breakIt: () => plane.kubectlOk(['cordon', '--selector=type=kwok']),
       repair: () => plane.kubectlOk(['uncordon', '--selector=type=kwok']),
-      message: /capacity: not enough allocatable CPU and memory[\s\S]*0 schedulable nodes offer 0m CPU/,
+      message: /✗ preflight-capacity [\s\S]*✗ not enough allocatable CPU and memory: [^\n]*0 schedulable nodes offer 0m CPU/,
       fix: 'add nodes',
     },
   ];
@@ -95,7 +95,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
         const result = await deploy(['--timeout', '1m']);
         expect(result.exitCode, result.output).toBe(4);
         expect(result.output).toMatch(precondition.message);
-        const fixes = result.output.split('\n').filter((line) => /^ {6}fix: /.test(line));
+        const fixes = result.output.split('\n').filter((line) => /^ {8}fix: /.test(line));
         expect(fixes).toHaveLength(1);
         expect(fixes[0]).toContain(precondition.fix);
         expect(result.output).toContain('preflight failed (1 problem above); nothing was applied');
@@ -114,7 +114,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     try {
       const result = await deploy(['--timeout', '20s']);
       expect(result.exitCode, result.output).toBe(6);
-      expect(result.output).toContain('✓ capacity');
+      expect(result.output).toContain('✓ preflight-capacity ');
       expect(result.output).toMatch(/statefulset\/kafka in kafka did not roll out within \d+s/);
       expect(result.output).toContain('npm run deploy` again');
     } finally {

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PREFLIGHT_CHECKS } from '../scripts/deploy/preflight';
+import { ALL_CHECK_IDS } from '../verify/runner';
 import { synthesizeDist } from './fixtures/verify/helpers';
 import { type K8sObject, manifestFiles, ROOT, tempDir } from './support/synth';
 
@@ -96,7 +98,7 @@ function operations(calls: readonly string[][]): string[] {
   return steps.filter((step, index) => !((step === 'secrets' || step.startsWith('wait ')) && steps[index - 1] === step));
 }
 
-const PREFLIGHT = ['version', 'get storageclasses', 'get customresourcedefinitions', 'get deployments,statefulsets', 'get nodes', 'get live objects'];
+const PREFLIGHT = ['version', 'get storageclasses', 'get customresourcedefinitions', 'get deployments', 'get statefulsets', 'get nodes', 'get live objects'];
 const isApplyOrCreate = (call: readonly string[]) => call[0] === 'apply' || call[0] === 'create';
 
 // Each case runs the whole CLI and a few dozen fake kubectl processes: seconds each on a busy 2-core machine.
@@ -203,51 +205,51 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
       scenario: {},
       // node itself is started by its absolute path, so a PATH without kubectl is all it takes.
       env: () => ({ PATH: tempDir('deploy-empty-path') }),
-      message: /cluster reachable: no Kubernetes API server answered[\s\S]*why: kubectl is not installed or not on PATH/,
+      message: /✗ preflight-cluster-reachable [\s\S]*✗ no Kubernetes API server answered \(current context\): kubectl is not installed or not on PATH/,
       fix: 'install kubectl',
     },
     {
       name: 'the cluster does not answer',
       scenario: { unreachable: true },
-      message: /cluster reachable: no Kubernetes API server answered[\s\S]*why: The connection to the server 127\.0\.0\.1:6443 was refused/,
+      message: /✗ preflight-cluster-reachable [\s\S]*✗ no Kubernetes API server answered \(current context\): The connection to the server 127\.0\.0\.1:6443 was refused/,
       fix: 'minikube start',
     },
     {
       name: 'Kubernetes older than 1.28',
       scenario: { serverVersion: { major: '1', minor: '27', gitVersion: 'v1.27.9' } },
-      message: /server version: the API server runs Kubernetes v1\.27\.9, older than 1\.28/,
+      message: /✗ preflight-server-version [\s\S]*✗ the API server runs Kubernetes v1\.27\.9, older than 1\.28/,
       fix: 'minikube start --kubernetes-version=stable',
     },
     {
       name: 'a Dapr control-plane workload not available',
       scenario: { daprSystem: Object.fromEntries(DAPR_CONTROL_PLANE.map((name) => [name, name !== 'dapr-sentry'])) },
-      message: /Dapr control plane: not available in dapr-system: deployment\/dapr-sentry/,
+      message: /✗ live-dapr-control-plane [\s\S]*✗ Deployment dapr-system\/dapr-sentry: 0\/1 ready/,
       fix: 'kubectl rollout status deployment/dapr-sentry -n dapr-system --timeout=5m',
     },
     {
       name: 'not enough CPU',
       scenario: { nodes: [{ name: 'small', cpu: '100m', memory: '8Gi' }] },
-      message: /capacity: not enough allocatable CPU\n[\s\S]*offers 100m CPU and 8Gi/,
+      message: /✗ preflight-capacity [\s\S]*✗ not enough allocatable CPU: [^\n]*offers 100m CPU and 8Gi/,
       fix: 'minikube delete && minikube start --cpus 4 --memory 8g',
     },
     {
       name: 'not enough memory',
       scenario: { nodes: [{ name: 'small', cpu: '4', memory: '64Mi' }] },
-      message: /capacity: not enough allocatable memory\n/,
+      message: /✗ preflight-capacity [\s\S]*✗ not enough allocatable memory: /,
       fix: 'minikube delete && minikube start --cpus 4 --memory 8g',
     },
     {
       name: 'dist/ does not exist',
       scenario: {},
       args: ['--dist', path.join(ROOT, 'no-such-dist')],
-      message: /dist\/: \S+no-such-dist cannot be read/,
+      message: /✗ preflight-dist [\s\S]*✗ \S+no-such-dist cannot be read/,
       fix: 'npm run synth',
     },
     {
       name: 'dist/ synthesized for another profile',
       scenario: {},
       args: ['--profile', 'production'],
-      message: /dist\/: \S+ was synthesized with profile minikube, the deploy runs with --profile production/,
+      message: /✗ preflight-dist [\s\S]*✗ \S+ was synthesized with profile minikube, the deploy runs with --profile production/,
       fix: 'npm run synth -- --profile production',
     },
   ];
@@ -258,7 +260,7 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
       const result = await runDeploy(precondition.scenario, args, precondition.env?.());
       expect(result.status, result.output).toBe(4);
       expect(result.stdout).toMatch(precondition.message);
-      const fixes = result.stdout.split('\n').filter((line) => /^ {6}fix: /.test(line));
+      const fixes = result.stdout.split('\n').filter((line) => /^ {8}fix: /.test(line));
       expect(fixes).toHaveLength(1);
       expect(fixes[0]).toContain(precondition.fix);
       expect(result.stdout.split('\n').filter((line) => /^ {2}✗ /.test(line))).toHaveLength(1);
@@ -267,14 +269,38 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     });
   }
 
+  it('an unreachable cluster is said once: the checks that need it point at the check that found it', async () => {
+    const result = await runDeploy({ unreachable: true }, ['--dist', dist]);
+    expect(result.status).toBe(4);
+    const needCluster = PREFLIGHT_CHECKS.filter((check) => check.needs.includes('cluster'));
+    expect(needCluster.length).toBeGreaterThanOrEqual(5);
+    for (const check of needCluster) {
+      expect(result.stdout).toMatch(new RegExp(`\\? ${check.id} [^\\n]*\\n {6}\\? could not check: the cluster is unreachable \\(see preflight-cluster-reachable\\)\\n`));
+    }
+    expect(result.stdout.match(/was refused/g)).toHaveLength(1);
+    expect(result.calls).toEqual([['version', '-o', 'json', '--request-timeout=10s']]);
+  });
+
+  it('preflight checks are checks of the verifier model: its own ids, or the verifier\'s live check of the same rule; a description and a fix each', () => {
+    const ids = PREFLIGHT_CHECKS.map((check) => check.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(expect.arrayContaining(['live-dapr-crds', 'live-dapr-control-plane']));
+    for (const check of PREFLIGHT_CHECKS) {
+      if (ALL_CHECK_IDS.includes(check.id)) expect(check.id).toMatch(/^live-/);
+      else expect(check.id).toMatch(/^preflight-[a-z0-9-]+$/);
+      expect(check.description.length).toBeGreaterThan(10);
+      expect(check.remediation.length).toBeGreaterThan(5);
+    }
+  });
+
   it('lists every failing precondition together, not only the first', async () => {
     const result = await runDeploy(
       { serverVersion: { major: '1', minor: '26', gitVersion: 'v1.26.0' }, storageClasses: [], crds: [], nodes: [{ name: 'small', cpu: '100m', memory: '64Mi' }] },
       ['--dist', dist],
     );
     expect(result.status).toBe(4);
-    for (const check of ['server version', 'default StorageClass', 'Dapr CRDs', 'capacity']) expect(result.stdout).toContain(`✗ ${check}:`);
-    expect(result.stdout).toContain('✓ Dapr control plane');
+    for (const check of ['preflight-server-version', 'preflight-storage-class', 'live-dapr-crds', 'preflight-capacity']) expect(result.stdout).toContain(`✗ ${check} `);
+    expect(result.stdout).toContain('✓ live-dapr-control-plane ');
     expect(result.output).toContain('preflight failed (4 problems above)');
     expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
   });

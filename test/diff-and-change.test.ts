@@ -156,7 +156,8 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the chan
     const before = await stored();
     const result = await deploy(DIST);
     expect(result.exitCode, result.output).toBe(4);
-    expect(result.stdout).toContain(`✗ StatefulSet changes: statefulset/kafka in kafka: spec.volumeClaimTemplates[data].spec.resources.requests.storage: ${from} -> ${to}`);
+    expect(result.stdout).toContain(`✗ preflight-statefulset-changes `);
+    expect(result.stdout).toContain(`      ✗ statefulset/kafka in kafka: spec.volumeClaimTemplates[data].spec.resources.requests.storage: ${from} -> ${to}`);
     expect(result.output).toContain('preflight failed (1 problem above); nothing was applied');
     expect(await stored()).toEqual(before);
   }, 120_000);

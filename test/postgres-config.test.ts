@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../lib/config/load';
 import { loadMigrations } from '../lib/postgres/migrations';
 import { serverSettings } from '../lib/postgres/server-settings';
 import { buildCli, readTree, ROOT, runSynthCli, tempDir } from './support/synth';
+import { EXIT } from '../lib/exit-codes';
 
 interface BadInput {
   readonly case: string;
@@ -54,13 +55,13 @@ describe('PostgreSQL configuration: bad input', () => {
     before = readTree(outDir);
   });
 
-  it.each(BAD_INPUTS)('$case: names $path, exits 1, leaves dist/ untouched', (badInput) => {
+  it.each(BAD_INPUTS)('$case: names $path, exits 3 (invalid input), leaves dist/ untouched', (badInput) => {
     // The same rule in-process and through the CLI; the CLI also proves the exit code and dist/.
     expect(() => loadConfig({ override: { postgres: badInput.postgres } })).toThrow(ConfigError);
     const file = path.join(work, `${badInput.path}-${BAD_INPUTS.indexOf(badInput)}.yaml`);
     fs.writeFileSync(file, yaml.dump({ postgres: badInput.postgres }));
     const result = runSynthCli(['--config', file, '--out', outDir]);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.usage);
     const line = result.stderr.split('\n').find((l) => l.trim().startsWith(`${badInput.path}:`));
     expect(line, result.stderr).toBeDefined();
     expect(line).toContain(badInput.value);
@@ -149,7 +150,7 @@ describe('migration files', () => {
     fs.renameSync(path.join(project, 'seed/migrations/002_curriculum.sql'), path.join(project, 'seed/migrations/004_curriculum.sql'));
 
     const result = run();
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.usage);
     expect(result.stderr).toContain('seed/migrations/004_curriculum.sql: must be numbered 002');
     expect(result.stderr).toContain('left unchanged');
     expect(readTree(path.join(project, 'dist'))).toEqual(distBefore);

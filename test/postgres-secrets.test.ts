@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { ROOT, tempDir } from './support/synth';
+import { EXIT } from '../lib/exit-codes';
 
 // `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam).
 const FAKE_KUBECTL = path.join(__dirname, 'harness/postgres/fake-kubectl.js');
@@ -15,6 +16,8 @@ interface FakeCluster {
   namespaces: string[];
   secrets: Record<string, { metadata: { name: string; namespace: string }; data: Record<string, string> }>;
   unreachable?: boolean;
+  /** kubectl create fails with this message (e.g. RBAC forbids it). */
+  refuseCreate?: string;
 }
 
 function cluster(state: Partial<FakeCluster> = {}): string {
@@ -141,20 +144,27 @@ describe('npm run secrets', () => {
 
   it('stops with the command that fixes a missing namespace', () => {
     const result = runSecrets(cluster({ namespaces: ['kafka'] }));
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.couldNotCheck);
     expect(result.stderr).toContain('namespace postgres does not exist: run `kubectl apply -f dist/00-namespaces.yaml` first');
     expect(result.state.secrets).toEqual({});
   });
 
-  it('exits 1 with kubectl’s message when the cluster is unreachable', () => {
+  it('exits 2 (could not check) with kubectl’s message when the cluster is unreachable', () => {
     const result = runSecrets(cluster({ unreachable: true }));
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(EXIT.couldNotCheck);
     expect(result.stderr).toContain('connection to the server localhost:8080 was refused');
   });
 
-  it('exits 2 on invalid configuration without calling kubectl', () => {
+  it('exits 5 (apply failed) when creating a Secret is refused, naming why', () => {
+    const result = runSecrets(cluster({ refuseCreate: 'Error from server (Forbidden): secrets is forbidden: User "dev" cannot create resource "secrets"' }));
+    expect(result.status).toBe(EXIT.apply);
+    expect(result.stderr).toContain('cannot create resource "secrets"');
+    expect(result.state.secrets).toEqual({});
+  });
+
+  it('exits 3 (invalid input) on invalid configuration without calling kubectl', () => {
     const result = runSecrets(cluster(), ['--profile', 'staging']);
-    expect(result.status).toBe(2);
+    expect(result.status).toBe(EXIT.usage);
     expect(result.stderr).toContain('profile: must be one of minikube, production');
     expect(result.calls).toBe('');
   });

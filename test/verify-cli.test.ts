@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/synth';
 import { byKind, containerNamed, copyDist, editObjects, healthyClusterState, synthesizeDist, writeClusterState } from './fixtures/verify/helpers';
+import { EXIT } from '../lib/exit-codes';
 
 const VERIFY = path.join(ROOT, 'build', 'verify', 'main.js');
 
@@ -60,9 +61,9 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
     expect(fixes.length).toBe(failures.length);
   });
 
-  it('exit 2, not 1 (findings), on a usage error', () => {
-    expect(runVerifyCli(['--bogus']).status).toBe(2);
-    expect(runVerifyCli(['--timeout', '0']).status).toBe(2);
+  it('exit 3 (invalid input), not 1 (findings) nor 2 (could not check), on a usage error', () => {
+    expect(runVerifyCli(['--bogus']).status).toBe(EXIT.usage);
+    expect(runVerifyCli(['--timeout', '0']).status).toBe(EXIT.usage);
   });
 
   it('exit 2 when dist/ does not exist', () => {
@@ -131,7 +132,7 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
   });
 
   it('rejects unknown check ids and contradictory flags', () => {
-    expect(runVerifyCli(['--offline', '--check', 'no-such-check']).status).toBe(2);
-    expect(runVerifyCli(['--offline', '--live']).status).toBe(2);
+    expect(runVerifyCli(['--offline', '--check', 'no-such-check']).status).toBe(EXIT.usage);
+    expect(runVerifyCli(['--offline', '--live']).status).toBe(EXIT.usage);
   });
 });

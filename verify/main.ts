@@ -1,4 +1,5 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { referenceDir } from '../lib/platform/project-files';
 import type { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
@@ -7,14 +8,10 @@ import { directDataPlane, type OpenDataPlane } from './data-plane/data-plane';
 import { portForwardedDataPlane } from './data-plane/port-forward';
 import { parsePostgresUrl, type PostgresConnection } from './data-plane/postgres-target';
 import { formatHuman, formatJson } from './report';
-import { ALL_CHECK_IDS, type LiveMode, runVerify } from './runner';
+import { ALL_CHECK_IDS, firstLine, type LiveMode, runVerify } from './runner';
 
-const EXIT_CODES = `
-Exit codes:
-  0  healthy: no check failed (warnings allowed)
-  1  findings: at least one check failed
-  2  could not check: bad arguments, dist/ or the reference data unreadable, --live and no cluster answered,
-     or Kafka / PostgreSQL (--kafka-brokers, --postgres-url, port-forwards) did not answer
+const HELP_AFTER = `
+${exitCodeHelp('verify')}
 
 Data plane (Kafka and PostgreSQL checks):
   --kafka-brokers and --postgres-url reach them directly (any cluster, or none). Without them, --live
@@ -78,32 +75,27 @@ const program = new Command('verify')
   .option('--list-checks', 'print every check id with its description and exit')
   .option('--kafka-brokers <list>', 'Kafka bootstrap servers for data-plane checks (host:port,...)', brokerList)
   .option('--postgres-url <url>', 'PostgreSQL URL for data-plane checks (its password is never printed)')
-  .addHelpText('after', EXIT_CODES)
-  .showHelpAfterError()
-  .exitOverride();
+  .addHelpText('after', HELP_AFTER)
+  .showHelpAfterError();
 
 async function main(): Promise<number> {
-  try {
-    program.parse();
-  } catch (error) {
-    // --help is an "error" with exit code 0 to commander; anything else is a usage error.
-    return error instanceof CommanderError && error.exitCode === 0 ? 0 : 2;
-  }
+  const parsed = parseArguments(program);
+  if (parsed !== undefined) return parsed;
   const flags = program.opts<VerifyFlags>();
   selectKubeContext(flags.context);
   if (flags.listChecks) {
     const { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } = await import('./checks');
     for (const check of [...STATIC_CHECKS, ...LIVE_CHECKS, ...KAFKA_LIVE_CHECKS, ...POSTGRES_LIVE_CHECKS]) console.log(`${check.id.padEnd(36)} ${check.component.padEnd(9)} ${check.description}`);
-    return 0;
+    return EXIT.ok;
   }
   const unknown = (flags.check ?? []).filter((id) => !ALL_CHECK_IDS.includes(id));
   if (unknown.length > 0) {
     console.error(`error: unknown check id(s): ${unknown.join(', ')} (see --list-checks)`);
-    return 2;
+    return EXIT.usage;
   }
   if (flags.offline && (flags.live || flags.clusterState)) {
     console.error('error: --offline cannot be combined with --live or --cluster-state');
-    return 2;
+    return EXIT.usage;
   }
   const notices: string[] = [];
   let postgres: PostgresConnection | undefined;
@@ -111,7 +103,7 @@ async function main(): Promise<number> {
     postgres = flags.postgresUrl === undefined ? undefined : parsePostgresUrl(flags.postgresUrl);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
-    return 2;
+    return EXIT.usage;
   }
   let openDataPlane: OpenDataPlane | undefined;
   if (flags.offline) {
@@ -148,7 +140,8 @@ main().then(
     process.stdout.write('', () => process.exit(code));
   },
   (error) => {
-    console.error(`error: verify failed: ${(error as Error).stack ?? error}`);
-    process.exit(2);
+    // One line that says what went wrong, never a stack trace (the report is read by people and CI logs).
+    console.error(`error: verify failed: ${error instanceof Error ? `${error.name}: ${firstLine(error.message)}` : String(error)}`);
+    process.exit(EXIT.couldNotCheck);
   },
 );

@@ -1,4 +1,4 @@
-import type { Component, Status } from './model';
+import type { CheckResult, Component, Status } from './model';
 import type { CheckReport, VerifyReport } from './runner';
 
 export const STATUS_SYMBOL: Readonly<Record<Status, string>> = { pass: '✓', fail: '✗', warn: '!', skip: '-', error: '?' };
@@ -27,10 +27,15 @@ export function formatHuman(report: VerifyReport): string {
   return lines.join('\n');
 }
 
-function formatCheck(check: CheckReport, width: number): string[] {
+/**
+ * One check as the report shows it: its line, then the results that need attention with their fix.
+ * showPassed also shows a check's one passing result (deploy's preflight shows what it found).
+ */
+export function formatCheck(check: CheckReport, width: number, showPassed = false): string[] {
   const counted = check.results.filter((result) => result.status === 'pass').length;
   const lines = [`  ${STATUS_SYMBOL[check.status]} ${check.id.padEnd(width)}  ${check.description}${counted > 1 ? ` (${counted} passed)` : ''}`];
-  const attention = check.results.filter((result) => result.status !== 'pass' && (result.status !== 'skip' || check.status === 'skip'));
+  const shown = (result: CheckResult) => result.status !== 'pass' || (showPassed && counted === 1);
+  const attention = check.results.filter((result) => shown(result) && (result.status !== 'skip' || check.status === 'skip'));
   for (const result of attention) {
     lines.push(`      ${STATUS_SYMBOL[result.status]} ${result.message}`);
     if (result.status === 'fail') lines.push(`        fix: ${result.remediation ?? check.remediation}`);

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { EXIT } from '../lib/exit-codes';
 import { type ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
 import { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } from './checks';
 import type { DataPlane, OpenDataPlane } from './data-plane/data-plane';
@@ -17,6 +18,8 @@ export interface CheckReport {
   readonly remediation: string;
   readonly results: readonly CheckResult[];
   readonly elapsedMs: number;
+  /** Not run: the check of this id found what it needs unreachable or unreadable, and says why (once). */
+  readonly blockedBy?: string;
 }
 
 export interface VerifyReport {
@@ -29,8 +32,8 @@ export interface VerifyReport {
   readonly notices: readonly string[];
   readonly checks: readonly CheckReport[];
   readonly summary: Readonly<Record<Status, number>> & { readonly checks: number; readonly elapsedMs: number };
-  /** 0 healthy, 1 findings, 2 could not check (takes precedence: the verdict is incomplete). */
-  readonly exitCode: 0 | 1 | 2;
+  /** healthy, findings, or could not check (takes precedence: the verdict is incomplete). */
+  readonly exitCode: typeof EXIT.ok | typeof EXIT.findings | typeof EXIT.couldNotCheck;
 }
 
 /**
@@ -60,29 +63,74 @@ export function worstStatus(results: readonly CheckResult[]): Status {
   return 'skip';
 }
 
-async function runCheck<Context>(check: Check<Context>, mode: CheckMode, context: Context): Promise<CheckReport> {
+export async function runCheck<Context>(check: Check<Context>, mode: CheckMode, context: Context): Promise<CheckReport> {
+  return (await attempt(check, mode, context)).report;
+}
+
+/** A check's report, and whether what it reads could not be reached (ClusterUnavailableError). */
+async function attempt<Context>(check: Check<Context>, mode: CheckMode, context: Context): Promise<{ report: CheckReport; unreachable: boolean }> {
   const started = performance.now();
   let results: readonly CheckResult[];
+  let unreachable = false;
   try {
     results = await check.run(context);
   } catch (error) {
-    const reason =
-      error instanceof ClusterUnavailableError
-        ? error.message
-        : error instanceof ReferenceDataError
-          ? `${error.message}; pass --reference <dir> with the reference data (laid out like the project's reference/)`
-          : `the check crashed: ${(error as Error).stack ?? error}`;
-    results = [{ status: 'error', objects: [], message: `could not check: ${reason}` }];
+    unreachable = error instanceof ClusterUnavailableError;
+    results = [{ status: 'error', objects: [], message: `could not check: ${couldNotCheckReason(error)}` }];
   }
   if (results.length === 0) results = [{ status: 'skip', objects: [], message: 'nothing to check' }];
   const { id, description, component, remediation } = check;
   const elapsedMs = Math.round(performance.now() - started);
-  return { id, description, component, mode, status: worstStatus(results), remediation, results, elapsedMs };
+  return { report: { id, description, component, mode, status: worstStatus(results), remediation, results, elapsedMs }, unreachable };
+}
+
+/** Why a check could not run, in one line: a report is read by people, so never a stack trace. */
+function couldNotCheckReason(error: unknown): string {
+  if (error instanceof ClusterUnavailableError) return error.message;
+  if (error instanceof ReferenceDataError) return `${error.message}; pass --reference <dir> with the reference data (laid out like the project's reference/)`;
+  return `the check crashed: ${error instanceof Error ? `${error.name}: ${firstLine(error.message)}` : String(error)}`;
+}
+
+export function firstLine(text: string): string {
+  return text.split('\n', 1)[0];
 }
 
 function notRun<Context>(check: Check<Context>, mode: CheckMode, message: string, status: Status): CheckReport {
   const { id, description, component, remediation } = check;
   return { id, description, component, mode, status, remediation, results: [{ status, objects: [], message }], elapsedMs: 0 };
+}
+
+/**
+ * A check not run because an earlier one (blockedBy) found what both need unreachable: "could not check",
+ * pointing at the check that says why, so that one connection error is reported once.
+ */
+export function blocked<Context>(check: Check<Context>, mode: CheckMode, what: string, blockedBy: string): CheckReport {
+  return { ...notRun(check, mode, `could not check: ${what} (see ${blockedBy})`, 'error'), blockedBy };
+}
+
+/** Every check could not run for one reason: the first says it, the others point at the first. */
+function unreachableFor<Context>(checks: readonly Check<Context>[], mode: CheckMode, message: string, what: string): CheckReport[] {
+  return checks.map((check, index) => (index === 0 ? notRun(check, mode, `could not check: ${message}`, 'error') : blocked(check, mode, what, checks[0].id)));
+}
+
+/**
+ * Runs checks in order against one target: once a check finds the target unreachable, the rest are not
+ * run (they would only wait for the same failure) and point at it.
+ */
+async function runAgainstTarget<Context>(checks: readonly Check<Context>[], context: Context, what: string, onProgress?: (message: string) => void): Promise<CheckReport[]> {
+  const reports: CheckReport[] = [];
+  let unreachableAt: string | undefined;
+  for (const check of checks) {
+    if (unreachableAt) {
+      reports.push(blocked(check, 'live', what, unreachableAt));
+      continue;
+    }
+    onProgress?.(`live: ${check.id}`);
+    const { report, unreachable } = await attempt(check, 'live', context);
+    reports.push(report);
+    if (unreachable) unreachableAt = check.id;
+  }
+  return reports;
 }
 
 function selectedChecks<Context>(checks: readonly Check<Context>[], only: readonly string[] | undefined): Check<Context>[] {
@@ -126,7 +174,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
       if (!(error instanceof ClusterUnavailableError)) throw error;
       if (options.live === 'required') {
         cluster = { checked: false, description: `could not check: ${error.message}` };
-        for (const check of liveChecks) checks.push(notRun(check, 'live', `could not check: ${error.message}`, 'error'));
+        checks.push(...unreachableFor(liveChecks, 'live', error.message, 'the cluster could not be read'));
       } else {
         cluster = { checked: false, description: 'not checked (none reachable)' };
         const skipped = options.openDataPlane ? 'no cluster-state checks' : 'static checks only';
@@ -150,25 +198,14 @@ async function runDataPlaneChecks(options: VerifyOptions, staticContext: StaticC
     plane = await options.openDataPlane({ dist: staticContext.dist, clusterReached, onProgress: options.onProgress });
   } catch (error) {
     if (!(error instanceof ClusterUnavailableError)) throw error;
-    const message = `could not check: ${error.message}`;
-    checks.push(...kafkaChecks.map((check) => notRun(check, 'live', message, 'error')), ...postgresChecks.map((check) => notRun(check, 'live', message, 'error')));
+    checks.push(...unreachableFor<unknown>([...kafkaChecks, ...postgresChecks], 'live', error.message, 'Kafka and PostgreSQL are unreachable'));
     return { checked: false, description: `could not check: ${error.message}` };
   }
-  const inOrder = async <Context>(list: readonly Check<Context>[], context: Context | undefined) => {
-    const reports: CheckReport[] = [];
-    if (context) {
-      for (const check of list) {
-        options.onProgress?.(`live: ${check.id}`);
-        reports.push(await runCheck(check, 'live', context));
-      }
-    }
-    return reports;
-  };
   try {
     // Kafka and PostgreSQL answer independently: neither waits on the other's round trips.
     const [kafkaReports, postgresReports] = await Promise.all([
-      inOrder(kafkaChecks, plane.kafka && { ...staticContext, kafka: plane.kafka }),
-      inOrder(postgresChecks, plane.postgres && { ...staticContext, postgres: plane.postgres }),
+      plane.kafka ? runAgainstTarget(kafkaChecks, { ...staticContext, kafka: plane.kafka }, `${plane.kafka.description} is unreachable`, options.onProgress) : [],
+      plane.postgres ? runAgainstTarget(postgresChecks, { ...staticContext, postgres: plane.postgres }, `${plane.postgres.description} is unreachable`, options.onProgress) : [],
     ]);
     checks.push(...kafkaReports, ...postgresReports);
   } finally {
@@ -187,7 +224,7 @@ function finish(
 ): VerifyReport {
   const counts: Record<Status, number> = { pass: 0, fail: 0, warn: 0, skip: 0, error: 0 };
   for (const check of checks) counts[check.status]++;
-  const exitCode = counts.error > 0 ? 2 : counts.fail > 0 ? 1 : 0;
+  const exitCode = counts.error > 0 ? EXIT.couldNotCheck : counts.fail > 0 ? EXIT.findings : EXIT.ok;
   return { dist, cluster, dataPlane, notices, checks, summary: { ...counts, checks: checks.length, elapsedMs: Math.round(performance.now() - started) }, exitCode };
 }
 

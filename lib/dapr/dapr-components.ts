@@ -5,6 +5,7 @@ import { SubscriptionV2Alpha1 } from '../../imports/dapr-subscription-dapr.io';
 import { subscriptionName } from '../config/object-names';
 import type { DaprConfig } from '../config/schema';
 import type { KafkaCluster } from '../kafka/kafka-cluster';
+import type { EndpointsSection, ExposesEndpoints } from '../platform/endpoints';
 import * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
 
@@ -30,7 +31,7 @@ export interface DaprComponentsProps {
  * with resiliency policies, all scoped to the LearnFlow app-ids. Field names and allowed values follow
  * Dapr's component metadata (components-contrib pubsub/kafka, state/postgresql/v2 metadata.yaml).
  */
-export class DaprComponents extends Construct {
+export class DaprComponents extends Construct implements ExposesEndpoints {
   public readonly pubsubName: string;
   public readonly stateStoreName: string;
   public readonly secretStoreName: string;
@@ -38,6 +39,10 @@ export class DaprComponents extends Construct {
   public readonly stateStoreConnection: SecretKeyReference;
   /** The ServiceAccount the LearnFlow services' pods must run as (serviceAccountName) to read Secrets through Dapr. */
   public readonly serviceAccountName: string;
+  /** The app-ids every component is scoped to. */
+  public readonly appIds: readonly string[];
+  /** The brokers of the pub/sub component. */
+  public readonly kafkaBootstrapServers: string;
 
   constructor(scope: Construct, id: string, props: DaprComponentsProps) {
     super(scope, id);
@@ -48,6 +53,8 @@ export class DaprComponents extends Construct {
     this.namespace = namespace;
     this.stateStoreConnection = props.stateStoreConnection;
     this.serviceAccountName = config.serviceAccount;
+    this.appIds = [...config.appIds];
+    this.kafkaBootstrapServers = kafka.bootstrapServers;
     const labels = appLabels('dapr', 'component');
     const scopes = [...config.appIds];
     // In Kubernetes mode the operator resolves secretKeyRefs of components whose store is 'kubernetes'
@@ -160,5 +167,18 @@ export class DaprComponents extends Construct {
         },
       });
     }
+  }
+
+  endpoints(): EndpointsSection {
+    return {
+      heading: `Dapr (components in namespace ${this.namespace}; the Dapr control plane is a prerequisite)`,
+      lines: [
+        `pub/sub:      ${this.pubsubName}  (pubsub.kafka -> ${this.kafkaBootstrapServers}; consumer group = app-id)`,
+        `state store:  ${this.stateStoreName}  (state.postgresql v2; connection string from Secret ${this.stateStoreConnection.name})`,
+        `secret store: ${this.secretStoreName}  (secretstores.kubernetes)`,
+        `service account: ${this.serviceAccountName}  (every LearnFlow service pod must set serviceAccountName: ${this.serviceAccountName}; its Dapr sidecar reads Secrets with it)`,
+        `scoped to app-ids: ${this.appIds.join(', ')}`,
+      ],
+    };
   }
 }

@@ -5,6 +5,7 @@ import { mebibytes } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
+import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
@@ -41,13 +42,15 @@ export interface KafkaClusterProps {
  * Apache Kafka in KRaft mode on a plain StatefulSet: every pod is a combined broker and controller,
  * configured through the stock image's KAFKA_* environment mechanism.
  */
-export class KafkaCluster extends Construct {
+export class KafkaCluster extends Construct implements ExposesEndpoints {
   /** In-cluster bootstrap address for clients (the ClusterIP Service). */
   public readonly bootstrapServers: string;
   /** Per-broker in-cluster addresses on the headless Service, in ordinal order. */
   public readonly brokerAddresses: readonly string[];
   /** Per-broker addresses an operator reaches through `kubectl port-forward`. */
   public readonly externalAddresses: readonly string[];
+  /** Per-broker local ports of those port-forwards (kafka.externalPortBase + ordinal). */
+  public readonly externalPorts: readonly number[];
   public readonly namespace: string;
   public readonly headlessServiceName: string;
   public readonly bootstrapServiceName: string;
@@ -76,7 +79,8 @@ export class KafkaCluster extends Construct {
       `${this.statefulSetName}-${ordinal}.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`;
     const ordinals = [...Array(config.brokers).keys()];
     this.brokerAddresses = ordinals.map((i) => `${podDns(i)}:${KAFKA_PORTS.internal}`);
-    this.externalAddresses = ordinals.map((i) => `localhost:${config.externalPortBase + i}`);
+    this.externalPorts = ordinals.map((i) => config.externalPortBase + i);
+    this.externalAddresses = this.externalPorts.map((port) => `localhost:${port}`);
     this.bootstrapServers = `${serviceHost(this.bootstrapServiceName, namespace, props.clusterDomain)}:${KAFKA_PORTS.internal}`;
 
     new k8s.KubeService(this, 'Headless', {
@@ -239,6 +243,20 @@ export class KafkaCluster extends Construct {
         unhealthyPodEvictionPolicy: 'AlwaysAllow',
       },
     });
+  }
+
+  endpoints(): EndpointsSection {
+    return {
+      heading: 'Kafka',
+      lines: [
+        `bootstrap (in-cluster):  ${this.bootstrapServers}`,
+        ...this.brokerAddresses.map((address, i) => `broker ${i} (in-cluster):  ${address}`),
+        ...this.externalPorts.map(
+          (port, i) =>
+            `broker ${i} (port-forward): ${portForwardLine(port, this.namespace, `pod/${this.statefulSetName}-${i}`, KAFKA_PORTS.external)}`,
+        ),
+      ],
+    };
   }
 }
 

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { kafkaObjectNames } from '../config/object-names';
 import type { KafkaConfig, PlatformConfig, TopicSpec } from '../config/schema';
+import type { EndpointsSection, ExposesEndpoints } from '../platform/endpoints';
 import { HashedJob } from '../platform/hashed-job';
 import { appLabels } from '../platform/labels';
 import { readProjectFile } from '../platform/project-files';
@@ -18,17 +19,20 @@ export interface TopicsJobProps {
  * Reconciles the declared topics on the running cluster with the stock Kafka tools: creates
  * missing topics, grows partitions, sets configs incrementally; never deletes or shrinks.
  */
-export class TopicsJob extends Construct {
+export class TopicsJob extends Construct implements ExposesEndpoints {
   public readonly jobName: string;
   /** Labels of the Job's pod. */
   public readonly podLabels: Record<string, string>;
   /** The label that admits the Job's pod to the brokers (NetworkPolicy). */
   public readonly clientSelector = { 'learnflow.dev/kafka-client': 'true' };
+  /** The topics the Job reconciles, in config order. */
+  public readonly topicNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: TopicsJobProps) {
     super(scope, id);
     const { cluster, config } = props;
     this.podLabels = { ...appLabels(config.name, 'topics'), ...this.clientSelector };
+    this.topicNames = config.topics.map((topic) => topic.name);
     const job = new HashedJob(this, 'Job', {
       namePrefix: kafkaObjectNames(config.name).topicsJobPrefix,
       namespace: cluster.namespace,
@@ -59,6 +63,11 @@ export class TopicsJob extends Construct {
       ],
     });
     this.jobName = job.jobName;
+  }
+
+  /** The topics line of the Kafka section. */
+  endpoints(): EndpointsSection {
+    return { heading: 'Kafka', lines: [`topics: ${this.topicNames.join(', ')}`] };
   }
 }
 

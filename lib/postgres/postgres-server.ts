@@ -3,6 +3,7 @@ import { postgresObjectNames, serviceHost } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
+import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
@@ -15,6 +16,8 @@ import { PostgresSecrets, SUPERUSER } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
 
 export const POSTGRES_PORT = 5432;
+/** The local port of the documented `kubectl port-forward`: 10000 above the server's, clear of a PostgreSQL on the workstation. */
+export const POSTGRES_PORT_FORWARD_PORT = 10_000 + POSTGRES_PORT;
 
 // The Debian variant of the official image runs as postgres, uid/gid 999 (research/pg-dapr.md §1.2).
 export const POSTGRES_UID = 999;
@@ -44,10 +47,11 @@ export interface PostgresServerProps {
  * PostgreSQL 16 on a single-replica StatefulSet with a retained PVC, the stock image's entrypoint
  * and settings sized from the memory limit, plus its Services and disruption budget.
  */
-export class PostgresServer extends Construct {
+export class PostgresServer extends Construct implements ExposesEndpoints {
   /** In-cluster host name of the client Service. */
   public readonly host: string;
   public readonly port = POSTGRES_PORT;
+  public readonly portForwardPort = POSTGRES_PORT_FORWARD_PORT;
   public readonly database: string;
   public readonly namespace: string;
   public readonly serviceName: string;
@@ -196,6 +200,26 @@ export class PostgresServer extends Construct {
         unhealthyPodEvictionPolicy: 'AlwaysAllow',
       },
     });
+  }
+
+  /** Where to connect, and the Secret contract (names, keys, who reads them; never a value). */
+  endpoints(): EndpointsSection {
+    return {
+      heading: 'PostgreSQL',
+      lines: [
+        `host (in-cluster):  ${this.host}:${this.port}`,
+        `port-forward:       ${portForwardLine(this.portForwardPort, this.namespace, `svc/${this.serviceName}`, this.port)}`,
+        `database: ${this.database}`,
+        `roles: ${this.appRole} (services: DML only), ${this.daprRole} (Dapr state store: owns schema ${this.daprSchema}), ${this.ownerRole} (owns the schema; NOLOGIN)`,
+        '',
+        '### Secrets (created by `npm run secrets`; values never appear in dist/)',
+        ...this.secrets.all.flatMap((secret) => [
+          `${secret.name}  (namespaces: ${secret.namespaces.join(', ')})`,
+          `  keys:    ${secret.keys.map((key) => key.key).join(', ')}`,
+          `  readers: ${secret.readers.join('; ')}`,
+        ]),
+      ],
+    };
   }
 }
 

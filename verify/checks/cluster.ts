@@ -12,6 +12,10 @@ export const DAPR_CONTROL_PLANE = {
 
 export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'subscriptions.dapr.io', 'resiliencies.dapr.io'];
 
+const INSTALL_DAPR =
+  '`dapr init -k --wait --set dapr_sidecar_injector.sidecarDropALLCapabilities=true` (restricted Pod Security for the sidecars; README), ' +
+  'or the same --set with `helm upgrade --install dapr dapr/dapr --namespace dapr-system --create-namespace --wait`';
+
 /** For every dist/ object of a kind, its live counterpart (same namespace and name), or undefined. */
 async function withLive(context: LiveContext, kind: ClusterKind, judge: (item: DistObject, live: K8sObject | undefined) => CheckResult): Promise<CheckResult[]> {
   const declared = objectsOfKind(context.dist, kind);
@@ -137,7 +141,7 @@ export const liveDaprCrds: Check<LiveContext> = {
   id: 'live-dapr-crds',
   description: `the Dapr CRDs (${DAPR_CRDS.join(', ')}) are installed and established`,
   component: 'cluster',
-  remediation: 'install Dapr: dapr init -k, or helm upgrade --install dapr dapr/dapr -n dapr-system --create-namespace',
+  remediation: INSTALL_DAPR,
   run: async (context) => {
     const crds = await context.cluster.list('CustomResourceDefinition');
     return DAPR_CRDS.map((name) => {
@@ -153,7 +157,7 @@ export const liveDaprControlPlane: Check<LiveContext> = {
   id: 'live-dapr-control-plane',
   description: `the Dapr control plane in ${DAPR_CONTROL_PLANE.namespace} is available (operator, sidecar injector, sentry, placement, scheduler)`,
   component: 'cluster',
-  remediation: 'kubectl -n dapr-system get pods; reinstall with dapr init -k or the Dapr Helm chart if a part is missing',
+  remediation: INSTALL_DAPR,
   run: async (context) => {
     const { namespace } = DAPR_CONTROL_PLANE;
     const [deployments, statefulSets] = await Promise.all([context.cluster.list('Deployment', namespace), context.cluster.list('StatefulSet', namespace)]);
@@ -163,7 +167,9 @@ export const liveDaprControlPlane: Check<LiveContext> = {
       if (!object) return fail([ref], `${formatRef(ref)} is not installed`);
       const wanted = object.spec?.replicas ?? 1;
       const ready = object.status?.readyReplicas ?? 0;
-      return ready >= wanted && wanted > 0 ? pass([ref], `${formatRef(ref)}: ${ready}/${wanted} ready`) : fail([ref], `${formatRef(ref)}: ${ready}/${wanted} ready`);
+      if (ready >= wanted && wanted > 0) return pass([ref], `${formatRef(ref)}: ${ready}/${wanted} ready`);
+      const workload = `${kind.toLowerCase()}/${name}`;
+      return fail([ref], `${formatRef(ref)}: ${ready}/${wanted} ready`, `kubectl -n ${namespace} get pods to see why, or wait: kubectl rollout status ${workload} -n ${namespace} --timeout=5m`);
     };
     return [
       ...DAPR_CONTROL_PLANE.deployments.map((name) => judge('Deployment', name, deployments)),

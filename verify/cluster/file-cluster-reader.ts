@@ -19,12 +19,21 @@ export class FileClusterReader implements ClusterReader {
       .readdirSync(dir)
       .filter((name) => /\.ya?ml$/.test(name))
       .sort()
-      .flatMap((name) => yaml.loadAll(fs.readFileSync(path.join(dir, name), 'utf8')) as K8sObject[])
+      .flatMap((name) => readDocuments(path.join(dir, name)))
       .flatMap((document) => (document?.kind === 'List' || document?.kind?.endsWith('List') ? (document.items ?? []) : [document]))
       .filter((document): document is K8sObject => Boolean(document?.kind && document.metadata?.name));
   }
 
   async list(kind: ClusterKind, namespace?: string): Promise<K8sObject[]> {
     return this.objects.filter((object) => object.kind === kind && (namespace === undefined || object.metadata.namespace === namespace));
+  }
+}
+
+/** The documents of one file; a file that is not YAML is "could not check", naming it (js-yaml's reason, first line). */
+function readDocuments(file: string): K8sObject[] {
+  try {
+    return yaml.loadAll(fs.readFileSync(file, 'utf8')) as K8sObject[];
+  } catch (error) {
+    throw new ClusterUnavailableError(`cluster state file ${file} cannot be read: ${(error as Error).message.split('\n', 1)[0]}`);
   }
 }

@@ -31,6 +31,7 @@ if (verb === 'get' && kind === 'namespace') {
   const manifest = JSON.parse(fs.readFileSync(0, 'utf8'));
   const key = `${manifest.metadata.namespace}/${manifest.metadata.name}`;
   if (!state.namespaces.includes(manifest.metadata.namespace)) fail(`Error from server (NotFound): namespaces "${manifest.metadata.namespace}" not found`);
+  if (state.refuseCreate) fail(state.refuseCreate);
   if (state.secrets[key]) fail(`Error from server (AlreadyExists): secrets "${manifest.metadata.name}" already exists`);
   // The API server turns stringData into base64 data.
   const data = Object.fromEntries(Object.entries(manifest.stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
