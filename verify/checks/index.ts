@@ -34,7 +34,7 @@ import {
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
-import { daprCrdSchema, kubernetesSchema } from './schema';
+import { daprCrdSchema, kubernetesSchema, prometheusOperatorCrdSchema } from './schema';
 
 /** Checks of dist/ and the reference data alone, in report order. Adding a check is adding it here. */
 export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
@@ -68,6 +68,7 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   postgresTablesDeclared,
   postgresSeedCurriculum,
   daprCrdSchema,
+  prometheusOperatorCrdSchema,
   daprComponentMetadata,
   daprComponentScopes,
   daprKafkaBrokersResolve,
