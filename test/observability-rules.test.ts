@@ -4,6 +4,7 @@ import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { locateBuild, PROMTOOL } from './harness/go-builds';
 import { runProcess } from './harness/processes';
+import { METRIC_SOURCES, metricNamesOf, usedMetricNames } from './observability/metric-names';
 import { requireEngine } from './support/engines';
 import { type K8sObject, synthObjects, tempDir } from './support/synth';
 
@@ -80,5 +81,21 @@ describe.skipIf(!requireEngine('alert rules suite', promtool.missing))('LearnFlo
     expect(exprs).toContain('namespace="streams"');
     expect(exprs).toContain('namespace="db"');
     expect(exprs).not.toContain('namespace="kafka"');
+  });
+});
+
+describe('metric names the alerts and dashboards use', () => {
+  it('are read out of PromQL without label names, functions, strings or durations', () => {
+    expect(metricNamesOf('sum by (pod, type) (rate(kafka_request_count_total{namespace="kafka", a=~"x|y"}[5m])) > 0')).toEqual(['kafka_request_count_total']);
+    expect(metricNamesOf('a_b{x="c_d"} / on (ns) group_left max by (ns) (e_f) and bool g')).toEqual(['a_b', 'e_f', 'g']);
+  });
+
+  it('each come from a known source (the scraped ones are checked against real scrapes)', () => {
+    const used = usedMetricNames(synthObjects({ profile: 'production' }));
+    expect(used.size).toBeGreaterThan(20);
+    const unknown = [...used.keys()].filter((name) => !METRIC_SOURCES.some((source) => source.prefix.test(name)));
+    expect(unknown).toEqual([]);
+    // Can fail: a dashboard typo is a name of no source.
+    expect(METRIC_SOURCES.some((source) => source.prefix.test('kafak_partition_offline'))).toBe(false);
   });
 });

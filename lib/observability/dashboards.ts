@@ -68,7 +68,7 @@ export function dashboards(props: DashboardsProps): Dashboard[] {
           ],
         },
         { title: 'JVM GC time per second', unit: 's', queries: [{ expr: `sum by (pod) (rate(jvm_gc_duration_seconds_sum{${kafka}}[5m]))`, legend: '{{pod}}' }] },
-        { title: 'JVM CPU utilization', unit: 'percentunit', queries: [{ expr: `max by (pod) (jvm_cpu_recent_utilization_ratio{${kafka}})`, legend: '{{pod}}' }] },
+        { title: 'JVM CPU utilization', unit: 'percentunit', queries: [{ expr: `max by (pod) (jvm_cpu_recent_utilization{${kafka}})`, legend: '{{pod}}' }] },
       ],
     },
     {
