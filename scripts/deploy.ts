@@ -159,7 +159,8 @@ function preflight(kubectl: Kubectl, options: DeployOptions): Preflight {
   checks.push({ name: 'cluster reachable', found: `${options.context ? `context ${options.context}` : 'current context'} answers` });
   checks.push(checkServerVersion(serverVersion));
   checks.push(dist ? checkStorageClasses(kubectl, dist) : { name: 'default StorageClass', skipped: 'dist/ cannot be read' });
-  checks.push(checkDaprCrds(kubectl));
+  checks.push(checkCrds(kubectl, DAPR_PREREQUISITE));
+  if (dist?.objects.some((item) => item.object.apiVersion.startsWith('monitoring.coreos.com/'))) checks.push(checkCrds(kubectl, PROMETHEUS_OPERATOR_PREREQUISITE));
   checks.push(checkDaprControlPlane(kubectl));
   checks.push(dist ? checkCapacity(kubectl, dist) : { name: 'capacity', skipped: 'dist/ cannot be read' });
   if (!dist) {
@@ -299,24 +300,51 @@ function hasCondition(object: K8sObject, type: string): boolean {
   return ((object.status?.conditions ?? []) as Condition[]).some((condition) => condition.type === type && condition.status === 'True');
 }
 
-function checkDaprCrds(kubectl: Kubectl): CheckOutcome {
-  const name = 'Dapr CRDs';
+interface PrerequisiteCrds {
+  readonly name: string;
+  readonly owner: string;
+  readonly crds: readonly string[];
+  readonly why: string;
+  readonly fix: string;
+}
+
+const DAPR_PREREQUISITE: PrerequisiteCrds = {
+  name: 'Dapr CRDs',
+  owner: 'Dapr',
+  crds: DAPR_CRDS,
+  why: '30-dapr.yaml holds Dapr Components; without their CRDs the apply fails with "resource mapping not found"',
+  fix: INSTALL_DAPR,
+};
+
+// Only when dist/ holds prometheus-operator objects (observability.enabled).
+const PROMETHEUS_OPERATOR_PREREQUISITE: PrerequisiteCrds = {
+  name: 'prometheus-operator CRDs',
+  owner: 'prometheus-operator',
+  crds: ['podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'],
+  why: '40-observability.yaml holds PodMonitors and a PrometheusRule; without their CRDs the apply fails with "resource mapping not found"',
+  fix:
+    'install prometheus-operator, e.g. `helm install kube-prometheus-stack prometheus-community/kube-prometheus-stack -n monitoring --create-namespace`, ' +
+    'or synth with `observability: { enabled: false }`',
+};
+
+function checkCrds(kubectl: Kubectl, prerequisite: PrerequisiteCrds): CheckOutcome {
+  const { name, crds } = prerequisite;
   const listed = kubectl.json<KubeList<K8sObject> & Partial<K8sObject>>(
-    ['get', 'customresourcedefinitions', ...DAPR_CRDS, '--ignore-not-found', REQUEST_TIMEOUT],
+    ['get', 'customresourcedefinitions', ...crds, '--ignore-not-found', REQUEST_TIMEOUT],
     GET_TIMEOUT_MS,
   );
-  if (listed.reason) return cannotRead(kubectl, name, 'read the Dapr CRDs', listed.reason, ['get', 'customresourcedefinitions']);
+  if (listed.reason) return cannotRead(kubectl, name, `read the ${name}`, listed.reason, ['get', 'customresourcedefinitions']);
   // One name found prints the object itself, several print a List.
   const found = listed.value ? (listed.value.items ?? [listed.value as K8sObject]) : [];
   const established = new Set(found.filter((crd) => hasCondition(crd, 'Established')).map((crd) => crd.metadata.name));
-  const missing = DAPR_CRDS.filter((crd) => !established.has(crd));
-  if (missing.length === 0) return { name, found: DAPR_CRDS.join(', ') };
+  const missing = crds.filter((crd) => !established.has(crd));
+  if (missing.length === 0) return { name, found: crds.join(', ') };
   return {
     name,
     failure: {
-      what: `Dapr CRD${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not installed (or not established)`,
-      why: '30-dapr.yaml holds Dapr Components; without their CRDs the apply fails with "resource mapping not found"',
-      fix: INSTALL_DAPR,
+      what: `${prerequisite.owner} CRD${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not installed (or not established)`,
+      why: prerequisite.why,
+      fix: prerequisite.fix,
     },
   };
 }

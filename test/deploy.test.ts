@@ -279,6 +279,20 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
   });
 
+  it('requires prometheus-operator CRDs only when dist/ holds its objects (observability on)', async () => {
+    const observed = synthesizeDist(['--config', writeOverride({ observability: { enabled: true } })]);
+    const missing = await runDeploy({}, ['--dist', observed, '--dry-run']);
+    expect(missing.status).toBe(4);
+    expect(missing.stdout).toContain('✗ prometheus-operator CRDs:');
+    expect(missing.output).toContain('podmonitors.monitoring.coreos.com, prometheusrules.monitoring.coreos.com not installed');
+    const installed = await runDeploy({ crds: [...READY_CLUSTER.crds, 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'] }, ['--dist', observed, '--dry-run']);
+    expect(installed.status, installed.output).toBe(0);
+    expect(installed.stdout).toContain('✓ prometheus-operator CRDs');
+    // Without observability the check is not run at all (the default dist/).
+    const plain = await runDeploy({}, ['--dist', dist, '--dry-run']);
+    expect(plain.stdout).not.toContain('prometheus-operator');
+  });
+
   it('--dry-run runs the preflight and applies nothing', async () => {
     const result = await runDeploy({}, ['--dist', dist, '--dry-run']);
     expect(result.status, result.output).toBe(0);
@@ -355,3 +369,9 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     });
   });
 });
+
+function writeOverride(override: object): string {
+  const file = path.join(tempDir('deploy-override'), 'override.yaml');
+  fs.writeFileSync(file, JSON.stringify(override));
+  return file;
+}
