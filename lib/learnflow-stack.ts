@@ -10,6 +10,7 @@ import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
 import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
+import { PostgresMonitoring } from './observability/postgres-monitoring';
 import { kafkaObjectNames, postgresObjectNames, POSTGRES_JOBS } from './config/object-names';
 import { MigrationsJob } from './postgres/migrations-job';
 import { PostgresNetworkPolicies } from './postgres/network-policies';
@@ -77,6 +78,7 @@ export class LearnflowStack {
       config: config.postgres,
       clusterDomain: platform.clusterDomain,
       seedTestUsers: config.development,
+      monitoringRole: config.observability.enabled ? config.observability.postgresExporter.role : undefined,
     });
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
       server: this.postgres,
@@ -116,10 +118,23 @@ export class LearnflowStack {
     const { config } = this;
     const { namespaces } = config.platform;
     const chart = this.stage('40-observability.yaml');
+    const postgresMetrics = new PostgresMonitoring(chart, 'PostgresMonitoring', {
+      server: this.postgres,
+      postgres: config.postgres,
+      observability: config.observability,
+      argoCdHooks: config.platform.argoCdHooks,
+    });
     new ScrapeTargets(chart, 'ScrapeTargets', {
       config: config.observability,
       targets: [
         { name: this.kafka.statefulSetName, namespace: this.kafka.namespace, podSelector: this.kafka.podSelector, portName: kafkaMetrics.portName, port: kafkaMetrics.port },
+        {
+          name: postgresMetrics.deploymentName,
+          namespace: this.postgres.namespace,
+          podSelector: postgresMetrics.podSelector,
+          portName: postgresMetrics.portName,
+          port: postgresMetrics.port,
+        },
       ],
     });
     new AlertsAndDashboards(chart, 'AlertsAndDashboards', {

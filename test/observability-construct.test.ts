@@ -59,4 +59,21 @@ describe('observability in the synthesized manifests', () => {
     expect(dashboards.map((d) => d.metadata.name).sort()).toEqual(['learnflow-kafka-cluster', 'learnflow-kafka-topics', 'learnflow-postgres']);
     for (const dashboard of dashboards) for (const json of Object.values(dashboard.data as Record<string, string>)) expect(JSON.parse(json).panels.length).toBeGreaterThan(0);
   });
+
+  it('runs postgres_exporter as the monitoring role, its password a Secret file, admitted by the server policy', () => {
+    const deployment = findObject(production, 'Deployment', 'postgres-exporter');
+    const container = deployment.spec.template.spec.containers[0];
+    const env = envOf(container);
+    const secretVolume = deployment.spec.template.spec.volumes.find((v: { secret?: { secretName: string } }) => v.secret);
+    expect(secretVolume.secret.secretName).toBe('learnflow-postgres-monitoring');
+    expect(env.DATA_SOURCE_PASS_FILE?.startsWith(container.volumeMounts.find((m: { name: string }) => m.name === secretVolume.name).mountPath)).toBe(true);
+    expect(Object.keys(env).some((name) => name.includes('PASS') && env[name] !== undefined && !name.endsWith('_FILE'))).toBe(false);
+    const serverPolicy = findObject(production, 'NetworkPolicy', 'postgres-clients');
+    const admitted = serverPolicy.spec.ingress[0].from.map((peer: { podSelector?: { matchLabels: Record<string, string> } }) => peer.podSelector?.matchLabels).filter(Boolean);
+    const podLabels = deployment.spec.template.metadata.labels;
+    expect(admitted.some((labels: Record<string, string>) => Object.entries(labels).every(([k, v]) => podLabels[k] === v))).toBe(true);
+    expect(findObject(production, 'PodMonitor', 'postgres-exporter').spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    const role = findObject(production, 'Job', /^postgres-monitor-/);
+    expect(envOf(role.spec.template.spec.containers[0]).MONITOR_ROLE).toBe(env.DATA_SOURCE_USER);
+  });
 });

@@ -41,14 +41,13 @@ export function usedMetricNames(objects: readonly K8sObject[]): Map<string, stri
 }
 
 /**
- * Where each metric family comes from, and whether a test scrapes it from a real engine: the brokers' in
- * test/observability-kafka.test.ts. postgres_exporter is not deployed yet (README, Observability: not
- * done); kube-state-metrics' and the kubelet's come with every kube-prometheus-stack install and have no
- * engine here.
+ * Where each metric family comes from, and whether a test scrapes it from a real engine
+ * (test/observability-kafka.test.ts, test/observability-postgres.test.ts). kube-state-metrics' and the
+ * kubelet's come with every kube-prometheus-stack install and have no engine here.
  */
 export const METRIC_SOURCES = [
   { prefix: /^(kafka|jvm)_/, source: 'the Kafka brokers\' OpenTelemetry agent', scrapedInTests: true },
-  { prefix: /^pg_/, source: 'postgres_exporter', scrapedInTests: false },
+  { prefix: /^pg_/, source: 'postgres_exporter', scrapedInTests: true },
   { prefix: /^kube_job_/, source: 'kube-state-metrics', scrapedInTests: false },
   { prefix: /^kubelet_volume_stats_/, source: 'the kubelet', scrapedInTests: false },
 ] as const;
