@@ -22,7 +22,7 @@ const EXIT = {
 const HELP_AFTER = `
 Steps:
   1. preflight: cluster reachable, Kubernetes >= 1.28, a default StorageClass, the Dapr CRDs and control
-     plane in dapr-system, allocatable CPU and memory >= what dist/ requests, and no change of a live
+     plane in dapr-system, prometheus-operator's CRDs (when observability is on), allocatable CPU and memory >= what dist/ requests, and no change of a live
      StatefulSet that cannot be carried out safely (all checks, one list)
   2. namespaces and network policies (server-side apply), then \`npm run secrets\` (missing Secrets only)
   3. the other dist/ files in name order; after each, wait for its StatefulSets to roll out and its Jobs
