@@ -175,6 +175,28 @@ export class KafkaTestCluster {
     return new Map(entries);
   }
 
+  /**
+   * CPU seconds (user + system) used so far by the live processes of broker `ordinal`'s pod (its process
+   * group: the JVM and the shell that launched it), from /proc (clock ticks of CLK_TCK, 100 on Linux).
+   */
+  brokerCpuSeconds(ordinal: number): number {
+    const pgid = this.pods[ordinal].process?.pid;
+    if (pgid === undefined) throw new Error(`${this.pods[ordinal].identity.name} is not running`);
+    let ticks = 0;
+    for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      // proc(5): after "pid (comm) ", fields from state (3) on; pgrp is field 5, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks / 100;
+  }
+
   /** Stop broker `ordinal` as Kubernetes deletes a pod: SIGTERM, then SIGKILL after the grace period. */
   async stop(ordinal: number, gracePeriodMs = 60_000): Promise<void> {
     const pod = this.pods[ordinal];
