@@ -18,3 +18,9 @@ export { PostgresSecrets, SecretContract, SecretKeySpec, TEST_USERS } from './po
 export { serverSettings } from './postgres/server-settings';
 export * from './platform/pod-security';
 export { contentHash } from './platform/content-hash';
+export { PodExtension } from './platform/pod-extension';
+export { KafkaMetricsAgent, KafkaMetricsAgentProps } from './observability/kafka-metrics-agent';
+export { PostgresMonitoring, PostgresMonitoringProps } from './observability/postgres-monitoring';
+export { AlertsAndDashboards, AlertsAndDashboardsProps, ScrapeTarget, ScrapeTargets, ScrapeTargetsProps } from './observability/monitoring';
+export { AlertRule, AlertRuleGroup, alertRuleGroups } from './observability/alert-rules';
+export { Dashboard, dashboards, grafanaJson } from './observability/dashboards';
