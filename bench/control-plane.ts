@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ControlPlane } from '../test/harness/control-plane/control-plane';
+import { ControlPlane, PREREQUISITE_CRD_DIRS } from '../test/harness/control-plane/control-plane';
 import { runProcess } from '../test/harness/processes';
 import { atMost, type Measurement, median, ROOT, timeAsync } from './measure';
 
@@ -16,7 +16,7 @@ export async function benchControlPlane(): Promise<Measurement[]> {
     startups.push(plane.startupMs);
     await plane.stop();
   }
-  const plane = await ControlPlane.start({ crdDir: path.join(ROOT, 'reference', 'dapr-crds') });
+  const plane = await ControlPlane.start({ crdDirs: PREREQUISITE_CRD_DIRS });
   try {
     const apply = await timeAsync(1, () => plane.kubectlOk(['apply', '--server-side', '--field-manager=learnflow-deploy', '-f', DIST]));
     const reapply = await timeAsync(3, () => plane.kubectlOk(['apply', '--server-side', '--field-manager=learnflow-deploy', '-f', DIST]));

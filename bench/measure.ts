@@ -7,7 +7,7 @@ export const ROOT = projectRoot();
 export interface Measurement {
   readonly id: string;
   readonly value: number;
-  readonly unit: 'ms' | 'x';
+  readonly unit: 'ms' | 'x' | '%';
   /** Human-readable target, e.g. '<= 500 ms'. */
   readonly target: string;
   readonly met: boolean;
@@ -50,4 +50,8 @@ export function atMost(id: string, value: number, limitMs: number): Measurement 
 
 export function atLeast(id: string, ratio: number, minimum: number): Measurement {
   return { id, value: ratio, unit: 'x', target: `>= ${minimum}x`, met: ratio >= minimum };
+}
+
+export function atMostPercent(id: string, percent: number, maximum: number): Measurement {
+  return { id, value: percent, unit: '%', target: `<= ${maximum} %`, met: percent <= maximum };
 }

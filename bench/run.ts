@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { type Measurement, ROOT } from './measure';
 import { benchControlPlane } from './control-plane';
 import { benchTopics } from './kafka';
+import { benchObservability } from './observability';
 import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';
 import { prepareEngines } from '../test/support/prepare-engines';
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> =
   postgres: benchPostgres,
   verify: benchVerify,
   'control-plane': benchControlPlane,
+  observability: benchObservability,
 };
 
 const BASELINE = path.join(ROOT, 'bench/baseline.json');
@@ -28,6 +30,7 @@ interface Baseline {
 }
 
 function format(m: Measurement): string {
+  if (m.unit === '%') return `${m.value.toFixed(1)} %`;
   return m.unit === 'x' ? `${m.value.toFixed(1)}x` : `${m.value.toFixed(0)} ms`;
 }
 

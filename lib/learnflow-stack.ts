@@ -8,6 +8,10 @@ import { TopicsJob } from './kafka/topics-job';
 import { renderEndpoints } from './platform/endpoints';
 import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
+import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
+import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
+import { PostgresMonitoring } from './observability/postgres-monitoring';
+import { kafkaObjectNames, postgresObjectNames, POSTGRES_JOBS } from './config/object-names';
 import { MigrationsJob } from './postgres/migrations-job';
 import { PostgresNetworkPolicies } from './postgres/network-policies';
 import { PostgresServer } from './postgres/postgres-server';
@@ -53,10 +57,15 @@ export class LearnflowStack {
   constructor(public readonly config: LearnflowConfig) {
     const { platform } = config;
     new Namespaces(this.stage('00-namespaces.yaml'), 'Namespaces', { platform });
-    this.kafka = new KafkaCluster(this.stage('10-kafka.yaml'), 'Kafka', {
+    const kafkaChart = this.stage('10-kafka.yaml');
+    const kafkaMetrics = config.observability.enabled
+      ? new KafkaMetricsAgent(kafkaChart, 'KafkaMetrics', { kafka: config.kafka, namespace: platform.namespaces.kafka, observability: config.observability })
+      : undefined;
+    this.kafka = new KafkaCluster(kafkaChart, 'Kafka', {
       namespace: platform.namespaces.kafka,
       config: config.kafka,
       clusterDomain: platform.clusterDomain,
+      podExtension: kafkaMetrics?.podExtension,
     });
     this.topicsJob = new TopicsJob(this.stage('11-kafka-topics.yaml'), 'Topics', {
       cluster: this.kafka,
@@ -69,6 +78,7 @@ export class LearnflowStack {
       config: config.postgres,
       clusterDomain: platform.clusterDomain,
       seedTestUsers: config.development,
+      monitoringRole: config.observability.enabled ? config.observability.postgresExporter.role : undefined,
     });
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
       server: this.postgres,
@@ -99,6 +109,41 @@ export class LearnflowStack {
       stateStoreConnection: { name: secrets.dapr.name, key: 'connectionString' },
       // The services need their own credentials; the Dapr role's Secret is for the operator only.
       readableSecrets: [secrets.app.name],
+    });
+    if (kafkaMetrics) this.observe(kafkaMetrics);
+  }
+
+  /** Scrape targets, alerts and dashboards: prometheus-operator's kinds, applied after everything they watch. */
+  private observe(kafkaMetrics: KafkaMetricsAgent): void {
+    const { config } = this;
+    const { namespaces } = config.platform;
+    const chart = this.stage('40-observability.yaml');
+    const postgresMetrics = new PostgresMonitoring(chart, 'PostgresMonitoring', {
+      server: this.postgres,
+      postgres: config.postgres,
+      observability: config.observability,
+      argoCdHooks: config.platform.argoCdHooks,
+    });
+    new ScrapeTargets(chart, 'ScrapeTargets', {
+      config: config.observability,
+      targets: [
+        { name: this.kafka.statefulSetName, namespace: this.kafka.namespace, podSelector: this.kafka.podSelector, portName: kafkaMetrics.portName, port: kafkaMetrics.port },
+        {
+          name: postgresMetrics.deploymentName,
+          namespace: this.postgres.namespace,
+          podSelector: postgresMetrics.podSelector,
+          portName: postgresMetrics.portName,
+          port: postgresMetrics.port,
+        },
+      ],
+    });
+    new AlertsAndDashboards(chart, 'AlertsAndDashboards', {
+      config: config.observability,
+      kafkaNamespace: namespaces.kafka,
+      postgresNamespace: namespaces.postgres,
+      kafkaStatefulSet: this.kafka.statefulSetName,
+      postgresStatefulSet: this.postgres.statefulSetName,
+      jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job))],
     });
   }
 

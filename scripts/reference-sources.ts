@@ -99,6 +99,17 @@ export const UPSTREAM_SOURCES: readonly UpstreamSource[] = [
       componentMetadata('component-metadata-schema.json', 'component-metadata-schema.json'),
     ],
   }),
+  withLicense({
+    flag: 'prometheus-operator',
+    repository: 'prometheus-operator/prometheus-operator',
+    license: 'Apache-2.0',
+    // The CRDs of the kinds dist/ emits when observability is on (cdk8s.yaml imports them); deploy's
+    // preflight requires them.
+    files: ['podmonitors', 'prometheusrules'].map((name) => ({
+      path: `prometheus-operator-crds/${name}.yaml`,
+      upstreamPath: `example/prometheus-operator-crd/monitoring.coreos.com_${name}.yaml`,
+    })),
+  }),
 ];
 
 const DEFINITION_REF = '#/definitions/';

@@ -70,6 +70,9 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'dead-letter topic not declared', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['triage-agent'], deadLetterTopic: 'dlq' }] } }, path: 'dapr.subscriptions[learning.query].deadLetterTopic', value: 'dlq' },
   { case: 'subscription for an app-id outside the scopes', override: { dapr: { subscriptions: [{ topic: 'learning.query', route: '/q', appIds: ['stranger'] }] } }, path: 'dapr.subscriptions[learning.query].appIds[0]', value: 'stranger' },
   { case: 'unknown profile', args: ['--profile', 'staging'], path: 'profile', value: 'staging' },
+  { case: 'scraper namespace not a DNS label', override: { observability: { scraper: { namespace: 'Monitoring' } } }, path: 'observability.scraper.namespace', value: 'Monitoring', rule: 'DNS-1123' },
+  { case: 'metrics agent image unpinned', override: { observability: { kafkaAgent: { image: 'ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-java:latest' } } }, path: 'observability.kafkaAgent.image', value: 'latest', rule: 'pinned' },
+  { case: 'monitoring role reserved by PostgreSQL', override: { observability: { postgresExporter: { role: 'pg_monitor' } } }, path: 'observability.postgresExporter.role', value: 'pg_monitor', rule: "must not start with 'pg_'" },
   { case: 'override file is not a mapping', override: ['a', 'list'], path: '(root)', value: 'list' },
   // Names Kubernetes would refuse for the objects derived from a field (lib/config/object-names.ts).
   { case: 'kafka name too long for its Job', override: { kafka: { name: `kafka-${'x'.repeat(40)}` } }, path: 'kafka.name', value: 'kafka-xxx', rule: 'must be at most 45 characters' },

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane } from './harness/control-plane/control-plane';
+import { ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { requireEngine } from './support/engines';
 import { type K8sObject, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
@@ -9,7 +9,6 @@ import { type K8sObject, readDistDir, ROOT, runSynthCli, tempDir } from './suppo
 // dist/ on a real kube-apiserver 1.34 + kube-controller-manager on etcd: what no schema can show.
 const SUITE = 'control-plane suite';
 const built = locateBuild(CONTROL_PLANE);
-const DAPR_CRDS = path.join(ROOT, 'reference', 'dapr-crds');
 
 function distFor(profile: 'minikube' | 'production'): string {
   if (profile === 'minikube') return path.join(ROOT, 'dist');
@@ -48,7 +47,7 @@ const warnings = (stderr: string) => stderr.split('\n').filter((line) => /warnin
 describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernetes control plane (kube-apiserver 1.34, etcd)', () => {
   const planes: ControlPlane[] = [];
   const start = async () => {
-    const plane = await ControlPlane.start({ crdDir: DAPR_CRDS });
+    const plane = await ControlPlane.start({ crdDirs: PREREQUISITE_CRD_DIRS });
     planes.push(plane);
     return plane;
   };

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane, STORAGE_CLASS } from './harness/control-plane/control-plane';
+import { ControlPlane, PREREQUISITE_CRD_DIRS, STORAGE_CLASS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
@@ -48,7 +48,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
   beforeAll(async () => {
     buildCli();
     // Three nodes: the production profile's brokers require one node each (pod anti-affinity).
-    plane = await ControlPlane.start({ crdDir: path.join(ROOT, 'reference', 'dapr-crds'), nodes: 3 });
+    plane = await ControlPlane.start({ crdDirs: PREREQUISITE_CRD_DIRS, nodes: 3 });
     await plane.installDaprStandIn();
   });
 

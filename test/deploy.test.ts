@@ -305,6 +305,21 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
   });
 
+  it('requires prometheus-operator CRDs only when dist/ holds its objects (observability on)', async () => {
+    const observed = synthesizeDist(['--config', writeOverride({ observability: { enabled: true } })]);
+    const missing = await runDeploy({}, ['--dist', observed, '--dry-run']);
+    expect(missing.status).toBe(4);
+    expect(missing.stdout).toContain('✗ live-prometheus-operator-crds ');
+    for (const crd of ['podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']) expect(missing.output).toContain(`CRD ${crd} is not installed`);
+    const installed = await runDeploy({ crds: [...READY_CLUSTER.crds, 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'] }, ['--dist', observed, '--dry-run']);
+    expect(installed.status, installed.output).toBe(0);
+    expect(installed.stdout).toContain('✓ live-prometheus-operator-crds ');
+    // Without observability (the default dist/) the CRDs are not required.
+    const plain = await runDeploy({}, ['--dist', dist, '--dry-run']);
+    expect(plain.status, plain.output).toBe(0);
+    expect(plain.stdout).toMatch(/- live-prometheus-operator-crds .*\n\s+- dist\/ holds no prometheus-operator objects/);
+  });
+
   it('--dry-run runs the preflight and applies nothing', async () => {
     const result = await runDeploy({}, ['--dist', dist, '--dry-run']);
     expect(result.status, result.output).toBe(0);
@@ -381,3 +396,9 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     });
   });
 });
+
+function writeOverride(override: object): string {
+  const file = path.join(tempDir('deploy-override'), 'override.yaml');
+  fs.writeFileSync(file, JSON.stringify(override));
+  return file;
+}

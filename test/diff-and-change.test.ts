@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane, CONTEXT } from './harness/control-plane/control-plane';
+import { CONTEXT, ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
@@ -69,7 +69,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the chan
     dists.grownMore = synth('grown-more', 'kafka:\n  storage: { size: 80Gi }\n');
     dists.otherClass = synth('other-class', 'kafka:\n  storage: { size: 50Gi, storageClassName: fast-ssd }\n');
     dists.production = synth('production', '{}\n', 'production');
-    plane = await ControlPlane.start({ crdDir: path.join(ROOT, 'reference', 'dapr-crds'), nodes: 1 });
+    plane = await ControlPlane.start({ crdDirs: PREREQUISITE_CRD_DIRS, nodes: 1 });
     await plane.installDaprStandIn();
   });
 

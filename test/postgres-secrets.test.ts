@@ -126,7 +126,9 @@ describe('npm run secrets', () => {
     const result = runSecrets(cluster(), ['--profile', 'production']);
     expect(result.status, result.stderr).toBe(0);
     expect(Object.keys(result.state.secrets)).not.toContain('postgres/learnflow-postgres-seed-users');
-    expect(Object.keys(result.state.secrets)).toHaveLength(5);
+    // Observability is on in production: postgres_exporter's monitoring role has its Secret.
+    expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-monitoring');
+    expect(Object.keys(result.state.secrets)).toHaveLength(6);
   });
 
   it('only reports with --dry-run', () => {

@@ -39,7 +39,9 @@ export class ReferenceData {
       if (!fs.existsSync(definitions)) throw new ReferenceDataError(`${definitions} not found`);
       const crdFiles = crdFilesIn(this.daprCrdDir);
       if (crdFiles.length === 0) throw new ReferenceDataError(`no Dapr CRD files (*.yaml) in ${this.daprCrdDir}`);
-      validators = new SchemaValidators(definitions, crdFiles);
+      // prometheus-operator's PodMonitor and PrometheusRule (dist/ holds them when observability is on).
+      const monitoringCrdDir = path.join(this.dir, 'prometheus-operator-crds');
+      validators = new SchemaValidators(definitions, [...crdFiles, ...(fs.existsSync(monitoringCrdDir) ? crdFilesIn(monitoringCrdDir) : [])]);
       validatorsByDir.set(this.dir, validators);
     }
     return validators;

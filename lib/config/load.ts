@@ -3,6 +3,7 @@ import * as yaml from 'js-yaml';
 import { z } from 'zod';
 import { daprDefaults, daprProfiles } from './dapr';
 import { kafkaDefaults, kafkaProfiles } from './kafka';
+import { observabilityDefaults, observabilityProfiles } from './observability';
 import { platformDefaults, platformProfiles } from './platform';
 import { postgresDefaults, postgresProfiles } from './postgres';
 import { type LearnflowConfig, learnflowConfig, type ProfileName, PROFILES } from './schema';
@@ -213,8 +214,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LearnflowConfig {
 }
 
 function profileLayer(profile: ProfileName): unknown {
-  const defaults = { profile, development: profile !== 'production', platform: platformDefaults, kafka: kafkaDefaults, postgres: postgresDefaults, dapr: daprDefaults };
-  const profiles = { platform: platformProfiles[profile], kafka: kafkaProfiles[profile], postgres: postgresProfiles[profile], dapr: daprProfiles[profile] };
+  const defaults = { profile, development: profile !== 'production', platform: platformDefaults, kafka: kafkaDefaults, postgres: postgresDefaults, dapr: daprDefaults, observability: observabilityDefaults };
+  const profiles = { platform: platformProfiles[profile], kafka: kafkaProfiles[profile], postgres: postgresProfiles[profile], dapr: daprProfiles[profile], observability: observabilityProfiles[profile] };
   return mergeLayer(defaults, profiles, `profile ${profile}`);
 }
 

@@ -12,7 +12,7 @@ export function kafkaObjectNames(name: string) {
 }
 
 /** The Jobs that run against PostgreSQL, each named `<postgres.name>-<job>-<content hash>`. */
-export const POSTGRES_JOBS = ['migrations', 'seed'] as const;
+export const POSTGRES_JOBS = ['migrations', 'seed', 'monitor'] as const;
 export type PostgresJob = (typeof POSTGRES_JOBS)[number];
 
 /** The objects named after postgres.name. */

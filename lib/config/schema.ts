@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { daprConfig } from './dapr';
 import { kafkaConfig } from './kafka';
+import { observabilityConfig } from './observability';
 import { checkObjectNames } from './object-names';
 import { platformConfig } from './platform';
 import { postgresConfig } from './postgres';
@@ -17,6 +18,7 @@ const configShape = z
     kafka: kafkaConfig,
     postgres: postgresConfig,
     dapr: daprConfig,
+    observability: observabilityConfig,
   })
   .strict();
 
@@ -154,3 +156,4 @@ export type TopicSpec = KafkaConfig['topics'][number];
 export type PostgresConfig = LearnflowConfig['postgres'];
 export type DaprConfig = LearnflowConfig['dapr'];
 export type PlatformConfig = LearnflowConfig['platform'];
+export type ObservabilityConfig = LearnflowConfig['observability'];

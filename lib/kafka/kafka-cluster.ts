@@ -6,6 +6,7 @@ import type { KafkaConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
 import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
+import type { PodExtension } from '../platform/pod-extension';
 import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
@@ -36,6 +37,8 @@ export interface KafkaClusterProps {
   readonly config: KafkaConfig;
   /** The cluster's DNS domain, in the brokers' host names. */
   readonly clusterDomain: string;
+  /** What other concerns add to the broker pods (the metrics agent). @default - nothing */
+  readonly podExtension?: PodExtension;
 }
 
 /**
@@ -65,6 +68,7 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
   constructor(scope: Construct, id: string, props: KafkaClusterProps) {
     super(scope, id);
     const { config, namespace } = props;
+    const extension = props.podExtension;
     this.namespace = namespace;
     this.image = config.image;
     this.version = kafkaVersionOf(config.image);
@@ -113,6 +117,7 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
       { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '1Gi' },
       // JVM hsperfdata, and compression codecs unpack their native libraries into java.io.tmpdir.
       { name: 'tmp', mountPath: '/tmp', sizeLimit: '256Mi' },
+      ...(extension?.writablePaths ?? []),
     ]);
 
     const heapMiB = Math.floor((mebibytes(config.resources.limits.memory) * config.heapPercent) / 100);
@@ -149,6 +154,7 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
                 labelSelector: { matchLabels: this.podSelector },
               },
             ],
+            ...(extension ? { initContainers: [...extension.initContainers] } : {}),
             containers: [
               {
                 name: 'kafka',
@@ -210,11 +216,13 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
                   // kafka-server-start.sh defaults to '-loggc', whose 10 x 100 MB GC log would outgrow the
                   // logs emptyDir and get the pod evicted; GC events still go to the console log.
                   { name: 'EXTRA_ARGS', value: '-name kafkaServer' },
+                  ...(extension?.env ?? []),
                 ],
                 ports: [
                   { name: 'internal', containerPort: KAFKA_PORTS.internal },
                   { name: 'controller', containerPort: KAFKA_PORTS.controller },
                   { name: 'external', containerPort: KAFKA_PORTS.external },
+                  ...(extension?.ports ?? []),
                 ],
                 resources: resourceRequirements(config.resources, writable),
                 securityContext: restrictedContainerSecurityContext(),
@@ -223,10 +231,10 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
                 startupProbe: tcpProbe('internal', { periodSeconds: 10, failureThreshold: 60 }),
                 readinessProbe: tcpProbe('internal', { periodSeconds: 10, failureThreshold: 3 }),
                 livenessProbe: tcpProbe('controller', { periodSeconds: 20, failureThreshold: 6 }),
-                volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT }, ...writable.mounts],
+                volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT }, ...writable.mounts, ...(extension?.volumeMounts ?? [])],
               },
             ],
-            volumes: writable.volumes,
+            volumes: [...writable.volumes, ...(extension?.volumes ?? [])],
           },
         },
         volumeClaimTemplates: [dataVolumeClaimTemplate(labels, config.storage)],

@@ -41,6 +41,8 @@ export interface PostgresServerProps {
    * @default false
    */
   readonly seedTestUsers?: boolean;
+  /** The monitoring role postgres_exporter logs in as, which adds its Secret to the contract. @default - none */
+  readonly monitoringRole?: string;
 }
 
 /**
@@ -92,6 +94,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
       host: this.host,
       port: this.port,
       seedTestUsers: props.seedTestUsers ?? false,
+      monitoringRole: props.monitoringRole,
     });
     const labels = appLabels(config.name, 'database');
     const port = { name: 'postgresql', port: POSTGRES_PORT, targetPort: IntOrString.fromString('postgresql') };

@@ -32,6 +32,8 @@ export interface PostgresSecretsProps {
   readonly port: number;
   /** Whether the seed Job creates test users (development profiles). */
   readonly seedTestUsers: boolean;
+  /** postgres_exporter's login role (observability on). @default - none */
+  readonly monitoringRole?: string;
 }
 
 /** The superuser's fixed name: the image's default POSTGRES_USER. */
@@ -51,6 +53,8 @@ export class PostgresSecrets {
   public readonly dapr: SecretContract;
   /** @default - absent unless test users are seeded */
   public readonly seedUsers?: SecretContract;
+  /** @default - absent unless observability is on */
+  public readonly monitoring?: SecretContract;
 
   constructor(props: PostgresSecretsProps) {
     const { config, postgresNamespace, appsNamespace, host, port } = props;
@@ -110,6 +114,17 @@ export class PostgresSecrets {
       }),
     };
 
+    if (props.monitoringRole) {
+      this.monitoring = {
+        name: 'learnflow-postgres-monitoring',
+        namespaces: [postgresNamespace],
+        keys: [{ key: 'password', description: `password of the monitoring role '${props.monitoringRole}' (member of pg_monitor)` }],
+        generatedKeys: ['password'],
+        readers: ['the monitoring-role Job (sets it on the role)', 'postgres_exporter (DATA_SOURCE_PASS_FILE)'],
+        render: (generated) => ({ password: generated.password }),
+      };
+    }
+
     if (props.seedTestUsers) {
       this.seedUsers = {
         name: 'learnflow-postgres-seed-users',
@@ -124,7 +139,7 @@ export class PostgresSecrets {
 
   /** Every Secret of the contract, in the order an operator creates them. */
   public get all(): readonly SecretContract[] {
-    return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : [])];
+    return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : []), ...(this.monitoring ? [this.monitoring] : [])];
   }
 }
 

@@ -1,5 +1,5 @@
 import { referenceDir } from '../../lib/platform/project-files';
-import { liveDaprControlPlane, liveDaprCrds } from '../../verify/checks/cluster';
+import { liveDaprControlPlane, liveDaprCrds, livePrometheusOperatorCrds } from '../../verify/checks/cluster';
 import { type LiveContext, ReferenceData } from '../../verify/context';
 import { type Dist, DistError, loadDist } from '../../verify/dist';
 import { type Check, type CheckResult, fail, pass } from '../../verify/model';
@@ -219,6 +219,7 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   serverVersionCheck,
   storageClassCheck,
   verifierCheck(liveDaprCrds),
+  verifierCheck(livePrometheusOperatorCrds),
   verifierCheck(liveDaprControlPlane),
   capacityCheck,
   statefulSetChangesCheck,

@@ -14,6 +14,7 @@ export interface GoBuild {
 
 export const DAPR_COMPONENTS: GoBuild = { name: 'dapr-components', script: path.join(ROOT, 'test/harness/dapr-components/build.sh') };
 export const CONTROL_PLANE: GoBuild = { name: 'control-plane', script: path.join(ROOT, 'test/harness/control-plane/build.sh') };
+export const PROMTOOL: GoBuild = { name: 'promtool', script: path.join(ROOT, 'test/harness/promtool/build.sh') };
 
 /** The built binary (or binary directory) of `build`, or why it is not there. */
 export function locateBuild(build: GoBuild): { path?: string; missing?: string } {

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { loadConfig } from '../../lib/config/load';
 import { formatDuration } from '../../scripts/kubectl';
-import { CONTROL_PLANE, DAPR_COMPONENTS, type GoBuild, runBuild } from '../harness/go-builds';
+import { CONTROL_PLANE, DAPR_COMPONENTS, type GoBuild, PROMTOOL, runBuild } from '../harness/go-builds';
+import { fetchOtelAgentJar, otelAgentVersion } from '../harness/kafka/init-images';
 import { fetchKafkaJars } from '../harness/kafka/jars';
 
 // Everything the engine suites need that takes minutes on a fresh machine (Kafka's jars from Maven
@@ -15,6 +16,12 @@ const HEARTBEAT_MS = 30_000;
 function kafkaVersions(): string[] {
   const configs = [loadConfig(), ...(process.env.LEARNFLOW_KAFKA_CONFIG ? [loadConfig({ overrideFile: process.env.LEARNFLOW_KAFKA_CONFIG })] : [])];
   return [...new Set(configs.map((config) => config.kafka.image.replace(/@.*$/, '').split(':').pop()!))];
+}
+
+/** The OpenTelemetry Java agent the Kafka metrics suites load: the default config's agent image's release. */
+function otelAgentVersions(): string[] {
+  const version = otelAgentVersion(loadConfig().observability.kafkaAgent.image);
+  return version ? [version] : [];
 }
 
 function has(tool: string, versionFlag: string): boolean {
@@ -47,8 +54,16 @@ function preparations(): Preparation[] {
         run: (onLine) => fetchKafkaJars(version, (line) => /ERROR|BUILD/.test(line) && onLine(line)),
       }),
     ),
+    ...otelAgentVersions().map(
+      (version): Preparation => ({
+        name: `kafka-opentelemetry-agent-${version}`,
+        missing: javaMissing.includes('mvn') ? 'mvn not found' : undefined,
+        run: (onLine) => fetchOtelAgentJar(version, (line) => /ERROR|BUILD/.test(line) && onLine(line)),
+      }),
+    ),
     goBuild(DAPR_COMPONENTS),
     goBuild(CONTROL_PLANE),
+    goBuild(PROMTOOL),
   ];
 }
 

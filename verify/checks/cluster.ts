@@ -137,20 +137,39 @@ export const liveJobsComplete: Check<LiveContext> = {
     }),
 };
 
+/** Each named CRD is installed and established. */
+async function crdsInstalled(context: LiveContext, names: readonly string[]): Promise<CheckResult[]> {
+  const crds = await context.cluster.list('CustomResourceDefinition');
+  return names.map((name) => {
+    const ref = { kind: 'CustomResourceDefinition', name };
+    const crd = crds.find((object) => object.metadata.name === name);
+    if (!crd) return fail([ref], `CRD ${name} is not installed`);
+    return crd.status && !conditionTrue(crd, 'Established') ? fail([ref], `CRD ${name} is not established`) : pass([ref], `CRD ${name} is installed`);
+  });
+}
+
 export const liveDaprCrds: Check<LiveContext> = {
   id: 'live-dapr-crds',
   description: `the Dapr CRDs (${DAPR_CRDS.join(', ')}) are installed and established`,
   component: 'cluster',
   remediation: INSTALL_DAPR,
-  run: async (context) => {
-    const crds = await context.cluster.list('CustomResourceDefinition');
-    return DAPR_CRDS.map((name) => {
-      const ref = { kind: 'CustomResourceDefinition', name };
-      const crd = crds.find((object) => object.metadata.name === name);
-      if (!crd) return fail([ref], `CRD ${name} is not installed`);
-      return crd.status && !conditionTrue(crd, 'Established') ? fail([ref], `CRD ${name} is not established`) : pass([ref], `CRD ${name} is installed`);
-    });
-  },
+  run: (context) => crdsInstalled(context, DAPR_CRDS),
+};
+
+/** The kinds `40-observability.yaml` holds (only with `observability.enabled`). */
+export const PROMETHEUS_OPERATOR_CRDS = ['podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'];
+
+export const livePrometheusOperatorCrds: Check<LiveContext> = {
+  id: 'live-prometheus-operator-crds',
+  description: `when dist/ holds PodMonitors or PrometheusRules: prometheus-operator's CRDs (${PROMETHEUS_OPERATOR_CRDS.join(', ')}) are installed and established`,
+  component: 'cluster',
+  remediation:
+    'install prometheus-operator, e.g. `helm install kube-prometheus-stack prometheus-community/kube-prometheus-stack -n monitoring --create-namespace`, ' +
+    'or synth with `observability: { enabled: false }`',
+  run: (context) =>
+    context.dist.objects.some((item) => item.object.apiVersion.startsWith('monitoring.coreos.com/'))
+      ? crdsInstalled(context, PROMETHEUS_OPERATOR_CRDS)
+      : [skip('dist/ holds no prometheus-operator objects (observability is off)')],
 };
 
 export const liveDaprControlPlane: Check<LiveContext> = {

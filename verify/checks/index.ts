@@ -5,6 +5,7 @@ import {
   liveDaprComponents,
   liveDaprControlPlane,
   liveDaprCrds,
+  livePrometheusOperatorCrds,
   liveJobsComplete,
   liveNamespaces,
   livePvcsBound,
@@ -38,7 +39,7 @@ import {
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
-import { daprCrdSchema, kubernetesSchema } from './schema';
+import { daprCrdSchema, kubernetesSchema, prometheusOperatorCrdSchema } from './schema';
 import { networkPolicyWidening, rbacLeastPrivilege } from './widening';
 import { kafkaClientPort, postgresClientPort } from './wiring';
 
@@ -83,6 +84,7 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   postgresMemoryPlan,
   postgresClientPort,
   daprCrdSchema,
+  prometheusOperatorCrdSchema,
   daprComponentMetadata,
   daprComponentScopes,
 ];
@@ -95,6 +97,7 @@ export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   liveServiceEndpoints,
   liveJobsComplete,
   liveDaprCrds,
+  livePrometheusOperatorCrds,
   liveDaprControlPlane,
   liveDaprComponents,
 ];

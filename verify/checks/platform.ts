@@ -74,6 +74,9 @@ export const networkPolicyDefaultDeny: Check<StaticContext> = {
   },
 };
 
+/** On a NetworkPolicy: the one undeclared namespace it admits on purpose, that of a prerequisite installed separately. */
+export const PREREQUISITE_NAMESPACE_ANNOTATION = 'learnflow.dev/prerequisite-namespace';
+
 export const networkPolicyPeersResolve: Check<StaticContext> = {
   id: 'network-policy-peers-resolve',
   description: 'every namespace a NetworkPolicy admits by name is a Namespace declared in dist/ (a renamed namespace would silently cut its pods off)',
@@ -87,10 +90,14 @@ export const networkPolicyPeersResolve: Check<StaticContext> = {
       for (const peer of peers as { namespaceSelector?: { matchLabels?: Record<string, string> } }[]) {
         const name = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
         if (name === undefined) continue;
+        // A prerequisite's namespace (Prometheus'), which dist/ must not own, is named by the policy itself.
+        const prerequisite = policy.object.metadata.annotations?.[PREREQUISITE_NAMESPACE_ANNOTATION] === name;
         results.push(
           declared.has(name)
             ? pass([refOf(policy)], `${formatRef(refOf(policy))} admits namespace ${name}, declared in dist/`)
-            : fail([refOf(policy)], `${formatRef(refOf(policy))} admits namespace ${name}, which dist/ does not declare`),
+            : prerequisite
+              ? pass([refOf(policy)], `${formatRef(refOf(policy))} admits namespace ${name}, a prerequisite's (${PREREQUISITE_NAMESPACE_ANNOTATION})`)
+              : fail([refOf(policy)], `${formatRef(refOf(policy))} admits namespace ${name}, which dist/ does not declare`),
         );
       }
     }

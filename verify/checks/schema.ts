@@ -2,6 +2,7 @@ import { KUBERNETES_VERSION, type StaticContext } from '../context';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
 
 const isDapr = (item: DistObject) => item.object.apiVersion.startsWith('dapr.io/');
+const isPrometheusOperator = (item: DistObject) => item.object.apiVersion.startsWith('monitoring.coreos.com/');
 
 function validateAll(context: StaticContext, items: readonly DistObject[]): CheckResult[] {
   const schemas = context.reference.schemas();
@@ -27,7 +28,7 @@ export const kubernetesSchema: Check<StaticContext> = {
   run: (context) => {
     const { dist } = context;
     const malformed = dist.malformed.map((document) => fail([], `${document.file} document ${document.index + 1}: ${document.reason}`));
-    const results = [...malformed, ...validateAll(context, dist.objects.filter((item) => !isDapr(item)))];
+    const results = [...malformed, ...validateAll(context, dist.objects.filter((item) => !isDapr(item) && !isPrometheusOperator(item)))];
     return results.length > 0 ? results : [skip('no objects in dist/')];
   },
 };
@@ -40,5 +41,16 @@ export const daprCrdSchema: Check<StaticContext> = {
   run: (context) => {
     const daprObjects = context.dist.objects.filter(isDapr);
     return daprObjects.length === 0 ? [skip('no Dapr objects in dist/')] : validateAll(context, daprObjects);
+  },
+};
+
+export const prometheusOperatorCrdSchema: Check<StaticContext> = {
+  id: 'prometheus-operator-crd-schema',
+  description: "every PodMonitor and PrometheusRule in dist/ is valid against prometheus-operator's CRD schemas",
+  component: 'platform',
+  remediation: 'fix or remove the field the finding names (see the CRD in reference/prometheus-operator-crds)',
+  run: (context) => {
+    const monitoringObjects = context.dist.objects.filter(isPrometheusOperator);
+    return monitoringObjects.length === 0 ? [skip('no prometheus-operator objects in dist/')] : validateAll(context, monitoringObjects);
   },
 };

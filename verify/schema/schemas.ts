@@ -204,6 +204,18 @@ function rejectUnknownFields(schema: JsonSchema): void {
   }
   // OpenAPI v3 'nullable' is not JSON Schema: widen the type so null passes where the CRD allows it.
   if (schema.nullable === true && typeof schema.type === 'string') schema.type = [schema.type, 'null'];
+  if (typeof schema.pattern === 'string') schema.pattern = ecmaPattern(schema.pattern);
+}
+
+/**
+ * CRD patterns are Go (RE2) regular expressions, and JSON Schema's are ECMAScript's: RE2's inline
+ * case-insensitive flag `(?i)`, which JavaScript lacks (prometheus-operator's PrometheusRule uses it),
+ * becomes a [xX] class for each letter of a pattern that has no classes of its own.
+ */
+export function ecmaPattern(pattern: string): string {
+  if (!pattern.includes('(?i)')) return pattern;
+  if (pattern.includes('[') || /\\[A-Za-z]/.test(pattern)) throw new Error(`pattern ${pattern}: (?i) is only translated for patterns without classes or escapes`);
+  return pattern.replace('(?i)', '').replace(/[A-Za-z]/g, (letter) => `[${letter.toLowerCase()}${letter.toUpperCase()}]`);
 }
 
 function gvkKey(group: string, version: string, kind: string): string {

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
 import { DAPR_CONTROL_PLANE } from '../../../verify/checks/cluster';
+import { ROOT } from '../../support/synth';
 import { CONTROL_PLANE, locateBuild } from '../go-builds';
 
 // A real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager built
@@ -18,6 +19,9 @@ export const CONTEXT = 'learnflow-test';
 /** The StorageClass the harness marks as the default; its volumes are pre-created (no provisioner runs). */
 export const STORAGE_CLASS = 'standard';
 
+/** The CRDs of LearnFlow's prerequisites, as Dapr's chart and prometheus-operator install them (vendored in reference/). */
+export const PREREQUISITE_CRD_DIRS = ['dapr-crds', 'prometheus-operator-crds'].map((dir) => path.join(ROOT, 'reference', dir));
+
 export interface ControlPlaneOptions {
   /** Start kube-scheduler and kwok with `nodes` simulated nodes, so pods run and become Ready. @default 0 */
   readonly nodes?: number;
@@ -25,8 +29,8 @@ export interface ControlPlaneOptions {
   readonly nodeCapacity?: Readonly<Record<'cpu' | 'memory' | 'ephemeral-storage' | 'pods', string>>;
   /** How many PersistentVolumes of the default StorageClass to create for claims to bind. @default 12 */
   readonly volumes?: number;
-  /** Install the Dapr CRDs from this directory (every .yaml in it). @default - none */
-  readonly crdDir?: string;
+  /** Install the CRDs of these directories (every .yaml in each), e.g. PREREQUISITE_CRD_DIRS. @default - none */
+  readonly crdDirs?: readonly string[];
   /** How long the API server may take to answer /readyz. @default 60000 */
   readonly readyTimeoutMs?: number;
 }
@@ -250,7 +254,7 @@ export class ControlPlane {
     ]);
 
     await this.createStorage(options.volumes ?? 12);
-    if (options.crdDir) await this.installCrds(options.crdDir);
+    if (options.crdDirs?.length) await this.installCrds(options.crdDirs);
     if ((options.nodes ?? 0) > 0) await this.startNodes(options);
     this.assertRunning();
   }
@@ -342,9 +346,11 @@ export class ControlPlane {
     await this.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [storageClass, ...persistentVolumes] }) });
   }
 
-  private async installCrds(crdDir: string): Promise<void> {
-    const files = fs.readdirSync(crdDir).filter((name) => name.endsWith('.yaml')).sort();
-    for (const name of files) await this.kubectlOk(['apply', '--server-side', '-f', path.join(crdDir, name)]);
+  private async installCrds(crdDirs: readonly string[]): Promise<void> {
+    for (const crdDir of crdDirs) {
+      const files = fs.readdirSync(crdDir).filter((name) => name.endsWith('.yaml')).sort();
+      for (const name of files) await this.kubectlOk(['apply', '--server-side', '-f', path.join(crdDir, name)]);
+    }
     await this.kubectlOk(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   }
 

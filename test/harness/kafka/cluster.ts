@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,6 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { K8sObject } from '../../support/synth';
 import { isAlive, killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
 import { kafkaJarsDir } from './jars';
+import { initImageFiles } from './init-images';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
 import { type KafkaManifests, loadKafkaManifests } from './manifests';
 import { containerCommand, ContainerFilesystem, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
@@ -174,6 +175,28 @@ export class KafkaTestCluster {
     return new Map(entries);
   }
 
+  /**
+   * CPU seconds (user + system) used so far by the live processes of broker `ordinal`'s pod (its process
+   * group: the JVM and the shell that launched it), from /proc (clock ticks of CLK_TCK, 100 on Linux).
+   */
+  brokerCpuSeconds(ordinal: number): number {
+    const pgid = this.pods[ordinal].process?.pid;
+    if (pgid === undefined) throw new Error(`${this.pods[ordinal].identity.name} is not running`);
+    let ticks = 0;
+    for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      // proc(5): after "pid (comm) ", fields from state (3) on; pgrp is field 5, utime 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks / 100;
+  }
+
   /** Stop broker `ordinal` as Kubernetes deletes a pod: SIGTERM, then SIGKILL after the grace period. */
   async stop(ordinal: number, gracePeriodMs = 60_000): Promise<void> {
     const pod = this.pods[ordinal];
@@ -279,6 +302,7 @@ export class KafkaTestCluster {
     const container = podSpec.containers[0];
     // A new pod: fresh emptyDirs, the PVC directory kept.
     const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, this.manifests.statefulSet.spec.volumeClaimTemplates);
+    for (const init of podSpec.initContainers ?? []) this.runInitContainer(pod, init);
     const resolved = resolveContainerEnv(container, pod.identity, this.serviceLinks(podSpec));
     const env = this.processEnv(resolved, pod.identity, filesystem);
 
@@ -319,6 +343,19 @@ export class KafkaTestCluster {
     const child = this.watchdog.spawn(command, args, env, path.join(pod.dir, 'console.log'));
     pod.process = child;
     pod.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /**
+   * An init container's command, run to completion before the broker starts, on the pod's volumes; the
+   * image's own files are those of init-images.ts (the same release, from Maven Central).
+   */
+  private runInitContainer(pod: BrokerPod, init: { name: string; image: string; command?: string[]; args?: string[]; volumeMounts?: { name: string; mountPath: string }[] }): void {
+    const podSpec = this.manifests.statefulSet.spec.template.spec;
+    const imageFiles = initImageFiles(init.image);
+    const filesystem = new ContainerFilesystem(pod.dir, podSpec, init, this.manifests.configMaps, this.manifests.statefulSet.spec.volumeClaimTemplates, true, true);
+    const [command, ...args] = [...(init.command ?? []), ...(init.args ?? [])].map((token) => imageFiles.get(token) ?? filesystem.translate(token));
+    const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
+    if (result.status !== 0) throw new Error(`${pod.identity.name}: init container ${init.name} failed (${result.status ?? result.error}): ${result.stderr}`);
   }
 
   private externalAddress(pod: BrokerPod): string | undefined {

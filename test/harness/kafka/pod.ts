@@ -153,6 +153,8 @@ export class ContainerFilesystem {
     configMaps: readonly K8sObject[],
     volumeClaimTemplates: readonly { metadata: { name: string } }[] = [],
     private readonly readOnlyRoot = container.securityContext?.readOnlyRootFilesystem === true,
+    /** Another container of the pod (an init container) shares the volumes as the first one left them. */
+    sharedVolumes = false,
   ) {
     for (const mount of container.volumeMounts ?? []) {
       const volumeDir = path.join(podDir, 'volumes', mount.name);
@@ -160,7 +162,7 @@ export class ContainerFilesystem {
       const persistent = volumeClaimTemplates.some((t) => t.metadata.name === mount.name);
       // A new pod gets new emptyDir and configMap volumes; a PVC's directory lives as long as the pod
       // directory, so a restarted broker finds its data.
-      if (!persistent) fs.rmSync(volumeDir, { recursive: true, force: true });
+      if (!persistent && !sharedVolumes) fs.rmSync(volumeDir, { recursive: true, force: true });
       if (volume?.configMap) {
         const configMap = configMaps.find((c) => c.metadata.name === volume.configMap.name);
         if (!configMap) throw new Error(`volume ${mount.name}: no ConfigMap ${volume.configMap.name} in dist`);
@@ -193,6 +195,10 @@ export class ContainerFilesystem {
    * host sees it; any other value is returned unchanged.
    */
   translate(value: string): string {
+    // JVM options (KAFKA_OPTS): each -javaagent:<path> option's path.
+    if (value.includes('-javaagent:')) {
+      return value.replace(/-javaagent:(\/[^\s=]+)/g, (_, agentPath: string) => `-javaagent:${this.translate(agentPath)}`);
+    }
     const items = value.split(',');
     if (!items.every((item) => item.startsWith('/'))) return value;
     const translated = items.map((item) => this.mounts.find((m) => item === m.containerPath || item.startsWith(`${m.containerPath}/`)));

@@ -1,0 +1,159 @@
+/** One alerting rule: what Prometheus evaluates, and the runbook an operator paged by it reads. */
+export interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly severity: 'critical' | 'warning';
+  readonly summary: string;
+  /** What to look at and what to do, in order. */
+  readonly runbook: string;
+}
+
+export interface AlertRuleGroup {
+  readonly name: string;
+  readonly rules: readonly AlertRule[];
+}
+
+export interface AlertRulesProps {
+  readonly kafkaNamespace: string;
+  readonly postgresNamespace: string;
+  /** The Kafka StatefulSet's name: its volume claims are data-<name>-<ordinal>. */
+  readonly kafkaStatefulSet: string;
+  readonly postgresStatefulSet: string;
+  /** Name prefixes of the LearnFlow Jobs (their names end in a content hash). */
+  readonly jobPrefixes: readonly string[];
+}
+
+/**
+ * LearnFlow's alerts. Metric names: kafka_* and jvm_* from the brokers' OpenTelemetry agent
+ * (lib/observability/kafka-jmx-metrics.yaml), pg_* from postgres_exporter, kube_* from kube-state-metrics
+ * and kubelet_* from the kubelet (both scraped by a stock kube-prometheus-stack install). Each rule is
+ * unit-tested with promtool, firing and not firing (test/observability/alert-rules.test.yaml).
+ */
+export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
+  const kafka = `namespace="${props.kafkaNamespace}"`;
+  const postgres = `namespace="${props.postgresNamespace}"`;
+  const volumeFree = (namespace: string, statefulSet: string) =>
+    `kubelet_volume_stats_available_bytes{namespace="${namespace}", persistentvolumeclaim=~"data-${statefulSet}-[0-9]+"}` +
+    ` / kubelet_volume_stats_capacity_bytes{namespace="${namespace}", persistentvolumeclaim=~"data-${statefulSet}-[0-9]+"}`;
+  return [
+    {
+      name: 'learnflow-kafka',
+      rules: [
+        {
+          alert: 'KafkaOfflinePartitions',
+          expr: `sum(kafka_partition_offline{${kafka}}) > 0`,
+          for: '1m',
+          severity: 'critical',
+          summary: '{{ $value }} Kafka partitions have no leader: producing to and consuming from them fails',
+          runbook:
+            'Find the partitions: kafka-topics.sh --describe --unavailable-partitions. Their replicas are all on brokers that are down: ' +
+            'kubectl -n kafka get pods; bring those brokers back (their PVCs hold the data). Never enable unclean leader election to get out of it: it loses acknowledged messages.',
+        },
+        {
+          alert: 'KafkaUnderMinIsrPartitions',
+          expr: `sum(kafka_partition_under_min_isr{${kafka}}) > 0`,
+          for: '1m',
+          severity: 'critical',
+          summary: '{{ $value }} partitions have fewer in-sync replicas than min.insync.replicas: acks=all producers (Dapr) get NotEnoughReplicas',
+          runbook:
+            'Usually a broker is down or cannot keep up. kubectl -n kafka get pods; kafka-topics.sh --describe --under-min-isr-partitions. ' +
+            'Do not roll or drain another broker until this clears.',
+        },
+        {
+          alert: 'KafkaUnderReplicatedPartitions',
+          expr: `sum(kafka_partition_under_replicated{${kafka}}) > 0`,
+          for: '5m',
+          severity: 'warning',
+          summary: '{{ $value }} partitions have a replica out of sync for 5 minutes',
+          runbook:
+            'A broker is down, restarting or lagging. kubectl -n kafka get pods; kafka-topics.sh --describe --under-replicated-partitions shows which replica is missing. ' +
+            'A broker catching up after a restart clears this by itself; one that stays behind: check its disk, CPU throttling and logs.',
+        },
+        {
+          alert: 'KafkaNoActiveController',
+          expr: `sum(kafka_controller_active_count{${kafka}}) != 1`,
+          for: '1m',
+          severity: 'critical',
+          summary: 'The KRaft quorum reports {{ $value }} active controllers instead of 1: no topic, partition or broker change can happen',
+          runbook:
+            'A majority of the controller voters must be up. kubectl -n kafka get pods; kafka-metadata-quorum.sh --bootstrap-server <broker> describe --status. ' +
+            'Bring the missing voters back; never re-format a voter\'s storage.',
+        },
+        {
+          alert: 'KafkaMetadataLagging',
+          expr: `max by (pod) (kafka_metadata_apply_lag_milliseconds{${kafka}}) > 30000`,
+          for: '5m',
+          severity: 'warning',
+          summary: 'Broker {{ $labels.pod }} applies the quorum\'s metadata {{ $value }} ms late',
+          runbook:
+            'The broker cannot follow the controller quorum (network, GC pauses, CPU throttling). kafka-metadata-quorum.sh describe --replication shows each voter\'s lag; ' +
+            'check the pod\'s CPU limit and JVM GC time (Kafka cluster dashboard).',
+        },
+        {
+          alert: 'KafkaBrokerDiskFilling',
+          expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSet)}) < 0.15`,
+          for: '10m',
+          severity: 'warning',
+          summary: 'Kafka volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free',
+          runbook:
+            'A full log directory stops the broker. Look for the topics that grow (LearnFlow topics dashboard, log size); lower their retention in the config and re-run the topics Job, ' +
+            'or grow the volume (npm run diff shows the storage change, npm run deploy carries it out).',
+        },
+      ],
+    },
+    {
+      name: 'learnflow-postgres',
+      rules: [
+        {
+          alert: 'PostgresDown',
+          expr: `pg_up{${postgres}} == 0`,
+          for: '1m',
+          severity: 'critical',
+          summary: 'postgres_exporter cannot reach PostgreSQL: the LearnFlow services and Dapr state store are failing',
+          runbook:
+            `kubectl -n ${props.postgresNamespace} get pods; kubectl -n ${props.postgresNamespace} logs statefulset/${props.postgresStatefulSet}. ` +
+            'Crash recovery after an unclean stop can take minutes (the startup probe allows it). A full volume stops it: see PostgresDiskFilling.',
+        },
+        {
+          alert: 'PostgresConnectionsNearMax',
+          expr:
+            `sum by (namespace) (pg_stat_activity_count{${postgres}})` +
+            ` / max by (namespace) (pg_settings_max_connections{${postgres}}) > 0.8`,
+          for: '5m',
+          severity: 'warning',
+          summary: 'PostgreSQL uses {{ $value | humanizePercentage }} of max_connections',
+          runbook:
+            'New connections fail at max_connections. SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 shows who holds them; ' +
+            'a service leaking connections, or too many replicas with large pools. Raise postgres.maxConnections only with the memory plan (README).',
+        },
+        {
+          alert: 'PostgresDiskFilling',
+          expr: `(${volumeFree(props.postgresNamespace, props.postgresStatefulSet)}) < 0.15`,
+          for: '10m',
+          severity: 'warning',
+          summary: 'PostgreSQL volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free',
+          runbook:
+            'PostgreSQL stops accepting writes when the volume is full. Check for WAL piling up (archiving failing, an abandoned replication slot) and table bloat; grow the volume.',
+        },
+      ],
+    },
+    {
+      name: 'learnflow-jobs',
+      rules: [
+        {
+          alert: 'LearnflowJobFailed',
+          expr:
+            `kube_job_status_failed{namespace=~"${props.kafkaNamespace}|${props.postgresNamespace}", ` +
+            `job_name=~"${props.jobPrefixes.map((prefix) => `${prefix}-.*`).join('|')}"} > 0`,
+          for: '0m',
+          severity: 'warning',
+          summary: 'LearnFlow Job {{ $labels.namespace }}/{{ $labels.job_name }} failed',
+          runbook:
+            'kubectl -n {{ $labels.namespace }} logs job/{{ $labels.job_name }}. The topics Job reports each topic it could not reconcile; the migrations Job names the migration ' +
+            'and the SQL error (a changed, already applied migration is refused on purpose). Fix the config or SQL, npm run synth, re-apply: the Job gets a new name.',
+        },
+      ],
+    },
+  ];
+}
