@@ -143,6 +143,17 @@ const CASES: BreakCase[] = [
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-0.kafka-headless.kafka.svc.cluster.local:9094')) },
   { check: 'kafka-client-port', breaks: 'a bootstrap port the Service does not have', says: 'has no port 9093', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.svc.cluster.local:9093')) },
+  { check: 'kafka-client-port', breaks: 'a typo in the cluster domain', says: "env BOOTSTRAP_SERVERS: host 'kafka-bootstrap.kafka.svc.cluster.lcoal' ends in cluster domain 'cluster.lcoal', but the brokers in dist/ use cluster.local", apply: (dir) =>
+      editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-bootstrap.kafka.svc.cluster.lcoal:9092')) },
+  { check: 'kafka-client-port', breaks: 'a host outside the cluster with the Service and namespace as its first labels', says: "(brokers): host 'kafka-bootstrap.kafka.example.com' is not <service>[.<namespace>", apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.example.com:9092')) },
+  { check: 'kafka-client-port', breaks: 'a pod ordinal beyond the replicas', profile: 'production', says: 'names pod kafka-7, not one of kafka-0..2 (StatefulSet kafka/kafka spec.replicas 3)', apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-7.kafka-headless.kafka.svc.cluster.local:9092')) },
+  { check: 'kafka-client-port', breaks: 'a pod name through a Service that is not the governing one', says: 'names pod kafka-0 through Service kafka-bootstrap, which is not the spec.serviceName of StatefulSet kafka/kafka (kafka-headless)', apply: (dir) =>
+      editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-0.kafka-bootstrap.kafka.svc.cluster.local:9092')) },
+  { check: 'postgres-client-port', breaks: 'PGHOST outside the cluster', says: "env PGHOST, PGPORT: host 'postgres.postgres.example.com' is not <service>", apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres.example.com')) },
+  { check: 'kafka-quorum-voters', breaks: 'a voter outside the cluster', says: "'0@kafka-0.kafka-headless.kafka.example.com:9093' should be voter 0", apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.example.com:9093')) },
   { check: 'postgres-memory-plan', breaks: 'max_connections raised by hand', says: 'above resources.limits.memory 1Gi', apply: editPostgresArg(/^max_connections=\d+$/, 'max_connections=500') },
   { check: 'postgres-memory-plan', breaks: 'work_mem raised by hand', says: 'work_mem 64Mi', apply: editPostgresArg(/^work_mem=.*$/, 'work_mem=64MB') },
   { check: 'postgres-memory-plan', breaks: 'the memory limit lowered', says: 'above resources.limits.memory 512Mi', apply: (dir) => editObjects(dir, postgresSts, (o) => void (containerNamed(o).resources.limits.memory = '512Mi')) },
@@ -214,6 +225,15 @@ const KEEPS: KeepCase[] = [
         delete o.spec.maxUnavailable;
         o.spec.minAvailable = 2;
       }) },
+  { check: 'kafka-client-port', keeps: 'short Service names (<svc>.<ns>, <svc>.<ns>.svc)', says: 'kafka-bootstrap.kafka.svc:9092 reaches the client listener', apply: (dir) => {
+      editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-bootstrap.kafka:9092'));
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.svc:9092'));
+    } },
+  { check: 'kafka-client-port', keeps: 'every broker by its pod name', profile: 'production', says: 'kafka-2.kafka-headless.kafka.svc.cluster.local:9092 reaches the client listener', apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = [0, 1, 2].map((i) => `kafka-${i}.kafka-headless.kafka.svc.cluster.local:9092`).join(','))) },
+  { check: 'postgres-client-port', keeps: 'PGHOST as <svc>.<ns>', says: 'postgres.postgres:5432 reaches the port PostgreSQL listens on', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres')) },
+  { check: 'kafka-quorum-voters', keeps: 'a voter without the cluster domain', says: '1 voter(s) for 1 replica(s)', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.svc:9093')) },
   { check: 'postgres-memory-plan', keeps: 'shared_buffers in 8 kB pages, -cname=value', says: 'shared_buffers 256Mi', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => {
         const args = containerNamed(o).args as string[];
