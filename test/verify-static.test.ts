@@ -125,8 +125,14 @@ const CASES: BreakCase[] = [
         delete o.spec.maxUnavailable;
         o.spec.minAvailable = 1;
       }) },
-  { check: 'pdb-availability', breaks: 'a budget selecting no pods', profile: 'production', says: 'selects no pods', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.selector.matchLabels['app.kubernetes.io/component'] = 'brokers')) },
+  { check: 'pdb-availability', breaks: 'a budget selecting no pods', profile: 'production', says: '"app.kubernetes.io/component":"brokers"', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.selector.matchLabels['app.kubernetes.io/component'] = 'brokers')) },
   { check: 'pdb-availability', breaks: 'the budget of 3 brokers removed', profile: 'production', says: '3 replicas and no PodDisruptionBudget', apply: (dir) => editObjects(dir, kafkaBudget, () => null) },
+  { check: 'pdb-availability', breaks: 'a second budget over the same brokers', profile: 'production', says: 'its pods are selected by 2 budgets, PodDisruptionBudget kafka/kafka (10-kafka.yaml, spec.selector', apply: (dir) => {
+      let copy: K8sObject | undefined;
+      editObjects(dir, kafkaBudget, (o) => void (copy = JSON.parse(JSON.stringify(o))));
+      addObjects(dir, '50-extra-budget.yaml', [{ ...copy!, metadata: { ...copy!.metadata, name: 'kafka-extra' } }]);
+    } },
+  { check: 'pdb-availability', breaks: 'a budget with both fields', says: 'spec.maxUnavailable 1, spec.minAvailable 1: a budget needs exactly one of the two', apply: (dir) => editObjects(dir, byKind('PodDisruptionBudget', 'postgres'), (o) => void (o.spec.minAvailable = 1)) },
   { check: 'pod-anti-affinity', breaks: 'anti-affinity only preferred in production', profile: 'production', says: '(only preferred)', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => {
         const anti = o.spec.template.spec.affinity.podAntiAffinity;
@@ -135,6 +141,8 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'pod-anti-affinity', breaks: 'anti-affinity by zone, not node', profile: 'production', says: 'no term on kubernetes.io/hostname', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey = 'topology.kubernetes.io/zone')) },
+  { check: 'pod-anti-affinity', breaks: 'a term whose namespaceSelector misses the pods\' namespace', profile: 'production', says: 'no term on kubernetes.io/hostname selecting its pods in namespace kafka', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { team: 'data' } })) },
   { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas equal to RF', profile: 'production', says: 'topic learning.query (11-kafka-topics.yaml data.topics.conf line', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
   { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas of 1 in production', profile: 'production', says: 'min.insync.replicas 1 in production', apply: editTopics((conf) => conf.replace(/^(exercise\.graded .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=1')) },
   { check: 'kafka-min-insync-replicas', breaks: 'the broker default min.insync.replicas equal to RF', profile: 'production', says: 'KAFKA_MIN_INSYNC_REPLICAS): min.insync.replicas 3 with replication factor 3', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_MIN_INSYNC_REPLICAS', '3')) },
@@ -234,6 +242,8 @@ const KEEPS: KeepCase[] = [
   { check: 'postgres-client-port', keeps: 'PGHOST as <svc>.<ns>', says: 'postgres.postgres:5432 reaches the port PostgreSQL listens on', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres')) },
   { check: 'kafka-quorum-voters', keeps: 'a voter without the cluster domain', says: '1 voter(s) for 1 replica(s)', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.svc:9093')) },
+  { check: 'pod-anti-affinity', keeps: 'a namespaceSelector matching the Namespace by name', profile: 'production', says: '3 replicas on 3 different nodes', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': 'kafka' } })) },
   { check: 'postgres-memory-plan', keeps: 'shared_buffers in 8 kB pages, -cname=value', says: 'shared_buffers 256Mi', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => {
         const args = containerNamed(o).args as string[];

@@ -120,6 +120,15 @@ export function statefulSetOrdinal(item: DistObject, pod: string): number | unde
   return ordinal !== undefined && ordinal < replicasOf(item) ? ordinal : undefined;
 }
 
+/**
+ * The labels of a Namespace as declared in dist/, with the `kubernetes.io/metadata.name` label the API server
+ * sets on every Namespace; undefined when dist/ does not declare it.
+ */
+export function namespaceLabels(dist: Dist, namespace: string): Record<string, string> | undefined {
+  const item = objectsOfKind(dist, 'Namespace').find((candidate) => candidate.object.metadata.name === namespace);
+  return item && { ...(item.object.metadata.labels ?? {}), 'kubernetes.io/metadata.name': namespace };
+}
+
 export function objectsOfKind(dist: Dist, kind: string): DistObject[] {
   return dist.objects.filter((item) => item.object.kind === kind);
 }
