@@ -175,7 +175,19 @@ const CASES: BreakCase[] = [
   { check: 'network-policy-widening', breaks: 'a rule without from', says: 'spec.ingress[0].from is unset', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from) },
   { check: 'network-policy-widening', breaks: 'every pod of the namespace', says: 'podSelector is empty: admits every pod of namespace kafka', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[1].podSelector = {})) },
-  { check: 'rbac-least-privilege', breaks: 'the secret reader without resourceNames', says: 'rules[0] grants get on secrets without resourceNames', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void delete o.rules[0].resourceNames) },
+  { check: 'network-policy-widening', breaks: 'a namespaceSelector that every namespace satisfies (Exists on the name label)', says: 'spec.ingress[0].from[0] namespaceSelector {"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"Exists"}]} matches every namespace: admits every pod of every namespace (rule: every ingress peer names its clients', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'Exists' }] })) },
+  { check: 'network-policy-widening', breaks: 'a namespaceSelector excluding one label (NotIn)', says: 'matches every namespace', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['untrusted'] }] })) },
+  { check: 'network-policy-widening', breaks: 'a podSelector any unlabeled pod satisfies (DoesNotExist)', says: 'matches every pod: admits every pod of namespace kafka', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[1].podSelector = { matchExpressions: [{ key: 'quarantined', operator: 'DoesNotExist' }] })) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader bound to the default ServiceAccount', says: 'RoleBinding learnflow/secretstore-reader (30-dapr.yaml): binds Role learnflow/secretstore-reader, which grants Secrets; subjects[0] is ServiceAccount learnflow/default', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].name = 'default')) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader bound to every ServiceAccount of the namespace (a Group)', says: 'subjects[1] is a Group "system:serviceaccounts:learnflow", not a ServiceAccount', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void o.subjects.push({ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:serviceaccounts:learnflow' })) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader bound to a ServiceAccount dist/ does not declare', says: 'subjects[0] is ServiceAccount learnflow/learnflow-svc, which dist/ does not declare', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].name = 'learnflow-svc')) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader without resourceNames', says: 'rules[0] grants get on secrets without resourceNames: every Secret of the namespace (rule: no wildcards', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void delete o.rules[0].resourceNames) },
   { check: 'rbac-least-privilege', breaks: 'a wildcard verb', says: 'uses a wildcard', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void (o.rules[0].verbs = ['*'])) },
   { check: 'pvc-retention', breaks: 'PVCs deleted with the StatefulSet', says: 'whenDeleted is Delete', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.persistentVolumeClaimRetentionPolicy = { whenDeleted: 'Delete', whenScaled: 'Retain' })) },
   { check: 'data-dir-subdirectory', breaks: 'the log dir at the mount point', says: 'mount point itself', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/var/lib/kafka/data')) },
@@ -244,6 +256,10 @@ const KEEPS: KeepCase[] = [
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.svc:9093')) },
   { check: 'pod-anti-affinity', keeps: 'a namespaceSelector matching the Namespace by name', profile: 'production', says: '3 replicas on 3 different nodes', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': 'kafka' } })) },
+  { check: 'network-policy-widening', keeps: 'the client namespace named by matchExpressions In', says: 'each naming its clients', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['learnflow'] }] })) },
+  { check: 'rbac-least-privilege', keeps: 'the secret reader bound to its ServiceAccount by explicit namespace', says: 'to ServiceAccount learnflow/learnflow-services only', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].namespace = 'learnflow')) },
   { check: 'postgres-memory-plan', keeps: 'shared_buffers in 8 kB pages, -cname=value', says: 'shared_buffers 256Mi', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => {
         const args = containerNamed(o).args as string[];
