@@ -165,7 +165,10 @@ const CASES: BreakCase[] = [
   { check: 'postgres-memory-plan', breaks: 'max_connections raised by hand', says: 'above resources.limits.memory 1Gi', apply: editPostgresArg(/^max_connections=\d+$/, 'max_connections=500') },
   { check: 'postgres-memory-plan', breaks: 'work_mem raised by hand', says: 'work_mem 64Mi', apply: editPostgresArg(/^work_mem=.*$/, 'work_mem=64MB') },
   { check: 'postgres-memory-plan', breaks: 'the memory limit lowered', says: 'above resources.limits.memory 512Mi', apply: (dir) => editObjects(dir, postgresSts, (o) => void (containerNamed(o).resources.limits.memory = '512Mi')) },
-  { check: 'postgres-memory-plan', breaks: '/dev/shm without a sizeLimit', says: 'at /dev/shm has no sizeLimit', apply: (dir) => editObjects(dir, postgresSts, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'shm').emptyDir.sizeLimit) },
+  { check: 'postgres-memory-plan', breaks: '/dev/shm without a sizeLimit', says: '.emptyDir.sizeLimit is unset: emptyDir shm at /dev/shm has no sizeLimit', apply: (dir) => editObjects(dir, postgresSts, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'shm').emptyDir.sizeLimit) },
+  { check: 'postgres-memory-plan', breaks: 'max_connections raised with the short flag -N', says: 'max_connections 500 x', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', '500')) },
+  { check: 'postgres-memory-plan', breaks: 'shared_buffers raised with the attached short flag -B', says: 'shared_buffers 2Gi', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-B262144')) },
+  { check: 'postgres-memory-plan', breaks: 'max_connections not a number', says: 'sets max_connections to \'many\', not a whole number of at least 1', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', 'many')) },
   { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
   { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
@@ -260,6 +263,7 @@ const KEEPS: KeepCase[] = [
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['learnflow'] }] })) },
   { check: 'rbac-least-privilege', keeps: 'the secret reader bound to its ServiceAccount by explicit namespace', says: 'to ServiceAccount learnflow/learnflow-services only', apply: (dir) =>
       editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].namespace = 'learnflow')) },
+  { check: 'postgres-memory-plan', keeps: 'max_connections lowered with -N', says: 'max_connections 20 x', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', '20')) },
   { check: 'postgres-memory-plan', keeps: 'shared_buffers in 8 kB pages, -cname=value', says: 'shared_buffers 256Mi', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => {
         const args = containerNamed(o).args as string[];
