@@ -24,6 +24,11 @@ const kafkaBudget = byKind('PodDisruptionBudget', 'kafka');
 const editPostgresArg = (from: RegExp, to: string) => (dir: string) =>
   editObjects(dir, postgresSts, (o) => void (containerNamed(o).args = containerNamed(o).args.map((arg: string) => arg.replace(from, to))));
 const topicsJob = byKind('Job', /^kafka-topics-/);
+/** Removes the `# profile:` line of the endpoints document. */
+const dropProfileLine = (dir: string) => {
+  const file = path.join(dir, 'infra-endpoints.txt');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^# profile: .*\n/m, ''));
+};
 const topicsConfigMap = (object: K8sObject) => object.kind === 'ConfigMap' && typeof object.data?.['topics.conf'] === 'string';
 const sqlConfigMap = (pattern: RegExp) => (object: K8sObject) =>
   object.kind === 'ConfigMap' && Object.entries(object.data ?? {}).some(([key, sql]) => key.endsWith('.sql') && pattern.test(String(sql)));
@@ -143,6 +148,16 @@ const CASES: BreakCase[] = [
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey = 'topology.kubernetes.io/zone')) },
   { check: 'pod-anti-affinity', breaks: 'a term whose namespaceSelector misses the pods\' namespace', profile: 'production', says: 'no term on kubernetes.io/hostname selecting its pods in namespace kafka', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { team: 'data' } })) },
+  { check: 'pod-anti-affinity', breaks: 'preferred anti-affinity, production stated only by the Namespace label', profile: 'production', says: 'profile production, but', apply: (dir) => {
+      dropProfileLine(dir);
+      editObjects(dir, kafkaSts, (o) => {
+        const anti = o.spec.template.spec.affinity.podAntiAffinity;
+        anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
+        delete anti.requiredDuringSchedulingIgnoredDuringExecution;
+      });
+    } },
+  { check: 'kafka-min-insync-replicas', breaks: 'min.insync.replicas 1 where the Namespaces say production and the document says minikube', says: 'min.insync.replicas 1 in production', apply: (dir) =>
+      editObjects(dir, byKind('Namespace'), (o) => void (o.metadata.labels!['learnflow.io/profile'] = 'production')) },
   { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas equal to RF', profile: 'production', says: 'topic learning.query (11-kafka-topics.yaml data.topics.conf line', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
   { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas of 1 in production', profile: 'production', says: 'min.insync.replicas 1 in production', apply: editTopics((conf) => conf.replace(/^(exercise\.graded .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=1')) },
   { check: 'kafka-min-insync-replicas', breaks: 'the broker default min.insync.replicas equal to RF', profile: 'production', says: 'KAFKA_MIN_INSYNC_REPLICAS): min.insync.replicas 3 with replication factor 3', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_MIN_INSYNC_REPLICAS', '3')) },
@@ -305,6 +320,20 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     expect(failures(report)).toEqual([]);
   });
 
+  it('warns "production rules not applied" when dist/ states no profile, and judges by the document when the labels are gone', async () => {
+    const unlabelled = copyDist(production);
+    editObjects(unlabelled, byKind('Namespace'), (o) => void delete o.metadata.labels!['learnflow.io/profile']);
+    const byDocument = await verify(unlabelled, { only: ['pod-anti-affinity', 'kafka-min-insync-replicas'] });
+    expect(checkOf(byDocument, 'pod-anti-affinity').results.map((r) => r.status)).not.toContain('warn');
+    dropProfileLine(unlabelled);
+    const report = await verify(unlabelled, { only: ['pod-anti-affinity', 'kafka-min-insync-replicas'] });
+    for (const id of ['pod-anti-affinity', 'kafka-min-insync-replicas']) {
+      const warnings = checkOf(report, id).results.filter((r) => r.status === 'warn').map((r) => r.message);
+      expect(warnings.join('\n')).toContain('no profile in dist/ (no learnflow.io/profile label on the Namespaces');
+      expect(warnings.join('\n')).toContain('production rules not applied');
+    }
+  });
+
   it('has at least one break case for every static check', () => {
     const covered = new Set(CASES.map((c) => c.check));
     expect(STATIC_CHECKS.map((check) => check.id).filter((id) => !covered.has(id))).toEqual([]);
@@ -346,7 +375,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     const libImports = sources.flatMap((file) =>
       [...fs.readFileSync(path.join(verifyDir, file), 'utf8').matchAll(/from '((?:\.\.\/)+lib\/[^']+)'/g)].map((m) => path.resolve(verifyDir, path.dirname(file), m[1])),
     );
-    const allowed = ['lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/gitops', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
+    const allowed = ['lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/endpoints', 'lib/platform/gitops', 'lib/platform/labels', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
     expect(sources.length).toBeGreaterThan(10);
     expect(libImports.length).toBeGreaterThan(0); // the pattern sees the imports that are allowed
     expect(libImports.filter((module) => !allowed.includes(module))).toEqual([]);

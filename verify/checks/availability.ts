@@ -1,7 +1,7 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
-import { profileOf } from '../profile';
+import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
 import { brokerMinInsyncReplicas } from './kafka';
 import { envValue, kafkaContainer, kafkaStatefulSets, namespaceLabels, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
@@ -123,10 +123,10 @@ export const podAntiAffinity: Check<StaticContext> = {
   remediation:
     'add spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution with topologyKey kubernetes.io/hostname and a labelSelector matching the pods (preferred only outside production)',
   run: ({ dist }) => {
-    const profile = profileOf(dist);
+    const { name: profile } = profileOf(dist);
     const templates = podTemplates(dist).filter((template) => template.longRunning);
     if (templates.length === 0) return [skip('no long-running workloads in dist/')];
-    return templates.map((template) => {
+    const results = templates.map((template) => {
       const ref = refOf(template.owner);
       const at = `${formatRef(ref)} (${template.owner.file})`;
       if (replicasOf(template.owner) <= 1) return pass([ref], `${at}: a single replica, nothing to spread`);
@@ -155,5 +155,6 @@ export const podAntiAffinity: Check<StaticContext> = {
         ? pass([ref], `${at}: preferred anti-affinity on ${HOSTNAME_TOPOLOGY} (profile ${profile ?? 'unknown'}; required in production)`)
         : warn([ref], `${at}: ${replicas} replicas and no pod anti-affinity on ${HOSTNAME_TOPOLOGY}: they may share a node`);
     });
+    return [...unknownProfile(profileOf(dist)), ...results];
   },
 };

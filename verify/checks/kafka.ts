@@ -4,7 +4,7 @@ import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
-import { profileOf } from '../profile';
+import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
 import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, replicasOf, statefulSetOrdinal } from '../workloads';
 
@@ -287,8 +287,9 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
   run: ({ dist }) => {
     const logs = replicatedLogs(dist);
     if (logs.length === 0) return [skip('no Kafka topics or brokers in dist/')];
-    const production = profileOf(dist) === 'production';
-    return logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
+    const profile = profileOf(dist);
+    const production = profile.name === 'production';
+    return [...unknownProfile(profile), ...logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
       const ref = refOf(item);
       const at = `${formatRef(ref)}: ${what}`;
       if (!(Number.isInteger(minIsr) && minIsr >= 1 && minIsr <= Math.max(1, rf - 1))) {
@@ -299,6 +300,6 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
         return fail([ref], `${at}: min.insync.replicas ${minIsr} in production: an acks=all write acknowledged by one replica is lost with that broker (rule: >= 2)`);
       }
       return pass([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}`);
-    });
+    })];
   },
 };
