@@ -117,6 +117,7 @@ const CASES: BreakCase[] = [
   { check: 'job-content-hash', breaks: "a Job's pod template edited without renaming", says: 'hash to', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (containerNamed(o).resources.limits.memory = '256Mi')) },
   { check: 'job-bounded', breaks: 'a Job without deadline', says: 'spec.activeDeadlineSeconds is unset', apply: (dir) => editObjects(dir, topicsJob, (o) => void delete o.spec.activeDeadlineSeconds) },
   { check: 'job-bounded', breaks: 'an unbounded backoffLimit', says: 'spec.backoffLimit is 1000', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (o.spec.backoffLimit = 1000)) },
+  { check: 'job-bounded', breaks: 'backoffLimit removed', says: 'spec.backoffLimit is unset: the API\'s default 6 applies, a bound nobody chose (rule: state it, 0..20)', apply: (dir) => editObjects(dir, migrationsJob, (o) => void delete o.spec.backoffLimit) },
   { check: 'job-bounded', breaks: 'a wait longer than the deadline', says: 'WAIT_TIMEOUT_SECONDS=3600 is not below spec.activeDeadlineSeconds 1800', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', '3600')) },
   { check: 'job-bounded', breaks: "a script's default wait longer than the deadline", says: 'migrate.sh defaults WAIT_TIMEOUT_SECONDS to 7200', apply: (dir) => {
       editObjects(dir, byKind('ConfigMap', /^postgres-migrations-/), (o) => void (o.data['migrate.sh'] = o.data['migrate.sh'].replace('WAIT_TIMEOUT_SECONDS:-300}', 'WAIT_TIMEOUT_SECONDS:-7200}')));
@@ -375,7 +376,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     const libImports = sources.flatMap((file) =>
       [...fs.readFileSync(path.join(verifyDir, file), 'utf8').matchAll(/from '((?:\.\.\/)+lib\/[^']+)'/g)].map((m) => path.resolve(verifyDir, path.dirname(file), m[1])),
     );
-    const allowed = ['lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/endpoints', 'lib/platform/gitops', 'lib/platform/labels', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
+    const allowed = ['lib/config/job-limits', 'lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/endpoints', 'lib/platform/gitops', 'lib/platform/labels', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
     expect(sources.length).toBeGreaterThan(10);
     expect(libImports.length).toBeGreaterThan(0); // the pattern sees the imports that are allowed
     expect(libImports.filter((module) => !allowed.includes(module))).toEqual([]);
