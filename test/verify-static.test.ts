@@ -24,6 +24,13 @@ const kafkaBudget = byKind('PodDisruptionBudget', 'kafka');
 const editPostgresArg = (from: RegExp, to: string) => (dir: string) =>
   editObjects(dir, postgresSts, (o) => void (containerNamed(o).args = containerNamed(o).args.map((arg: string) => arg.replace(from, to))));
 const topicsJob = byKind('Job', /^kafka-topics-/);
+/** Turns the brokers' required anti-affinity into preferred. */
+const onlyPreferredAntiAffinity = (dir: string) =>
+  editObjects(dir, kafkaSts, (o) => {
+    const anti = o.spec.template.spec.affinity.podAntiAffinity;
+    anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
+    delete anti.requiredDuringSchedulingIgnoredDuringExecution;
+  });
 /** Removes the `# profile:` line of the endpoints document. */
 const dropProfileLine = (dir: string) => {
   const file = path.join(dir, 'infra-endpoints.txt');
@@ -139,23 +146,14 @@ const CASES: BreakCase[] = [
       addObjects(dir, '50-extra-budget.yaml', [{ ...copy!, metadata: { ...copy!.metadata, name: 'kafka-extra' } }]);
     } },
   { check: 'pdb-availability', breaks: 'a budget with both fields', says: 'spec.maxUnavailable 1, spec.minAvailable 1: a budget needs exactly one of the two', apply: (dir) => editObjects(dir, byKind('PodDisruptionBudget', 'postgres'), (o) => void (o.spec.minAvailable = 1)) },
-  { check: 'pod-anti-affinity', breaks: 'anti-affinity only preferred in production', profile: 'production', says: '(only preferred)', apply: (dir) =>
-      editObjects(dir, kafkaSts, (o) => {
-        const anti = o.spec.template.spec.affinity.podAntiAffinity;
-        anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
-        delete anti.requiredDuringSchedulingIgnoredDuringExecution;
-      }) },
+  { check: 'pod-anti-affinity', breaks: 'anti-affinity only preferred in production', profile: 'production', says: '(only preferred)', apply: onlyPreferredAntiAffinity },
   { check: 'pod-anti-affinity', breaks: 'anti-affinity by zone, not node', profile: 'production', says: 'no term on kubernetes.io/hostname', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey = 'topology.kubernetes.io/zone')) },
   { check: 'pod-anti-affinity', breaks: 'a term whose namespaceSelector misses the pods\' namespace', profile: 'production', says: 'no term on kubernetes.io/hostname selecting its pods in namespace kafka', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { team: 'data' } })) },
   { check: 'pod-anti-affinity', breaks: 'preferred anti-affinity, production stated only by the Namespace label', profile: 'production', says: 'profile production, but', apply: (dir) => {
       dropProfileLine(dir);
-      editObjects(dir, kafkaSts, (o) => {
-        const anti = o.spec.template.spec.affinity.podAntiAffinity;
-        anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
-        delete anti.requiredDuringSchedulingIgnoredDuringExecution;
-      });
+      onlyPreferredAntiAffinity(dir);
     } },
   { check: 'kafka-min-insync-replicas', breaks: 'min.insync.replicas 1 where the Namespaces say production and the document says minikube', says: 'min.insync.replicas 1 in production', apply: (dir) =>
       editObjects(dir, byKind('Namespace'), (o) => void (o.metadata.labels!['learnflow.io/profile'] = 'production')) },
