@@ -109,18 +109,26 @@ function subjectFinding(dist: Dist, binding: DistObject, subject: Record<string,
   return declared ? undefined : `is ServiceAccount ${namespace}/${subject.name}, which dist/ does not declare`;
 }
 
+// Default ClusterRoles that read Secrets (kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles:
+// admin and edit "allow read/write access to most objects in a namespace", including Secrets).
+const BUILT_IN_SECRET_ROLES = ['cluster-admin', 'admin', 'edit'];
+
 function judgeBinding(dist: Dist, binding: DistObject): CheckResult | undefined {
-  const role = roleOf(dist, binding);
-  if (!role || !((role.object.rules ?? []) as Record<string, any>[]).some(grantsSecrets)) return undefined;
+  const declared = roleOf(dist, binding);
+  const { kind, name } = binding.object.roleRef ?? {};
+  const builtIn = !declared && kind === 'ClusterRole' && BUILT_IN_SECRET_ROLES.includes(name);
+  if (!builtIn && !(declared && ((declared.object.rules ?? []) as Record<string, any>[]).some(grantsSecrets))) return undefined;
   const ref = refOf(binding);
+  const refs = declared ? [ref, refOf(declared)] : [ref];
+  const role = declared ? formatRef(refOf(declared)) : `ClusterRole ${name} (built into Kubernetes)`;
   const subjects = (binding.object.subjects ?? []) as Record<string, any>[];
   const findings = subjects.flatMap((subject, index) => {
     const why = subjectFinding(dist, binding, subject);
     return why ? [`subjects[${index}] ${why}`] : [];
   });
   return findings.length > 0
-    ? fail([ref, refOf(role)], `${formatRef(ref)} (${binding.file}): binds ${formatRef(refOf(role))}, which grants Secrets; ${findings.join('; ')} (rule: only dedicated ServiceAccounts declared in dist/ may read Secrets)`)
-    : pass([ref, refOf(role)], `${formatRef(ref)}: grants ${formatRef(refOf(role))} to ${subjects.map((subject) => `ServiceAccount ${subject.namespace ?? namespaceOf(binding)}/${subject.name}`).join(', ')} only`);
+    ? fail(refs, `${formatRef(ref)} (${binding.file}): binds ${role}, which grants Secrets; ${findings.join('; ')} (rule: only dedicated ServiceAccounts declared in dist/ may read Secrets)`)
+    : pass(refs, `${formatRef(ref)}: grants ${role} to ${subjects.map((subject) => `ServiceAccount ${subject.namespace ?? namespaceOf(binding)}/${subject.name}`).join(', ')} only`);
 }
 
 export const rbacLeastPrivilege: Check<StaticContext> = {
