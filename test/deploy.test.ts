@@ -343,7 +343,7 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     // Without observability (the default dist/) the CRDs are not required.
     const plain = await runDeploy({}, ['--dist', dist, '--dry-run']);
     expect(plain.status, plain.output).toBe(0);
-    expect(plain.stdout).toMatch(/- live-prometheus-operator-crds .*\n\s+- dist\/ holds no prometheus-operator objects/);
+    expect(plain.stdout).toMatch(/✓ live-prometheus-operator-crds .*\n\s+✓ not required: dist\/ holds no prometheus-operator objects/);
   });
 
   it('--dry-run runs the preflight and applies nothing', async () => {
