@@ -63,12 +63,18 @@ describe('synth output', () => {
       // Memory-backed ones (/dev/shm) count against the memory limit instead.
       const onDisk = emptyDirs.filter((e: any) => e.medium !== 'Memory').reduce((sum: number, e: any) => sum + parseQuantity(e.sizeLimit), 0);
       expect(onDisk, owner).toBeGreaterThan(0);
-      expect(spec.containers, owner).toHaveLength(1);
-      const { requests, limits } = spec.containers[0].resources;
+      // The first container accounts for every emptyDir of the pod; another (Kafka's readiness sidecar)
+      // only for its own logs.
+      const [main, ...others] = spec.containers;
+      const { requests, limits } = main.resources;
       expect(requests['ephemeral-storage'], owner).toBe(limits['ephemeral-storage']);
       const limit = parseQuantity(limits['ephemeral-storage']);
       expect(limit, owner).toBeGreaterThan(onDisk);
       expect(limit - onDisk, owner).toBe(CONTAINER_LOG_MARGIN_MIB * 2 ** 20);
+      for (const other of others) {
+        expect(other.resources.requests['ephemeral-storage'], `${owner} ${other.name}`).toBe(`${CONTAINER_LOG_MARGIN_MIB}Mi`);
+        expect(other.resources.limits['ephemeral-storage'], `${owner} ${other.name}`).toBe(`${CONTAINER_LOG_MARGIN_MIB}Mi`);
+      }
     }
   });
 

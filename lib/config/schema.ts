@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { daprConfig } from './dapr';
-import { kafkaConfig } from './kafka';
+import { derivedClusterId, kafkaConfig } from './kafka';
 import { checkObjectNames } from './object-names';
 import { platformConfig } from './platform';
 import { postgresConfig } from './postgres';
@@ -22,7 +22,14 @@ const configShape = z
 
 /** The cross-field rules a single field's schema cannot see. */
 function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx): void {
-  const { brokers, topics } = config.kafka;
+  const { brokers, topics, controllers, dedicatedControllers } = config.kafka;
+  if (!dedicatedControllers && brokers !== controllers) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['kafka', 'brokers'],
+      message: `must equal kafka.controllers (${controllers}) while kafka.dedicatedControllers is false: every broker is then a KRaft voter, and a broker count that is not a voter count would change the quorum; set kafka.dedicatedControllers: true to scale brokers apart from the voters`,
+    });
+  }
   const seen = new Map<string, number>();
   topics.forEach((topic, i) => {
     const path = ['kafka', 'topics', i];
@@ -107,6 +114,7 @@ export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(
     ...config,
     kafka: {
       ...config.kafka,
+      clusterId: config.kafka.clusterId ?? derivedClusterId(config.platform.clusterDomain, config.platform.namespaces.kafka, config.kafka.name),
       defaultReplicationFactor: replicationFactor,
       minInsyncReplicas: defaultMinInsyncReplicas(replicationFactor),
       topics: config.kafka.topics.map((topic) => {

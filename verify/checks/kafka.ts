@@ -83,9 +83,9 @@ function controllerPort(container: Record<string, any>): string | undefined {
 
 export const kafkaQuorumVoters: Check<StaticContext> = {
   id: 'kafka-quorum-voters',
-  description: 'controller.quorum.voters lists exactly one voter per controller pod, at its stable DNS name and controller port',
+  description: 'controller.quorum.voters lists exactly one voter per controller pod, at its stable DNS name and controller port, node ids consecutive by ordinal',
   component: 'kafka',
-  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <i>@<sts>-<i>.<headless>.<ns>.svc.<cluster domain>:<controller port> for i in 0..replicas-1',
+  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <base+i>@<sts>-<i>.<headless>.<ns>.svc.<cluster domain>:<controller port> for i in 0..replicas-1',
   run: ({ dist }) =>
     perKafkaStatefulSet(dist, (item) => {
       const container = kafkaContainer(item);
@@ -105,11 +105,13 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
       const problems: string[] = [];
       const entries = voters.split(',').map((entry) => entry.trim());
       if (entries.length !== replicas) problems.push(`${entries.length} voter(s) for ${replicas} replica(s)`);
+      // Node ids are the ordinal plus a base (0 when every broker is a voter, another range for dedicated voters).
+      const base = Number(/^(\d+)@/.exec(entries[0])?.[1] ?? 0);
       entries.forEach((entry, index) => {
         const match = /^(\d+)@([^:]+):(\d+)$/.exec(entry);
         const ordinal = match && host.exec(match[2])?.[1];
         if (!match) problems.push(`'${entry}' is not <id>@<host>:<port>`);
-        else if (Number(match[1]) !== index || ordinal !== String(index)) problems.push(`'${entry}' should be voter ${index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
+        else if (Number(match[1]) !== base + index || ordinal !== String(index)) problems.push(`'${entry}' should be voter ${base + index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
         else if (port && match[3] !== port) problems.push(`'${entry}' uses port ${match[3]}, the controller listener is on ${port}`);
       });
       return problems.length === 0
@@ -137,6 +139,8 @@ export const kafkaInternalTopicReplication: Check<StaticContext> = {
     return perKafkaStatefulSet(dist, (item) => {
       const container = kafkaContainer(item);
       const ref = refOf(item);
+      // Internal topics live on brokers: a controller-only node never reads these settings.
+      if (!(envValue(container, 'KAFKA_PROCESS_ROLES') ?? '').split(',').includes('broker')) return skip(`${formatRef(ref)} runs no brokers`);
       const problems: string[] = [];
       for (const setting of INTERNAL_REPLICATION) {
         const factor = Number(envValue(container, setting.env) ?? setting.fallback);
