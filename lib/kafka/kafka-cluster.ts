@@ -413,12 +413,13 @@ function readinessSidecar(image: string, role: NodeRole): k8s.Container {
     // Ready once it holds a sample (whether the node is Ready is the Kafka container's probe); alive while
     // its loop goes round, which it does at least every ~12 s even when the node's JMX does not answer.
     readinessProbe: {
-      exec: { command: ['/bin/bash', '-c', `[[ -s ${READINESS_DIR}/sample ]]`] },
+      exec: { command: ['/bin/bash', '-c', '[[ -s $READINESS_DIR/sample ]]'] },
       periodSeconds: READINESS_INTERVAL_MS / 1000,
       timeoutSeconds: 5,
     },
     livenessProbe: {
-      exec: { command: ['/bin/bash', '-c', `read -r beat <${READINESS_DIR}/alive && ((\${EPOCHREALTIME%.*} - \${beat%.*} < 60))`] },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansions.
+      exec: { command: ['/bin/bash', '-c', 'read -r beat <"$READINESS_DIR/alive" && ((${EPOCHREALTIME%.*} - ${beat%.*} < 60))'] },
       // The JVM's first start, on a throttled CPU, takes a while before the loop goes round again.
       initialDelaySeconds: 30,
       periodSeconds: 20,

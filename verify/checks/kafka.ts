@@ -5,7 +5,7 @@ import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf, SVC_DOMAIN } from '../workloads';
+import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf, SVC_DOMAIN, selects } from '../workloads';
 
 const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';
 
@@ -117,6 +117,51 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
       return problems.length === 0
         ? pass([ref], `${formatRef(ref)}: ${entries.length} voter(s) for ${replicas} replica(s)`)
         : fail([ref], `${formatRef(ref)}: ${problems.join('; ')}`);
+    }),
+};
+
+export const kafkaQuorumSize: Check<StaticContext> = {
+  id: 'kafka-quorum-size',
+  description: 'the KRaft voters are 1, 3 or 5 (a majority must be up: 2 voters survive no failure, 4 no more than 3 do)',
+  component: 'kafka',
+  remediation: 'set kafka.controllers to 1, 3 or 5 (with kafka.dedicatedControllers: true to scale brokers apart), then npm run synth',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const ref = refOf(item);
+      const voters = envValue(kafkaContainer(item), 'KAFKA_CONTROLLER_QUORUM_VOTERS');
+      if (voters === undefined) return skip(`${formatRef(ref)} has no static voters (see kafka-quorum-voters)`);
+      const count = voters.split(',').length;
+      return [1, 3, 5].includes(count)
+        ? pass([ref], `${formatRef(ref)}: ${count} voter(s), ${Math.floor((count - 1) / 2)} may be down`)
+        : fail([ref], `${formatRef(ref)}: ${count} voters: ${count % 2 === 0 ? `survives no more failures than ${count - 1} voters` : 'more than 5 voters slow every metadata commit'}`);
+    }),
+};
+
+export const kafkaDisruptionSafety: Check<StaticContext> = {
+  id: 'kafka-disruption-safety',
+  description: 'drains and rolls take one Kafka pod at a time, and only when the others are caught up: a PodDisruptionBudget of at most one unavailable that never evicts unhealthy pods past it, and a readiness probe that is more than an open port',
+  component: 'kafka',
+  remediation:
+    'give each Kafka StatefulSet a PodDisruptionBudget with maxUnavailable: 1 and unhealthyPodEvictionPolicy: IfHealthyBudget, and the Kafka container an exec readiness probe that judges replication (a port opens before the broker has caught up)',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const ref = refOf(item);
+      const labels = item.object.spec?.template?.metadata?.labels ?? {};
+      const budgets = objectsOfKind(dist, 'PodDisruptionBudget').filter((b) => namespaceOf(b) === namespaceOf(item) && selects(b.object.spec?.selector, labels));
+      const problems: string[] = [];
+      if (budgets.length !== 1) problems.push(`${budgets.length} PodDisruptionBudgets select its pods`);
+      for (const budget of budgets) {
+        const { maxUnavailable, minAvailable, unhealthyPodEvictionPolicy } = budget.object.spec ?? {};
+        const allowed = maxUnavailable !== undefined ? maxUnavailable : typeof minAvailable === 'number' ? replicasOf(item) - minAvailable : undefined;
+        if (typeof allowed !== 'number' || allowed > 1) problems.push(`${formatRef(refOf(budget))} lets ${allowed ?? 'an unknown number of'} pods be disrupted at once`);
+        if (unhealthyPodEvictionPolicy === 'AlwaysAllow') problems.push(`${formatRef(refOf(budget))} evicts pods that are not Ready regardless of the budget (unhealthyPodEvictionPolicy AlwaysAllow)`);
+      }
+      const probe = kafkaContainer(item).readinessProbe;
+      if (!probe?.exec) problems.push(`the readiness probe is ${probe?.tcpSocket ? 'a port check: Ready before the node has caught up' : 'not an exec check of the node'}`);
+      const refs = [ref, ...budgets.map(refOf)];
+      return problems.length === 0
+        ? pass(refs, `${formatRef(ref)}: one pod at a time, unhealthy pods kept within the budget, readiness judged by the node's state`)
+        : fail(refs, `${formatRef(ref)}: ${problems.join('; ')}`);
     }),
 };
 
