@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { type Measurement, ROOT } from './measure';
 import { benchControlPlane } from './control-plane';
 import { benchTopics } from './kafka';
+import { benchKafkaDay2 } from './kafka-day2';
 import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';
 import { prepareEngines } from '../test/support/prepare-engines';
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> =
   postgres: benchPostgres,
   verify: benchVerify,
   'control-plane': benchControlPlane,
+  day2: benchKafkaDay2,
 };
 
 const BASELINE = path.join(ROOT, 'bench/baseline.json');

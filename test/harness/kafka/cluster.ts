@@ -291,6 +291,48 @@ export class KafkaTestCluster {
   }
 
   /**
+   * CPU seconds (user + system) a container of a pod has used so far: every process of its process group,
+   * with the children they have reaped (the sidecar's short-lived `mv`, say).
+   */
+  cpuSecondsOf(name: string, container: string): number {
+    const pod = this.pod(name);
+    const containers: ContainerSpec[] = pod.statefulSet.spec.template.spec.containers;
+    const index = containers.findIndex((c) => c.name === container);
+    const child = index === 0 ? pod.process : pod.sidecars[index - 1]?.process;
+    if (child?.pid === undefined) throw new Error(`${name}: container ${container} is not running`);
+    let ticks = 0;
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      // proc(5): the fields after the command's closing parenthesis; pgrp is the 5th field, utime..cstime 14-17.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== child.pid) continue;
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    }
+    return ticks / 100;
+  }
+
+  /** CPU seconds that `runs` runs of the Kafka container's readiness probe take, measured by bash's `times`. */
+  async probeCpuSeconds(name: string, runs: number): Promise<number> {
+    const pod = this.pod(name);
+    const container: ContainerSpec & { readinessProbe: { exec: { command: string[] } } } = pod.statefulSet.spec.template.spec.containers[0];
+    const { env } = this.containerEnv(pod, container, false);
+    const [program, ...args] = container.readinessProbe.exec.command;
+    const quoted = [program, ...args].map((token) => `'${token.replace(/'/g, `'\\''`)}'`).join(' ');
+    const result = await runProcess('bash', ['-c', `for ((i = 0; i < ${runs}; i++)); do ${quoted} >/dev/null; done; times`], env, 60_000);
+    // times: the shell's user and system time, then its children's.
+    const children = result.stdout.trim().split('\n').at(-1) ?? '';
+    const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+    if (seconds.length !== 2) throw new Error(`unexpected output of times: ${result.output}`);
+    return seconds[0] + seconds[1];
+  }
+
+  /**
    * Start a bin/ tool of `kafkaHome` in the background (e.g. kafka-verifiable-producer.sh), its output
    * appended to `logFile`; it dies with the cluster.
    */
