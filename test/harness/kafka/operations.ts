@@ -25,6 +25,8 @@ export type EventLog = string[];
  */
 export class PodReadiness {
   private readonly states = new Map<string, PodState>();
+  /** Each pod's incarnation: a probe of a deleted pod must not count for the pod that replaces it. */
+  private readonly generations = new Map<string, number>();
   private stopped = false;
   private readonly loop: Promise<void>;
   private readonly periodMs: number;
@@ -55,8 +57,13 @@ export class PodReadiness {
     return this.states.get(name)?.lastOutput ?? '(not probed yet)';
   }
 
-  /** A deleted pod: its next incarnation starts not Ready. */
+  /**
+   * A pod being deleted, and then deleted: not Ready while it terminates (its sidecar's last sample may still
+   * look fresh), and its next incarnation starts not Ready, whatever a probe still running of the old one says.
+   * Call it before the deletion and again after.
+   */
   forget(name: string): void {
+    this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
     this.states.delete(name);
   }
 
@@ -84,7 +91,9 @@ export class PodReadiness {
   }
 
   private async probe(name: string): Promise<void> {
+    const generation = this.generations.get(name) ?? 0;
     const result = await this.cluster.probeReadiness(name);
+    if ((this.generations.get(name) ?? 0) !== generation) return;
     const state = this.states.get(name) ?? { ready: false, readySince: 0, failures: 0, lastOutput: '' };
     state.lastOutput = result.output;
     if (result.ready) {
@@ -123,6 +132,7 @@ export async function rollingUpdate(cluster: KafkaTestCluster, readiness: PodRea
     note(`delete ${pod}`);
     readiness.forget(pod);
     await cluster.deletePod(pod, graceMs);
+    readiness.forget(pod);
     note(`${pod} terminated; re-created`);
     cluster.createPod(pod);
     await readiness.waitUntil(() => readiness.isAvailable(pod, minReadyMs), timeoutMs, `${pod} available (Ready for minReadySeconds)`);
@@ -177,6 +187,7 @@ export async function drainNode(cluster: KafkaTestCluster, readiness: PodReadine
       note(`evict ${pod}${refusals > 0 ? ` (after ${refusals} refusal(s))` : ''}`);
       readiness.forget(pod);
       await cluster.deletePod(pod, (cluster.manifests.statefulSet.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000);
+      readiness.forget(pod);
       note(`${pod} terminated; re-created by its StatefulSet on another node`);
       cluster.createPod(pod);
     }),
