@@ -130,7 +130,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka day-2 suite'))('Kafka day 2 on rea
         for (const lines of [brokers, controllers]) {
           const at = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).map((line) => Number(/^\[([\d.]+)s\]/.exec(line)![1]));
           const created = at(/ re-created$/);
-          at(/ available$/).forEach((available, i) => expect(available - created[i]).toBeGreaterThanOrEqual(10));
+          for (const [i, available] of at(/ available$/).entries()) expect(available - created[i]).toBeGreaterThanOrEqual(10);
         }
         expect(deleted(controllers)).toEqual(['kafka-controller-2', 'kafka-controller-1', 'kafka-controller-0']);
       });
