@@ -127,7 +127,14 @@ export class LearnflowStack {
     new ScrapeTargets(chart, 'ScrapeTargets', {
       config: config.observability,
       targets: [
-        { name: this.kafka.statefulSetName, namespace: this.kafka.namespace, podSelector: this.kafka.podSelector, portName: kafkaMetrics.portName, port: kafkaMetrics.port },
+        // Every Kafka node set carries the agent: the dedicated controllers report the quorum (active controller count).
+        ...this.kafka.nodeSets.map((set) => ({
+          name: set.statefulSet,
+          namespace: this.kafka.namespace,
+          podSelector: set.selector,
+          portName: kafkaMetrics.portName,
+          port: kafkaMetrics.port,
+        })),
         {
           name: postgresMetrics.deploymentName,
           namespace: this.postgres.namespace,
@@ -141,7 +148,7 @@ export class LearnflowStack {
       config: config.observability,
       kafkaNamespace: namespaces.kafka,
       postgresNamespace: namespaces.postgres,
-      kafkaStatefulSet: this.kafka.statefulSetName,
+      kafkaStatefulSets: this.kafka.nodeSets.map((set) => set.statefulSet),
       postgresStatefulSet: this.postgres.statefulSetName,
       jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job))],
     });

@@ -13,7 +13,7 @@ import {
   withAdmin,
 } from './harness/kafka/client';
 
-describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from a production-profile synth (3 brokers)', () => {
+describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from a production-profile synth (3 brokers, 3 dedicated controllers)', () => {
   let distDir: string;
   let cluster: KafkaTestCluster;
   let declared: DeclaredTopic[];
@@ -32,13 +32,16 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from 
     console.log(`Kafka ${cluster?.kafkaVersion}, 3 brokers, timings (ms): ${JSON.stringify(timings)}`);
   }, 120_000);
 
-  it('forms a quorum of all three voters, every broker registered', async () => {
+  it('forms a quorum of the three dedicated voters, every broker registered and none of them a voter', async () => {
     expect(cluster.brokerCount).toBe(3);
+    expect(cluster.controllerPods).toEqual(['kafka-controller-0', 'kafka-controller-1', 'kafka-controller-2']);
     const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
     expect(quorum.exitCode, quorum.output).toBe(0);
     const voters = JSON.parse(/^CurrentVoters:\s+(.*)$/m.exec(quorum.stdout)![1]) as { id: number }[];
-    expect(voters.map((v) => v.id).sort()).toEqual([0, 1, 2]);
-    expect([0, 1, 2]).toContain(Number(/^LeaderId:\s+(\d+)$/m.exec(quorum.stdout)![1]));
+    expect(voters.map((v) => v.id).sort()).toEqual([100, 101, 102]);
+    expect([100, 101, 102]).toContain(Number(/^LeaderId:\s+(\d+)$/m.exec(quorum.stdout)![1]));
+    const observers = JSON.parse(/^CurrentObservers:\s+(.*)$/m.exec(quorum.stdout)![1]) as { id: number }[];
+    expect(observers.map((o) => o.id).sort()).toEqual([0, 1, 2]);
 
     const registered = await withAdmin(cluster.externalBootstrapServers, (admin) => admin.describeCluster());
     expect(registered.brokers.map((b) => `${b.nodeId} ${b.host}:${b.port}`).sort()).toEqual([

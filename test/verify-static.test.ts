@@ -182,6 +182,18 @@ const CASES: BreakCase[] = [
         const env = containerNamed(o).env.find((e: any) => e.name === 'KAFKA_CONTROLLER_QUORUM_VOTERS');
         env.value = env.value.replace(/:9093/g, ':9092');
       }) },
+  { check: 'kafka-quorum-size', breaks: 'two voters', says: '2 voters: survives no more failures than 1 voters', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => {
+        o.spec.replicas = 2;
+        const env = containerNamed(o).env.find((e: any) => e.name === 'KAFKA_CONTROLLER_QUORUM_VOTERS');
+        env.value = `${env.value},${env.value.replace(/^0@kafka-0/, '1@kafka-1')}`;
+      }) },
+  { check: 'kafka-disruption-safety', breaks: 'a budget that evicts unhealthy pods', says: 'unhealthyPodEvictionPolicy AlwaysAllow', apply: (dir) =>
+      editObjects(dir, byKind('PodDisruptionBudget', 'kafka'), (o) => void (o.spec.unhealthyPodEvictionPolicy = 'AlwaysAllow')) },
+  { check: 'kafka-disruption-safety', breaks: 'a port check for readiness', says: 'a port check: Ready before the node has caught up', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (containerNamed(o).readinessProbe = { tcpSocket: { port: 'internal' }, periodSeconds: 10 })) },
+  { check: 'kafka-disruption-safety', breaks: 'two pods at a time', says: 'lets 2 pods be disrupted at once', apply: (dir) =>
+      editObjects(dir, byKind('PodDisruptionBudget', 'kafka'), (o) => void (o.spec.maxUnavailable = 2)) },
   { check: 'kafka-internal-topic-replication', breaks: 'offsets topic RF left at the default 3 on one broker', says: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3 (Kafka default)', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', undefined)) },
   { check: 'kafka-heap-within-limit', breaks: 'a heap above the memory limit', says: 'not below the memory limit', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_HEAP_OPTS', '-Xmx2g -Xms2g')) },
   { check: 'kafka-topic-replication', breaks: 'a topic RF above the broker count', says: 'learning.query: replication factor 3 with 1 broker(s)', apply: editTopics((conf) => conf.replace(/^learning\.query 3 1 /m, 'learning.query 3 3 ')) },
@@ -252,7 +264,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
   it('passes every check on the production profile (3 brokers)', async () => {
     const report = await verify(production);
     expect(failures(report)).toEqual([]);
-    expect(checkOf(report, 'kafka-quorum-voters').results[0].message).toContain('3 voter(s) for 3 replica(s)');
+    expect(checkOf(report, 'kafka-quorum-voters').results.map((r) => r.message)).toContain('StatefulSet kafka/kafka-controller: 3 voter(s) for 3 replica(s)');
   });
 
   it('passes every check with another cluster DNS domain (platform.clusterDomain)', async () => {

@@ -8,7 +8,15 @@ import { DNS_LABEL, dnsLabel, dnsSubdomain } from './names';
 
 /** The objects named after kafka.name. */
 export function kafkaObjectNames(name: string) {
-  return { statefulSet: name, headlessService: `${name}-headless`, bootstrapService: `${name}-bootstrap`, topicsJobPrefix: `${name}-topics` };
+  return {
+    statefulSet: name,
+    headlessService: `${name}-headless`,
+    bootstrapService: `${name}-bootstrap`,
+    topicsJobPrefix: `${name}-topics`,
+    // The dedicated KRaft voters (kafka.dedicatedControllers).
+    controllerStatefulSet: `${name}-controller`,
+    controllerHeadlessService: `${name}-controller-headless`,
+  };
 }
 
 /** The Jobs that run against PostgreSQL, each named `<postgres.name>-<job>-<content hash>`. */
@@ -96,7 +104,7 @@ const hashedJob = (object: string, prefix: string): DerivedName => ({
 
 export interface NamingConfig {
   readonly platform: { readonly namespaces: { readonly kafka: string; readonly postgres: string }; readonly clusterDomain: string };
-  readonly kafka: { readonly name: string; readonly brokers: number };
+  readonly kafka: { readonly name: string; readonly brokers: number; readonly dedicatedControllers: boolean };
   readonly postgres: { readonly name: string };
   readonly dapr: { readonly subscriptions: readonly { readonly topic: string }[] };
 }
@@ -118,6 +126,9 @@ function namingFields(config: NamingConfig): NamingField[] {
       named('the headless Service', kafka.headlessService, SERVICE),
       named('the bootstrap Service', kafka.bootstrapService, SERVICE),
       hashedJob('the topics Job', kafka.topicsJobPrefix),
+      ...(config.kafka.dedicatedControllers
+        ? [named('the controller StatefulSet', kafka.controllerStatefulSet, STATEFUL_SET), named('the controller headless Service', kafka.controllerHeadlessService, SERVICE)]
+        : []),
     ]),
     nameOf('postgres', [
       named('the StatefulSet', postgres.statefulSet, STATEFUL_SET),

@@ -13,7 +13,7 @@ export interface KafkaNetworkPoliciesProps {
 
 /**
  * Default-deny ingress for the kafka namespace; the client port open to the configured namespaces and
- * the topics Job; the controller port only between brokers. `kubectl port-forward` enters the pod's own
+ * the topics Job; the controller port of the KRaft voters only from the brokers and the voters. `kubectl port-forward` enters the pod's own
  * network namespace, so the external listener needs no rule.
  */
 export class KafkaNetworkPolicies extends Construct {
@@ -35,9 +35,10 @@ export class KafkaNetworkPolicies extends Construct {
       name: `${cluster.statefulSetName}-controllers`,
       namespace: cluster.namespace,
       labels,
-      podSelector: cluster.podSelector,
+      podSelector: cluster.controllerSelector,
       ports: [KAFKA_PORTS.controller],
-      from: { podsWithLabels: [cluster.podSelector] },
+      // Brokers fetch the metadata log from the voters; voters replicate it among themselves.
+      from: { podsWithLabels: [...new Map([cluster.podSelector, cluster.controllerSelector].map((s) => [JSON.stringify(s), s])).values()] },
     });
   }
 }

@@ -18,7 +18,8 @@ export interface AlertRulesProps {
   readonly kafkaNamespace: string;
   readonly postgresNamespace: string;
   /** The Kafka StatefulSet's name: its volume claims are data-<name>-<ordinal>. */
-  readonly kafkaStatefulSet: string;
+  /** The brokers' StatefulSet and, with dedicated controllers, the voters'. */
+  readonly kafkaStatefulSets: readonly string[];
   readonly postgresStatefulSet: string;
   /** Name prefixes of the LearnFlow Jobs (their names end in a content hash). */
   readonly jobPrefixes: readonly string[];
@@ -33,9 +34,10 @@ export interface AlertRulesProps {
 export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
   const kafka = `namespace="${props.kafkaNamespace}"`;
   const postgres = `namespace="${props.postgresNamespace}"`;
-  const volumeFree = (namespace: string, statefulSet: string) =>
-    `kubelet_volume_stats_available_bytes{namespace="${namespace}", persistentvolumeclaim=~"data-${statefulSet}-[0-9]+"}` +
-    ` / kubelet_volume_stats_capacity_bytes{namespace="${namespace}", persistentvolumeclaim=~"data-${statefulSet}-[0-9]+"}`;
+  const volumeFree = (namespace: string, statefulSets: readonly string[]) => {
+    const claims = `persistentvolumeclaim=~"data-(${statefulSets.join('|')})-[0-9]+"`;
+    return `kubelet_volume_stats_available_bytes{namespace="${namespace}", ${claims}} / kubelet_volume_stats_capacity_bytes{namespace="${namespace}", ${claims}}`;
+  };
   return [
     {
       name: 'learnflow-kafka',
@@ -92,7 +94,7 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
         },
         {
           alert: 'KafkaBrokerDiskFilling',
-          expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSet)}) < 0.15`,
+          expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSets)}) < 0.15`,
           for: '10m',
           severity: 'warning',
           summary: 'Kafka volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free',
@@ -129,7 +131,7 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
         },
         {
           alert: 'PostgresDiskFilling',
-          expr: `(${volumeFree(props.postgresNamespace, props.postgresStatefulSet)}) < 0.15`,
+          expr: `(${volumeFree(props.postgresNamespace, [props.postgresStatefulSet])}) < 0.15`,
           for: '10m',
           severity: 'warning',
           summary: 'PostgreSQL volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free',

@@ -3,7 +3,7 @@ import type { WritablePath } from './pod-security';
 
 /**
  * What another concern adds to a workload's pods without owning it (lib/observability's metrics agent in
- * the broker pods): the owner merges it into its pod template, counting the writable paths in the main
+ * every Kafka pod): the owner merges it into its pod template, counting the writable paths in the main
  * container's ephemeral storage like its own.
  */
 export interface PodExtension {

@@ -14,11 +14,13 @@ import {
 } from './cluster';
 import { daprComponentMetadata, daprComponentScopes } from './dapr';
 import {
+  kafkaDisruptionSafety,
   kafkaHeadlessService,
   kafkaHeapWithinLimit,
   kafkaInternalTopicReplication,
   kafkaMinInsyncReplicas,
   kafkaParallelPods,
+  kafkaQuorumSize,
   kafkaQuorumVoters,
   kafkaServiceLinksDisabled,
   kafkaTopicReplication,
@@ -73,6 +75,8 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   kafkaHeadlessService,
   kafkaServiceLinksDisabled,
   kafkaQuorumVoters,
+  kafkaQuorumSize,
+  kafkaDisruptionSafety,
   kafkaInternalTopicReplication,
   kafkaHeapWithinLimit,
   kafkaTopicReplication,

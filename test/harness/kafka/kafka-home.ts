@@ -10,6 +10,9 @@ const TOOLS: Record<string, string> = {
   'kafka-metadata-quorum.sh': 'org.apache.kafka.tools.MetadataQuorumCommand',
   'kafka-broker-api-versions.sh': 'org.apache.kafka.tools.BrokerApiVersionsCommand',
   'kafka-storage.sh': 'kafka.tools.StorageTool',
+  // The producer and consumer of Kafka's own system tests: JSON events per send and per record.
+  'kafka-verifiable-producer.sh': 'org.apache.kafka.tools.VerifiableProducer',
+  'kafka-verifiable-consumer.sh': 'org.apache.kafka.tools.VerifiableConsumer',
 };
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
