@@ -117,7 +117,8 @@ const CASES: BreakCase[] = [
       editObjects(dir, byKind('ConfigMap', /^postgres-migrations-/), (o) => void (o.data['migrate.sh'] = o.data['migrate.sh'].replace('WAIT_TIMEOUT_SECONDS:-300}', 'WAIT_TIMEOUT_SECONDS:-7200}')));
       editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', undefined));
     } },
-  { check: 'pdb-availability', breaks: 'a budget that lets 2 of 3 voters go', profile: 'production', says: 'the KRaft quorum of 3 voter(s) needs 2: at most 1', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = 2)) },
+  // Production's voters are the dedicated controllers: their budget guards the quorum.
+  { check: 'pdb-availability', breaks: 'a budget that lets 2 of 3 voters go', profile: 'production', says: 'the KRaft quorum of 3 voter(s) needs 2: at most 1', apply: (dir) => editObjects(dir, byKind('PodDisruptionBudget', 'kafka-controller'), (o) => void (o.spec.maxUnavailable = 2)) },
   { check: 'pdb-availability', breaks: 'a percentage that permits every broker down', profile: 'production', says: 'spec.maxUnavailable "100%" allows 3 of 3 pod(s)', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = '100%')) },
   { check: 'pdb-availability', breaks: 'a topic that cannot lose a broker', profile: 'production', says: 'topic learning.query (replication factor 3, min.insync.replicas 3)', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
   { check: 'pdb-availability', breaks: 'minAvailable equal to replicas', says: 'spec.minAvailable 1 allows 0 of 1 pod(s) of StatefulSet postgres/postgres to be evicted', apply: (dir) =>
