@@ -54,6 +54,28 @@ describe('observability in the synthesized manifests', () => {
     expect(monitor.spec.selector.matchLabels).toEqual(sts.spec.selector.matchLabels);
   });
 
+  it('gives every Kafka node set, brokers and dedicated controllers, the agent, a PodMonitor and the scraper admitted', () => {
+    // The voters' own MBeans report the quorum (active controller count): a controller set left out is blind.
+    const sets = production.filter((o) => o.kind === 'StatefulSet' && envOf(o.spec.template.spec.containers[0]).KAFKA_PROCESS_ROLES !== undefined);
+    expect(sets.map((o) => envOf(o.spec.template.spec.containers[0]).KAFKA_PROCESS_ROLES).sort()).toEqual(['broker', 'controller']);
+    for (const set of sets) {
+      const spec = set.spec.template.spec;
+      const name = set.metadata.name;
+      expect(envOf(spec.containers[0]).KAFKA_OPTS, name).toBe(`-javaagent:${spec.initContainers[0].command.at(-1)}`);
+      const port = spec.containers[0].ports.find((p: { name: string }) => p.name === 'metrics').containerPort;
+      const monitors = production.filter((o) => o.kind === 'PodMonitor' && o.metadata.namespace === set.metadata.namespace);
+      expect(monitors.filter((m) => JSON.stringify(m.spec.selector.matchLabels) === JSON.stringify(set.spec.selector.matchLabels)), name).toHaveLength(1);
+      const policies = production.filter(
+        (o) =>
+          o.kind === 'NetworkPolicy' &&
+          o.metadata.namespace === set.metadata.namespace &&
+          JSON.stringify(o.spec.podSelector.matchLabels) === JSON.stringify(set.spec.selector.matchLabels) &&
+          o.spec.ingress?.some((rule: any) => rule.ports.some((p: { port: number }) => p.port === port) && rule.from.some((peer: any) => peer.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] === 'monitoring')),
+      );
+      expect(policies, name).toHaveLength(1);
+    }
+  });
+
   it('labels every dashboard ConfigMap for the Grafana sidecar', () => {
     const dashboards = production.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1');
     expect(dashboards.map((d) => d.metadata.name).sort()).toEqual(['learnflow-kafka-cluster', 'learnflow-kafka-topics', 'learnflow-postgres']);
