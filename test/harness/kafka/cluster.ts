@@ -216,6 +216,16 @@ export class KafkaTestCluster {
     return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   }
 
+  /** The address the harness gives a pod (its status.podIP), where e.g. the metrics agent listens. */
+  podIP(name: string): string {
+    return this.pod(name).identity.podIP;
+  }
+
+  /** The StatefulSet of dist/ that owns a pod. */
+  statefulSetOf(name: string): K8sObject {
+    return this.pod(name).statefulSet;
+  }
+
   /** Whether a pod's Kafka container process is running. */
   isRunning(name: string): boolean {
     const child = this.pod(name).process;

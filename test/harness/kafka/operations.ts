@@ -142,8 +142,7 @@ export async function rollingUpdate(cluster: KafkaTestCluster, readiness: PodRea
 
 /** The PodDisruptionBudget of dist/ whose selector matches the pod's StatefulSet. */
 function budgetOf(cluster: KafkaTestCluster, pod: string): { budget: K8sObject; members: string[] } {
-  const sts = [cluster.manifests.statefulSet, cluster.manifests.controllerStatefulSet].find((s) => s && pod.startsWith(`${s.metadata.name}-`) && /^\d+$/.test(pod.slice(s.metadata.name.length + 1)));
-  if (!sts) throw new Error(`no StatefulSet owns ${pod}`);
+  const sts = cluster.statefulSetOf(pod);
   const labels = sts.spec.template.metadata.labels;
   const budget = cluster.manifests.budgets.find((b) => selects(b.spec.selector.matchLabels, labels));
   if (!budget) throw new Error(`no PodDisruptionBudget selects ${pod}`);
