@@ -215,7 +215,8 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     const before = await plane.getJson(['statefulsets', '-n', 'kafka']);
     const result = await deploy(['--dist', path.join(dir, 'dist'), '--profile', 'production', '--timeout', '3m']);
     expect(result.exitCode, result.output).toBe(4);
-    expect(result.stdout).toContain('✗ StatefulSet changes: statefulset/kafka in kafka: spec.template.spec.containers[kafka].env[KAFKA_CONTROLLER_QUORUM_VOTERS].value');
+    expect(result.stdout).toContain('✗ preflight-statefulset-changes ');
+    expect(result.stdout).toContain('✗ statefulset/kafka in kafka: spec.template.spec.containers[kafka].env[KAFKA_CONTROLLER_QUORUM_VOTERS].value');
     expect(result.stdout).toContain('Changing the KRaft voter set');
     const after = await plane.getJson(['statefulsets', '-n', 'kafka']);
     expect(after.items.map((s: { metadata: { name: string; resourceVersion: string } }) => `${s.metadata.name}@${s.metadata.resourceVersion}`)).toEqual(
