@@ -35,9 +35,12 @@ function withPodSecurityLatest(distDir: string): string {
 async function storedSpecs(plane: ControlPlane, distDir: string): Promise<Record<string, string>> {
   const specs: Record<string, string> = {};
   for (const { status: _status, metadata, ...rest } of (await plane.getJson(['-f', distDir, '--show-managed-fields'])).items) {
-    const { resourceVersion: _version, managedFields, ...meta } = metadata;
-    const applied = managedFields.filter((entry: { subresource?: string }) => entry.subresource !== 'status');
-    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, managedFields: applied } });
+    const { resourceVersion: _version, managedFields, annotations, ...meta } = metadata;
+    // What controllers write, when they get to it (the Deployment controller's revision annotation, e.g.
+    // postgres-exporter's, may land between two applies), is not a change by an apply.
+    const { 'deployment.kubernetes.io/revision': _revision, ...ours } = annotations ?? {};
+    const applied = managedFields.filter((entry: { subresource?: string; manager: string }) => entry.subresource !== 'status' && entry.manager !== 'kube-controller-manager');
+    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, annotations: ours, managedFields: applied } });
   }
   return specs;
 }
