@@ -1,5 +1,6 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
+import { daprRoleConnectionLimit } from './config/postgres-security';
 import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
@@ -73,6 +74,7 @@ export class LearnflowStack {
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
       server: this.postgres,
       config: config.postgres,
+      daprRoleConnectionLimit: daprRoleConnectionLimit(config.dapr),
       argoCdHooks: platform.argoCdHooks,
     });
     this.postgresSeed = new SeedJob(this.stage('22-postgres-seed.yaml'), 'PostgresSeed', {

@@ -28,6 +28,11 @@ export class ReferenceData {
     return path.join(this.dir, 'dapr-crds');
   }
 
+  /** cert-manager's CRDs: the Certificate and Issuer objects of PostgreSQL's TLS. */
+  get certManagerCrdDir(): string {
+    return path.join(this.dir, 'cert-manager-crds');
+  }
+
   get daprComponentMetadataDir(): string {
     return path.join(this.dir, 'dapr-component-metadata');
   }
@@ -39,7 +44,8 @@ export class ReferenceData {
       if (!fs.existsSync(definitions)) throw new ReferenceDataError(`${definitions} not found`);
       const crdFiles = crdFilesIn(this.daprCrdDir);
       if (crdFiles.length === 0) throw new ReferenceDataError(`no Dapr CRD files (*.yaml) in ${this.daprCrdDir}`);
-      validators = new SchemaValidators(definitions, crdFiles);
+      // Optional: a reference directory from before cert-manager was vendored still judges everything else.
+      validators = new SchemaValidators(definitions, [...crdFiles, ...(fs.existsSync(this.certManagerCrdDir) ? crdFilesIn(this.certManagerCrdDir) : [])]);
       validatorsByDir.set(this.dir, validators);
     }
     return validators;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { jobSettings } from './job';
+import { postgresConnectionLimits, postgresTls, postgresTlsDefaults } from './postgres-security';
 import { dnsLabel, pinnedImage } from './names';
 import { mebibytes, quantityValue } from './quantity';
 import { byteQuantity, resources } from './resources';
@@ -52,6 +53,9 @@ export const postgresConfig = z
     storage: z.object({ size: byteQuantity, storageClassName: dnsLabel.optional() }).strict(),
     resources,
     maxConnections: z.number().int('must be a whole number').min(10, 'must be >= 10').max(5000, 'must be <= 5000'),
+    /** Per-role CONNECTION LIMITs (the Dapr role's is derived from dapr.stateStore); their sum is checked against maxConnections. */
+    connectionLimits: postgresConnectionLimits,
+    tls: postgresTls,
     jobs: jobSettings,
   })
   .strict()
@@ -87,6 +91,9 @@ export const postgresDefaults: PostgresConfigInput = {
   resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
   // 7 services and their sidecars with small pools (the memory plan must fit the limit).
   maxConnections: 50,
+  connectionLimits: { appRole: 12 },
+  // minikube keeps TLS opt-in (no cert-manager needed); production turns it on.
+  tls: postgresTlsDefaults,
   jobs: {
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
     backoffLimit: 4,
@@ -102,5 +109,7 @@ export const postgresProfiles = {
     storage: { size: '50Gi' },
     resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
     maxConnections: 200,
+    connectionLimits: { appRole: 80 },
+    tls: { ...postgresTlsDefaults, enabled: true },
   },
 } satisfies Record<string, Partial<PostgresConfigInput>>;

@@ -1,4 +1,25 @@
+import { POSTGRES_CA_SECRET } from '../config/postgres-security';
 import type { PostgresServer } from './postgres-server';
+import { CLIENT_CA_FILE } from './tls';
+
+/** The TLS Secrets: not created by `npm run secrets` (a certificate is issued, not generated). */
+function tlsLines(server: PostgresServer): string[] {
+  const { secretName, source } = server.tls;
+  if (!secretName) return [];
+  const writer = source === 'cert-manager' ? `cert-manager (Certificate ${server.statefulSetName})` : 'you, before deploying (kubectl create secret generic ... --from-file)';
+  return [
+    '### TLS (verify-full: clients check the CA and the host name)',
+    `${secretName}  (namespaces: ${server.namespace})`,
+    '  keys:    tls.crt, tls.key, ca.crt',
+    `  writer:  ${writer}`,
+    `  readers: StatefulSet ${server.statefulSetName} (tls.crt, tls.key); the migrations and seed Jobs (ca.crt)`,
+    `${POSTGRES_CA_SECRET}  (namespaces: ${server.appsNamespace})`,
+    '  keys:    ca.crt',
+    `  writer:  you, once the certificate is issued: kubectl -n ${server.namespace} get secret ${secretName} -o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt && kubectl -n ${server.appsNamespace} create secret generic ${POSTGRES_CA_SECRET} --from-file=ca.crt`,
+    `  readers: the services and their Dapr sidecars, mounted at ${CLIENT_CA_FILE.replace(/\/ca\.crt$/, '')} (pod volume + annotation dapr.io/volume-mounts)`,
+    '',
+  ];
+}
 
 /** The PostgreSQL section of dist/infra-endpoints.txt: where to connect, and the Secret contract. */
 export function postgresEndpointLines(server: PostgresServer): string[] {
@@ -17,5 +38,6 @@ export function postgresEndpointLines(server: PostgresServer): string[] {
       `  readers: ${secret.readers.join('; ')}`,
     ]),
     '',
+    ...tlsLines(server),
   ];
 }

@@ -13,6 +13,7 @@ import {
 } from '../platform/pod-security';
 import { PostgresSecrets, SUPERUSER } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
+import { PostgresTls } from './tls';
 
 export const POSTGRES_PORT = 5432;
 
@@ -50,6 +51,8 @@ export class PostgresServer extends Construct {
   public readonly port = POSTGRES_PORT;
   public readonly database: string;
   public readonly namespace: string;
+  /** Namespace of the LearnFlow services. */
+  public readonly appsNamespace: string;
   public readonly serviceName: string;
   public readonly headlessServiceName: string;
   public readonly statefulSetName: string;
@@ -64,11 +67,14 @@ export class PostgresServer extends Construct {
   public readonly podSelector: Record<string, string>;
   /** The Secret contract: names, keys and readers. */
   public readonly secrets: PostgresSecrets;
+  /** The server's certificate and pg_hba (nothing when postgres.tls.enabled is false). */
+  public readonly tls: PostgresTls;
 
   constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
     const { config, namespace } = props;
     this.namespace = namespace;
+    this.appsNamespace = props.appsNamespace;
     this.database = config.database;
     this.image = config.image;
     this.appRole = config.appRole;
@@ -112,7 +118,17 @@ export class PostgresServer extends Construct {
       { name: 'shm', mountPath: '/dev/shm', memory: true, sizeLimit: `${sharedMemorySizeMiB(config)}Mi` },
     ]);
 
-    const settings = serverSettings(config).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    this.tls = new PostgresTls(this, 'Tls', {
+      config,
+      namespace,
+      dnsNames: [
+        this.host,
+        `${this.serviceName}.${namespace}.svc`,
+        `${this.serviceName}.${namespace}`,
+        `${this.statefulSetName}-0.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`,
+      ],
+    });
+    const settings = [...serverSettings(config), ...this.tls.settings].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
     // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
     // server on the socket only, which must not count as started or ready.
     const acceptsConnections = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
@@ -168,6 +184,7 @@ export class PostgresServer extends Construct {
                 volumeMounts: [
                   { name: 'data', mountPath: DATA_MOUNT },
                   { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
+                  ...this.tls.mounts,
                   ...writable.mounts,
                 ],
               },
@@ -178,6 +195,7 @@ export class PostgresServer extends Construct {
                 // Group-readable: the files belong to root with the pod's fsGroup (999).
                 secret: { secretName: this.secrets.superuser.name, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] },
               },
+              ...this.tls.volumes,
               ...writable.volumes,
             ],
           },

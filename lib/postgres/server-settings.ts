@@ -1,4 +1,5 @@
 import { postgresMemoryPlan } from '../config/postgres';
+import { SUPERUSER_RESERVED_CONNECTIONS } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
 
 /** postgresql.conf settings, in the order they are passed as `-c name=value`. */
@@ -10,6 +11,8 @@ export function serverSettings(config: PostgresConfig): ServerSettings {
   const maintenanceWorkMemMiB = Math.min(2048, Math.max(16, Math.floor(plan.limitMiB / 16)));
   return [
     ['max_connections', String(config.maxConnections)],
+    // Explicit: the connection budget (lib/config/postgres-security.ts) counts it.
+    ['superuser_reserved_connections', String(SUPERUSER_RESERVED_CONNECTIONS)],
     ['shared_buffers', `${plan.sharedBuffersMiB}MB`],
     // A planner hint, no allocation.
     ['effective_cache_size', `${Math.floor((plan.limitMiB * 3) / 4)}MB`],
