@@ -88,10 +88,12 @@ export class LearnflowStack {
       topicsJob: this.topicsJob,
       // The apps namespace always: the services' Dapr sidecars produce and consume.
       clientNamespaces: [...new Set([platform.namespaces.apps, ...config.kafka.extraClientNamespaces])],
+      appIds: config.dapr.appIds,
     });
     new PostgresNetworkPolicies(this.stage('03-network-policies-postgres.yaml'), 'PostgresNetwork', {
       server: this.postgres,
-      clientNamespaces: [platform.namespaces.apps],
+      appsNamespace: platform.namespaces.apps,
+      appIds: config.dapr.appIds,
     });
     const { secrets } = this.postgres;
     this.dapr = new DaprComponents(this.stage('30-dapr.yaml'), 'Dapr', {

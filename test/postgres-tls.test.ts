@@ -10,9 +10,12 @@ import { daprRoleConnectionLimit } from '../lib/config/postgres-security';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
 import { CLIENT_CA_FILE, HBA_MOUNT, TLS_MOUNT } from '../lib/postgres/tls';
+import { appRoleOf } from '../verify/data-plane/port-forward';
+import { PostgresTarget, parsePostgresUrl } from '../verify/data-plane/postgres-target';
+import { loadDist } from '../verify/dist';
 import { PostgresEngine, requirePostgresEngine, unprivilegedIdentity } from './harness/postgres/engine';
 import { JobPod, type JobResult, type SecretStore } from './harness/postgres/job-pod';
-import { findObject, type K8sObject, synthObjects, tempDir } from './support/synth';
+import { findObject, type K8sObject, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 // The production profile's PostgreSQL as dist/ configures it (server arguments, pg_hba from its ConfigMap,
 // the certificate's DNS names), on a real PostgreSQL 16 with a CA and server certificate made here with
@@ -185,6 +188,20 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     const wrongName = psql(local(app).replace(SERVICE_HOST, 'postgres.elsewhere.svc.cluster.local'), sql);
     expect(wrongName.status).not.toBe(0);
     expect(wrongName.stderr).toMatch(/server certificate for "[^"]+" .*does not match host name "postgres\.elsewhere\.svc\.cluster\.local"/);
+  });
+
+  it('the verifier connects over verify-full too: --postgres-url with hostaddr, and --live reads the CA the Jobs use', async () => {
+    const url = `${secrets['learnflow-postgres-app'].connectionString.replace(CLIENT_CA_FILE, caFile).replace(`${SERVICE_HOST}:5432/`, `${SERVICE_HOST}:${engine.port}/`)}&hostaddr=127.0.0.1`;
+    const target = new PostgresTarget(parsePostgresUrl(url), 10_000);
+    try {
+      expect(await target.query('SELECT current_user AS role, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).toEqual([{ role: 'learnflow', ssl: true }]);
+    } finally {
+      await target.close();
+    }
+    const dist = tempDir('pg-tls-dist');
+    const synth = runSynthCli(['--quiet', '--profile', 'production', '--out', dist]);
+    expect(synth.status, synth.stderr).toBe(0);
+    expect(appRoleOf(loadDist(dist))?.tls).toEqual({ secret: { name: 'postgres-tls', key: 'ca.crt' }, servername: SERVICE_HOST });
   });
 
   it("each role's CONNECTION LIMIT is the config's, and it bites: one connection more is refused", async () => {

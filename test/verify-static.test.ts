@@ -107,6 +107,8 @@ const CASES: BreakCase[] = [
       editObjects(dir, (o) => o.kind === 'Namespace' || o.kind === 'NetworkPolicy', (o) => (o.kind === 'NetworkPolicy' && Object.keys(o.spec?.podSelector?.matchLabels ?? {}).length === 0 ? null : o)) },
   { check: 'network-policy-peers-resolve', breaks: 'clients admitted from a namespace that does not exist', says: 'admits namespace apps, which dist/ does not declare', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'apps')) },
+  { check: 'network-reachability', breaks: 'PostgreSQL clients admitted from the whole apps namespace', says: 'the code sandbox) reaches statefulset/postgres in postgres on 5432/TCP', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from[0].podSelector) },
   { check: 'kafka-parallel-pod-management', breaks: 'OrderedReady', says: 'OrderedReady', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.podManagementPolicy = 'OrderedReady')) },
   { check: 'kafka-headless-service', breaks: 'not-ready addresses unpublished', says: 'publishNotReadyAddresses', apply: (dir) => editObjects(dir, byKind('Service', 'kafka-headless'), (o) => void delete o.spec.publishNotReadyAddresses) },
   { check: 'kafka-headless-service', breaks: 'serviceName pointing at the ClusterIP Service', says: 'clusterIP is not None', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.serviceName = 'kafka-bootstrap')) },

@@ -33,6 +33,7 @@ import {
   postgresLiveTables,
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
+import { networkReachability } from './network';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
 import { daprCrdSchema, kubernetesSchema } from './schema';
 
@@ -57,6 +58,7 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   dataDirSubdirectory,
   networkPolicyDefaultDeny,
   networkPolicyPeersResolve,
+  networkReachability,
   kafkaParallelPods,
   kafkaHeadlessService,
   kafkaServiceLinksDisabled,
