@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../lib/config/load';
 import { parseQuantity } from '../lib/config/quantity';
+import { LearnflowStack } from '../lib/learnflow-stack';
 import { DAPR_CONTROL_PLANE, DAPR_CRDS } from '../verify/checks/cluster';
+import { referencesIn } from '../verify/checks/references';
 import { type Dist, DistError, loadDist } from '../verify/dist';
 import type { DistObject, K8sObject } from '../verify/model';
 import { APPLY_TIMEOUT_MS, firstLines, formatDuration, GET_TIMEOUT_MS, Kubectl, KUBECTL_MISSING, REQUEST_TIMEOUT } from './kubectl';
@@ -129,9 +132,12 @@ interface Preflight {
 function preflight(kubectl: Kubectl, options: DeployOptions): Preflight {
   const checks: CheckOutcome[] = [];
   let dist: Dist | undefined;
+  let distUsable = false;
   try {
     dist = loadDist(options.dist);
-    checks.push(checkDist(dist, options));
+    const distCheck = checkDist(dist, options);
+    distUsable = !distCheck.failure;
+    checks.push(distCheck);
   } catch (error) {
     if (!(error instanceof DistError)) throw error;
     checks.push({ name: 'dist/', failure: { what: `${options.dist} cannot be read`, why: error.message, fix: '`npm run synth`' } });
@@ -153,7 +159,7 @@ function preflight(kubectl: Kubectl, options: DeployOptions): Preflight {
       },
     });
     const skipped = 'the cluster is unreachable';
-    for (const name of ['server version', 'default StorageClass', 'Dapr CRDs', 'Dapr control plane', 'capacity', STATEFULSET_CHANGES]) checks.push({ name, skipped });
+    for (const name of ['server version', 'default StorageClass', 'Dapr CRDs', 'Dapr control plane', CERTIFICATE_SOURCES, 'capacity', STATEFULSET_CHANGES]) checks.push({ name, skipped });
     return { checks, dist, recreations: [] };
   }
   checks.push({ name: 'cluster reachable', found: `${options.context ? `context ${options.context}` : 'current context'} answers` });
@@ -161,6 +167,8 @@ function preflight(kubectl: Kubectl, options: DeployOptions): Preflight {
   checks.push(dist ? checkStorageClasses(kubectl, dist) : { name: 'default StorageClass', skipped: 'dist/ cannot be read' });
   checks.push(checkDaprCrds(kubectl));
   checks.push(checkDaprControlPlane(kubectl));
+  // The Secrets a pod mounts are judged against what --profile creates: only for a dist/ of that profile.
+  checks.push(dist && distUsable ? checkCertificateSources(kubectl, dist, options) : { name: CERTIFICATE_SOURCES, skipped: 'dist/ is unusable (above)' });
   checks.push(dist ? checkCapacity(kubectl, dist) : { name: 'capacity', skipped: 'dist/ cannot be read' });
   if (!dist) {
     checks.push({ name: STATEFULSET_CHANGES, skipped: 'dist/ cannot be read' });
@@ -258,6 +266,11 @@ function storageNeeds(dist: Dist): { named: Map<string, string[]>; unnamed: stri
   return { named, unnamed: [...new Set(unnamed)] };
 }
 
+/** One failed check listing every problem it found. */
+function failedWith(name: string, problems: readonly Failure[]): CheckOutcome {
+  return { name, failure: { what: problems.map((p) => p.what).join('; '), why: problems.map((p) => p.why).join('; '), fix: problems.map((p) => p.fix).join('; ') } };
+}
+
 function checkStorageClasses(kubectl: Kubectl, dist: Dist): CheckOutcome {
   const name = 'default StorageClass';
   const listed = kubectl.json<KubeList<StorageClass>>(['get', 'storageclasses', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
@@ -284,9 +297,7 @@ function checkStorageClasses(kubectl: Kubectl, dist: Dist): CheckOutcome {
       fix: `create it, or set storage.storageClassName in the config to one of: ${classes.map((c) => c.metadata.name).join(', ') || '(none)'}, then \`npm run synth\``,
     });
   }
-  if (problems.length > 0) {
-    return { name, failure: { what: problems.map((p) => p.what).join('; '), why: problems.map((p) => p.why).join('; '), fix: problems.map((p) => p.fix).join('; ') } };
-  }
+  if (problems.length > 0) return failedWith(name, problems);
   return { name, found: defaults.map((c) => c.metadata.name).join(', ') || `named classes only (${[...needs.named.keys()].join(', ')})` };
 }
 
@@ -319,6 +330,90 @@ function checkDaprCrds(kubectl: Kubectl): CheckOutcome {
       fix: INSTALL_DAPR,
     },
   };
+}
+
+const CERTIFICATE_SOURCES = 'certificate sources';
+const CERT_MANAGER_CRDS = ['certificates.cert-manager.io', 'issuers.cert-manager.io', 'clusterissuers.cert-manager.io'];
+const INSTALL_CERT_MANAGER = '`helm upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager --namespace cert-manager --create-namespace --set crds.enabled=true --wait` (README, Security)';
+
+/**
+ * Where the certificates come from must exist before anything is applied: cert-manager's CRDs and the issuers
+ * named by the Certificates of dist/ (unless dist/ creates them), and every Secret a pod mounts that neither
+ * `npm run secrets` creates nor a Certificate of dist/ writes (a user-provided TLS Secret). A pod whose Secret
+ * is missing never starts, and says so only in its events.
+ */
+function checkCertificateSources(kubectl: Kubectl, dist: Dist, options: DeployOptions): CheckOutcome {
+  const name = CERTIFICATE_SOURCES;
+  const objects = dist.objects.map((item) => item.object);
+  const certificates = objects.filter((object) => object.kind === 'Certificate' && object.apiVersion.startsWith('cert-manager.io/'));
+  const problems: Failure[] = [];
+  const found: string[] = [];
+  if (certificates.length > 0) {
+    // Names and the Established condition only: the Issuer CRDs (ACME solvers) are megabytes of JSON.
+    const columns = 'custom-columns=NAME:.metadata.name,ESTABLISHED:.status.conditions[?(@.type=="Established")].status';
+    const listed = kubectl.run(['get', 'customresourcedefinitions', ...CERT_MANAGER_CRDS, '--ignore-not-found', '--no-headers', '-o', columns, REQUEST_TIMEOUT], GET_TIMEOUT_MS);
+    if (!listed.ok) return cannotRead(kubectl, name, 'read the cert-manager CRDs', listed.reason, ['get', 'customresourcedefinitions']);
+    const established = new Set(listed.stdout.split('\n').flatMap((line) => (/^(\S+)\s+True$/.exec(line.trim()) ? [line.trim().split(/\s+/)[0]] : [])));
+    const missing = CERT_MANAGER_CRDS.filter((crd) => !established.has(crd));
+    if (missing.length > 0) {
+      problems.push({
+        what: `cert-manager CRD${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not installed (or not established)`,
+        why: `dist/ holds cert-manager Certificates (${certificates.map((c) => `${c.metadata.namespace}/${c.metadata.name}`).join(', ')}): PostgreSQL's TLS certificate is issued by cert-manager`,
+        fix: `${INSTALL_CERT_MANAGER}, or postgres.tls.source: secret with a Secret you create`,
+      });
+    } else {
+      for (const certificate of certificates) {
+        const issuer = certificate.spec?.issuerRef ?? {};
+        const kind: string = issuer.kind ?? 'Issuer';
+        const inDist = objects.some((object) => object.kind === kind && object.metadata.name === issuer.name && (kind === 'ClusterIssuer' || object.metadata.namespace === certificate.metadata.namespace));
+        if (inDist) continue;
+        const scope = kind === 'ClusterIssuer' ? [] : ['-n', certificate.metadata.namespace ?? 'default'];
+        const read = kubectl.run(['get', kind.toLowerCase(), issuer.name, ...scope, '-o', 'name', '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
+        if (!read.ok) return cannotRead(kubectl, name, `read ${kind} ${issuer.name}`, read.reason, ['get', kind.toLowerCase()]);
+        if (read.stdout.trim() === '') {
+          problems.push({
+            what: `${kind} ${issuer.name}${scope.length ? ` in ${certificate.metadata.namespace}` : ''} does not exist`,
+            why: `Certificate ${certificate.metadata.namespace}/${certificate.metadata.name} is to be signed by it (postgres.tls.issuer); it would never be issued and PostgreSQL never start`,
+            fix: `create the ${kind}, or remove postgres.tls.issuer to have a self-signed CA created in dist/, then \`npm run synth\``,
+          });
+        } else {
+          found.push(`${kind} ${issuer.name}`);
+        }
+      }
+    }
+  }
+  let created: Set<string>;
+  try {
+    // What step 2 creates: the Secret contract of --profile and --config, as `npm run secrets` makes it.
+    created = new Set(new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config })).postgres.secrets.all.map((secret) => secret.name));
+  } catch (error) {
+    return { name, failure: { what: 'the configuration cannot be loaded', why: (error as Error).message, fix: 'fix --profile/--config (`npm run synth` shows the same errors)' } };
+  }
+  const written = new Set(certificates.map((certificate) => `${certificate.metadata.namespace}/${certificate.spec?.secretName}`));
+  const provided = new Map<string, Set<string>>();
+  for (const reference of referencesIn(dist)) {
+    const key = `${reference.namespace}/${reference.name}`;
+    if (reference.kind !== 'Secret' || created.has(reference.name) || written.has(key)) continue;
+    provided.set(key, (provided.get(key) ?? new Set()).add(`${reference.from.kind.toLowerCase()}/${reference.from.name}`));
+  }
+  for (const [key, readers] of provided) {
+    const reader = [...readers].join(', ');
+    const [namespace, secret] = key.split('/');
+    const read = kubectl.run(['get', 'secret', secret, '-n', namespace, '-o', 'name', '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
+    if (!read.ok) return cannotRead(kubectl, name, `read Secret ${key}`, read.reason, ['get', 'secrets', '-n', namespace]);
+    if (read.stdout.trim() === '') {
+      problems.push({
+        what: `Secret ${secret} in ${namespace} does not exist`,
+        why: `${reader} mount${readers.size > 1 ? '' : 's'} it and nothing creates it (postgres.tls.source: secret names your own certificate Secret, with tls.crt, tls.key and ca.crt)`,
+        fix: `\`kubectl -n ${namespace} create secret generic ${secret} --from-file=tls.crt --from-file=tls.key --from-file=ca.crt\`, or postgres.tls.source: cert-manager`,
+      });
+    } else {
+      found.push(`Secret ${key}`);
+    }
+  }
+  if (problems.length > 0) return failedWith(name, problems);
+  if (certificates.length === 0 && provided.size === 0) return { name, found: 'none needed (TLS off, or nothing to provide)' };
+  return { name, found: [...(certificates.length > 0 ? ['cert-manager CRDs'] : []), ...found].join(', ') };
 }
 
 function checkDaprControlPlane(kubectl: Kubectl): CheckOutcome {

@@ -9,7 +9,8 @@ import { type K8sObject, readDistDir, ROOT, runSynthCli, tempDir } from './suppo
 // dist/ on a real kube-apiserver 1.34 + kube-controller-manager on etcd: what no schema can show.
 const SUITE = 'control-plane suite';
 const built = locateBuild(CONTROL_PLANE);
-const DAPR_CRDS = path.join(ROOT, 'reference', 'dapr-crds');
+// The prerequisites' CRDs: Dapr's, and cert-manager's (the production profile's PostgreSQL certificate).
+const CRDS = ['dapr-crds', 'cert-manager-crds'].map((dir) => path.join(ROOT, 'reference', dir));
 
 function distFor(profile: 'minikube' | 'production'): string {
   if (profile === 'minikube') return path.join(ROOT, 'dist');
@@ -48,7 +49,7 @@ const warnings = (stderr: string) => stderr.split('\n').filter((line) => /warnin
 describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernetes control plane (kube-apiserver 1.34, etcd)', () => {
   const planes: ControlPlane[] = [];
   const start = async () => {
-    const plane = await ControlPlane.start({ crdDir: DAPR_CRDS });
+    const plane = await ControlPlane.start({ crdDir: CRDS });
     planes.push(plane);
     return plane;
   };

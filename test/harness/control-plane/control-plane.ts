@@ -25,8 +25,8 @@ export interface ControlPlaneOptions {
   readonly nodeCapacity?: Readonly<Record<'cpu' | 'memory' | 'ephemeral-storage' | 'pods', string>>;
   /** How many PersistentVolumes of the default StorageClass to create for claims to bind. @default 12 */
   readonly volumes?: number;
-  /** Install the Dapr CRDs from this directory (every .yaml in it). @default - none */
-  readonly crdDir?: string;
+  /** Install the CRDs of this directory, or these directories (every .yaml in each): Dapr's, cert-manager's. @default - none */
+  readonly crdDir?: string | readonly string[];
   /** How long the API server may take to answer /readyz. @default 60000 */
   readonly readyTimeoutMs?: number;
 }
@@ -250,7 +250,7 @@ export class ControlPlane {
     ]);
 
     await this.createStorage(options.volumes ?? 12);
-    if (options.crdDir) await this.installCrds(options.crdDir);
+    for (const crdDir of [options.crdDir ?? []].flat()) await this.installCrds(crdDir);
     if ((options.nodes ?? 0) > 0) await this.startNodes(options);
     this.assertRunning();
   }
