@@ -857,6 +857,12 @@ async function main(): Promise<number> {
     const waitFailure = await waitForFile(kubectl, objects, deadline);
     if (waitFailure) return fail(waitFailure, EXIT.wait);
   }
+  if (dist.objects.some(({ object }) => object.kind === 'Certificate')) {
+    // Step 2 ran before cert-manager issued PostgreSQL's certificate: now its CA can be copied for the services.
+    console.log("  secrets, again (the CA of PostgreSQL's issued certificate for the apps namespace):");
+    const caFailure = runSecrets(options);
+    if (caFailure) return fail(caFailure, EXIT.apply);
+  }
 
   if (options.skipVerify) {
     step(4, 'verify: skipped (--skip-verify); run `npm run verify -- --live` to check');

@@ -15,7 +15,7 @@ function tlsLines(server: PostgresServer): string[] {
     `  readers: StatefulSet ${server.statefulSetName} (tls.crt, tls.key); the migrations and seed Jobs (ca.crt)`,
     `${POSTGRES_CA_SECRET}  (namespaces: ${server.appsNamespace})`,
     '  keys:    ca.crt',
-    `  writer:  you, once the certificate is issued: kubectl -n ${server.namespace} get secret ${secretName} -o jsonpath='{.data.ca\\.crt}' | base64 -d > ca.crt && kubectl -n ${server.appsNamespace} create secret generic ${POSTGRES_CA_SECRET} --from-file=ca.crt`,
+    `  writer:  \`npm run secrets\`, a copy of ${secretName}'s ca.crt once the certificate is issued (\`npm run deploy\` runs it again after applying)`,
     `  readers: the services and their Dapr sidecars, mounted at ${CLIENT_CA_FILE.replace(/\/ca\.crt$/, '')} (pod volume + annotation dapr.io/volume-mounts)`,
     '',
   ];
