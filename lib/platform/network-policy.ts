@@ -72,24 +72,23 @@ export function allowDnsEgress(scope: Construct, namespace: string, labels: Reco
 
 /** Allow ingress on the given ports to the selected pods, from the given pods only. */
 export function allowIngress(scope: Construct, id: string, props: AllowProps): k8s.KubeNetworkPolicy {
-  return new k8s.KubeNetworkPolicy(scope, id, {
-    metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
-    spec: {
-      podSelector: { matchLabels: props.podSelector },
-      policyTypes: ['Ingress'],
-      ingress: [{ from: props.peers.map(peer), ports: props.ports.map(policyPort) }],
-    },
-  });
+  return allow(scope, id, 'Ingress', props);
 }
 
 /** Allow egress from the selected pods to the given pods on the given ports only. */
 export function allowEgress(scope: Construct, id: string, props: AllowProps): k8s.KubeNetworkPolicy {
+  return allow(scope, id, 'Egress', props);
+}
+
+function allow(scope: Construct, id: string, direction: 'Ingress' | 'Egress', props: AllowProps): k8s.KubeNetworkPolicy {
+  const ports = props.ports.map(policyPort);
+  const peers = props.peers.map(peer);
   return new k8s.KubeNetworkPolicy(scope, id, {
     metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
     spec: {
       podSelector: { matchLabels: props.podSelector },
-      policyTypes: ['Egress'],
-      egress: [{ to: props.peers.map(peer), ports: props.ports.map(policyPort) }],
+      policyTypes: [direction],
+      ...(direction === 'Ingress' ? { ingress: [{ from: peers, ports }] } : { egress: [{ to: peers, ports }] }),
     },
   });
 }
