@@ -69,7 +69,8 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the chan
     dists.grownMore = synth('grown-more', 'kafka:\n  storage: { size: 80Gi }\n');
     dists.otherClass = synth('other-class', 'kafka:\n  storage: { size: 50Gi, storageClassName: fast-ssd }\n');
     dists.production = synth('production', '{}\n', 'production');
-    plane = await ControlPlane.start({ crdDir: path.join(ROOT, 'reference', 'dapr-crds'), nodes: 1 });
+    // cert-manager's CRDs too: the production profile's PostgreSQL certificate is a Certificate.
+    plane = await ControlPlane.start({ crdDir: ['dapr-crds', 'cert-manager-crds'].map((dir) => path.join(ROOT, 'reference', dir)), nodes: 1 });
     await plane.installDaprStandIn();
   });
 
