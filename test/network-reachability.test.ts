@@ -121,7 +121,7 @@ const BREAKS: { breaks: string; apply: (dir: string) => void; says: RegExp }[] =
     says: /an unlabelled pod in learnflow \(the code sandbox\) reaches statefulset\/postgres in postgres on 5432\/TCP/,
   },
   {
-    breaks: 'Kafka clients admitted by the app-id label alone (anyone can set it)',
+    breaks: 'Kafka clients admitted by an empty pod selector (every pod of the apps namespace)',
     apply: (dir) => editObjects(dir, policy('kafka-clients'), (o) => void (clientsPeer(o).podSelector = { matchLabels: {} })),
     says: /the code sandbox\) reaches statefulset\/kafka in kafka on 9092\/TCP/,
   },
