@@ -8,8 +8,8 @@ import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluste
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
 import type { K8sObject } from '../verify/model';
-import { tempDir } from './support/synth';
 import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
+import { tempDir } from './support/synth';
 
 type Edit = (state: K8sObject[]) => K8sObject[];
 const find = (state: K8sObject[], kind: string, name: string | RegExp) => {

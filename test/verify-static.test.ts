@@ -150,7 +150,7 @@ const CASES: BreakCase[] = [
   { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
   { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
-  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits every pod of every namespace', apply: (dir) =>
+  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits pods with these labels in every namespace', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = {})) },
   { check: 'network-policy-widening', breaks: 'an empty peer', says: 'spec.ingress[0].from[2] is empty', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void o.spec.ingress[0].from.push({})) },
   { check: 'network-policy-widening', breaks: 'a rule without from', says: 'spec.ingress[0].from is unset', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from) },
@@ -172,6 +172,8 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'prometheus-operator-crd-schema', breaks: 'a PodMonitor with an unknown field', says: 'podMetricsEndpoint: unknown field', apply: (dir) =>
       addObjects(dir, '40-observability.yaml', [{ apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'kafka', namespace: 'kafka' }, spec: { selector: {}, podMetricsEndpoint: [{ port: 'metrics' }] } }]) },
+  { check: 'network-reachability', breaks: 'PostgreSQL clients admitted from the whole apps namespace', says: 'the code sandbox) reaches statefulset/postgres in postgres on 5432/TCP', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from[0].podSelector) },
   { check: 'kafka-parallel-pod-management', breaks: 'OrderedReady', says: 'OrderedReady', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.podManagementPolicy = 'OrderedReady')) },
   { check: 'kafka-headless-service', breaks: 'not-ready addresses unpublished', says: 'publishNotReadyAddresses', apply: (dir) => editObjects(dir, byKind('Service', 'kafka-headless'), (o) => void delete o.spec.publishNotReadyAddresses) },
   { check: 'kafka-headless-service', breaks: 'serviceName pointing at the ClusterIP Service', says: 'clusterIP is not None', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.serviceName = 'kafka-bootstrap')) },

@@ -3,18 +3,18 @@ import { kafkaVersionOf } from '../config/kafka';
 import { kafkaObjectNames, serviceHost } from '../config/object-names';
 import { mebibytes } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
+import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
-import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
-import type { PodExtension } from '../platform/pod-extension';
-import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
+import type { PodExtension } from '../platform/pod-extension';
 import {
   resourceRequirements,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 
 /** Ports inside the pod. The external listener is what `kubectl port-forward` reaches. */
 export const KAFKA_PORTS = { internal: 9092, controller: 9093, external: 9094 } as const;

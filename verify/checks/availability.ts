@@ -1,10 +1,10 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
-import { profileOf } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { brokerMinInsyncReplicas } from './kafka';
+import { profileOf } from '../profile';
 import { envValue, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
+import { brokerMinInsyncReplicas } from './kafka';
 
 const rolesOf = (item: DistObject) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').map((role) => role.trim());
 

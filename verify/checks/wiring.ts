@@ -2,8 +2,8 @@ import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
 import { commandLineSettings } from '../postgres-settings';
-import { daprComponents } from './references';
 import { allContainers, envValue, isPostgresImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, selects } from '../workloads';
+import { daprComponents } from './references';
 
 /** A server's pods and the container ports its clients must reach, with a word on what they are. */
 interface Server {
