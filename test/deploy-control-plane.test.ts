@@ -114,19 +114,20 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       override: {},
       breakIt: () => plane.kubectlOk(['delete', 'crd', 'certificates.cert-manager.io', '--wait=true']),
       repair: () => plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'cert-manager-crds', 'certificates.yaml')]),
-      message: /certificate sources: cert-manager CRD certificates\.cert-manager\.io not installed[\s\S]*why: dist\/ holds cert-manager Certificates \(postgres\/postgres-ca, postgres\/postgres\)/,
+      message: /✗ live-cert-manager-crds [\s\S]*✗ CRD certificates\.cert-manager\.io is not installed: dist\/ holds cert-manager Certificates \(postgres\/postgres-ca, postgres\/postgres\)/,
       fix: 'helm upgrade --install cert-manager',
     },
     {
       name: 'the ClusterIssuer the config names does not exist',
       override: { postgres: { tls: { issuer: { kind: 'ClusterIssuer', name: 'corp-ca' } } } },
-      message: /certificate sources: ClusterIssuer corp-ca does not exist[\s\S]*why: Certificate postgres\/postgres is to be signed by it/,
-      fix: 'create the ClusterIssuer',
+      message: /✗ live-certificate-issuers [\s\S]*✗ ClusterIssuer corp-ca does not exist: Certificate postgres\/postgres is to be signed by it/,
+      fix: 'create the issuer',
     },
     {
       name: "the user's certificate Secret does not exist",
       override: { postgres: { tls: { source: 'secret', secretName: 'corp-postgres-tls' } } },
-      message: /certificate sources: Secret corp-postgres-tls in postgres does not exist[\s\S]*why: statefulset\/postgres, job\/postgres-migrations-[0-9a-f]+, job\/postgres-seed-[0-9a-f]+ mount it and nothing creates it/,
+      message:
+        /✗ preflight-certificate-secrets [\s\S]*✗ Secret corp-postgres-tls in postgres does not exist: statefulset\/postgres, job\/postgres-migrations-[0-9a-f]+, job\/postgres-seed-[0-9a-f]+, [^\n]*deployment\/postgres-exporter mount it and nothing creates it/,
       fix: 'kubectl -n postgres create secret generic corp-postgres-tls --from-file=tls.crt --from-file=tls.key --from-file=ca.crt',
     },
   ];
@@ -143,9 +144,10 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
         const result = await deploy(['--profile', 'production', '--config', config, '--dist', dist, '--timeout', '1m']);
         expect(result.exitCode, result.output).toBe(4);
         expect(result.output).toMatch(source.message);
-        const fixes = result.output.split('\n').filter((line) => /^ {6}fix: /.test(line));
+        const fixes = result.output.split('\n').filter((line) => /^ {8}fix: /.test(line));
         expect(fixes).toHaveLength(1);
         expect(fixes[0]).toContain(source.fix);
+        expect(result.output).toContain('preflight failed (1 problem above); nothing was applied');
         const namespaces = (await plane.getJson(['namespaces'])).items.map((ns: { metadata: { name: string } }) => ns.metadata.name);
         expect(namespaces).not.toContain('postgres');
       } finally {
