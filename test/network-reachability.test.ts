@@ -175,3 +175,82 @@ describe('network-reachability fails on broken policies', () => {
     expect(failures.join('\n')).toMatch(says);
   });
 });
+
+// With observability on (the production profile's default): postgres_exporter beside the server, and the
+// Prometheus scraper of the monitoring namespace, as the metrics policies describe it.
+describe('who reaches whom with observability on (production profile)', () => {
+  let distDir: string;
+  let model: NetworkModel;
+  let exporter: Endpoint;
+  let scraper: Endpoint;
+  let who: Record<Who, Endpoint>;
+
+  beforeAll(() => {
+    distDir = synthesizeDist(['--profile', 'production']);
+    model = new NetworkModel(loadDist(distDir));
+    who = endpoints(model, distDir);
+    const found = model.pods().find((pod) => pod.description.startsWith('deployment/postgres-exporter '));
+    if (!found) throw new Error('no postgres_exporter in the production dist/');
+    exporter = found;
+    scraper = { description: 'the Prometheus scraper', namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' }, ports: [] };
+  });
+
+  // [from, to, port, reaches]
+  const ROWS: [string, (w: Record<Who, Endpoint>, exporter: Endpoint, scraper: Endpoint) => [Endpoint, Endpoint], Port, boolean][] = [
+    ['the exporter -> PostgreSQL', (w, e) => [e, w.postgres], tcp(5432), true],
+    ['the exporter -> a broker', (w, e) => [e, w.broker], tcp(9092), false],
+    ['the exporter -> the outside', (w, e) => [e, w.internet], tcp(443), false],
+    ['the exporter -> DNS', (w, e) => [e, w.dns], udp(53), true],
+    ['the scraper -> the exporter metrics port', (_, e, s) => [s, e], tcp(9187), true],
+    ['the scraper -> the broker metrics port', (w, _, s) => [s, w.broker], tcp(9464), true],
+    ['the scraper -> PostgreSQL', (w, _, s) => [s, w.postgres], tcp(5432), false],
+    ['the scraper -> a broker client port', (w, _, s) => [s, w.broker], tcp(9092), false],
+    ['the code sandbox -> the exporter metrics port', (w, e) => [w.sandbox, e], tcp(9187), false],
+    ['a Dapr app -> the exporter metrics port', (w, e) => [w.daprApp, e], tcp(9187), false],
+    ['a pod of another namespace -> the broker metrics port', (w) => [w.stranger, w.broker], tcp(9464), false],
+  ];
+
+  it.each(ROWS)('%s %o', (_, pick, port, reaches) => {
+    const [from, to] = pick(who, exporter, scraper);
+    expect(model.allows(from, to, port)).toBe(reaches);
+  });
+
+  it('the verifier finds the exporter and the scraper rules kept', async () => {
+    const check = checkOf(await verify(distDir, { only: ['network-reachability'] }), 'network-reachability');
+    expect(check.results.filter((result) => result.status !== 'pass')).toEqual([]);
+    expect(check.results.map((result) => result.message)).toEqual(
+      expect.arrayContaining([
+        'deployment/postgres-exporter in postgres reaches postgres/postgres',
+        'deployment/postgres-exporter in postgres reaches only the cluster DNS and pods of postgres',
+        expect.stringMatching(/^the metrics scraper \(app\.kubernetes\.io\/name=prometheus in monitoring\) reaches the metrics ports \(.*9464\/TCP.*9187\/TCP.*\) and no other port/),
+      ]),
+    );
+  });
+
+  const OBSERVABILITY_BREAKS: { breaks: string; apply: (dir: string) => void; says: RegExp }[] = [
+    {
+      breaks: "the exporter's egress to the server removed (with the Jobs')",
+      apply: (dir) => editObjects(dir, policy('postgres-jobs-to-server'), () => null),
+      says: /deployment\/postgres-exporter in postgres cannot reach postgres\/postgres/,
+    },
+    {
+      breaks: "the scraper's policy for the exporter removed",
+      apply: (dir) => editObjects(dir, policy('postgres-exporter-metrics'), () => null),
+      says: /the metrics scraper \(.*\) cannot reach deployment\/postgres-exporter in postgres 9187\/TCP/,
+    },
+    {
+      breaks: "the brokers' metrics policy opened to every port",
+      apply: (dir) => editObjects(dir, policy('kafka-metrics'), (o) => void delete o.spec.ingress[0].ports),
+      says: /it reaches more than the metrics ports: statefulset\/kafka in kafka 9092\/TCP/,
+    },
+  ];
+
+  it.each(OBSERVABILITY_BREAKS)('network-reachability fails with $breaks', async ({ apply, says }) => {
+    const dir = copyDist(distDir);
+    apply(dir);
+    const report = await verify(dir, { only: ['network-reachability'] });
+    const check = checkOf(report, 'network-reachability');
+    expect(check.status).toBe('fail');
+    expect(check.results.filter((result) => result.status === 'fail').map((result) => result.message).join('\n')).toMatch(says);
+  });
+});
