@@ -148,6 +148,10 @@ const CASES: BreakCase[] = [
   { check: 'postgres-memory-plan', breaks: 'the memory limit lowered', says: 'above resources.limits.memory 512Mi', apply: (dir) => editObjects(dir, postgresSts, (o) => void (containerNamed(o).resources.limits.memory = '512Mi')) },
   { check: 'postgres-memory-plan', breaks: '/dev/shm without a sizeLimit', says: 'at /dev/shm has no sizeLimit', apply: (dir) => editObjects(dir, postgresSts, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'shm').emptyDir.sizeLimit) },
   { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
+  { check: 'postgres-client-port', breaks: 'a Job without certificate verification against a TLS server', profile: 'production', says: "runs with ssl=on, and the client's sslmode is 'require', not verify-full", apply: (dir) =>
+      editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGSSLMODE', 'require')) },
+  { check: 'postgres-client-port', breaks: 'the exporter verifying against a CA it does not mount', profile: 'production', says: 'sslrootcert /etc/ssl/ca.crt, which is no file of a volume the container mounts', apply: (dir) =>
+      editObjects(dir, byKind('Deployment', 'postgres-exporter'), (o) => setEnv(containerNamed(o), 'DATA_SOURCE_URI', 'postgres.postgres.svc.cluster.local:5432/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/ca.crt')) },
   { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
   { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits pods with these labels in every namespace', apply: (dir) =>
