@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -15,7 +15,12 @@ import { PostgresTarget, parsePostgresUrl } from '../verify/data-plane/postgres-
 import { loadDist } from '../verify/dist';
 import { PostgresEngine, requirePostgresEngine, unprivilegedIdentity } from './harness/postgres/engine';
 import { JobPod, type JobResult, type SecretStore } from './harness/postgres/job-pod';
-import { findObject, type K8sObject, runSynthCli, synthObjects, tempDir } from './support/synth';
+import { sleep } from './harness/processes';
+import { EXPORTER, exporterMissing } from './observability/postgres-exporter';
+import { scrape } from './observability/scrape';
+import { requireEngine } from './support/engines';
+import { envOf, findObject, type K8sObject, runSynthCli, synthObjects, tempDir } from './support/synth';
+
 
 // The production profile's PostgreSQL as dist/ configures it (server arguments, pg_hba from its ConfigMap,
 // the certificate's DNS names), on a real PostgreSQL 16 with a CA and server certificate made here with
@@ -29,12 +34,13 @@ const SERVICE_HOST = stack.postgres.host;
 const expectSuccess = (result: JobResult) => expect(result.exitCode, `${result.stdout}\n${result.stderr}`).toBe(0);
 
 /** A CA, and a server certificate it signs for the DNS names of dist/'s Certificate (as cert-manager would issue). */
-function makeCertificates(dir: string, dnsNames: readonly string[]): { ca: string; crt: string; key: string } {
+function makeCertificates(dir: string, dnsNames: readonly string[], ipAddresses: readonly string[] = []): { ca: string; crt: string; key: string } {
   const file = (name: string) => path.join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
   openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=test CA', '-keyout', file('ca.key'), '-out', file('ca.crt'));
   openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${dnsNames[0]}`, '-keyout', file('tls.key'), '-out', file('tls.csr'));
-  fs.writeFileSync(file('ext.cnf'), `subjectAltName=${dnsNames.map((name) => `DNS:${name}`).join(',')}\nextendedKeyUsage=serverAuth\n`);
+  const names = [...dnsNames.map((name) => `DNS:${name}`), ...ipAddresses.map((ip) => `IP:${ip}`)];
+  fs.writeFileSync(file('ext.cnf'), `subjectAltName=${names.join(',')}\nextendedKeyUsage=serverAuth\n`);
   openssl('x509', '-req', '-in', file('tls.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('ext.cnf'), '-out', file('tls.crt'));
   return { ca: fs.readFileSync(file('ca.crt'), 'utf8'), crt: fs.readFileSync(file('tls.crt'), 'utf8'), key: fs.readFileSync(file('tls.key'), 'utf8') };
 }
@@ -101,7 +107,9 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     work = tempDir('pg-tls');
     fs.chmodSync(work, 0o755);
     const certificate = findObject(objects, 'Certificate', 'postgres');
-    certificates = makeCertificates(work, certificate.spec.dnsNames);
+    // Plus 127.0.0.1: postgres_exporter's driver (lib/pq) has no hostaddr, so under verify-full it checks the
+    // address it dials; every other client here dials the cluster names (hostaddr, or the TLS servername).
+    certificates = makeCertificates(work, certificate.spec.dnsNames, ['127.0.0.1']);
     secrets = {
       ...Object.fromEntries(contract.all.map((secret) => [secret.name, secret.render(generateSecretValues(secret))])),
       [certificate.spec.secretName]: { 'tls.crt': certificates.crt, 'tls.key': certificates.key, 'ca.crt': certificates.ca },
@@ -228,4 +236,51 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     expect(untrusted.exitCode).not.toBe(0);
     expect(untrusted.stdout + untrusted.stderr).toMatch(/certificate verify failed|did not accept connections/);
   }, 120_000);
+
+  describe.skipIf(!requireEngine('PostgreSQL TLS suite (postgres_exporter)', exporterMissing()))('postgres_exporter of the production profile', () => {
+    /** The exporter as the Deployment runs it, the server's address local; pg_up of its first scrape. */
+    async function exporterUp(uri: string): Promise<number | undefined> {
+      const container = findObject(objects, 'Deployment', 'postgres-exporter').spec.template.spec.containers[0];
+      const env = envOf(container);
+      const passwordFile = path.join(work, 'exporter-password');
+      fs.writeFileSync(passwordFile, secrets['learnflow-postgres-monitoring'].password, { mode: 0o400 });
+      const port = await new Promise<number>((resolve) => {
+        const server = net.createServer().listen(0, '127.0.0.1', () => {
+          const { port: free } = server.address() as net.AddressInfo;
+          server.close(() => resolve(free));
+        });
+      });
+      const args = (container.args as string[]).map((arg) => (arg.startsWith('--web.listen-address=') ? `--web.listen-address=127.0.0.1:${port}` : arg));
+      const child = spawn(EXPORTER, args, { env: { PATH: process.env.PATH, DATA_SOURCE_URI: uri, DATA_SOURCE_USER: env.DATA_SOURCE_USER, DATA_SOURCE_PASS_FILE: passwordFile }, stdio: 'ignore' });
+      try {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const scraped = await scrape(`http://127.0.0.1:${port}/metrics`, 5_000).catch(() => undefined);
+          if (scraped) return scraped.samples.find((sample) => sample.name === 'pg_up')?.value;
+          await sleep(200);
+        }
+        throw new Error('postgres_exporter did not answer');
+      } finally {
+        child.kill('SIGKILL');
+      }
+    }
+
+    it('connects with sslmode=verify-full and the CA of the certificate Secret; another CA, or plaintext, is refused', async () => {
+      expectSuccess(await new JobPod(objects, 'monitor').run({ network: { host: SERVICE_HOST, port: engine.port }, secrets, envOverrides: { PGHOSTADDR: '127.0.0.1' } }));
+      const deployment = findObject(objects, 'Deployment', 'postgres-exporter').spec.template.spec;
+      const uri = envOf(deployment.containers[0]).DATA_SOURCE_URI!;
+      const [, query] = /^[^?]+\?(.*)$/.exec(uri)!;
+      const parameters = new URLSearchParams(query);
+      expect(parameters.get('sslmode')).toBe('verify-full');
+      // The CA file is the certificate Secret's ca.crt, as the Deployment mounts it.
+      const caVolume = deployment.volumes.find((volume: { secret?: { secretName?: string } }) => volume.secret?.secretName === 'postgres-tls');
+      const caMount = deployment.containers[0].volumeMounts.find((mount: { name: string }) => mount.name === caVolume.name);
+      expect(parameters.get('sslrootcert')).toBe(`${caMount.mountPath}/${caVolume.secret.items.find((item: { key: string }) => item.key === 'ca.crt').path}`);
+      const local = (rootcert: string, sslmode = 'verify-full') => `127.0.0.1:${engine.port}/postgres?sslmode=${sslmode}&sslrootcert=${rootcert}`;
+      expect(await exporterUp(local(caFile))).toBe(1);
+      const otherCa = path.join(work, 'other-ca.crt');
+      fs.writeFileSync(otherCa, makeCertificates(fs.mkdtempSync(path.join(work, 'other-')), ['x']).ca);
+      expect(await exporterUp(local(otherCa))).toBe(0);
+      expect(await exporterUp(local(caFile, 'disable'))).toBe(0);
+    }, 120_000);
+  });
 });
