@@ -256,7 +256,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
       `${secretName}  (namespaces: ${this.namespace})`,
       '  keys:    tls.crt, tls.key, ca.crt',
       `  writer:  ${writer}`,
-      `  readers: StatefulSet ${this.statefulSetName} (tls.crt, tls.key); the migrations and seed Jobs (ca.crt)`,
+      `  readers: StatefulSet ${this.statefulSetName} (tls.crt, tls.key); ${this.secrets.monitoring ? 'the migrations, seed and monitoring-role Jobs and postgres_exporter' : 'the migrations and seed Jobs'} (ca.crt)`,
       `${POSTGRES_CA_SECRET}  (namespaces: ${this.appsNamespace})`,
       '  keys:    ca.crt',
       `  writer:  \`npm run secrets\`, a copy of ${secretName}'s ca.crt once the certificate is issued (\`npm run deploy\` runs it again after applying)`,
