@@ -32,6 +32,17 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'dapr_role') \gexec
 ALTER ROLE :"dapr_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
   PASSWORD :'dapr_password';
 
+-- The backups' role (when postgres.backup is on): streams base backups (REPLICATION) and reads every
+-- table for pg_dump (pg_read_all_data); it writes nothing and owns nothing.
+\if :{?backup_role}
+\set backup_password `cat "$CREDENTIALS_DIR/backup-role-password"`
+SELECT format('CREATE ROLE %I LOGIN', :'backup_role')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'backup_role') \gexec
+ALTER ROLE :"backup_role" LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
+  PASSWORD :'backup_password';
+GRANT pg_read_all_data TO :"backup_role";
+\endif
+
 -- CREATE DATABASE cannot run in a transaction block (nor in DO), hence \gexec.
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L TEMPLATE template0', :'database', :'owner_role', 'UTF8')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database') \gexec
@@ -41,6 +52,9 @@ ALTER DATABASE :"database" OWNER TO :"owner_role";
 -- Only our roles may connect; PUBLIC gets CONNECT and TEMP on every new database by default.
 REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"database" TO :"app_role", :"dapr_role";
+\if :{?backup_role}
+GRANT CONNECT ON DATABASE :"database" TO :"backup_role";
+\endif
 -- Dapr's component uses unqualified table names: they resolve to its schema.
 ALTER ROLE :"dapr_role" IN DATABASE :"database" SET search_path = :"dapr_schema";
 

@@ -123,7 +123,9 @@ describe('npm run secrets', () => {
     const result = runSecrets(cluster(), ['--profile', 'production']);
     expect(result.status, result.stderr).toBe(0);
     expect(Object.keys(result.state.secrets)).not.toContain('postgres/learnflow-postgres-seed-users');
-    expect(Object.keys(result.state.secrets)).toHaveLength(5);
+    // Backups are on in production: the backup role's Secret, in the postgres namespace only.
+    expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-backup');
+    expect(Object.keys(result.state.secrets)).toHaveLength(6);
   });
 
   it('only reports with --dry-run', () => {

@@ -51,3 +51,43 @@ export function allowIngress(scope: Construct, id: string, props: AllowIngressPr
     },
   });
 }
+
+export interface AllowEgressProps {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+  /** The pods whose outgoing traffic is limited. */
+  readonly podSelector: Record<string, string>;
+  /** Pods of the policy's namespace they may reach, and on which TCP ports. */
+  readonly to: { readonly podSelector: Record<string, string>; readonly ports: readonly number[] };
+}
+
+/**
+ * Limit the selected pods' egress to the given pods and to the cluster's DNS (kube-dns in kube-system,
+ * the k8s-app label that kubeadm, minikube and the managed clusters' CoreDNS keep for compatibility).
+ */
+export function allowEgress(scope: Construct, id: string, props: AllowEgressProps): k8s.KubeNetworkPolicy {
+  const dnsPorts = ['UDP', 'TCP'].map((protocol) => ({ protocol, port: IntOrString.fromNumber(53) }));
+  return new k8s.KubeNetworkPolicy(scope, id, {
+    metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
+    spec: {
+      podSelector: { matchLabels: props.podSelector },
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [{ podSelector: { matchLabels: props.to.podSelector } }],
+          ports: props.to.ports.map((port) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) })),
+        },
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+            },
+          ],
+          ports: dnsPorts,
+        },
+      ],
+    },
+  });
+}

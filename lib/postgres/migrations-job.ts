@@ -53,11 +53,13 @@ export class MigrationsJob extends Construct {
         { name: 'DAPR_ROLE', value: server.daprRole },
         { name: 'DAPR_SCHEMA', value: server.daprSchema },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
+        ...(secrets.backup ? [{ name: 'BACKUP_ROLE', value: config.backup.role }] : []),
       ],
       passwordFiles: [
         { path: 'login-password', secretName: secrets.superuser.name, key: 'password' },
         { path: 'app-role-password', secretName: secrets.app.name, key: 'password' },
         { path: 'dapr-role-password', secretName: secrets.dapr.name, key: 'password' },
+        ...(secrets.backup ? [{ path: 'backup-role-password', secretName: secrets.backup.name, key: 'password' }] : []),
       ],
       argoCdHooks: props.argoCdHooks ?? false,
     });

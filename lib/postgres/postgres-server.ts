@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { postgresObjectNames, serviceHost } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
-import { IntOrString } from '../platform/k8s';
+import { IntOrString, Quantity } from '../platform/k8s';
 import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
@@ -11,6 +11,9 @@ import {
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { contentHash } from '../platform/content-hash';
+import { readProjectFile } from '../platform/project-files';
+import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from './backup-layout';
 import { PostgresSecrets, SUPERUSER } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
 
@@ -64,6 +67,8 @@ export class PostgresServer extends Construct {
   public readonly podSelector: Record<string, string>;
   /** The Secret contract: names, keys and readers. */
   public readonly secrets: PostgresSecrets;
+  /** The backup volume's claim, which the server's archive_command and the backup Jobs write to. @default - none: backups are off */
+  public readonly backupClaimName?: string;
 
   constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
@@ -112,6 +117,9 @@ export class PostgresServer extends Construct {
       { name: 'shm', mountPath: '/dev/shm', memory: true, sizeLimit: `${sharedMemorySizeMiB(config)}Mi` },
     ]);
 
+    const backup = config.backup.enabled ? this.backupVolumes(config, labels) : undefined;
+    this.backupClaimName = backup?.claimName;
+
     const settings = serverSettings(config).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
     // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
     // server on the socket only, which must not count as started or ready.
@@ -131,7 +139,8 @@ export class PostgresServer extends Construct {
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
         selector: { matchLabels: this.podSelector },
         template: {
-          metadata: { labels },
+          // A changed archive script or pg_hba.conf rolls the pod, so the server reads it.
+          metadata: { labels, annotations: backup ? { 'learnflow.dev/server-files-hash': backup.filesHash } : undefined },
           spec: {
             // The Service named postgres would inject POSTGRES_PORT, POSTGRES_SERVICE_HOST, ... into
             // the POSTGRES_* variables the entrypoint reads.
@@ -169,6 +178,7 @@ export class PostgresServer extends Construct {
                   { name: 'data', mountPath: DATA_MOUNT },
                   { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
                   ...writable.mounts,
+                  ...(backup?.mounts ?? []),
                 ],
               },
             ],
@@ -179,6 +189,7 @@ export class PostgresServer extends Construct {
                 secret: { secretName: this.secrets.superuser.name, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] },
               },
               ...writable.volumes,
+              ...(backup?.volumes ?? []),
             ],
           },
         },
@@ -196,6 +207,52 @@ export class PostgresServer extends Construct {
         unhealthyPodEvictionPolicy: 'AlwaysAllow',
       },
     });
+  }
+
+  /**
+   * The backup volume (a claim of its own, not a claim template: adding a template to a live StatefulSet
+   * is a change the API refuses) and the server's backup files.
+   */
+  private backupVolumes(config: PostgresConfig, labels: Record<string, string>) {
+    const names = postgresObjectNames(config.name);
+    const { storage } = config.backup;
+    new k8s.KubePersistentVolumeClaim(this, 'BackupVolume', {
+      metadata: {
+        name: names.backupClaim,
+        namespace: this.namespace,
+        labels: { ...labels, 'app.kubernetes.io/component': 'backup' },
+        // The backups must outlive the manifests: kubectl delete -f dist/, an Argo CD or Flux prune.
+        annotations: {
+          'argocd.argoproj.io/sync-options': 'Delete=false,Prune=false',
+          'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+          'helm.sh/resource-policy': 'keep',
+        },
+      },
+      spec: {
+        accessModes: [storage.accessMode],
+        storageClassName: storage.storageClassName,
+        volumeMode: 'Filesystem',
+        resources: { requests: { storage: Quantity.fromString(storage.size) } },
+      },
+    });
+    const files = {
+      'archive-wal.sh': readProjectFile('lib/postgres/archive-wal.sh'),
+      'restore-data.sh': readProjectFile('lib/postgres/restore-data.sh'),
+      'pg_hba.conf': readProjectFile('lib/postgres/pg_hba.conf').replace('@BACKUP_ROLE@', config.backup.role),
+    };
+    new k8s.KubeConfigMap(this, 'ServerFiles', { metadata: { name: names.serverFiles, namespace: this.namespace, labels }, data: files });
+    return {
+      claimName: names.backupClaim,
+      filesHash: contentHash(JSON.stringify(files)),
+      volumes: [
+        { name: 'backup', persistentVolumeClaim: { claimName: names.backupClaim } },
+        { name: 'server-files', configMap: { name: names.serverFiles } },
+      ],
+      mounts: [
+        { name: 'backup', mountPath: BACKUP_MOUNT },
+        { name: 'server-files', mountPath: SERVER_FILES_MOUNT, readOnly: true },
+      ],
+    };
   }
 }
 

@@ -51,6 +51,8 @@ export class PostgresSecrets {
   public readonly dapr: SecretContract;
   /** @default - absent unless test users are seeded */
   public readonly seedUsers?: SecretContract;
+  /** @default - absent unless backups are on */
+  public readonly backup?: SecretContract;
 
   constructor(props: PostgresSecretsProps) {
     const { config, postgresNamespace, appsNamespace, host, port } = props;
@@ -110,6 +112,17 @@ export class PostgresSecrets {
       }),
     };
 
+    if (config.backup.enabled) {
+      this.backup = {
+        name: 'learnflow-postgres-backup',
+        namespaces: [postgresNamespace],
+        keys: [{ key: 'password', description: `password of the backup role '${config.backup.role}' (the migrations Job sets it)` }],
+        generatedKeys: ['password'],
+        readers: ['the migrations Job', 'the base backup and dump CronJobs'],
+        render: (generated) => ({ password: generated.password }),
+      };
+    }
+
     if (props.seedTestUsers) {
       this.seedUsers = {
         name: 'learnflow-postgres-seed-users',
@@ -124,7 +137,7 @@ export class PostgresSecrets {
 
   /** Every Secret of the contract, in the order an operator creates them. */
   public get all(): readonly SecretContract[] {
-    return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : [])];
+    return [this.superuser, this.app, this.dapr, ...(this.backup ? [this.backup] : []), ...(this.seedUsers ? [this.seedUsers] : [])];
   }
 }
 
