@@ -10,8 +10,12 @@ import { parseRestoreTarget, restorePlan, restoreStamp } from '../scripts/restor
 import { postgresToolsForAnyUser, postgresToolsMissing } from './harness/postgres/client-tools';
 import { type Credentials, PostgresEngine, requirePostgresEngine, unprivilegedIdentity } from './harness/postgres/engine';
 import { JobPod, type JobResult, type SecretStore } from './harness/postgres/job-pod';
+import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
+import { directDataPlane } from '../verify/data-plane/data-plane';
+import { runVerify } from '../verify/runner';
+import { REFERENCE_DIR } from './fixtures/verify/helpers';
 import { requireEngine } from './support/engines';
-import { findObject, type K8sObject, synthObjects, tempDir } from './support/synth';
+import { findObject, type K8sObject, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 // The restore drill (issue 11, §3) on real PostgreSQL 16: the server runs with the StatefulSet's own
 // settings (archive_mode, the archive_command and pg_hba.conf from its ConfigMap), the base backup is the
@@ -169,8 +173,28 @@ describe.skipIf(!engineReady)('backups and point-in-time restore on PostgreSQL 1
     return { init, engine };
   }
 
+  /** `npm run verify`'s archiver check of the same manifests against the server: its status and messages. */
+  let distDir: string;
+  async function archiverCheck(engine: PostgresEngine): Promise<{ status: string; messages: string }> {
+    const report = await runVerify({
+      distDir,
+      referenceDir: REFERENCE_DIR,
+      live: 'auto',
+      connect: () => Promise.reject(new ClusterUnavailableError('no cluster in this test')),
+      openDataPlane: directDataPlane({ postgres: { host: '127.0.0.1', port: engine.port, ...superuser, database: 'postgres' } }, 10_000),
+      only: ['postgres-live-archiver'],
+    });
+    const check = report.checks.find((c) => c.id === 'postgres-live-archiver')!;
+    return { status: check.status, messages: check.results.map((r) => r.message).join('\n') };
+  }
+
   beforeAll(() => {
     objects = synthObjects({ override: OVERRIDE });
+    const configFile = path.join(newDir('config'), 'backups.json');
+    fs.writeFileSync(configFile, JSON.stringify(OVERRIDE));
+    distDir = path.join(newDir('dist'), 'dist');
+    const synth = runSynthCli(['--config', configFile, '--out', distDir, '--quiet']);
+    if (synth.status !== 0) throw new Error(synth.stderr);
     statefulSet = findObject(objects, 'StatefulSet', 'postgres');
     const contract = new LearnflowStack(loadConfig({ override: OVERRIDE })).postgres.secrets;
     secrets = Object.fromEntries(contract.all.map((secret) => [secret.name, secret.render(generateSecretValues(secret))]));
@@ -290,6 +314,32 @@ describe.skipIf(!engineReady)('backups and point-in-time restore on PostgreSQL 1
     await primary.stop();
   }, 180_000);
 
+  it('verify reports an archiver that cannot write, and passes once it has caught up', async () => {
+    const mounts = { files: serverFiles(), backup: ownedByPostgres(newDir('backup')) };
+    const primary = await startPrimary(mounts);
+    await primary.query('SELECT pg_switch_wal()');
+    await archivedUpToNow(primary, mounts);
+    expect(await archiverCheck(primary)).toMatchObject({ status: 'pass' });
+    // The archive directory taken away from the server's user: every attempt fails.
+    fs.chownSync(path.join(mounts.backup, 'wal'), 0, 0);
+    fs.chmodSync(path.join(mounts.backup, 'wal'), 0o755);
+    await sql(primary, 'CREATE TABLE while_broken (id int)');
+    await primary.query('SELECT pg_switch_wal()');
+    let check = await archiverCheck(primary);
+    for (let i = 0; i < 100 && check.status === 'pass'; i++) {
+      await sleep(100);
+      check = await archiverCheck(primary);
+    }
+    expect(check.status).toBe('fail');
+    expect(check.messages).toContain('the WAL archiver is failing');
+    ownedByPostgres(path.join(mounts.backup, 'wal'));
+    await sql(primary, 'INSERT INTO while_broken VALUES (1)');
+    await primary.query('SELECT pg_switch_wal()');
+    await archivedUpToNow(primary, mounts);
+    expect(await archiverCheck(primary)).toMatchObject({ status: 'pass' });
+    await primary.stop();
+  }, 180_000);
+
   it.skipIf(canMountTmpfs() !== undefined)('a full backup volume: the primary keeps writing, WAL stays in pg_wal, the archiver reports failures and catches up', async () => {
     const backup = ownedByPostgres(newDir('full-backup'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=100m,mode=0700', 'tmpfs', backup]);
@@ -328,6 +378,9 @@ describe.skipIf(!engineReady)('backups and point-in-time restore on PostgreSQL 1
       const dataDir = (await primary.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir"))[0].dir;
       expect(fs.existsSync(path.join(dataDir, 'pg_wal', 'archive_status', `${segment}.ready`))).toBe(true);
       await sql(primary, 'INSERT INTO during_full VALUES (501)');
+      const failing = await archiverCheck(primary);
+      expect(failing.status).toBe('fail');
+      expect(failing.messages).toMatch(new RegExp(`the WAL archiver is failing: \\d+ failed attempts, the last on ${segment}`));
 
       // Room again: the archiver retries at its next wake-up (a new segment, or 60 s), and catches up.
       fs.rmSync(filler);
@@ -337,6 +390,7 @@ describe.skipIf(!engineReady)('backups and point-in-time restore on PostgreSQL 1
       expect(fs.existsSync(path.join(backup, 'wal', segment))).toBe(true);
       const [{ last }] = await primary.query<{ last: string }>('SELECT last_archived_wal AS last FROM pg_stat_archiver');
       expect(last >= segment).toBe(true);
+      expect(await archiverCheck(primary)).toMatchObject({ status: 'pass' });
       await primary.stop();
     }
   }, 180_000);

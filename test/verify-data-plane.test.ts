@@ -149,7 +149,10 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
   it('healthy stack: every data-plane check passes, the writes leave nothing behind', async () => {
     const [before] = await withAdmin(stack.kafkaBrokers, (admin) => admin.fetchTopicOffsets('learnflow.verify'));
     const report = await verifyDataPlane({ kafkaBrokers: stack.kafkaBrokers, postgres: stack.appConnection });
-    expect(report.checks.map((check) => `${check.id}: ${check.status}`)).toEqual([...KAFKA_IDS, ...POSTGRES_IDS].map((id) => `${id}: pass`));
+    // dist/ is the minikube profile: backups off, so the archiver check has nothing to judge (test/postgres-backup.test.ts judges it).
+    expect(report.checks.map((check) => `${check.id}: ${check.status}`)).toEqual(
+      [...KAFKA_IDS, ...POSTGRES_IDS].map((id) => `${id}: ${id === 'postgres-live-archiver' ? 'skip' : 'pass'}`),
+    );
     expect(report.exitCode).toBe(0);
     expect(report.dataPlane).toEqual({ checked: true, description: `Kafka ${stack.kafkaBrokers.join(',')}; PostgreSQL learnflow@127.0.0.1:${stack.postgres.port}/learnflow_db` });
 

@@ -39,6 +39,20 @@ const CASES: LiveCase[] = [
   { check: 'live-pvcs-bound', breaks: 'a missing PVC', edit: remove('PersistentVolumeClaim', 'data-kafka-0'), says: 'does not exist' },
   { check: 'live-service-endpoints', breaks: 'a Service without endpoints', edit: mutate('Endpoints', 'kafka-bootstrap', (o) => void (o.subsets = [])), says: 'kafka-bootstrap has no ready endpoints' },
   { check: 'live-jobs-complete', breaks: 'a failed Job', edit: mutate('Job', /^kafka-topics-/, (o) => void (o.status = { failed: 7, conditions: [{ type: 'Failed', status: 'True' }] })), says: 'failed (7 failed pod(s))' },
+  {
+    check: 'live-cronjobs-recent',
+    breaks: 'a base backup that last succeeded three days ago',
+    edit: mutate('CronJob', 'postgres-basebackup', (o) => void (o.status.lastSuccessfulTime = new Date(Date.now() - 3 * 86_400_000).toISOString())),
+    says: "newest successful run is 72.0 h old; schedule '0 2 * * *' expects one every 24.0 h",
+  },
+  {
+    check: 'live-cronjobs-recent',
+    breaks: 'a dump that never succeeded',
+    edit: mutate('CronJob', 'postgres-dump', (o) => void delete o.status.lastSuccessfulTime),
+    says: 'CronJob postgres/postgres-dump has never succeeded',
+  },
+  { check: 'live-cronjobs-recent', breaks: 'the base backup CronJob missing', edit: remove('CronJob', 'postgres-basebackup'), says: 'is not in the cluster' },
+  { check: 'live-pvcs-bound', breaks: 'a pending backup volume', edit: mutate('PersistentVolumeClaim', 'postgres-backup', (o) => void (o.status.phase = 'Pending')), says: 'postgres-backup is Pending' },
   { check: 'live-dapr-crds', breaks: 'the Component CRD missing', edit: remove('CustomResourceDefinition', 'components.dapr.io'), says: 'CRD components.dapr.io is not installed' },
   { check: 'live-dapr-control-plane', breaks: 'sentry not ready', edit: mutate('Deployment', 'dapr-sentry', (o) => void (o.status.readyReplicas = 0)), says: 'dapr-sentry: 0/1 ready' },
   { check: 'live-dapr-control-plane', breaks: 'the scheduler missing', edit: remove('StatefulSet', 'dapr-scheduler-server'), says: 'dapr-scheduler-server is not installed' },
@@ -60,7 +74,10 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
   let healthy: K8sObject[];
 
   beforeAll(() => {
-    dist = synthesizeDist();
+    // Backups on (as in production), so the CronJobs and the backup volume are judged too.
+    const override = path.join(tempDir('verify-live-config'), 'backups.yaml');
+    fs.writeFileSync(override, 'postgres:\n  backup:\n    enabled: true\n    dump: { enabled: true }\n');
+    dist = synthesizeDist(['--config', override]);
     healthy = healthyClusterState(dist);
   });
 
@@ -179,7 +196,8 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
   }
 
   it('reads a cluster through the kubeconfig: every live check passes on a healthy API, Dapr CRDs absent when not served', async () => {
-    const dist = synthesizeDist();
+    // Production: backups on, so every live check (the CronJobs' too) has objects to judge.
+    const dist = synthesizeDist(['--profile', 'production']);
     const state = healthyClusterState(dist);
     const api = await serveListApi(state, Object.values(CLUSTER_KINDS));
     const withoutDapr = await serveListApi(state, Object.values(CLUSTER_KINDS).filter((version) => !version.startsWith('dapr.io')));

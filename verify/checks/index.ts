@@ -3,6 +3,7 @@ import type { Check } from '../model';
 import {
   liveDaprComponents,
   liveDaprControlPlane,
+  liveCronJobsRecent,
   liveDaprCrds,
   liveJobsComplete,
   liveNamespaces,
@@ -31,6 +32,7 @@ import {
   postgresLiveRolePrivileges,
   postgresLiveSeed,
   postgresLiveTables,
+  postgresLiveArchiver,
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
@@ -80,6 +82,7 @@ export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   livePvcsBound,
   liveServiceEndpoints,
   liveJobsComplete,
+  liveCronJobsRecent,
   liveDaprCrds,
   liveDaprControlPlane,
   liveDaprComponents,
@@ -101,4 +104,5 @@ export const POSTGRES_LIVE_CHECKS: readonly Check<PostgresLiveContext>[] = [
   postgresLiveSeed,
   postgresLiveRolePrivileges,
   postgresLiveWriteRoundTrip,
+  postgresLiveArchiver,
 ];
