@@ -10,15 +10,18 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\
 
 export type RestoreTarget = 'latest' | Date;
 
+/** A target or a live StatefulSet that cannot be restored to or from: the operator's to fix, nothing is created. */
+export class RestoreInputError extends Error {}
+
 /** The target as given, or a clear error: not a time, or in the future. */
 export function parseRestoreTarget(text: string, now: Date): RestoreTarget {
   if (text === 'latest') return 'latest';
   const time = new Date(text.replace(' ', 'T'));
   if (!RFC3339.test(text) || Number.isNaN(time.getTime())) {
-    throw new Error(`--to '${text}': must be 'latest' or an RFC 3339 time with its zone, e.g. 2026-12-01T10:15:00Z`);
+    throw new RestoreInputError(`--to '${text}': must be 'latest' or an RFC 3339 time with its zone, e.g. 2026-12-01T10:15:00Z`);
   }
   if (time.getTime() > now.getTime()) {
-    throw new Error(`--to ${text}: is in the future (now ${now.toISOString()}); to replay everything archived, use --to latest`);
+    throw new RestoreInputError(`--to ${text}: is in the future (now ${now.toISOString()}); to replay everything archived, use --to latest`);
   }
   return time;
 }
@@ -63,13 +66,13 @@ export function restorePlan(input: RestorePlanInput): RestorePlan {
   const name = `${liveName}-restore-${stamp}`;
   const template = structuredClone(live.spec.template);
   const server = template.spec.containers.find((c: any) => c.name === 'postgres');
-  if (!server) throw new Error(`statefulset/${liveName} has no container named postgres`);
+  if (!server) throw new RestoreInputError(`statefulset/${liveName} has no container named postgres`);
   const mounts: any[] = server.volumeMounts ?? [];
   if (!mounts.some((m) => m.mountPath === BACKUP_MOUNT) || !mounts.some((m) => m.mountPath === SERVER_FILES_MOUNT)) {
-    throw new Error(`statefulset/${liveName} mounts no backup volume at ${BACKUP_MOUNT}: backups are off (postgres.backup.enabled), there is nothing to restore from`);
+    throw new RestoreInputError(`statefulset/${liveName} mounts no backup volume at ${BACKUP_MOUNT}: backups are off (postgres.backup.enabled), there is nothing to restore from`);
   }
   const pgdata = (server.env ?? []).find((e: any) => e.name === 'PGDATA')?.value;
-  if (!pgdata) throw new Error(`statefulset/${liveName}: the postgres container sets no PGDATA`);
+  if (!pgdata) throw new RestoreInputError(`statefulset/${liveName}: the postgres container sets no PGDATA`);
 
   // Its own labels: the live Services, NetworkPolicies, budget and backup Jobs never select the restore.
   const selector = { ...live.spec.selector.matchLabels, 'app.kubernetes.io/component': 'database-restore', [RESTORE_LABEL]: stamp };
@@ -122,4 +125,29 @@ export function restorePlan(input: RestorePlanInput): RestorePlan {
     },
   };
   return { name, namespace, claimName: `data-${name}-0`, statefulSet };
+}
+
+/** A verified base backup on the backup volume. */
+export interface Backup {
+  readonly name: string;
+  /** When it became consistent: a target must be after it. */
+  readonly end: Date;
+}
+
+/** The backup restore-data.sh will pick (the newest that became consistent before the target), or why there is none. */
+export function chooseBackup(backups: readonly Backup[], target: RestoreTarget, from: string | undefined, now: Date): Backup {
+  if (backups.length === 0) throw new RestoreInputError('there is no base backup on the backup volume: nothing to restore from (run one: kubectl create job --from=cronjob/<name>-basebackup ...)');
+  const targetTime = target === 'latest' ? now : target;
+  const oldest = backups[0];
+  if (from !== undefined) {
+    const named = backups.find((backup) => backup.name === from);
+    if (!named) throw new RestoreInputError(`--from ${from}: no such backup (there are: ${backups.map((b) => b.name).join(', ')})`);
+    if (named.end >= targetTime) throw new RestoreInputError(`--from ${from}: it became consistent at ${named.end.toISOString()}, not before the target ${targetSetting(target)}`);
+    return named;
+  }
+  const usable = backups.filter((backup) => backup.end < targetTime);
+  if (usable.length === 0) {
+    throw new RestoreInputError(`--to ${targetSetting(target)}: is before the oldest backup's end (${oldest.name}, consistent at ${oldest.end.toISOString()}): nothing older is kept`);
+  }
+  return usable[usable.length - 1];
 }
