@@ -183,19 +183,24 @@ export class JobPod {
       PGPORT: String(options.network.port),
       ...options.envOverrides,
     };
-    const started = Date.now();
     try {
-      return await new Promise<JobResult>((resolve, reject) => {
-        const child = spawn(command, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...identity });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => (stdout += chunk));
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('error', reject);
-        child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started }));
-      });
+      return await runAsPodUser([command, ...args], { env, cwd: root });
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }
+}
+
+/** A command run to completion as the pods' user (the unprivileged 'postgres' user when we are root). */
+export function runAsPodUser(command: readonly string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<JobResult> {
+  const started = Date.now();
+  return new Promise<JobResult>((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { ...options, stdio: ['ignore', 'pipe', 'pipe'], ...unprivilegedIdentity() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started }));
+  });
 }
