@@ -137,7 +137,8 @@ export interface Backup {
 /** The backup restore-data.sh will pick (the newest that became consistent before the target), or why there is none. */
 export function chooseBackup(backups: readonly Backup[], target: RestoreTarget, from: string | undefined, now: Date): Backup {
   if (backups.length === 0) throw new RestoreInputError('there is no base backup on the backup volume: nothing to restore from (run one: kubectl create job --from=cronjob/<name>-basebackup ...)');
-  const targetTime = target === 'latest' ? now : target;
+  // Every backup ends before 'latest', even one that finished this very second.
+  const targetTime = target === 'latest' ? new Date(now.getTime() + 1000) : target;
   const oldest = backups[0];
   if (from !== undefined) {
     const named = backups.find((backup) => backup.name === from);

@@ -48,6 +48,7 @@ export class PostgresBackupJobs extends Construct {
       { name: 'RETENTION', value: String(retention) },
       { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
     ];
+    const start = { path: 'backup-start.sh', content: readProjectFile('lib/postgres/backup-start.sh') };
     const passwordFiles = [{ path: 'login-password', secretName: server.secrets.backup.name, key: 'password' }];
 
     const baseBackup = new ScriptJob(this, 'BaseBackup', {
@@ -57,7 +58,7 @@ export class PostgresBackupJobs extends Construct {
       schedule: backup.schedule,
       activeDeadlineSeconds: backup.activeDeadlineSeconds,
       script: 'base-backup.sh',
-      files: [{ path: 'base-backup.sh', content: readProjectFile('lib/postgres/base-backup.sh') }],
+      files: [{ path: 'base-backup.sh', content: readProjectFile('lib/postgres/base-backup.sh') }, start],
       env: common(backup.retention),
       passwordFiles,
       argoCdHooks: false,
@@ -74,7 +75,7 @@ export class PostgresBackupJobs extends Construct {
         schedule: backup.dump.schedule,
         activeDeadlineSeconds: backup.activeDeadlineSeconds,
         script: 'dump.sh',
-        files: [{ path: 'dump.sh', content: readProjectFile('lib/postgres/dump.sh') }],
+        files: [{ path: 'dump.sh', content: readProjectFile('lib/postgres/dump.sh') }, start],
         env: [...common(backup.dump.retention), { name: 'PGDATABASE', value: server.database }],
         passwordFiles,
         argoCdHooks: false,

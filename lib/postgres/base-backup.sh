@@ -6,32 +6,20 @@
 #   wal/<segment>                 archived WAL (archive-wal.sh, the server's archive_command)
 #   base/<YYYYmmddTHHMMSSZ>/      a verified base backup: plain format, its own WAL (-X stream), backup_manifest
 #                                 with SHA-256 checksums, and learnflow-backup-end (when it became consistent)
-#   base/.partial-<stamp>/        a backup being taken or checked; never read, removed by the next run
+#   base/.partial-<stamp>/        a backup being taken or checked; never read, removed if it fails
 # Environment: PGHOST PGPORT PGUSER (the backup role), BACKUP_ROOT, RETENTION, WAIT_TIMEOUT_SECONDS,
 # PGPASSFILE and CREDENTIALS_DIR/login-password (credentials.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-: "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}" "${BACKUP_ROOT:?}" "${RETENTION:?}"
-wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
-export PGAPPNAME="${PGAPPNAME:-learnflow-base-backup}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
-
+export PGAPPNAME="${PGAPPNAME:-learnflow-base-backup}"
 log() { echo "base-backup: $*"; }
 fail() { echo "base-backup: error: $*" >&2; exit 1; }
-# shellcheck source=credentials.sh
-source "$here/credentials.sh"
-write_pgpass
-[[ "$RETENTION" =~ ^[1-9][0-9]*$ ]] || fail "RETENTION must be a whole number >= 1 (got '$RETENTION')"
+# shellcheck source=backup-start.sh
+source "$here/backup-start.sh"
 
 base="$BACKUP_ROOT/base" wal="$BACKUP_ROOT/wal"
 mkdir -p "$base" "$wal"
-
-deadline=$((SECONDS + wait_timeout))
-until pg_isready -q -d postgres -t 5; do
-  ((SECONDS < deadline)) || fail "PostgreSQL at $PGHOST:$PGPORT did not accept connections within ${wait_timeout}s"
-  log "waiting for PostgreSQL at $PGHOST:$PGPORT ..."
-  sleep 2
-done
 
 # A backup that cannot fit fails before it starts, and touches no existing backup: the size of every
 # database (what pg_basebackup copies, WAL aside) against the free space of the volume.

@@ -6,24 +6,15 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-: "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}" "${PGDATABASE:?}" "${BACKUP_ROOT:?}" "${RETENTION:?}"
-wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
-export PGAPPNAME="${PGAPPNAME:-learnflow-dump}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
-
+: "${PGDATABASE:?}"
+export PGAPPNAME="${PGAPPNAME:-learnflow-dump}"
 log() { echo "dump: $*"; }
 fail() { echo "dump: error: $*" >&2; exit 1; }
-# shellcheck source=credentials.sh
-source "$here/credentials.sh"
-write_pgpass
-[[ "$RETENTION" =~ ^[1-9][0-9]*$ ]] || fail "RETENTION must be a whole number >= 1 (got '$RETENTION')"
+# shellcheck source=backup-start.sh
+source "$here/backup-start.sh"
 
 dir="$BACKUP_ROOT/dump"
 mkdir -p "$dir"
-deadline=$((SECONDS + wait_timeout))
-until pg_isready -q -t 5; do
-  ((SECONDS < deadline)) || fail "PostgreSQL at $PGHOST:$PGPORT did not accept connections within ${wait_timeout}s"
-  sleep 2
-done
 
 name="$PGDATABASE-$(date -u +%Y%m%dT%H%M%SZ).dump"
 rm -f "$dir"/.*.partial

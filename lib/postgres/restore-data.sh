@@ -23,7 +23,8 @@ mapfile -t backups < <(find "$base" -mindepth 1 -maxdepth 1 -type d -name '[0-9]
 ((${#backups[@]} > 0)) || fail "no base backup in $base"
 
 if [[ "$target" == latest ]]; then
-  target_epoch="$(date +%s)"
+  # Every backup ends before "latest": even one that finished this very second.
+  target_epoch="$(($(date +%s) + 1))"
 else
   target_epoch="$(date -d "$target" +%s 2>/dev/null)" || fail "target '$target' is not a time (RFC 3339, e.g. 2026-12-01T10:15:00Z) or 'latest'"
 fi
