@@ -25,7 +25,7 @@ describe('postgres.backup: the objects it makes', () => {
     const archiveCommand = server.containers[0].args.find((arg: string) => arg.startsWith('archive_command='));
     expect(archiveCommand).toContain(`${claimMount(server)}/wal`);
     expect(job.containers[0].env.find((e: any) => e.name === 'BACKUP_ROOT').value).toBe(claimMount(job));
-    expect(findObject(objects, 'PersistentVolumeClaim', 'postgres-backup').metadata.annotations['argocd.argoproj.io/sync-options']).toContain('Prune=false');
+    expect(findObject(objects, 'PersistentVolumeClaim', 'postgres-backup').metadata.annotations!['argocd.argoproj.io/sync-options']).toContain('Prune=false');
   });
 
   it('a ReadWriteOnce volume puts the backup pods beside the server; ReadWriteMany lets them go anywhere', () => {
@@ -47,7 +47,7 @@ describe('postgres.backup: the objects it makes', () => {
       expect(JSON.stringify(pod)).not.toMatch(/PASSWORD/);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-      const component = cronJob.metadata.labels['app.kubernetes.io/component'];
+      const component = cronJob.metadata.labels!['app.kubernetes.io/component'];
       const egress = findObject(objects, 'NetworkPolicy', `postgres-${component}-egress`);
       expect(egress.spec.podSelector.matchLabels['app.kubernetes.io/component']).toBe(component);
       expect(egress.spec.egress[0].to[0].podSelector.matchLabels).toEqual(findObject(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels);
