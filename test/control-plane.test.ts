@@ -35,9 +35,13 @@ function withPodSecurityLatest(distDir: string): string {
 async function storedSpecs(plane: ControlPlane, distDir: string): Promise<Record<string, string>> {
   const specs: Record<string, string> = {};
   for (const { status: _status, metadata, ...rest } of (await plane.getJson(['-f', distDir, '--show-managed-fields'])).items) {
-    const { resourceVersion: _version, managedFields, ...meta } = metadata;
-    const applied = managedFields.filter((entry: { subresource?: string }) => entry.subresource !== 'status');
-    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, managedFields: applied } });
+    const { resourceVersion: _version, managedFields, annotations, ...meta } = metadata;
+    // What controllers write on their own schedule is not what an apply changed: the deployment controller
+    // sets deployment.kubernetes.io/revision (an Update by kube-controller-manager) some time after the
+    // first apply, racing the snapshot.
+    const { 'deployment.kubernetes.io/revision': _revision, ...applied } = annotations ?? {};
+    const byApply = managedFields.filter((entry: { subresource?: string; manager: string }) => entry.subresource !== 'status' && entry.manager !== 'kube-controller-manager');
+    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, annotations: applied, managedFields: byApply } });
   }
   return specs;
 }
