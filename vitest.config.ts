@@ -10,6 +10,8 @@ export default defineConfig({
     // Builds and downloads (Go, Maven) happen once per machine in globalSetup, before the workers start;
     // hooks only start engines (brokers, PostgreSQL, a control plane).
     globalSetup: ['./test/support/global-setup.ts'],
+    // After every test, one turn of the event loop (see the file).
+    setupFiles: ['./test/support/yield-between-tests.ts'],
     hookTimeout: 300_000,
     reporters: ['default', './test/summary-reporter.ts'],
   },

@@ -5,7 +5,7 @@ import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';
 import { TopicsJob } from './kafka/topics-job';
-import { renderEndpoints } from './platform/endpoints';
+import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
 import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
@@ -56,7 +56,7 @@ export class LearnflowStack {
 
   constructor(public readonly config: LearnflowConfig) {
     const { platform } = config;
-    new Namespaces(this.stage('00-namespaces.yaml'), 'Namespaces', { platform });
+    new Namespaces(this.stage('00-namespaces.yaml'), 'Namespaces', { platform, profile: config.profile });
     const kafkaChart = this.stage('10-kafka.yaml');
     const kafkaMetrics = config.observability.enabled
       ? new KafkaMetricsAgent(kafkaChart, 'KafkaMetrics', { kafka: config.kafka, namespace: platform.namespaces.kafka, observability: config.observability })
@@ -172,6 +172,6 @@ export class LearnflowStack {
         return { fileName: chart.fileName, content: HEADER + documents.map((doc: string) => `---\n${doc}`).join('') };
       });
     const endpoints = renderEndpoints(this.config.profile, [this.kafka, this.topicsJob, this.postgres, this.dapr]);
-    return [...files, { fileName: 'infra-endpoints.txt', content: endpoints }];
+    return [...files, { fileName: ENDPOINTS_DOCUMENT, content: endpoints }];
   }
 }

@@ -36,11 +36,12 @@ async function storedSpecs(plane: ControlPlane, distDir: string): Promise<Record
   const specs: Record<string, string> = {};
   for (const { status: _status, metadata, ...rest } of (await plane.getJson(['-f', distDir, '--show-managed-fields'])).items) {
     const { resourceVersion: _version, managedFields, annotations, ...meta } = metadata;
-    // What controllers write, when they get to it (the Deployment controller's revision annotation, e.g.
-    // postgres-exporter's, may land between two applies), is not a change by an apply.
-    const { 'deployment.kubernetes.io/revision': _revision, ...ours } = annotations ?? {};
-    const applied = managedFields.filter((entry: { subresource?: string; manager: string }) => entry.subresource !== 'status' && entry.manager !== 'kube-controller-manager');
-    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, annotations: ours, managedFields: applied } });
+    // What controllers write on their own schedule is not what an apply changed: the deployment controller
+    // sets deployment.kubernetes.io/revision (an Update by kube-controller-manager) some time after the
+    // first apply, racing the snapshot.
+    const { 'deployment.kubernetes.io/revision': _revision, ...applied } = annotations ?? {};
+    const byApply = managedFields.filter((entry: { subresource?: string; manager: string }) => entry.subresource !== 'status' && entry.manager !== 'kube-controller-manager');
+    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, annotations: applied, managedFields: byApply } });
   }
   return specs;
 }

@@ -269,6 +269,32 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     });
   }
 
+  /** A copy of dist/ without the `# profile:` line of its endpoints document (and, with `labels`, without the Namespaces' profile label). */
+  function distWithoutProfile(labels: boolean): string {
+    const copy = path.join(tempDir('deploy-profile'), 'dist');
+    fs.cpSync(dist, copy, { recursive: true });
+    const endpoints = path.join(copy, 'infra-endpoints.txt');
+    fs.writeFileSync(endpoints, fs.readFileSync(endpoints, 'utf8').replace(/^# profile: .*\n/m, ''));
+    if (labels) {
+      const namespaces = path.join(copy, '00-namespaces.yaml');
+      fs.writeFileSync(namespaces, fs.readFileSync(namespaces, 'utf8').replace(/^ +learnflow\.io\/profile: .*\n/gm, ''));
+    }
+    return copy;
+  }
+
+  it('preflight reads the profile of dist/ from its Namespaces when the endpoints document states none', async () => {
+    const result = await runDeploy({}, ['--dist', distWithoutProfile(false), '--skip-verify', '--profile', 'production']);
+    expect(result.status, result.output).toBe(4);
+    expect(result.stdout).toMatch(/✗ \S+ was synthesized with profile minikube, the deploy runs with --profile production/);
+    expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
+  });
+
+  it('preflight warns when dist/ states no profile at all', async () => {
+    const result = await runDeploy({ nodes: [{ name: 'small', cpu: '100m', memory: '8Gi' }] }, ['--dist', distWithoutProfile(true), '--skip-verify']);
+    expect(result.status, result.output).toBe(4);
+    expect(result.stdout).toMatch(/preflight-dist [\s\S]*states no profile \(no learnflow\.io\/profile label on its Namespaces, no '# profile:' line in infra-endpoints\.txt\): cannot check it was synthesized for --profile minikube/);
+  });
+
   it('an unreachable cluster is said once: the checks that need it point at the check that found it', async () => {
     const result = await runDeploy({ unreachable: true }, ['--dist', dist]);
     expect(result.status).toBe(4);
@@ -317,7 +343,7 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     // Without observability (the default dist/) the CRDs are not required.
     const plain = await runDeploy({}, ['--dist', dist, '--dry-run']);
     expect(plain.status, plain.output).toBe(0);
-    expect(plain.stdout).toMatch(/- live-prometheus-operator-crds .*\n\s+- dist\/ holds no prometheus-operator objects/);
+    expect(plain.stdout).toMatch(/✓ live-prometheus-operator-crds .*\n\s+✓ not required: dist\/ holds no prometheus-operator objects/);
   });
 
   it('--dry-run runs the preflight and applies nothing', async () => {

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_CHECKS } from '../verify/checks';
+import { PROMETHEUS_OPERATOR_CRDS } from '../verify/checks/cluster';
 import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
@@ -75,8 +76,32 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
   });
 
   it('has at least one broken-state case for every live check', () => {
-    const covered = new Set(CASES.map((c) => c.check));
+    // live-prometheus-operator-crds needs a dist/ with observability on: its own test below.
+    const covered = new Set([...CASES.map((c) => c.check), 'live-prometheus-operator-crds']);
     expect(LIVE_CHECKS.map((c) => c.id).filter((id) => !covered.has(id))).toEqual([]);
+  });
+
+  it('live-prometheus-operator-crds fails when dist/ holds PodMonitors and the CRDs are missing, passes when installed or not needed', async () => {
+    const observed = synthesizeDist(['--profile', 'production']);
+    const state = healthyClusterState(observed);
+    const judge = async (cluster: K8sObject[], distDir = observed) =>
+      checkOf(
+        await verify(distDir, { live: 'required', only: ['live-prometheus-operator-crds'], cluster: async () => new FileClusterReader(writeClusterState(cluster)) }),
+        'live-prometheus-operator-crds',
+      );
+    const missing = await judge(state);
+    expect(missing.status).toBe('fail');
+    expect(missing.results.map((r) => r.message)).toEqual(PROMETHEUS_OPERATOR_CRDS.map((name) => `CRD ${name} is not installed`));
+    const crd = (name: string): K8sObject => ({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name },
+      status: { conditions: [{ type: 'Established', status: 'True' }] },
+    });
+    expect((await judge([...state, ...PROMETHEUS_OPERATOR_CRDS.map(crd)])).status).toBe('pass');
+    const plain = await judge(healthy, dist);
+    expect(plain.status).toBe('pass');
+    expect(plain.results[0].message).toContain('not required');
   });
 
   it.each(CASES)('$check fails when the cluster has $breaks', async ({ check, edit, says }) => {

@@ -24,6 +24,18 @@ const kafkaBudget = byKind('PodDisruptionBudget', 'kafka');
 const editPostgresArg = (from: RegExp, to: string) => (dir: string) =>
   editObjects(dir, postgresSts, (o) => void (containerNamed(o).args = containerNamed(o).args.map((arg: string) => arg.replace(from, to))));
 const topicsJob = byKind('Job', /^kafka-topics-/);
+/** Turns the brokers' required anti-affinity into preferred. */
+const onlyPreferredAntiAffinity = (dir: string) =>
+  editObjects(dir, kafkaSts, (o) => {
+    const anti = o.spec.template.spec.affinity.podAntiAffinity;
+    anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
+    delete anti.requiredDuringSchedulingIgnoredDuringExecution;
+  });
+/** Removes the `# profile:` line of the endpoints document. */
+const dropProfileLine = (dir: string) => {
+  const file = path.join(dir, 'infra-endpoints.txt');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^# profile: .*\n/m, ''));
+};
 const topicsConfigMap = (object: K8sObject) => object.kind === 'ConfigMap' && typeof object.data?.['topics.conf'] === 'string';
 const sqlConfigMap = (pattern: RegExp) => (object: K8sObject) =>
   object.kind === 'ConfigMap' && Object.entries(object.data ?? {}).some(([key, sql]) => key.endsWith('.sql') && pattern.test(String(sql)));
@@ -112,6 +124,7 @@ const CASES: BreakCase[] = [
   { check: 'job-content-hash', breaks: "a Job's pod template edited without renaming", says: 'hash to', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (containerNamed(o).resources.limits.memory = '256Mi')) },
   { check: 'job-bounded', breaks: 'a Job without deadline', says: 'spec.activeDeadlineSeconds is unset', apply: (dir) => editObjects(dir, topicsJob, (o) => void delete o.spec.activeDeadlineSeconds) },
   { check: 'job-bounded', breaks: 'an unbounded backoffLimit', says: 'spec.backoffLimit is 1000', apply: (dir) => editObjects(dir, migrationsJob, (o) => void (o.spec.backoffLimit = 1000)) },
+  { check: 'job-bounded', breaks: 'backoffLimit removed', says: 'spec.backoffLimit is unset: the API\'s default 6 applies, a bound nobody chose (rule: state it, 0..20)', apply: (dir) => editObjects(dir, migrationsJob, (o) => void delete o.spec.backoffLimit) },
   { check: 'job-bounded', breaks: 'a wait longer than the deadline', says: 'WAIT_TIMEOUT_SECONDS=3600 is not below spec.activeDeadlineSeconds 1800', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', '3600')) },
   { check: 'job-bounded', breaks: "a script's default wait longer than the deadline", says: 'migrate.sh defaults WAIT_TIMEOUT_SECONDS to 7200', apply: (dir) => {
       editObjects(dir, byKind('ConfigMap', /^postgres-migrations-/), (o) => void (o.data['migrate.sh'] = o.data['migrate.sh'].replace('WAIT_TIMEOUT_SECONDS:-300}', 'WAIT_TIMEOUT_SECONDS:-7200}')));
@@ -126,16 +139,25 @@ const CASES: BreakCase[] = [
         delete o.spec.maxUnavailable;
         o.spec.minAvailable = 1;
       }) },
-  { check: 'pdb-availability', breaks: 'a budget selecting no pods', profile: 'production', says: 'selects no pods', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.selector.matchLabels['app.kubernetes.io/component'] = 'brokers')) },
+  { check: 'pdb-availability', breaks: 'a budget selecting no pods', profile: 'production', says: '"app.kubernetes.io/component":"brokers"', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.selector.matchLabels['app.kubernetes.io/component'] = 'brokers')) },
   { check: 'pdb-availability', breaks: 'the budget of 3 brokers removed', profile: 'production', says: '3 replicas and no PodDisruptionBudget', apply: (dir) => editObjects(dir, kafkaBudget, () => null) },
-  { check: 'pod-anti-affinity', breaks: 'anti-affinity only preferred in production', profile: 'production', says: '(only preferred)', apply: (dir) =>
-      editObjects(dir, kafkaSts, (o) => {
-        const anti = o.spec.template.spec.affinity.podAntiAffinity;
-        anti.preferredDuringSchedulingIgnoredDuringExecution = anti.requiredDuringSchedulingIgnoredDuringExecution.map((term: any) => ({ weight: 100, podAffinityTerm: term }));
-        delete anti.requiredDuringSchedulingIgnoredDuringExecution;
-      }) },
+  { check: 'pdb-availability', breaks: 'a second budget over the same brokers', profile: 'production', says: 'its pods are selected by 2 budgets, PodDisruptionBudget kafka/kafka (10-kafka.yaml, spec.selector', apply: (dir) => {
+      let copy: K8sObject | undefined;
+      editObjects(dir, kafkaBudget, (o) => void (copy = JSON.parse(JSON.stringify(o))));
+      addObjects(dir, '50-extra-budget.yaml', [{ ...copy!, metadata: { ...copy!.metadata, name: 'kafka-extra' } }]);
+    } },
+  { check: 'pdb-availability', breaks: 'a budget with both fields', says: 'spec.maxUnavailable 1, spec.minAvailable 1: a budget needs exactly one of the two', apply: (dir) => editObjects(dir, byKind('PodDisruptionBudget', 'postgres'), (o) => void (o.spec.minAvailable = 1)) },
+  { check: 'pod-anti-affinity', breaks: 'anti-affinity only preferred in production', profile: 'production', says: '(only preferred)', apply: onlyPreferredAntiAffinity },
   { check: 'pod-anti-affinity', breaks: 'anti-affinity by zone, not node', profile: 'production', says: 'no term on kubernetes.io/hostname', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey = 'topology.kubernetes.io/zone')) },
+  { check: 'pod-anti-affinity', breaks: 'a term whose namespaceSelector misses the pods\' namespace', profile: 'production', says: 'no term on kubernetes.io/hostname selecting its pods in namespace kafka', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { team: 'data' } })) },
+  { check: 'pod-anti-affinity', breaks: 'preferred anti-affinity, production stated only by the Namespace label', profile: 'production', says: 'profile production, but', apply: (dir) => {
+      dropProfileLine(dir);
+      onlyPreferredAntiAffinity(dir);
+    } },
+  { check: 'kafka-min-insync-replicas', breaks: 'min.insync.replicas 1 where the Namespaces say production and the document says minikube', says: 'min.insync.replicas 1 in production', apply: (dir) =>
+      editObjects(dir, byKind('Namespace'), (o) => void (o.metadata.labels!['learnflow.io/profile'] = 'production')) },
   { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas equal to RF', profile: 'production', says: 'topic learning.query (11-kafka-topics.yaml data.topics.conf line', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
   { check: 'kafka-min-insync-replicas', breaks: 'a topic min.insync.replicas of 1 in production', profile: 'production', says: 'min.insync.replicas 1 in production', apply: editTopics((conf) => conf.replace(/^(exercise\.graded .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=1')) },
   { check: 'kafka-min-insync-replicas', breaks: 'the broker default min.insync.replicas equal to RF', profile: 'production', says: 'KAFKA_MIN_INSYNC_REPLICAS): min.insync.replicas 3 with replication factor 3', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_MIN_INSYNC_REPLICAS', '3')) },
@@ -144,10 +166,24 @@ const CASES: BreakCase[] = [
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-0.kafka-headless.kafka.svc.cluster.local:9094')) },
   { check: 'kafka-client-port', breaks: 'a bootstrap port the Service does not have', says: 'has no port 9093', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.svc.cluster.local:9093')) },
+  { check: 'kafka-client-port', breaks: 'a typo in the cluster domain', says: "env BOOTSTRAP_SERVERS: host 'kafka-bootstrap.kafka.svc.cluster.lcoal' ends in cluster domain 'cluster.lcoal', but the brokers in dist/ use cluster.local", apply: (dir) =>
+      editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-bootstrap.kafka.svc.cluster.lcoal:9092')) },
+  { check: 'kafka-client-port', breaks: 'a host outside the cluster with the Service and namespace as its first labels', says: "(brokers): host 'kafka-bootstrap.kafka.example.com' is not <service>[.<namespace>", apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.example.com:9092')) },
+  { check: 'kafka-client-port', breaks: 'a pod ordinal beyond the replicas', profile: 'production', says: 'names pod kafka-7, not one of kafka-0..2 (StatefulSet kafka/kafka spec.replicas 3)', apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-7.kafka-headless.kafka.svc.cluster.local:9092')) },
+  { check: 'kafka-client-port', breaks: 'a pod name through a Service that is not the governing one', says: 'names pod kafka-0 through Service kafka-bootstrap, which is not the spec.serviceName of StatefulSet kafka/kafka (kafka-headless)', apply: (dir) =>
+      editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-0.kafka-bootstrap.kafka.svc.cluster.local:9092')) },
+  { check: 'postgres-client-port', breaks: 'PGHOST outside the cluster', says: "env PGHOST, PGPORT: host 'postgres.postgres.example.com' is not <service>", apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres.example.com')) },
+  { check: 'kafka-quorum-voters', breaks: 'a voter outside the cluster', says: "'0@kafka-0.kafka-headless.kafka.example.com:9093' should be voter 0", apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.example.com:9093')) },
   { check: 'postgres-memory-plan', breaks: 'max_connections raised by hand', says: 'above resources.limits.memory 1Gi', apply: editPostgresArg(/^max_connections=\d+$/, 'max_connections=500') },
   { check: 'postgres-memory-plan', breaks: 'work_mem raised by hand', says: 'work_mem 64Mi', apply: editPostgresArg(/^work_mem=.*$/, 'work_mem=64MB') },
   { check: 'postgres-memory-plan', breaks: 'the memory limit lowered', says: 'above resources.limits.memory 512Mi', apply: (dir) => editObjects(dir, postgresSts, (o) => void (containerNamed(o).resources.limits.memory = '512Mi')) },
-  { check: 'postgres-memory-plan', breaks: '/dev/shm without a sizeLimit', says: 'at /dev/shm has no sizeLimit', apply: (dir) => editObjects(dir, postgresSts, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'shm').emptyDir.sizeLimit) },
+  { check: 'postgres-memory-plan', breaks: '/dev/shm without a sizeLimit', says: '.emptyDir.sizeLimit is unset: emptyDir shm at /dev/shm has no sizeLimit', apply: (dir) => editObjects(dir, postgresSts, (o) => void delete o.spec.template.spec.volumes.find((v: any) => v.name === 'shm').emptyDir.sizeLimit) },
+  { check: 'postgres-memory-plan', breaks: 'max_connections raised with the short flag -N', says: 'max_connections 500 x', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', '500')) },
+  { check: 'postgres-memory-plan', breaks: 'shared_buffers raised with the attached short flag -B', says: 'shared_buffers 2Gi', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-B262144')) },
+  { check: 'postgres-memory-plan', breaks: 'max_connections not a number', says: 'sets max_connections to \'many\', not a whole number of at least 1', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', 'many')) },
   { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
   { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
@@ -157,7 +193,21 @@ const CASES: BreakCase[] = [
   { check: 'network-policy-widening', breaks: 'a rule without from', says: 'spec.ingress[0].from is unset', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from) },
   { check: 'network-policy-widening', breaks: 'every pod of the namespace', says: 'podSelector is empty: admits every pod of namespace kafka', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[1].podSelector = {})) },
-  { check: 'rbac-least-privilege', breaks: 'the secret reader without resourceNames', says: 'rules[0] grants get on secrets without resourceNames', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void delete o.rules[0].resourceNames) },
+  { check: 'network-policy-widening', breaks: 'a namespaceSelector that every namespace satisfies (Exists on the name label)', says: 'spec.ingress[0].from[0] namespaceSelector {"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"Exists"}]} matches every namespace: admits every pod of every namespace (rule: every ingress peer names its clients', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'Exists' }] })) },
+  { check: 'network-policy-widening', breaks: 'a namespaceSelector excluding one label (NotIn)', says: 'matches every namespace', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['untrusted'] }] })) },
+  { check: 'network-policy-widening', breaks: 'a podSelector any unlabeled pod satisfies (DoesNotExist)', says: 'matches every pod: admits every pod of namespace kafka', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[1].podSelector = { matchExpressions: [{ key: 'quarantined', operator: 'DoesNotExist' }] })) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader bound to the default ServiceAccount', says: 'RoleBinding learnflow/secretstore-reader (30-dapr.yaml): binds Role learnflow/secretstore-reader, which grants Secrets; subjects[0] is ServiceAccount learnflow/default', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].name = 'default')) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader bound to every ServiceAccount of the namespace (a Group)', says: 'subjects[1] is a Group "system:serviceaccounts:learnflow", not a ServiceAccount', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void o.subjects.push({ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:serviceaccounts:learnflow' })) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader bound to a ServiceAccount dist/ does not declare', says: 'subjects[0] is ServiceAccount learnflow/learnflow-svc, which dist/ does not declare', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].name = 'learnflow-svc')) },
+  { check: 'rbac-least-privilege', breaks: 'the built-in edit ClusterRole bound to the default ServiceAccount', says: 'binds ClusterRole edit (built into Kubernetes), which grants Secrets; subjects[0] is ServiceAccount kafka/default', apply: (dir) =>
+      addObjects(dir, '50-binding.yaml', [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'editors', namespace: 'kafka' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' }, subjects: [{ kind: 'ServiceAccount', name: 'default' }] }]) },
+  { check: 'rbac-least-privilege', breaks: 'the secret reader without resourceNames', says: 'rules[0] grants get on secrets without resourceNames: every Secret of the namespace (rule: no wildcards', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void delete o.rules[0].resourceNames) },
   { check: 'rbac-least-privilege', breaks: 'a wildcard verb', says: 'uses a wildcard', apply: (dir) => editObjects(dir, byKind('Role'), (o) => void (o.rules[0].verbs = ['*'])) },
   { check: 'pvc-retention', breaks: 'PVCs deleted with the StatefulSet', says: 'whenDeleted is Delete', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.persistentVolumeClaimRetentionPolicy = { whenDeleted: 'Delete', whenScaled: 'Retain' })) },
   { check: 'data-dir-subdirectory', breaks: 'the log dir at the mount point', says: 'mount point itself', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LOG_DIRS', '/var/lib/kafka/data')) },
@@ -234,6 +284,22 @@ const KEEPS: KeepCase[] = [
         delete o.spec.maxUnavailable;
         o.spec.minAvailable = 2;
       }) },
+  { check: 'kafka-client-port', keeps: 'short Service names (<svc>.<ns>, <svc>.<ns>.svc)', says: 'kafka-bootstrap.kafka.svc:9092 reaches the client listener', apply: (dir) => {
+      editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-bootstrap.kafka:9092'));
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-bootstrap.kafka.svc:9092'));
+    } },
+  { check: 'kafka-client-port', keeps: 'every broker by its pod name', profile: 'production', says: 'kafka-2.kafka-headless.kafka.svc.cluster.local:9092 reaches the client listener', apply: (dir) =>
+      editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = [0, 1, 2].map((i) => `kafka-${i}.kafka-headless.kafka.svc.cluster.local:9092`).join(','))) },
+  { check: 'postgres-client-port', keeps: 'PGHOST as <svc>.<ns>', says: 'postgres.postgres:5432 reaches the port PostgreSQL listens on', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres')) },
+  { check: 'kafka-quorum-voters', keeps: 'a voter without the cluster domain', says: '1 voter(s) for 1 replica(s)', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.svc:9093')) },
+  { check: 'pod-anti-affinity', keeps: 'a namespaceSelector matching the Namespace by name', profile: 'production', says: '3 replicas on 3 different nodes', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (o.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': 'kafka' } })) },
+  { check: 'network-policy-widening', keeps: 'the client namespace named by matchExpressions In', says: 'each naming its clients', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['learnflow'] }] })) },
+  { check: 'rbac-least-privilege', keeps: 'the secret reader bound to its ServiceAccount by explicit namespace', says: 'to ServiceAccount learnflow/learnflow-services only', apply: (dir) =>
+      editObjects(dir, byKind('RoleBinding'), (o) => void (o.subjects[0].namespace = 'learnflow')) },
+  { check: 'postgres-memory-plan', keeps: 'max_connections lowered with -N', says: 'max_connections 20 x', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', '20')) },
   { check: 'postgres-memory-plan', keeps: 'shared_buffers in 8 kB pages, -cname=value', says: 'shared_buffers 256Mi', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => {
         const args = containerNamed(o).args as string[];
@@ -273,6 +339,20 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     fs.writeFileSync(override, 'platform: { clusterDomain: corp.example }\n');
     const report = await verify(synthesizeDist(['--config', override]));
     expect(failures(report)).toEqual([]);
+  });
+
+  it('warns "production rules not applied" when dist/ states no profile, and judges by the document when the labels are gone', async () => {
+    const unlabelled = copyDist(production);
+    editObjects(unlabelled, byKind('Namespace'), (o) => void delete o.metadata.labels!['learnflow.io/profile']);
+    const byDocument = await verify(unlabelled, { only: ['pod-anti-affinity', 'kafka-min-insync-replicas'] });
+    expect(checkOf(byDocument, 'pod-anti-affinity').results.map((r) => r.status)).not.toContain('warn');
+    dropProfileLine(unlabelled);
+    const report = await verify(unlabelled, { only: ['pod-anti-affinity', 'kafka-min-insync-replicas'] });
+    for (const id of ['pod-anti-affinity', 'kafka-min-insync-replicas']) {
+      const warnings = checkOf(report, id).results.filter((r) => r.status === 'warn').map((r) => r.message);
+      expect(warnings.join('\n')).toContain('no profile in dist/ (no learnflow.io/profile label on the Namespaces');
+      expect(warnings.join('\n')).toContain('production rules not applied');
+    }
   });
 
   it('has at least one break case for every static check', () => {
@@ -316,7 +396,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     const libImports = sources.flatMap((file) =>
       [...fs.readFileSync(path.join(verifyDir, file), 'utf8').matchAll(/from '((?:\.\.\/)+lib\/[^']+)'/g)].map((m) => path.resolve(verifyDir, path.dirname(file), m[1])),
     );
-    const allowed = ['lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/gitops', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
+    const allowed = ['lib/config/job-limits', 'lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/endpoints', 'lib/platform/gitops', 'lib/platform/labels', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
     expect(sources.length).toBeGreaterThan(10);
     expect(libImports.length).toBeGreaterThan(0); // the pattern sees the imports that are allowed
     expect(libImports.filter((module) => !allowed.includes(module))).toEqual([]);

@@ -91,10 +91,43 @@ export function namespaceOf(item: DistObject): string {
 }
 
 /**
- * `.svc` and the cluster's DNS domain, whichever it is (the kubelet's --cluster-domain, synth's
- * platform.clusterDomain), as a regular expression: what follows `<service>.<namespace>` in a host name.
+ * An in-cluster host name as cluster DNS resolves it: `<names>[.svc[.<domain>]]`, where names are `<service>`,
+ * `<service>.<namespace>`, or `<pod>.<service>.<namespace>` (a pod's own name through its StatefulSet's
+ * governing Service). See https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/.
  */
-export const SVC_DOMAIN = String.raw`(?:\.svc(?:\.[a-z0-9-]+)*)`;
+export interface ClusterHost {
+  readonly names: readonly string[];
+  /** Whether `.svc` follows the names. */
+  readonly svc: boolean;
+  /** What follows `.svc.` (the cluster domain), if anything. */
+  readonly domain?: string;
+}
+
+/** Parses a host of one of the shapes of {@link ClusterHost}; undefined for any other shape (e.g. `a.b.example.com`). */
+export function parseClusterHost(host: string): ClusterHost | undefined {
+  const labels = host.split('.');
+  if (!labels.every((label) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(label))) return undefined;
+  const at = labels.indexOf('svc', 2);
+  const names = at >= 0 ? labels.slice(0, at) : labels;
+  if (names.length > 3) return undefined;
+  return { names, svc: at >= 0, domain: at >= 0 && at < labels.length - 1 ? labels.slice(at + 1).join('.') : undefined };
+}
+
+/** The ordinal of `pod` when it names a pod of the StatefulSet: `<name>-<n>` with n below its replicas. */
+export function statefulSetOrdinal(item: DistObject, pod: string): number | undefined {
+  const prefix = `${item.object.metadata.name}-`;
+  const ordinal = pod.startsWith(prefix) && /^(0|[1-9]\d*)$/.test(pod.slice(prefix.length)) ? Number(pod.slice(prefix.length)) : undefined;
+  return ordinal !== undefined && ordinal < replicasOf(item) ? ordinal : undefined;
+}
+
+/**
+ * The labels of a Namespace as declared in dist/, with the `kubernetes.io/metadata.name` label the API server
+ * sets on every Namespace; undefined when dist/ does not declare it.
+ */
+export function namespaceLabels(dist: Dist, namespace: string): Record<string, string> | undefined {
+  const item = objectsOfKind(dist, 'Namespace').find((candidate) => candidate.object.metadata.name === namespace);
+  return item && { ...(item.object.metadata.labels ?? {}), 'kubernetes.io/metadata.name': namespace };
+}
 
 export function objectsOfKind(dist: Dist, kind: string): DistObject[] {
   return dist.objects.filter((item) => item.object.kind === kind);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_JOB_BACKOFF_LIMIT } from './job-limits';
 import { resources } from './resources';
 
 /** How a one-shot Job (topics, migrations, seed) runs and gives up. */
@@ -6,7 +7,7 @@ export const jobSettings = z
   .object({
     resources,
     // verify's job-bounded holds dist/ to the same bound (verify/checks/jobs.ts).
-    backoffLimit: z.number().int('must be a whole number').min(0, 'must be >= 0').max(20, 'must be <= 20'),
+    backoffLimit: z.number().int('must be a whole number').min(0, 'must be >= 0').max(MAX_JOB_BACKOFF_LIMIT, `must be <= ${MAX_JOB_BACKOFF_LIMIT}`),
     ttlSecondsAfterFinished: z.number().int('must be a whole number').min(0, 'must be >= 0'),
     /** How long the Job's script waits for its server before failing. */
     waitTimeoutSeconds: z.number().int('must be a whole number').min(10, 'must be >= 10').max(3600, 'must be <= 3600'),

@@ -4,6 +4,16 @@
  * it knows no construct, no name and no port.
  */
 
+/** The file name of the endpoints document in dist/. */
+export const ENDPOINTS_DOCUMENT = 'infra-endpoints.txt';
+
+const PROFILE_LINE = /^# profile: (\S+)$/m;
+
+/** The profile an endpoints document states (`# profile: <name>`, as renderEndpoints writes it), if any. */
+export function endpointsProfile(document: string | undefined): string | undefined {
+  return PROFILE_LINE.exec(document ?? '')?.[1];
+}
+
 /** A part of one `## heading` section; parts with the same heading are joined in the order given. */
 export interface EndpointsSection {
   readonly heading: string;

@@ -12,3 +12,6 @@ export function appLabels(name: string, component: string): Record<string, strin
 export function selectorLabels(name: string, component: string): Record<string, string> {
   return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': component };
 }
+
+/** The label on every Namespace of dist/ that names the profile it was synthesized with (what the verifier judges by). */
+export const PROFILE_LABEL = 'learnflow.io/profile';

@@ -1,10 +1,12 @@
 import { Construct } from 'constructs';
 import type { PlatformConfig } from '../config/schema';
 import * as k8s from './k8s';
-import { appLabels } from './labels';
+import { appLabels, PROFILE_LABEL } from './labels';
 
 export interface NamespacesProps {
   readonly platform: PlatformConfig;
+  /** The profile synthesized with, carried as the PROFILE_LABEL of every Namespace. */
+  readonly profile: string;
 }
 
 /** The namespaces, each enforcing Pod Security "restricted" (and auditing and warning on it too). */
@@ -27,7 +29,7 @@ export class Namespaces extends Construct {
           // Deleting the Argo CD Application must not delete the namespace, and with it the data PVCs
           // that the StatefulSets' Retain policy keeps.
           annotations: { 'argocd.argoproj.io/sync-options': 'Delete=false' },
-          labels: { ...appLabels(name, 'namespace'), 'kubernetes.io/metadata.name': name, ...podSecurity },
+          labels: { ...appLabels(name, 'namespace'), 'kubernetes.io/metadata.name': name, [PROFILE_LABEL]: props.profile, ...podSecurity },
         },
       });
     }

@@ -1,8 +1,11 @@
+import { ENDPOINTS_DOCUMENT } from '../../lib/platform/endpoints';
+import { PROFILE_LABEL } from '../../lib/platform/labels';
 import { referenceDir } from '../../lib/platform/project-files';
 import { liveDaprControlPlane, liveDaprCrds, livePrometheusOperatorCrds } from '../../verify/checks/cluster';
 import { type LiveContext, ReferenceData } from '../../verify/context';
 import { type Dist, DistError, loadDist } from '../../verify/dist';
-import { type Check, type CheckResult, fail, pass } from '../../verify/model';
+import { type Check, type CheckResult, fail, pass, warn } from '../../verify/model';
+import { profileOf } from '../../verify/profile';
 import { formatCheck } from '../../verify/report';
 import { blocked, type CheckReport, runCheck } from '../../verify/runner';
 import { GET_TIMEOUT_MS, type Kubectl, KUBECTL_MISSING, REQUEST_TIMEOUT } from '../kubectl';
@@ -133,7 +136,7 @@ const distCheck: PreflightCheck = {
     if (dist.objects.length === 0) return [fail([], `${dist.dir} holds no manifests: there is nothing to apply`, '`npm run synth`')];
     // The Secrets created in step 2 follow --profile; a dist/ of another profile would run Jobs that
     // read Secrets nobody created (the seed users exist only in development profiles).
-    const synthesizedWith = /^# profile: (\S+)$/m.exec(dist.documents['infra-endpoints.txt'] ?? '')?.[1];
+    const synthesizedWith = profileOf(dist).name;
     if (synthesizedWith && synthesizedWith !== options.profile) {
       return [
         fail(
@@ -145,7 +148,9 @@ const distCheck: PreflightCheck = {
       ];
     }
     const files = new Set(dist.objects.map((item) => item.file)).size;
-    return [pass([], `${dist.objects.length} objects in ${files} files${synthesizedWith ? ` (profile ${synthesizedWith})` : ''}`)];
+    const counted = pass([], `${dist.objects.length} objects in ${files} files${synthesizedWith ? ` (profile ${synthesizedWith})` : ''}`);
+    if (synthesizedWith) return [counted];
+    return [counted, warn([], `${dist.dir} states no profile (no ${PROFILE_LABEL} label on its Namespaces, no '# profile:' line in ${ENDPOINTS_DOCUMENT}): cannot check it was synthesized for --profile ${options.profile}`, '`npm run synth`')];
   },
 };
 

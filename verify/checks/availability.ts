@@ -1,11 +1,10 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
-import { profileOf } from '../profile';
-import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { profileOf, unknownProfile } from '../profile';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
 import { brokerMinInsyncReplicas } from './kafka';
-import { kafkaRoles, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
-
+import { kafkaRoles, kafkaStatefulSets, namespaceLabels, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
 
 /**
  * The pods a budget's workload may lose at once and keep working: a KRaft quorum keeps a majority of
@@ -45,7 +44,9 @@ function allowedDisruptions(spec: Record<string, any>, replicas: number): number
     return percent ? Math.ceil((replicas * Number(percent[1])) / 100) : undefined;
   };
   const { maxUnavailable, minAvailable } = spec;
-  if ((maxUnavailable === undefined) === (minAvailable === undefined)) return 'needs exactly one of spec.maxUnavailable and spec.minAvailable';
+  if ((maxUnavailable === undefined) === (minAvailable === undefined)) {
+    return `spec.maxUnavailable ${JSON.stringify(maxUnavailable) ?? 'unset'}, spec.minAvailable ${JSON.stringify(minAvailable) ?? 'unset'}: a budget needs exactly one of the two`;
+  }
   if (maxUnavailable !== undefined) {
     const max = scaled(maxUnavailable);
     return max === undefined ? `spec.maxUnavailable ${JSON.stringify(maxUnavailable)} is not a count or percentage` : Math.min(max, replicas);
@@ -65,16 +66,16 @@ export const pdbAvailability: Check<StaticContext> = {
     const templates = podTemplates(dist).filter((template) => template.longRunning);
     const budgets = objectsOfKind(dist, 'PodDisruptionBudget');
     const results: CheckResult[] = [];
-    const covered = new Set<PodTemplate>();
+    const covered = new Map<PodTemplate, DistObject[]>();
     for (const budget of budgets) {
       const ref = refOf(budget);
       const at = `${formatRef(ref)} (${budget.file})`;
       const selected = templates.filter((template) => namespaceOf(template.owner) === namespaceOf(budget) && selects(budget.object.spec?.selector, template.labels));
       if (selected.length === 0) {
-        results.push(fail([ref], `${at}: spec.selector selects no pods of a workload in dist/, so it protects nothing`));
+        results.push(fail([ref], `${at}: spec.selector ${JSON.stringify(budget.object.spec?.selector ?? null)} selects no pods of a workload in namespace ${namespaceOf(budget)} in dist/, so it protects nothing`));
         continue;
       }
-      for (const template of selected) covered.add(template);
+      for (const template of selected) covered.set(template, [...(covered.get(template) ?? []), budget]);
       const refs = [ref, ...selected.map((template) => refOf(template.owner))];
       const replicas = selected.reduce((sum, template) => sum + replicasOf(template.owner), 0);
       const allowed = allowedDisruptions(budget.object.spec ?? {}, replicas);
@@ -95,6 +96,14 @@ export const pdbAvailability: Check<StaticContext> = {
         );
       }
     }
+    // The eviction API refuses a pod that more than one budget selects (kubernetes/kubernetes
+    // pkg/registry/core/pod/storage/eviction.go: "This pod has more than one PodDisruptionBudget, which the
+    // eviction subresource does not support.").
+    for (const [template, several] of [...covered].filter(([, list]) => list.length > 1)) {
+      const ref = refOf(template.owner);
+      const names = several.map((budget) => `${formatRef(refOf(budget))} (${budget.file}, spec.selector ${JSON.stringify(budget.object.spec?.selector)})`).join(' and ');
+      results.push(fail([ref, ...several.map(refOf)], `${formatRef(ref)} (${template.owner.file}): its pods are selected by ${several.length} budgets, ${names}: the eviction API refuses a pod with more than one PodDisruptionBudget, so every drain blocks`));
+    }
     for (const template of templates.filter((t) => !covered.has(t) && replicasOf(t.owner) > 1)) {
       const ref = refOf(template.owner);
       results.push(fail([ref], `${formatRef(ref)} (${template.owner.file}): ${replicasOf(template.owner)} replicas and no PodDisruptionBudget: a drain may evict them all at once`));
@@ -112,27 +121,38 @@ export const podAntiAffinity: Check<StaticContext> = {
   remediation:
     'add spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution with topologyKey kubernetes.io/hostname and a labelSelector matching the pods (preferred only outside production)',
   run: ({ dist }) => {
-    const profile = profileOf(dist);
+    const { name: profile } = profileOf(dist);
     const templates = podTemplates(dist).filter((template) => template.longRunning);
     if (templates.length === 0) return [skip('no long-running workloads in dist/')];
-    return templates.map((template) => {
+    const results = templates.map((template) => {
       const ref = refOf(template.owner);
       const at = `${formatRef(ref)} (${template.owner.file})`;
       if (replicasOf(template.owner) <= 1) return pass([ref], `${at}: a single replica, nothing to spread`);
       const antiAffinity = template.spec.affinity?.podAntiAffinity ?? {};
+      // A term counts pods of the namespaces it lists and of those its namespaceSelector matches; neither set
+      // means the pod's own namespace (PodAffinityTerm, k8s.io/api/core/v1/types.go).
+      const own = namespaceOf(template.owner);
+      const coversOwnNamespace = (term: Record<string, any>) => {
+        const listed = (term.namespaces ?? []) as string[];
+        if (listed.length === 0 && !term.namespaceSelector) return true;
+        if (listed.includes(own)) return true;
+        const labels = namespaceLabels(dist, own);
+        return Boolean(term.namespaceSelector) && labels !== undefined && selects(term.namespaceSelector, labels);
+      };
       const spreads = (term: Record<string, any> | undefined) =>
-        term?.topologyKey === HOSTNAME_TOPOLOGY && (term.namespaces === undefined || term.namespaces.includes(namespaceOf(template.owner))) && selects(term.labelSelector, template.labels);
+        term?.topologyKey === HOSTNAME_TOPOLOGY && coversOwnNamespace(term) && selects(term.labelSelector, template.labels);
       const required = ((antiAffinity.requiredDuringSchedulingIgnoredDuringExecution ?? []) as Record<string, any>[]).some(spreads);
       const preferred = ((antiAffinity.preferredDuringSchedulingIgnoredDuringExecution ?? []) as { podAffinityTerm?: Record<string, any> }[]).some((entry) => spreads(entry?.podAffinityTerm));
       const replicas = replicasOf(template.owner);
       if (required) return pass([ref], `${at}: ${replicas} replicas on ${replicas} different nodes (required anti-affinity on ${HOSTNAME_TOPOLOGY})`);
       const field = 'spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution';
       if (profile === 'production') {
-        return fail([ref], `${at}: profile production, but ${field} has no term on ${HOSTNAME_TOPOLOGY} selecting its pods${preferred ? ' (only preferred)' : ''}: one node's loss can take several replicas (a KRaft quorum, acks=all replicas)`);
+        return fail([ref], `${at}: profile production, but ${field} has no term on ${HOSTNAME_TOPOLOGY} selecting its pods in namespace ${own} (by labelSelector, and namespaces or namespaceSelector against the Namespace's labels in dist/)${preferred ? ' (only preferred)' : ''}: one node's loss can take several replicas (a KRaft quorum, acks=all replicas)`);
       }
       return preferred
         ? pass([ref], `${at}: preferred anti-affinity on ${HOSTNAME_TOPOLOGY} (profile ${profile ?? 'unknown'}; required in production)`)
         : warn([ref], `${at}: ${replicas} replicas and no pod anti-affinity on ${HOSTNAME_TOPOLOGY}: they may share a node`);
     });
+    return [...unknownProfile(profileOf(dist)), ...results];
   },
 };

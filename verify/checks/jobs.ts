@@ -1,8 +1,9 @@
+import { MAX_JOB_BACKOFF_LIMIT } from '../../lib/config/job-limits';
 import { CONTENT_HASH_LENGTH, hashedJobContentHash } from '../../lib/platform/content-hash';
 import { SYNC_WAVE_ANNOTATION } from '../../lib/platform/gitops';
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
-import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
 import { namespaceOf, objectsOfKind } from '../workloads';
 
 const HASHED_NAME = new RegExp(`^(.+)-([0-9a-f]{${CONTENT_HASH_LENGTH}})$`);
@@ -55,10 +56,6 @@ export const jobContentHash: Check<StaticContext> = {
   },
 };
 
-// The bound synth's config enforces (postgres.jobs / kafka.topicsJob backoffLimit, lib/config/job.ts). With
-// the Job controller's back-off (10 s doubling to 6 min, kubernetes.io/docs/concepts/workloads/controllers/
-// job/#pod-backoff-failure-policy), 20 retries span about an hour and a half.
-const MAX_BACKOFF_LIMIT = 20;
 // Waits a Job's script takes from its environment (WAIT_TIMEOUT_SECONDS and the like), in seconds.
 const WAIT_ENV = /(TIMEOUT|WAIT)[A-Z_]*_SECONDS$/;
 
@@ -91,9 +88,9 @@ function visibleWaits(dist: Dist, item: DistObject, spec: Record<string, any>): 
 
 export const jobBounded: Check<StaticContext> = {
   id: 'job-bounded',
-  description: `every Job ends: activeDeadlineSeconds set and longer than every wait its containers take from env, backoffLimit at most ${MAX_BACKOFF_LIMIT}`,
+  description: `every Job ends: activeDeadlineSeconds set and longer than every wait its containers take from env, backoffLimit at most ${MAX_JOB_BACKOFF_LIMIT}`,
   component: 'platform',
-  remediation: `set spec.activeDeadlineSeconds above the longest wait (e.g. WAIT_TIMEOUT_SECONDS) and spec.backoffLimit to at most ${MAX_BACKOFF_LIMIT}`,
+  remediation: `set spec.activeDeadlineSeconds above the longest wait (e.g. WAIT_TIMEOUT_SECONDS) and spec.backoffLimit to at most ${MAX_JOB_BACKOFF_LIMIT}`,
   run: ({ dist }) => {
     const specs = jobSpecs(dist);
     if (specs.length === 0) return [skip('no Jobs or CronJobs in dist/')];
@@ -105,16 +102,15 @@ export const jobBounded: Check<StaticContext> = {
       const bounded = Number.isInteger(deadline) && deadline > 0;
       if (!bounded) problems.push(`${path}.activeDeadlineSeconds is ${deadline ?? 'unset'}: a hung attempt runs forever (needs a positive number of seconds)`);
       const backoff = spec.backoffLimit;
-      if (backoff !== undefined && !(Number.isInteger(backoff) && backoff >= 0 && backoff <= MAX_BACKOFF_LIMIT)) {
-        problems.push(`${path}.backoffLimit is ${backoff}: a failing Job retries for hours (rule: 0..${MAX_BACKOFF_LIMIT})`);
+      if (backoff === undefined) {
+        problems.push(`${path}.backoffLimit is unset: the API's default 6 applies, a bound nobody chose (rule: state it, 0..${MAX_JOB_BACKOFF_LIMIT})`);
+      } else if (!(Number.isInteger(backoff) && backoff >= 0 && backoff <= MAX_JOB_BACKOFF_LIMIT)) {
+        problems.push(`${path}.backoffLimit is ${backoff}: a failing Job retries for hours (rule: 0..${MAX_JOB_BACKOFF_LIMIT})`);
       }
       for (const wait of bounded ? visibleWaits(dist, item, spec) : []) {
         if (!(wait.seconds < deadline)) problems.push(`${wait.where} is not below ${path}.activeDeadlineSeconds ${deadline}: the Job is killed before its wait ends`);
       }
-      if (problems.length > 0) return fail([ref], `${at}: ${problems.join('; ')}`);
-      return backoff === undefined
-        ? warn([ref], `${at}: ${path}.backoffLimit unset (the API's default 6 applies); state it`)
-        : pass([ref], `${at}: deadline ${deadline} s, backoffLimit ${backoff}`);
+      return problems.length > 0 ? fail([ref], `${at}: ${problems.join('; ')}`) : pass([ref], `${at}: deadline ${deadline} s, backoffLimit ${backoff}`);
     });
   },
 };

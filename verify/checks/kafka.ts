@@ -4,9 +4,9 @@ import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
-import { profileOf } from '../profile';
+import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { allContainers, envValue, isKafkaImage, kafkaBrokerStatefulSets, kafkaContainer, kafkaRoles, kafkaStatefulSets, namespaceOf, objectsOfKind, replicasOf, SVC_DOMAIN, selects } from '../workloads';
+import { allContainers, envValue, isKafkaImage, kafkaBrokerStatefulSets, kafkaContainer, kafkaRoles, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, replicasOf, selects, statefulSetOrdinal } from '../workloads';
 
 const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';
 
@@ -99,7 +99,13 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
       }
       const replicas = replicasOf(item);
       const { name } = item.object.metadata;
-      const host = new RegExp(`^${name}-(\\d+)\\.${item.object.spec?.serviceName}(?:\\.${namespaceOf(item)}${SVC_DOMAIN}?)?$`);
+      // <sts>-<i>.<serviceName>[.<namespace>[.svc[.<domain>]]]: the pod's own name through its governing Service.
+      const voterOrdinal = (text: string): number | undefined => {
+        const host = parseClusterHost(text);
+        const [pod, service, namespace] = host?.names ?? [];
+        const shaped = host && service === item.object.spec?.serviceName && (namespace ?? (host.svc ? undefined : namespaceOf(item))) === namespaceOf(item);
+        return shaped ? statefulSetOrdinal(item, pod) : undefined;
+      };
       const port = controllerPort(container);
       const problems: string[] = [];
       const entries = voters.split(',').map((entry) => entry.trim());
@@ -108,9 +114,8 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
       const base = Number(/^(\d+)@/.exec(entries[0])?.[1] ?? 0);
       entries.forEach((entry, index) => {
         const match = /^(\d+)@([^:]+):(\d+)$/.exec(entry);
-        const ordinal = match && host.exec(match[2])?.[1];
         if (!match) problems.push(`'${entry}' is not <id>@<host>:<port>`);
-        else if (Number(match[1]) !== base + index || ordinal !== String(index)) problems.push(`'${entry}' should be voter ${base + index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
+        else if (Number(match[1]) !== base + index || voterOrdinal(match[2]) !== index) problems.push(`'${entry}' should be voter ${base + index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
         else if (port && match[3] !== port) problems.push(`'${entry}' uses port ${match[3]}, the controller listener is on ${port}`);
       });
       return problems.length === 0
@@ -330,8 +335,9 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
   run: ({ dist }) => {
     const logs = replicatedLogs(dist);
     if (logs.length === 0) return [skip('no Kafka topics or brokers in dist/')];
-    const production = profileOf(dist) === 'production';
-    return logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
+    const profile = profileOf(dist);
+    const production = profile.name === 'production';
+    return [...unknownProfile(profile), ...logs.map(({ item, what, replicationFactor: rf, minIsr }) => {
       const ref = refOf(item);
       const at = `${formatRef(ref)}: ${what}`;
       if (!(Number.isInteger(minIsr) && minIsr >= 1 && minIsr <= Math.max(1, rf - 1))) {
@@ -342,6 +348,6 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
         return fail([ref], `${at}: min.insync.replicas ${minIsr} in production: an acks=all write acknowledged by one replica is lost with that broker (rule: >= 2)`);
       }
       return pass([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}`);
-    });
+    })];
   },
 };

@@ -2,7 +2,7 @@ import { postgresMemoryDemandMiB } from '../../lib/config/postgres-memory';
 import { formatBytes, quantityValue } from '../../lib/config/quantity';
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
-import { commandLineSettings, memorySettingBytes } from '../postgres-settings';
+import { commandLineSettingSources, memorySettingBytes } from '../postgres-settings';
 import { isPostgresImage, podTemplates } from '../workloads';
 
 const MiB = 2 ** 20;
@@ -27,27 +27,33 @@ export const postgresMemoryPlan: Check<StaticContext> = {
         if (!isPostgresImage(container?.image)) continue;
         const ref = refOf(template.owner);
         const at = `${formatRef(ref)} (${template.owner.file}) containers[${index}] (${container.name})`;
-        const settings = commandLineSettings(container);
+        const settings = commandLineSettingSources(container);
         const problems: string[] = [];
         const bytes = (name: keyof typeof MEMORY_SETTINGS) => {
           const { fallback, bareUnit } = MEMORY_SETTINGS[name];
-          const value = memorySettingBytes(settings.get(name) ?? fallback, bareUnit);
-          if (value === undefined) problems.push(`${name}=${settings.get(name)} is not a memory setting`);
+          const value = memorySettingBytes(settings.get(name)?.value ?? fallback, bareUnit);
+          if (value === undefined) problems.push(`${settings.get(name)?.where} sets ${name} to '${settings.get(name)?.value}', not a memory setting (a number, optionally with B, kB, MB, GB or TB)`);
           return value ?? 0;
         };
         const sharedBuffers = bytes('shared_buffers');
         const workMem = bytes('work_mem');
         const maintenanceWorkMem = bytes('maintenance_work_mem');
-        const maxConnections = Number(settings.get('max_connections') ?? 100);
-        if (!Number.isInteger(maxConnections) || maxConnections < 1) problems.push(`max_connections=${settings.get('max_connections')} is not a count`);
+        const maxConnections = Number(settings.get('max_connections')?.value ?? 100);
+        if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+          problems.push(`${settings.get('max_connections')?.where} sets max_connections to '${settings.get('max_connections')?.value}', not a whole number of at least 1`);
+        }
         const limit = quantityValue(container.resources?.limits?.memory);
         if (limit === undefined) problems.push(`resources.limits.memory is ${container.resources?.limits?.memory ?? 'unset'}: nothing to plan against`);
         // /dev/shm is a memory-backed emptyDir: its pages count against the container's memory limit.
         const shmMount = ((container.volumeMounts ?? []) as { name?: string; mountPath?: string }[]).find((mount) => mount?.mountPath === '/dev/shm');
         const shmVolume = ((template.spec.volumes ?? []) as Record<string, any>[]).find((volume) => volume?.name === shmMount?.name);
         const shm = quantityValue(shmVolume?.emptyDir?.sizeLimit);
-        if (!shmVolume?.emptyDir) problems.push('no emptyDir mounted at /dev/shm (parallel queries get the runtime\'s 64 MiB)');
-        else if (shm === undefined) problems.push(`emptyDir ${shmVolume.name} at /dev/shm has no sizeLimit: it may take the whole memory limit`);
+        const volumeIndex = ((template.spec.volumes ?? []) as unknown[]).indexOf(shmVolume);
+        if (!shmVolume?.emptyDir) {
+          problems.push(`volumeMounts has no emptyDir at /dev/shm${shmVolume ? ` (spec.template.spec.volumes[${volumeIndex}] ${shmVolume.name} is not an emptyDir)` : ''}: parallel queries get the runtime's 64 MiB; the plan needs a sized one`);
+        } else if (shm === undefined) {
+          problems.push(`spec.template.spec.volumes[${volumeIndex}] (${shmVolume.name}).emptyDir.sizeLimit is ${shmVolume.emptyDir.sizeLimit ?? 'unset'}: emptyDir ${shmVolume.name} at /dev/shm has no sizeLimit, so it may take the whole memory limit`);
+        }
         if (problems.length > 0 || limit === undefined || !shmVolume) {
           results.push(fail([ref], `${at}: ${problems.join('; ')}`));
           continue;

@@ -3,7 +3,7 @@ import type { Dist } from '../dist';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
 import { commandLineSettings } from '../postgres-settings';
 import { daprComponents } from './references';
-import { allContainers, envValue, isPostgresImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, selects } from '../workloads';
+import { allContainers, envValue, isPostgresImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, type PodTemplate, podTemplates, replicasOf, selects, statefulSetOrdinal } from '../workloads';
 
 /** A server's pods and the container ports its clients must reach, with a word on what they are. */
 interface Server {
@@ -30,20 +30,24 @@ function containerPortOf(container: Record<string, any>, target: unknown): numbe
 
 /**
  * Judges one address: `<service>[.<namespace>[.svc[.<domain>]]]:<port>` through a Service's port to its
- * targetPort, or `<pod>.<headless service>.<namespace>...:<port>` straight to the pod's port.
+ * targetPort, or `<pod>.<service>.<namespace>[.svc[.<domain>]]:<port>` straight to the pod's port, where the
+ * Service is the StatefulSet's spec.serviceName and the pod one of its replicas. <domain> must be the cluster
+ * domain the brokers themselves use in dist/; any other shape of host is refused.
  */
-function judgeAddress(dist: Dist, servers: readonly Server[], client: ClientAddress): CheckResult {
+function judgeAddress(dist: Dist, servers: readonly Server[], domains: ReadonlySet<string>, client: ClientAddress): CheckResult {
   const refs: ObjectRef[] = [refOf(client.owner)];
   const at = `${formatRef(refOf(client.owner))} (${client.owner.file}) ${client.where}`;
   const match = /^([a-z0-9.-]+):(\d+)$/.exec(client.address);
   if (!match) return fail(refs, `${at}: '${client.address}' is not <host>:<port>`);
-  const labels = match[1].split('.');
-  const cut = labels.indexOf('svc');
-  const [pod, service, namespace] = (() => {
-    const parts = cut >= 0 ? labels.slice(0, cut) : labels;
-    if (parts.length === 3) return parts;
-    return [undefined, parts[0], parts[1] ?? client.namespace];
-  })();
+  const host = parseClusterHost(match[1]);
+  if (!host) {
+    return fail(refs, `${at}: host '${match[1]}' is not <service>[.<namespace>[.svc[.<cluster domain>]]] or <pod>.<service>.<namespace>[.svc[.<cluster domain>]]`);
+  }
+  if (host.domain !== undefined && !domains.has(host.domain)) {
+    const known = domains.size > 0 ? `the brokers in dist/ use ${[...domains].join(', ')}` : 'no broker in dist/ advertises a .svc.<domain> host';
+    return fail(refs, `${at}: host '${match[1]}' ends in cluster domain '${host.domain}', but ${known}`);
+  }
+  const [pod, service, namespace = client.namespace] = host.names.length === 3 ? host.names : [undefined, ...host.names];
   const port = Number(match[2]);
   const serviceItem = objectsOfKind(dist, 'Service').find((item) => item.object.metadata.name === service && namespaceOf(item) === namespace);
   const server = serviceItem && servers.find((s) => namespaceOf(s.template.owner) === namespace && selects(serviceItem.object.spec?.selector, s.template.labels));
@@ -51,7 +55,14 @@ function judgeAddress(dist: Dist, servers: readonly Server[], client: ClientAddr
   refs.push(refOf(serviceItem));
   let target: number | undefined;
   if (pod !== undefined) {
-    // A pod's own DNS name (through the headless Service) reaches the container port itself.
+    // A pod's own DNS name exists only through its StatefulSet's governing Service, and reaches the container port itself.
+    const owner = server.template.owner;
+    if (owner.object.kind !== 'StatefulSet' || owner.object.spec?.serviceName !== service) {
+      return fail(refs, `${at}: ${client.address} names pod ${pod} through Service ${service}, which is not the spec.serviceName of ${formatRef(refOf(owner))} (${owner.object.spec?.serviceName ?? 'unset'}): no pod DNS name exists there`);
+    }
+    if (statefulSetOrdinal(owner, pod) === undefined) {
+      return fail(refs, `${at}: ${client.address} names pod ${pod}, not one of ${owner.object.metadata.name}-0..${replicasOf(owner) - 1} (${formatRef(refOf(owner))} spec.replicas ${replicasOf(owner)})`);
+    }
     target = port;
   } else {
     const entry = ((serviceItem.object.spec?.ports ?? []) as { port?: number; targetPort?: unknown }[]).find((p) => p?.port === port);
@@ -61,6 +72,15 @@ function judgeAddress(dist: Dist, servers: readonly Server[], client: ClientAddr
   return target !== undefined && server.clientPorts.has(target)
     ? pass(refs, `${at}: ${client.address} reaches ${server.describe}`)
     : fail(refs, `${at}: ${client.address} reaches container port ${target ?? '(unresolved)'} of ${formatRef(refOf(server.template.owner))}, not ${server.describe}`);
+}
+
+/** The cluster DNS domains the brokers use for themselves: what follows `.svc.` in their advertised listeners and quorum voters. */
+function brokerClusterDomains(dist: Dist): Set<string> {
+  const texts = kafkaStatefulSets(dist).flatMap((item) => {
+    const container = kafkaContainer(item);
+    return [advertisedListeners(container), envValue(container, 'KAFKA_CONTROLLER_QUORUM_VOTERS')];
+  });
+  return new Set(texts.flatMap((text) => [...(text ?? '').matchAll(/\.svc\.([a-z0-9.-]+):\d+/g)].map((m) => m[1])));
 }
 
 /** `NAME://host:port` entries of a listener list, as name -> { host, port }. */
@@ -110,6 +130,7 @@ export const kafkaClientPort: Check<StaticContext> = {
   remediation: 'point BOOTSTRAP_SERVERS and the brokers metadata at the bootstrap Service port of the client listener (e.g. kafka-bootstrap.kafka.svc.cluster.local:9092), not the controller or port-forward listener',
   run: ({ dist }) => {
     const servers = kafkaServers(dist);
+    const domains = brokerClusterDomains(dist);
     if (servers.length === 0) return [skip('no Kafka StatefulSet in dist/')];
     const fromEnv = allContainers(dist)
       .filter(({ container }) => envValue(container, 'BOOTSTRAP_SERVERS') !== undefined)
@@ -126,7 +147,7 @@ export const kafkaClientPort: Check<StaticContext> = {
           : [];
       });
     const clients = [...fromEnv, ...fromDapr];
-    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, client)) : [skip('no BOOTSTRAP_SERVERS env and no pubsub.kafka brokers in dist/')];
+    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, domains, client)) : [skip('no BOOTSTRAP_SERVERS env and no pubsub.kafka brokers in dist/')];
   },
 };
 
@@ -151,6 +172,7 @@ export const postgresClientPort: Check<StaticContext> = {
   remediation: 'set PGHOST to the PostgreSQL Service and PGPORT to its port (e.g. postgres.postgres.svc.cluster.local and 5432), and the Service targetPort to the server\'s port',
   run: ({ dist }) => {
     const servers = postgresServers(dist);
+    const domains = brokerClusterDomains(dist);
     if (servers.length === 0) return [skip('no PostgreSQL server in dist/')];
     const clients = allContainers(dist)
       .filter(({ container }) => envValue(container, 'PGHOST') !== undefined && !servers.some((server) => server.container === container))
@@ -161,6 +183,6 @@ export const postgresClientPort: Check<StaticContext> = {
         // libpq's default port when PGPORT is unset.
         address: `${envValue(container, 'PGHOST')}:${envValue(container, 'PGPORT') ?? 5432}`,
       }));
-    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, client)) : [skip('no container sets PGHOST in dist/')];
+    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, domains, client)) : [skip('no container sets PGHOST in dist/')];
   },
 };

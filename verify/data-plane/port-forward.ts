@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
 import { kubectlContextArgs, readSecretKey } from '../cluster/kube-cluster-reader';
+import { ENDPOINTS_DOCUMENT } from '../../lib/platform/endpoints';
 import type { Dist } from '../dist';
 import type { DistObject } from '../model';
 import { objectsOfKind } from '../workloads';
@@ -8,7 +9,6 @@ import { dataPlaneOf, type OpenDataPlane } from './data-plane';
 import { KafkaTarget } from './kafka-target';
 import { type PostgresConnection, PostgresTarget } from './postgres-target';
 
-export const ENDPOINTS_DOCUMENT = 'infra-endpoints.txt';
 
 /** A port-forward line of the endpoints document: the local address and the kubectl command that serves it. */
 export interface PortForward {
