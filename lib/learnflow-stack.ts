@@ -1,17 +1,18 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
+import { kafkaObjectNames, POSTGRES_JOBS, postgresObjectNames } from './config/object-names';
+import { daprRoleConnectionLimit } from './config/postgres-security';
 import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';
 import { TopicsJob } from './kafka/topics-job';
-import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
-import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
-import { Namespaces } from './platform/namespaces';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
 import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
 import { PostgresMonitoring } from './observability/postgres-monitoring';
-import { kafkaObjectNames, postgresObjectNames, POSTGRES_JOBS } from './config/object-names';
+import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
+import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
+import { Namespaces } from './platform/namespaces';
 import { MigrationsJob } from './postgres/migrations-job';
 import { PostgresNetworkPolicies } from './postgres/network-policies';
 import { PostgresServer } from './postgres/postgres-server';
@@ -83,6 +84,7 @@ export class LearnflowStack {
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
       server: this.postgres,
       config: config.postgres,
+      daprRoleConnectionLimit: daprRoleConnectionLimit(config.dapr),
       argoCdHooks: platform.argoCdHooks,
     });
     this.postgresSeed = new SeedJob(this.stage('22-postgres-seed.yaml'), 'PostgresSeed', {
@@ -96,10 +98,12 @@ export class LearnflowStack {
       topicsJob: this.topicsJob,
       // The apps namespace always: the services' Dapr sidecars produce and consume.
       clientNamespaces: [...new Set([platform.namespaces.apps, ...config.kafka.extraClientNamespaces])],
+      appIds: config.dapr.appIds,
     });
     new PostgresNetworkPolicies(this.stage('03-network-policies-postgres.yaml'), 'PostgresNetwork', {
       server: this.postgres,
-      clientNamespaces: [platform.namespaces.apps],
+      appsNamespace: platform.namespaces.apps,
+      appIds: config.dapr.appIds,
     });
     const { secrets } = this.postgres;
     this.dapr = new DaprComponents(this.stage('30-dapr.yaml'), 'Dapr', {

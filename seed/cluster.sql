@@ -1,6 +1,7 @@
 -- Cluster-level objects the migrations need: the roles and the application database.
 -- Run by migrate.sh as the superuser, connected to the 'postgres' database, on every run.
--- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role; the passwords are read
+-- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role, app_connection_limit,
+-- dapr_connection_limit (whole numbers, checked by migrate.sh); the passwords are read
 -- from the files app-role-password and dapr-role-password of CREDENTIALS_DIR, so that they appear in no
 -- command line and no environment.
 \set app_password `cat "$CREDENTIALS_DIR/app-role-password"`
@@ -23,14 +24,15 @@ ALTER ROLE :"owner_role" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATI
 SELECT format('CREATE ROLE %I LOGIN', :'app_role')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \gexec
 -- The Secret is the source of truth: rotating it and re-running the Job rotates the password.
+-- CONNECTION LIMIT: the services' pools together; the sum of all limits fits max_connections (checked at synth).
 ALTER ROLE :"app_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'app_password';
+  CONNECTION LIMIT :app_connection_limit PASSWORD :'app_password';
 
 -- Dapr's state store: owns its own schema (its component creates its tables at start-up), nothing else.
 SELECT format('CREATE ROLE %I LOGIN', :'dapr_role')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'dapr_role') \gexec
 ALTER ROLE :"dapr_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'dapr_password';
+  CONNECTION LIMIT :dapr_connection_limit PASSWORD :'dapr_password';
 
 -- CREATE DATABASE cannot run in a transaction block (nor in DO), hence \gexec.
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L TEMPLATE template0', :'database', :'owner_role', 'UTF8')

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readTree, runSynthCli, tempDir } from './support/synth';
 import { EXIT } from '../lib/exit-codes';
+import { readTree, runSynthCli, tempDir } from './support/synth';
 
 const topic = (overrides: Record<string, unknown>) => ({ name: 'learning.query', partitions: 3, retention: '7d', ...overrides });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { requireEngine } from './support/engines';
-import { type K8sObject, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
+import { type K8sObject, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
 
 // dist/ on a real kube-apiserver 1.34 + kube-controller-manager on etcd: what no schema can show.
 const SUITE = 'control-plane suite';

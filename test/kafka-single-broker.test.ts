@@ -1,8 +1,5 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './support/synth';
-import { KafkaTestCluster } from './harness/kafka/cluster';
-import type { ProcessResult } from './harness/processes';
 import {
   consume,
   type DeclaredTopic,
@@ -14,6 +11,9 @@ import {
   produce,
   withAdmin,
 } from './harness/kafka/client';
+import { KafkaTestCluster } from './harness/kafka/cluster';
+import type { ProcessResult } from './harness/processes';
+import { ROOT } from './support/synth';
 
 // KafkaDockerWrapper's ExcludeServerPropsEnv: KAFKA_* variables of the image that are not broker properties.
 const IMAGE_ENV_NOT_PROPERTIES = [

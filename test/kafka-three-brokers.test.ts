@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaTestCluster } from './harness/kafka/cluster';
 import {
   consume,
   type DeclaredTopic,
@@ -12,6 +11,7 @@ import {
   produce,
   withAdmin,
 } from './harness/kafka/client';
+import { KafkaTestCluster } from './harness/kafka/cluster';
 
 describe.skipIf(!kafkaEnginesAvailable('Kafka three-broker suite'))('Kafka from a production-profile synth (3 brokers, 3 dedicated controllers)', () => {
   let distDir: string;

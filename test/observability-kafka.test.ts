@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaTestCluster } from './harness/kafka/cluster';
 import { kafkaDistDir, kafkaEnginesAvailable, produce } from './harness/kafka/client';
+import { KafkaTestCluster } from './harness/kafka/cluster';
 import { sleep } from './harness/processes';
 import { usedMetricNames } from './observability/metric-names';
 import { type Sample, scrape } from './observability/scrape';

@@ -7,7 +7,7 @@ import { parseQuantity } from '../lib/config/quantity';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { writeDistAtomically } from '../lib/output/write-dist';
 import { CONTAINER_LOG_MARGIN_MIB } from '../lib/platform/pod-security';
-import { findObject, type K8sObject, readTree, ROOT, runSynthCli, synthObjects, tempDir } from './support/synth';
+import { findObject, type K8sObject, ROOT, readTree, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 

@@ -9,13 +9,13 @@ import { KAFKA_LIVE_CHECKS, POSTGRES_LIVE_CHECKS } from '../verify/checks';
 import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { directDataPlane } from '../verify/data-plane/data-plane';
 import { appRoleOf, parsePortForwards } from '../verify/data-plane/port-forward';
-import { parsePostgresUrl, type PostgresConnection } from '../verify/data-plane/postgres-target';
+import { type PostgresConnection, parsePostgresUrl } from '../verify/data-plane/postgres-target';
 import { loadDist } from '../verify/dist';
 import { parseTopicsConf } from '../verify/kafka-topics';
 import { runVerify, type VerifyReport } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
 import { distTopicsConf, withAdmin } from './harness/kafka/client';
-import { DIST_DIR, loopbackEnginesAvailable, LoopbackStack } from './harness/loopback-stack';
+import { DIST_DIR, LoopbackStack, loopbackEnginesAvailable } from './harness/loopback-stack';
 import { ROOT, tempDir } from './support/synth';
 
 const KAFKA_IDS = KAFKA_LIVE_CHECKS.map((check) => check.id);

@@ -4,13 +4,13 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_CHECKS } from '../verify/checks';
-import { PROMETHEUS_OPERATOR_CRDS } from '../verify/checks/cluster';
+import { CERT_MANAGER_CRDS, PROMETHEUS_OPERATOR_CRDS } from '../verify/checks/cluster';
 import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
 import type { K8sObject } from '../verify/model';
-import { tempDir } from './support/synth';
 import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
+import { tempDir } from './support/synth';
 
 type Edit = (state: K8sObject[]) => K8sObject[];
 const find = (state: K8sObject[], kind: string, name: string | RegExp) => {
@@ -31,6 +31,27 @@ interface LiveCase {
   readonly says: string;
 }
 
+// The dist/ of these tests holds every kind a live check judges: observability's PodMonitors and PrometheusRule,
+// and PostgreSQL's TLS with a cert-manager Certificate signed by a ClusterIssuer of the cluster.
+const OVERRIDE = { observability: { enabled: true }, postgres: { tls: { enabled: true, source: 'cert-manager', issuer: { kind: 'ClusterIssuer', name: 'corp-ca' } } } };
+const established = (name: string): K8sObject => ({
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name },
+  status: { conditions: [{ type: 'Established', status: 'True' }] },
+});
+/** What prometheus-operator and cert-manager install, and the ClusterIssuer OVERRIDE names. */
+const PREREQUISITES: K8sObject[] = [
+  ...[...PROMETHEUS_OPERATOR_CRDS, ...CERT_MANAGER_CRDS].map(established),
+  { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'corp-ca' }, spec: { ca: { secretName: 'corp-ca' } } },
+];
+
+function synthesizeObservedDist(): string {
+  const override = path.join(tempDir('verify-live-override'), 'override.yaml');
+  fs.writeFileSync(override, JSON.stringify(OVERRIDE));
+  return synthesizeDist(['--config', override]);
+}
+
 // One broken cluster state per case; each live check has at least one.
 const CASES: LiveCase[] = [
   { check: 'live-namespaces', breaks: 'a namespace missing', edit: remove('Namespace', 'kafka'), says: 'Namespace kafka is not in the cluster' },
@@ -43,6 +64,14 @@ const CASES: LiveCase[] = [
   { check: 'live-dapr-crds', breaks: 'the Component CRD missing', edit: remove('CustomResourceDefinition', 'components.dapr.io'), says: 'CRD components.dapr.io is not installed' },
   { check: 'live-dapr-control-plane', breaks: 'sentry not ready', edit: mutate('Deployment', 'dapr-sentry', (o) => void (o.status.readyReplicas = 0)), says: 'dapr-sentry: 0/1 ready' },
   { check: 'live-dapr-control-plane', breaks: 'the scheduler missing', edit: remove('StatefulSet', 'dapr-scheduler-server'), says: 'dapr-scheduler-server is not installed' },
+  { check: 'live-prometheus-operator-crds', breaks: 'the PodMonitor CRD missing', edit: remove('CustomResourceDefinition', 'podmonitors.monitoring.coreos.com'), says: 'CRD podmonitors.monitoring.coreos.com is not installed' },
+  {
+    check: 'live-cert-manager-crds',
+    breaks: 'the Certificate CRD not established',
+    edit: mutate('CustomResourceDefinition', 'certificates.cert-manager.io', (o) => void (o.status.conditions[0].status = 'False')),
+    says: 'CRD certificates.cert-manager.io is not established: dist/ holds cert-manager Certificates (postgres/postgres)',
+  },
+  { check: 'live-certificate-issuers', breaks: 'the ClusterIssuer the config names missing', edit: remove('ClusterIssuer', 'corp-ca'), says: 'ClusterIssuer corp-ca does not exist: Certificate postgres/postgres is to be signed by it' },
   {
     check: 'live-dapr-components',
     breaks: 'a Component edited in the cluster',
@@ -61,8 +90,8 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
   let healthy: K8sObject[];
 
   beforeAll(() => {
-    dist = synthesizeDist();
-    healthy = healthyClusterState(dist);
+    dist = synthesizeObservedDist();
+    healthy = [...healthyClusterState(dist), ...PREREQUISITES];
   });
 
   const verifyAgainst = (state: K8sObject[], only?: string[]) =>
@@ -204,8 +233,8 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
   }
 
   it('reads a cluster through the kubeconfig: every live check passes on a healthy API, Dapr CRDs absent when not served', async () => {
-    const dist = synthesizeDist();
-    const state = healthyClusterState(dist);
+    const dist = synthesizeObservedDist();
+    const state = [...healthyClusterState(dist), ...PREREQUISITES];
     const api = await serveListApi(state, Object.values(CLUSTER_KINDS));
     const withoutDapr = await serveListApi(state, Object.values(CLUSTER_KINDS).filter((version) => !version.startsWith('dapr.io')));
     try {

@@ -185,9 +185,13 @@ const CASES: BreakCase[] = [
   { check: 'postgres-memory-plan', breaks: 'shared_buffers raised with the attached short flag -B', says: 'shared_buffers 2Gi', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-B262144')) },
   { check: 'postgres-memory-plan', breaks: 'max_connections not a number', says: 'sets max_connections to \'many\', not a whole number of at least 1', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', 'many')) },
   { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
+  { check: 'postgres-client-port', breaks: 'a Job without certificate verification against a TLS server', profile: 'production', says: "runs with ssl=on, and the client's sslmode is 'require', not verify-full", apply: (dir) =>
+      editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGSSLMODE', 'require')) },
+  { check: 'postgres-client-port', breaks: 'the exporter verifying against a CA it does not mount', profile: 'production', says: 'sslrootcert /etc/ssl/ca.crt, which is no file of a volume the container mounts', apply: (dir) =>
+      editObjects(dir, byKind('Deployment', 'postgres-exporter'), (o) => setEnv(containerNamed(o), 'DATA_SOURCE_URI', 'postgres.postgres.svc.cluster.local:5432/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/ca.crt')) },
   { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
-  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits every pod of every namespace', apply: (dir) =>
+  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits pods with these labels in every namespace', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = {})) },
   { check: 'network-policy-widening', breaks: 'an empty peer', says: 'spec.ingress[0].from[2] is empty', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void o.spec.ingress[0].from.push({})) },
   { check: 'network-policy-widening', breaks: 'a rule without from', says: 'spec.ingress[0].from is unset', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from) },
@@ -223,6 +227,8 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'prometheus-operator-crd-schema', breaks: 'a PodMonitor with an unknown field', says: 'podMetricsEndpoint: unknown field', apply: (dir) =>
       addObjects(dir, '40-observability.yaml', [{ apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'kafka', namespace: 'kafka' }, spec: { selector: {}, podMetricsEndpoint: [{ port: 'metrics' }] } }]) },
+  { check: 'network-reachability', breaks: 'PostgreSQL clients admitted from the whole apps namespace', says: 'the code sandbox) reaches statefulset/postgres in postgres on 5432/TCP', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from[0].podSelector) },
   { check: 'kafka-parallel-pod-management', breaks: 'OrderedReady', says: 'OrderedReady', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.podManagementPolicy = 'OrderedReady')) },
   { check: 'kafka-headless-service', breaks: 'not-ready addresses unpublished', says: 'publishNotReadyAddresses', apply: (dir) => editObjects(dir, byKind('Service', 'kafka-headless'), (o) => void delete o.spec.publishNotReadyAddresses) },
   { check: 'kafka-headless-service', breaks: 'serviceName pointing at the ClusterIP Service', says: 'clusterIP is not None', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.serviceName = 'kafka-bootstrap')) },

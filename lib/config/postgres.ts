@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
 import { BACKEND_OVERHEAD_MIB, postgresMemoryPlan, WORK_MEM_PER_CONNECTION } from './postgres-memory';
+import { postgresConnectionLimits, postgresTls, postgresTlsDefaults } from './postgres-security';
 import { quantityValue } from './quantity';
 import { byteQuantity, resources } from './resources';
 
@@ -36,6 +37,9 @@ export const postgresConfig = z
     storage: z.object({ size: byteQuantity, storageClassName: dnsLabel.optional() }).strict(),
     resources,
     maxConnections: z.number().int('must be a whole number').min(10, 'must be >= 10').max(5000, 'must be <= 5000'),
+    /** Per-role CONNECTION LIMITs (the Dapr role's is derived from dapr.stateStore); their sum is checked against maxConnections. */
+    connectionLimits: postgresConnectionLimits,
+    tls: postgresTls,
     jobs: jobSettings,
   })
   .strict()
@@ -71,6 +75,9 @@ export const postgresDefaults: PostgresConfigInput = {
   resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
   // 7 services and their sidecars with small pools (the memory plan must fit the limit).
   maxConnections: 50,
+  connectionLimits: { appRole: 12 },
+  // minikube keeps TLS opt-in (no cert-manager needed); production turns it on.
+  tls: postgresTlsDefaults,
   jobs: {
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
     backoffLimit: 4,
@@ -86,5 +93,7 @@ export const postgresProfiles = {
     storage: { size: '50Gi' },
     resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
     maxConnections: 200,
+    connectionLimits: { appRole: 80 },
+    tls: { ...postgresTlsDefaults, enabled: true },
   },
 } satisfies Record<string, Partial<PostgresConfigInput>>;

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { daprConfig } from './dapr';
 import { derivedClusterId, kafkaConfig } from './kafka';
-import { observabilityConfig } from './observability';
 import { checkObjectNames } from './object-names';
+import { observabilityConfig } from './observability';
 import { platformConfig } from './platform';
 import { postgresConfig } from './postgres';
+import { checkPostgresSecurity } from './postgres-security';
 
 export const PROFILES = ['minikube', 'production'] as const;
 export type ProfileName = (typeof PROFILES)[number];
@@ -135,7 +136,7 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
   return replicationFactor >= 3 ? 2 : 1;
 }
 
-export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).transform((config) => {
+export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).superRefine(checkPostgresSecurity).transform((config) => {
   const replicationFactor = defaultReplicationFactor(config.kafka.brokers);
   return {
     ...config,

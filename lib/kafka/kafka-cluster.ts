@@ -3,19 +3,19 @@ import { kafkaVersionOf } from '../config/kafka';
 import { kafkaObjectNames, serviceHost } from '../config/object-names';
 import { mebibytes, type Resources } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
+import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
-import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
-import type { PodExtension } from '../platform/pod-extension';
 import { readProjectFile } from '../platform/project-files';
-import { DataStatefulSet, dataVolumeClaimTemplate, type StorageSettings } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
+import type { PodExtension } from '../platform/pod-extension';
 import {
   resourceRequirements,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { DataStatefulSet, dataVolumeClaimTemplate, type StorageSettings } from '../platform/storage';
 
 /**
  * Ports inside the pod. The external listener is what `kubectl port-forward` reaches; JMX listens on the

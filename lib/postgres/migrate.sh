@@ -4,6 +4,7 @@
 # Layout (the Job's ConfigMap mount; any directory with the same layout works):
 #   migrate.sh  cluster.sql  privileges.sql  migrations/NNN_name.sql
 # Environment: PGHOST PGPORT PGUSER (a superuser), APP_DATABASE OWNER_ROLE APP_ROLE DAPR_ROLE DAPR_SCHEMA,
+# APP_CONNECTION_LIMIT DAPR_CONNECTION_LIMIT (the roles' CONNECTION LIMITs),
 # WAIT_TIMEOUT_SECONDS, PGPASSFILE (where the pgpass file goes), CREDENTIALS_DIR with the password files
 # login-password (PGUSER's), app-role-password and dapr-role-password (set on the roles by cluster.sql).
 #
@@ -23,6 +24,7 @@ export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c lock_timeout=
 
 log() { echo "migrate: $*"; }
 fail() { echo "migrate: error: $*" >&2; exit 1; }
+[[ "${APP_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ && "${DAPR_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ ]] || fail "APP_CONNECTION_LIMIT and DAPR_CONNECTION_LIMIT must be whole numbers"
 # shellcheck source=credentials.sh
 source "$here/credentials.sh"
 require_password_files app-role-password dapr-role-password
@@ -32,7 +34,8 @@ write_pgpass
 run_psql() {
   psql -X -q -v ON_ERROR_STOP=1 --output=/dev/null \
     -v database="$APP_DATABASE" -v owner_role="$OWNER_ROLE" -v app_role="$APP_ROLE" \
-    -v dapr_role="$DAPR_ROLE" -v dapr_schema="$DAPR_SCHEMA" "$@"
+    -v dapr_role="$DAPR_ROLE" -v dapr_schema="$DAPR_SCHEMA" \
+    -v app_connection_limit="$APP_CONNECTION_LIMIT" -v dapr_connection_limit="$DAPR_CONNECTION_LIMIT" "$@"
 }
 
 wait_for_server() {

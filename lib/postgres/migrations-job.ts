@@ -9,6 +9,8 @@ import { SUPERUSER } from './secrets';
 export interface MigrationsJobProps {
   readonly server: PostgresServer;
   readonly config: PostgresConfig;
+  /** CONNECTION LIMIT of the Dapr role: every state-store sidecar's pool (lib/config/postgres-security.ts). */
+  readonly daprRoleConnectionLimit: number;
   /** Emit the Job as an Argo CD Sync hook. @default false */
   readonly argoCdHooks?: boolean;
   /** @default - the files of seed/migrations, checked by loadMigrations */
@@ -52,6 +54,8 @@ export class MigrationsJob extends Construct {
         { name: 'APP_ROLE', value: server.appRole },
         { name: 'DAPR_ROLE', value: server.daprRole },
         { name: 'DAPR_SCHEMA', value: server.daprSchema },
+        { name: 'APP_CONNECTION_LIMIT', value: String(config.connectionLimits.appRole) },
+        { name: 'DAPR_CONNECTION_LIMIT', value: String(props.daprRoleConnectionLimit) },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
       ],
       passwordFiles: [

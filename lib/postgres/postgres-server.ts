@@ -1,10 +1,10 @@
 import { Construct } from 'constructs';
 import { postgresObjectNames, serviceHost } from '../config/object-names';
+import { POSTGRES_CA_SECRET } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
+import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
-import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
-import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -12,8 +12,10 @@ import {
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { PostgresSecrets, SUPERUSER } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
+import { CLIENT_CA_FILE, PostgresTls } from './tls';
 
 export const POSTGRES_PORT = 5432;
 /** The local port of the documented `kubectl port-forward`: 10000 above the server's, clear of a PostgreSQL on the workstation. */
@@ -56,6 +58,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
   public readonly portForwardPort = POSTGRES_PORT_FORWARD_PORT;
   public readonly database: string;
   public readonly namespace: string;
+  /** Namespace of the LearnFlow services. */
+  public readonly appsNamespace: string;
   public readonly serviceName: string;
   public readonly headlessServiceName: string;
   public readonly statefulSetName: string;
@@ -70,11 +74,14 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
   public readonly podSelector: Record<string, string>;
   /** The Secret contract: names, keys and readers. */
   public readonly secrets: PostgresSecrets;
+  /** The server's certificate and pg_hba (nothing when postgres.tls.enabled is false). */
+  public readonly tls: PostgresTls;
 
   constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
     const { config, namespace } = props;
     this.namespace = namespace;
+    this.appsNamespace = props.appsNamespace;
     this.database = config.database;
     this.image = config.image;
     this.appRole = config.appRole;
@@ -119,7 +126,17 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
       { name: 'shm', mountPath: '/dev/shm', memory: true, sizeLimit: `${sharedMemorySizeMiB(config)}Mi` },
     ]);
 
-    const settings = serverSettings(config).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    this.tls = new PostgresTls(this, 'Tls', {
+      config,
+      namespace,
+      dnsNames: [
+        this.host,
+        `${this.serviceName}.${namespace}.svc`,
+        `${this.serviceName}.${namespace}`,
+        `${this.statefulSetName}-0.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`,
+      ],
+    });
+    const settings = [...serverSettings(config), ...this.tls.settings].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
     // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
     // server on the socket only, which must not count as started or ready.
     const acceptsConnections = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
@@ -175,6 +192,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
                 volumeMounts: [
                   { name: 'data', mountPath: DATA_MOUNT },
                   { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
+                  ...this.tls.mounts,
                   ...writable.mounts,
                 ],
               },
@@ -185,6 +203,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
                 // Group-readable: the files belong to root with the pod's fsGroup (999).
                 secret: { secretName: this.secrets.superuser.name, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] },
               },
+              ...this.tls.volumes,
               ...writable.volumes,
             ],
           },
@@ -221,8 +240,28 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
           `  keys:    ${secret.keys.map((key) => key.key).join(', ')}`,
           `  readers: ${secret.readers.join('; ')}`,
         ]),
+        ...this.tlsEndpointLines(),
       ],
     };
+  }
+
+  /** The TLS Secrets: not created by `npm run secrets` (a certificate is issued, not generated). */
+  private tlsEndpointLines(): string[] {
+    const { secretName, source } = this.tls;
+    if (!secretName) return [];
+    const writer = source === 'cert-manager' ? `cert-manager (Certificate ${this.statefulSetName})` : 'you, before deploying (kubectl create secret generic ... --from-file)';
+    return [
+      '',
+      '### TLS (verify-full: clients check the CA and the host name)',
+      `${secretName}  (namespaces: ${this.namespace})`,
+      '  keys:    tls.crt, tls.key, ca.crt',
+      `  writer:  ${writer}`,
+      `  readers: StatefulSet ${this.statefulSetName} (tls.crt, tls.key); ${this.secrets.monitoring ? 'the migrations, seed and monitoring-role Jobs and postgres_exporter' : 'the migrations and seed Jobs'} (ca.crt)`,
+      `${POSTGRES_CA_SECRET}  (namespaces: ${this.appsNamespace})`,
+      '  keys:    ca.crt',
+      `  writer:  \`npm run secrets\`, a copy of ${secretName}'s ca.crt once the certificate is issued (\`npm run deploy\` runs it again after applying)`,
+      `  readers: the services and their Dapr sidecars, mounted at ${CLIENT_CA_FILE.replace(/\/ca\.crt$/, '')} (pod volume + annotation dapr.io/volume-mounts)`,
+    ];
   }
 }
 

@@ -54,6 +54,14 @@ export class ScriptJob extends Construct {
     // ConfigMap keys cannot contain '/': flatten paths into keys, and project them back with items.
     const shipped = [...props.files, { path: 'credentials.sh', content: readProjectFile('lib/postgres/credentials.sh') }];
     const files = shipped.map((file) => ({ ...file, key: file.path.replace(/\//g, '.') }));
+    // With TLS on, libpq verifies the server against the CA of its certificate Secret, and its name (verify-full).
+    const caFile = server.tls.secretName ? { path: 'ca.crt', secretName: server.tls.secretName, key: 'ca.crt' } : undefined;
+    const tlsEnv = caFile
+      ? [
+          { name: 'PGSSLMODE', value: 'verify-full' },
+          { name: 'PGSSLROOTCERT', value: `${SECRETS_MOUNT}/${caFile.path}` },
+        ]
+      : [];
     const job = new HashedJob(this, 'Job', {
       namePrefix: postgresObjectNames(config.name).jobPrefix(props.component),
       namespace: server.namespace,
@@ -74,9 +82,10 @@ export class ScriptJob extends Construct {
           ...props.env,
           { name: 'CREDENTIALS_DIR', value: SECRETS_MOUNT },
           { name: 'PGPASSFILE', value: `${PGPASS_DIR}/pgpass` },
+          ...tlsEnv,
         ],
       },
-      secretFiles: props.passwordFiles,
+      secretFiles: caFile ? [...props.passwordFiles, caFile] : props.passwordFiles,
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'pgpass', mountPath: PGPASS_DIR, memory: true, sizeLimit: '1Mi' },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { PostgresConfig } from '../config/schema';
+import { CLIENT_CA_FILE } from './tls';
 
 /** One key of a Secret and what it holds. */
 export interface SecretKeySpec {
@@ -59,6 +60,10 @@ export class PostgresSecrets {
   constructor(props: PostgresSecretsProps) {
     const { config, postgresNamespace, appsNamespace, host, port } = props;
     const endpointKeys = (user: string) => ({ username: user, host, port: String(port), database: config.database });
+    // verify-full: encrypted, and the server proves it is the host named (its certificate, signed by the CA
+    // that clients mount from the Secret learnflow-postgres-ca at CLIENT_CA_FILE).
+    const ssl = config.tls.enabled ? { sslmode: 'verify-full', sslrootcert: CLIENT_CA_FILE } : { sslmode: 'disable' };
+    const sslParameters = Object.entries(ssl);
 
     this.superuser = {
       name: 'learnflow-postgres-superuser',
@@ -85,7 +90,7 @@ export class PostgresSecrets {
       render: (generated) => ({
         ...endpointKeys(config.appRole),
         password: generated.password,
-        connectionString: `postgresql://${config.appRole}:${generated.password}@${host}:${port}/${config.database}?sslmode=disable`,
+        connectionString: `postgresql://${config.appRole}:${generated.password}@${host}:${port}/${config.database}?${sslParameters.map(([key, value]) => `${key}=${value}`).join('&')}`,
       }),
     };
 
@@ -109,7 +114,8 @@ export class PostgresSecrets {
           `user=${config.daprRole}`,
           `password=${generated.password}`,
           `dbname=${config.database}`,
-          'sslmode=disable',
+          // pgx (Dapr's driver) reads sslrootcert as a file path of the daprd container (pgconn/config.go, configTLS).
+          ...sslParameters.map(([key, value]) => `${key}=${value}`),
         ].join(' '),
       }),
     };

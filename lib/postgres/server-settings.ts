@@ -1,4 +1,5 @@
 import { postgresMemoryPlan } from '../config/postgres-memory';
+import { SUPERUSER_RESERVED_CONNECTIONS } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
 
 /** postgresql.conf settings, in the order they are passed as `-c name=value`. */
@@ -9,6 +10,8 @@ export function serverSettings(config: PostgresConfig): ServerSettings {
   const plan = postgresMemoryPlan(config.resources.limits.memory, config.maxConnections);
   return [
     ['max_connections', String(config.maxConnections)],
+    // Explicit: the connection budget (lib/config/postgres-security.ts) counts it.
+    ['superuser_reserved_connections', String(SUPERUSER_RESERVED_CONNECTIONS)],
     ['shared_buffers', `${plan.sharedBuffersMiB}MB`],
     // A planner hint, no allocation.
     ['effective_cache_size', `${Math.floor((plan.limitMiB * 3) / 4)}MB`],

@@ -15,6 +15,8 @@ const RESOURCES: Readonly<Record<ClusterKind, string>> = {
   Job: 'jobs',
   CustomResourceDefinition: 'customresourcedefinitions',
   Component: 'components.dapr.io',
+  Issuer: 'issuers.cert-manager.io',
+  ClusterIssuer: 'clusterissuers.cert-manager.io',
 };
 
 export class KubectlClusterReader implements ClusterReader {

@@ -1,10 +1,10 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
-import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { brokerMinInsyncReplicas } from './kafka';
+import { profileOf, unknownProfile } from '../profile';
 import { kafkaRoles, kafkaStatefulSets, namespaceLabels, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
+import { brokerMinInsyncReplicas } from './kafka';
 
 /**
  * The pods a budget's workload may lose at once and keep working: a KRaft quorum keeps a majority of

@@ -172,6 +172,67 @@ export const livePrometheusOperatorCrds: Check<LiveContext> = {
       : [pass([], 'not required: dist/ holds no prometheus-operator objects (observability is off)')],
 };
 
+/** cert-manager's kinds: the Certificates of PostgreSQL's TLS (postgres.tls.source: cert-manager) and their issuers. */
+export const CERT_MANAGER_CRDS = ['certificates.cert-manager.io', 'issuers.cert-manager.io', 'clusterissuers.cert-manager.io'];
+
+const INSTALL_CERT_MANAGER =
+  '`helm upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager --namespace cert-manager --create-namespace --set crds.enabled=true --wait` (README, Security), ' +
+  'or postgres.tls.source: secret with a Secret you create';
+
+const certificatesOf = (context: LiveContext) =>
+  context.dist.objects.map((item) => item.object).filter((object) => object.kind === 'Certificate' && object.apiVersion.startsWith('cert-manager.io/'));
+
+const describeCertificates = (certificates: readonly K8sObject[]) => certificates.map((c) => `${c.metadata.namespace}/${c.metadata.name}`).join(', ');
+
+export const liveCertManagerCrds: Check<LiveContext> = {
+  id: 'live-cert-manager-crds',
+  description: `when dist/ holds cert-manager Certificates (PostgreSQL's TLS): cert-manager's CRDs (${CERT_MANAGER_CRDS.join(', ')}) are installed and established`,
+  component: 'cluster',
+  remediation: INSTALL_CERT_MANAGER,
+  run: async (context) => {
+    const certificates = certificatesOf(context);
+    if (certificates.length === 0) return [skip('dist/ holds no cert-manager Certificates (PostgreSQL TLS off, or a certificate Secret of your own)')];
+    const results = await crdsInstalled(context, CERT_MANAGER_CRDS);
+    // The why: without the CRDs, the Certificates are refused and PostgreSQL's certificate Secret never written.
+    return results.map((result) =>
+      result.status === 'fail' ? { ...result, message: `${result.message}: dist/ holds cert-manager Certificates (${describeCertificates(certificates)})` } : result,
+    );
+  },
+};
+
+export const liveCertificateIssuers: Check<LiveContext> = {
+  id: 'live-certificate-issuers',
+  description: 'every issuer a Certificate of dist/ names (postgres.tls.issuer) is in dist/ or in the cluster',
+  component: 'cluster',
+  remediation: 'create the issuer, or remove postgres.tls.issuer to have a self-signed CA created in dist/, then `npm run synth`',
+  run: async (context) => {
+    const certificates = certificatesOf(context);
+    if (certificates.length === 0) return [skip('dist/ holds no cert-manager Certificates')];
+    const objects = context.dist.objects.map((item) => item.object);
+    const live = new Map<string, K8sObject[]>();
+    const results: CheckResult[] = [];
+    for (const certificate of certificates) {
+      const issuer = certificate.spec?.issuerRef ?? {};
+      const kind: 'Issuer' | 'ClusterIssuer' = issuer.kind === 'ClusterIssuer' ? 'ClusterIssuer' : 'Issuer';
+      const namespace = kind === 'ClusterIssuer' ? undefined : certificate.metadata.namespace;
+      const ref = { kind, namespace, name: issuer.name };
+      const same = (object: K8sObject) => object.kind === kind && object.metadata.name === issuer.name && (kind === 'ClusterIssuer' || object.metadata.namespace === namespace);
+      const signs = `Certificate ${certificate.metadata.namespace}/${certificate.metadata.name}`;
+      if (objects.some(same)) {
+        results.push(pass([ref], `${formatRef(ref)} (signs ${signs}) is in dist/`));
+        continue;
+      }
+      if (!live.has(kind)) live.set(kind, await context.cluster.list(kind));
+      results.push(
+        live.get(kind)!.some((object) => same({ ...object, kind }))
+          ? pass([ref], `${formatRef(ref)} (signs ${signs}) exists`)
+          : fail([ref], `${formatRef(ref)} does not exist: ${signs} is to be signed by it; it would never be issued and PostgreSQL never start`),
+      );
+    }
+    return results;
+  },
+};
+
 export const liveDaprControlPlane: Check<LiveContext> = {
   id: 'live-dapr-control-plane',
   description: `the Dapr control plane in ${DAPR_CONTROL_PLANE.namespace} is available (operator, sidecar injector, sentry, placement, scheduler)`,

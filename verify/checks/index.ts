@@ -2,17 +2,20 @@ import type { LiveContext, StaticContext } from '../context';
 import type { Check } from '../model';
 import { pdbAvailability, podAntiAffinity } from './availability';
 import {
+  liveCertificateIssuers,
+  liveCertManagerCrds,
   liveDaprComponents,
   liveDaprControlPlane,
   liveDaprCrds,
-  livePrometheusOperatorCrds,
   liveJobsComplete,
   liveNamespaces,
+  livePrometheusOperatorCrds,
   livePvcsBound,
   liveServiceEndpoints,
   liveStatefulSetsReady,
 } from './cluster';
 import { daprComponentMetadata, daprComponentScopes } from './dapr';
+import { jobBounded, jobContentHash } from './jobs';
 import {
   kafkaDisruptionSafety,
   kafkaHeadlessService,
@@ -26,12 +29,11 @@ import {
   kafkaTopicReplication,
   kafkaTopicsDeclared,
 } from './kafka';
-import { kafkaLiveBrokers, type KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
+import { type KafkaLiveContext, kafkaLiveBrokers, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
+import { networkReachability } from './network';
 import { applyOrder, dataDirSubdirectory, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
-import { jobBounded, jobContentHash } from './jobs';
 import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
-import { postgresMemoryPlan } from './postgres-memory';
 import {
   type PostgresLiveContext,
   postgresLiveMigrations,
@@ -40,6 +42,7 @@ import {
   postgresLiveTables,
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
+import { postgresMemoryPlan } from './postgres-memory';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
 import { daprCrdSchema, kubernetesSchema, prometheusOperatorCrdSchema } from './schema';
 import { networkPolicyWidening, rbacLeastPrivilege } from './widening';
@@ -71,6 +74,7 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   networkPolicyPeersResolve,
   networkPolicyWidening,
   rbacLeastPrivilege,
+  networkReachability,
   kafkaParallelPods,
   kafkaHeadlessService,
   kafkaServiceLinksDisabled,
@@ -102,6 +106,8 @@ export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   liveJobsComplete,
   liveDaprCrds,
   livePrometheusOperatorCrds,
+  liveCertManagerCrds,
+  liveCertificateIssuers,
   liveDaprControlPlane,
   liveDaprComponents,
 ];

@@ -4,8 +4,8 @@ import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
-import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { profileOf, unknownProfile } from '../profile';
 import { allContainers, envValue, isKafkaImage, kafkaBrokerStatefulSets, kafkaContainer, kafkaRoles, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, replicasOf, selects, statefulSetOrdinal } from '../workloads';
 
 const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';

@@ -11,6 +11,8 @@ export const CLUSTER_KINDS = {
   Job: 'batch/v1',
   CustomResourceDefinition: 'apiextensions.k8s.io/v1',
   Component: 'dapr.io/v1alpha1',
+  Issuer: 'cert-manager.io/v1',
+  ClusterIssuer: 'cert-manager.io/v1',
 } as const;
 
 export type ClusterKind = keyof typeof CLUSTER_KINDS;

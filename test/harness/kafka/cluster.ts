@@ -4,12 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { K8sObject } from '../../support/synth';
-import { isAlive, killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
-import { kafkaJarsDir } from './jars';
+import { isAlive, killGroup, type ProcessResult, ProcessWatchdog, runProcess, sleep, tail } from '../processes';
 import { initImageFiles } from './init-images';
+import { kafkaJarsDir } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
 import { type KafkaManifests, loadKafkaManifests, selects } from './manifests';
-import { containerCommand, ContainerFilesystem, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
+import { ContainerFilesystem, containerCommand, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
