@@ -10,13 +10,14 @@ import { byKind, checkOf, copyDist, editObjects, synthesizeDist, verify } from '
 const tcp = (port: number): Port => ({ port, protocol: 'TCP' });
 const udp = (port: number): Port => ({ port, protocol: 'UDP' });
 
-type Who = 'sandbox' | 'stranger' | 'daprApp' | 'daprImpostor' | 'unknownAppId' | 'broker' | 'postgres' | 'topicsJob' | 'migrationsJob' | 'seedJob' | 'dns' | 'internet';
+type Who = 'sandbox' | 'stranger' | 'daprApp' | 'daprImpostor' | 'unknownAppId' | 'broker' | 'voter' | 'postgres' | 'topicsJob' | 'migrationsJob' | 'seedJob' | 'dns' | 'internet';
 
 // [from, to, port, reaches]
 const TABLE: [Who, Who, Port, boolean][] = [
   // The code sandbox (an unlabelled pod of the apps namespace) and any other namespace's pods: nothing.
   ['sandbox', 'broker', tcp(9092), false],
   ['sandbox', 'broker', tcp(9093), false],
+  ['sandbox', 'voter', tcp(9093), false],
   ['sandbox', 'broker', tcp(9094), false],
   ['sandbox', 'postgres', tcp(5432), false],
   ['stranger', 'broker', tcp(9092), false],
@@ -30,19 +31,27 @@ const TABLE: [Who, Who, Port, boolean][] = [
   ['daprApp', 'broker', tcp(9092), true],
   ['daprApp', 'postgres', tcp(5432), true],
   ['daprApp', 'broker', tcp(9093), false],
+  ['daprApp', 'voter', tcp(9093), false],
   ['daprApp', 'broker', tcp(9094), false],
   // The Jobs: their server, nothing else.
   ['topicsJob', 'broker', tcp(9092), true],
   ['topicsJob', 'broker', tcp(9093), false],
+  ['topicsJob', 'voter', tcp(9093), false],
   ['topicsJob', 'postgres', tcp(5432), false],
   ['migrationsJob', 'postgres', tcp(5432), true],
   ['seedJob', 'postgres', tcp(5432), true],
   ['migrationsJob', 'broker', tcp(9092), false],
   ['migrationsJob', 'internet', tcp(443), false],
   ['topicsJob', 'dns', udp(53), true],
-  // Brokers: each other on the client and controller ports; never the port-forward port, PostgreSQL or the outside.
+  // Brokers: each other on the client port, the KRaft voters (the brokers themselves on minikube, the
+  // controllers' StatefulSet in production) on the controller port; never the port-forward port, PostgreSQL
+  // or the outside. The voters: each other on the controller port, nothing else but DNS.
   ['broker', 'broker', tcp(9092), true],
-  ['broker', 'broker', tcp(9093), true],
+  ['broker', 'voter', tcp(9093), true],
+  ['voter', 'voter', tcp(9093), true],
+  ['voter', 'postgres', tcp(5432), false],
+  ['voter', 'internet', tcp(443), false],
+  ['voter', 'dns', udp(53), true],
   ['broker', 'broker', tcp(9094), false],
   ['broker', 'postgres', tcp(5432), false],
   ['broker', 'internet', tcp(443), false],
@@ -73,6 +82,8 @@ function endpoints(model: NetworkModel, distDir: string): Record<Who, Endpoint> 
     daprImpostor: { ...imagined.sandbox, description: 'a pod with only dapr.io/app-id', labels: { 'dapr.io/app-id': 'frontend' } },
     unknownAppId: { ...imagined.sandbox, description: 'a Dapr-injected pod of app-id student-code', labels: { 'dapr.io/sidecar-injected': 'true', 'dapr.io/app-id': 'student-code' }, namespace },
     broker: pod(/^statefulset\/kafka /),
+    // Dedicated controllers in production; every broker is a voter on minikube.
+    voter: pods.some((candidate) => /^statefulset\/kafka-controller /.test(candidate.description)) ? pod(/^statefulset\/kafka-controller /) : pod(/^statefulset\/kafka /),
     postgres: pod(/^statefulset\/postgres /),
     topicsJob: pod(/^job\/kafka-topics-/),
     migrationsJob: pod(/^job\/postgres-migrations-/),

@@ -128,7 +128,9 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
       status: { conditions: [{ type: 'Established', status: 'True' }] },
     });
     expect((await judge([...state, ...PROMETHEUS_OPERATOR_CRDS.map(crd)])).status).toBe('pass');
-    const plain = await judge(healthy, dist);
+    // The minikube profile's default: observability off, no prometheus-operator object in dist/.
+    const plainDist = synthesizeDist();
+    const plain = await judge(healthyClusterState(plainDist), plainDist);
     expect(plain.status).toBe('pass');
     expect(plain.results[0].message).toContain('not required');
   });
