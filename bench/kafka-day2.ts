@@ -13,14 +13,14 @@ interface Day2Results {
 }
 
 /**
- * The day-2 suite on real brokers (test/kafka-day2.test.ts: rolls, drains and kill -9 under acks=all load),
+ * The day-2 suite on real brokers (test/kafka-production.test.ts: rolls, drains and kill -9 under acks=all load),
  * run once as it runs in the tests; its figures are recorded here: each operation's duration and produce
  * latency p50/p99 beside the steady state's, the readiness probe's and sidecar's CPU per broker per minute,
  * and what was lost (target 0). The latencies have no PRODUCT.md target: they are recorded against steady.
  */
 export function benchKafkaDay2(): Measurement[] {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-bench-day2-')), 'results.json');
-  const run = spawnSync('npx', ['vitest', 'run', 'test/kafka-day2.test.ts'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, LEARNFLOW_DAY2_RESULTS: file } });
+  const run = spawnSync('npx', ['vitest', 'run', 'test/kafka-production.test.ts'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, LEARNFLOW_DAY2_RESULTS: file } });
   if (run.status !== 0 || !fs.existsSync(file)) throw new Error(`the day-2 suite failed (exit ${run.status}); no figures`);
   const results = JSON.parse(fs.readFileSync(file, 'utf8')) as Day2Results;
   const recorded = (id: string, value: number): Measurement => ({ id, value, unit: 'ms', target: 'recorded', met: true });

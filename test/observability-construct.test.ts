@@ -22,7 +22,10 @@ describe('observability in the synthesized manifests', () => {
     const [init] = pod.initContainers;
     expect(init.image).toMatch(/^ghcr\.io\/open-telemetry\/opentelemetry-operator\/autoinstrumentation-java:\d/);
     const agentJar = init.command.at(-1);
-    expect(envOf(kafka).KAFKA_OPTS).toBe(`-javaagent:${agentJar}`);
+    // Into the server's JVM only (kafka-server-start.sh's EXTRA_ARGS, after the script's own options), not
+    // through KAFKA_OPTS into every JVM the image's launcher starts.
+    expect(envOf(kafka).EXTRA_ARGS?.split(' ')).toEqual(['-name', 'kafkaServer', `-javaagent:${agentJar}`]);
+    expect(envOf(kafka).KAFKA_OPTS).toBeUndefined();
     const mountOf = (container: { volumeMounts: { name: string; mountPath: string }[] }) => container.volumeMounts.find((m) => agentJar.startsWith(`${m.mountPath}/`));
     expect(mountOf(init)?.name).toBe(mountOf(kafka)?.name);
     expect(init.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
@@ -61,7 +64,7 @@ describe('observability in the synthesized manifests', () => {
     for (const set of sets) {
       const spec = set.spec.template.spec;
       const name = set.metadata.name;
-      expect(envOf(spec.containers[0]).KAFKA_OPTS, name).toBe(`-javaagent:${spec.initContainers[0].command.at(-1)}`);
+      expect(envOf(spec.containers[0]).EXTRA_ARGS?.split(' '), name).toContain(`-javaagent:${spec.initContainers[0].command.at(-1)}`);
       const port = spec.containers[0].ports.find((p: { name: string }) => p.name === 'metrics').containerPort;
       const monitors = production.filter((o) => o.kind === 'PodMonitor' && o.metadata.namespace === set.metadata.namespace);
       expect(monitors.filter((m) => JSON.stringify(m.spec.selector.matchLabels) === JSON.stringify(set.spec.selector.matchLabels)), name).toHaveLength(1);

@@ -294,9 +294,13 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
       // pods cannot reach it), replacing kafka-run-class.sh's default of every interface.
       { name: 'KAFKA_JMX_OPTS', value: jmxServerOptions() },
       { name: 'LOG_DIR', value: '/opt/kafka/logs' },
-      // kafka-server-start.sh defaults to '-loggc', whose 10 x 100 MB GC log would outgrow the
-      // logs emptyDir and get the pod evicted; GC events still go to the console log.
-      { name: 'EXTRA_ARGS', value: '-name kafkaServer' },
+      // kafka-server-start.sh defaults to '-name kafkaServer -loggc', whose 10 x 100 MB GC log would outgrow
+      // the logs emptyDir and get the pod evicted; GC events still go to the console log. The extension's
+      // JVM options follow: kafka-run-class.sh ends its own option loop at the first word it does not know
+      // (`*) break`) and passes the rest to java before the main class (`$KAFKA_OPTS "$@"`), so they reach
+      // the server's JVM only. KAFKA_OPTS would reach every JVM of the image's launcher, the
+      // KafkaDockerWrapper that formats the storage too (an agent there doubles its start-up).
+      { name: 'EXTRA_ARGS', value: ['-name kafkaServer', ...(extension?.serverJvmOptions ?? [])].join(' ') },
       { name: 'READINESS_DIR', value: READINESS_DIR },
       { name: 'READINESS_MAX_AGE_MS', value: String(3 * READINESS_INTERVAL_MS) },
       ...(extension?.env ?? []),

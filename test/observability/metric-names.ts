@@ -42,7 +42,7 @@ export function usedMetricNames(objects: readonly K8sObject[]): Map<string, stri
 
 /**
  * Where each metric family comes from, and whether a test scrapes it from a real engine
- * (test/observability-kafka.test.ts, test/observability-postgres.test.ts). kube-state-metrics' and the
+ * (test/kafka-production.test.ts, test/observability-postgres.test.ts). kube-state-metrics' and the
  * kubelet's come with every kube-prometheus-stack install and have no engine here.
  */
 export const METRIC_SOURCES = [
