@@ -155,6 +155,7 @@ export class LearnflowStack {
       kafkaStatefulSets: this.kafka.nodeSets.map((set) => set.statefulSet),
       postgresStatefulSet: this.postgres.statefulSetName,
       jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job))],
+      declaredTopics: config.kafka.topics,
     });
   }
 

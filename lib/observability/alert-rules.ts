@@ -9,8 +9,16 @@ export interface AlertRule {
   readonly runbook: string;
 }
 
+/** A recording rule: a series Prometheus computes (here, constants synth knows and the cluster does not). */
+export interface RecordingRule {
+  readonly record: string;
+  readonly expr: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface AlertRuleGroup {
   readonly name: string;
+  readonly records?: readonly RecordingRule[];
   readonly rules: readonly AlertRule[];
 }
 
@@ -23,7 +31,12 @@ export interface AlertRulesProps {
   readonly postgresStatefulSet: string;
   /** Name prefixes of the LearnFlow Jobs (their names end in a content hash). */
   readonly jobPrefixes: readonly string[];
+  /** The topics the topics Job declares, and their partition counts. */
+  readonly declaredTopics: readonly { readonly name: string; readonly partitions: number }[];
 }
+
+/** The recorded series of a declared topic's partition count (one series per topic, label `topic`). */
+export const DECLARED_PARTITIONS = 'learnflow:kafka_topic_declared_partitions';
 
 /**
  * LearnFlow's alerts. Metric names: kafka_* and jvm_* from the brokers' OpenTelemetry agent
@@ -101,6 +114,36 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
           runbook:
             'A full log directory stops the broker. Look for the topics that grow (LearnFlow topics dashboard, log size); lower their retention in the config and re-run the topics Job, ' +
             'or grow the volume (npm run diff shows the storage change, npm run deploy carries it out).',
+        },
+      ],
+    },
+    {
+      // The topics Job creates and grows the declared topics when it runs (on a deploy); nothing keeps them
+      // so in between. Partitions per topic as the brokers report them: every replica's log is a
+      // kafka_log_size_bytes series, one partition however many replicas.
+      name: 'learnflow-kafka-topics',
+      records: props.declaredTopics.map((topic) => ({ record: DECLARED_PARTITIONS, expr: `vector(${topic.partitions})`, labels: { topic: topic.name } })),
+      rules: [
+        {
+          alert: 'KafkaTopicMissing',
+          expr: `${DECLARED_PARTITIONS} unless on (topic) count by (topic) (kafka_log_size_bytes{${kafka}})`,
+          for: '15m',
+          severity: 'critical',
+          summary: 'Kafka topic {{ $labels.topic }} is declared but no broker has it: its producers and consumers fail',
+          runbook:
+            'kafka-topics.sh --describe --topic {{ $labels.topic }}: deleted by hand, or the topics Job has not run since it was declared. ' +
+            `kubectl -n ${props.kafkaNamespace} get jobs shows the topics Job of this dist/ and whether it completed; re-apply dist/ (npm run deploy) to run it. ` +
+            'A deleted topic lost its messages: consumers resume from their committed offsets only if they were not past the new log end.',
+        },
+        {
+          alert: 'KafkaTopicPartitionsDrift',
+          expr: `count by (topic) (max by (topic, partition) (kafka_log_size_bytes{${kafka}})) != on (topic) ${DECLARED_PARTITIONS}`,
+          for: '15m',
+          severity: 'warning',
+          summary: 'Kafka topic {{ $labels.topic }} has {{ $value }} partitions, not the number the config declares',
+          runbook:
+            'Partitions were added by hand (kafka-topics.sh --alter), or a declared increase has not been applied: the topics Job grows a topic but never shrinks one (it only warns). ' +
+            'Make the config match the cluster (kafka.topics[].partitions, npm run synth) or re-apply dist/ so the Job grows it. Key-based ordering changes when partitions are added.',
         },
       ],
     },
