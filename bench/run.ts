@@ -33,6 +33,7 @@ interface Baseline {
 
 function format(m: Measurement): string {
   if (m.unit === '%') return `${m.value.toFixed(1)} %`;
+  if (m.unit === 'MiB') return `${m.value.toFixed(1)} MiB`;
   return m.unit === 'x' ? `${m.value.toFixed(1)}x` : `${m.value.toFixed(0)} ms`;
 }
 

@@ -243,28 +243,6 @@ export class KafkaTestCluster {
     return new Map(entries);
   }
 
-  /**
-   * CPU seconds (user + system) used so far by the live processes of broker `ordinal`'s pod (its process
-   * group: the JVM and the shell that launched it), from /proc (clock ticks of CLK_TCK, 100 on Linux).
-   */
-  brokerCpuSeconds(ordinal: number): number {
-    const pgid = this.pods[ordinal].process?.pid;
-    if (pgid === undefined) throw new Error(`${this.pods[ordinal].identity.name} is not running`);
-    let ticks = 0;
-    for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-      let stat: string;
-      try {
-        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      // proc(5): after "pid (comm) ", fields from state (3) on; pgrp is field 5, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
-    }
-    return ticks / 100;
-  }
-
   /** Stop broker `ordinal` as Kubernetes deletes a pod: SIGTERM, then SIGKILL after the grace period. */
   stop(ordinal: number, gracePeriodMs = 60_000): Promise<void> {
     return this.deletePod(this.pods[ordinal].identity.name, gracePeriodMs);
@@ -348,6 +326,21 @@ export class KafkaTestCluster {
       ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     }
     return ticks / 100;
+  }
+
+  /**
+   * The Kafka container's JVM heap in use right after a full GC (its live data), in bytes: `jcmd GC.run`, then
+   * `GC.heap_info`'s used figure (the container's process is the JVM itself: the image's scripts exec it).
+   */
+  async liveHeapBytes(name: string): Promise<number> {
+    const pid = this.pod(name).process?.pid;
+    if (pid === undefined) throw new Error(`${name} is not running`);
+    const gc = await runProcess('jcmd', [String(pid), 'GC.run'], { PATH: process.env.PATH }, 60_000);
+    if (gc.exitCode !== 0) throw new Error(`jcmd ${pid} GC.run: ${gc.output}`);
+    const info = await runProcess('jcmd', [String(pid), 'GC.heap_info'], { PATH: process.env.PATH }, 60_000);
+    const used = /total \d+K, used (\d+)K/.exec(info.stdout);
+    if (info.exitCode !== 0 || !used) throw new Error(`jcmd ${pid} GC.heap_info: ${info.output}`);
+    return Number(used[1]) * 1024;
   }
 
   /** CPU seconds that `runs` runs of the Kafka container's readiness probe take, measured by bash's `times`. */
