@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { daprRoleConnectionLimit } from '../lib/config/postgres-security';
 import { LearnflowStack } from '../lib/learnflow-stack';
+import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from '../lib/postgres/backup-layout';
 import { generateSecretValues } from '../lib/postgres/secrets';
-import { CLIENT_CA_FILE, HBA_MOUNT, TLS_MOUNT } from '../lib/postgres/tls';
+import { CLIENT_CA_FILE, TLS_MOUNT } from '../lib/postgres/tls';
 import { appRoleOf } from '../verify/data-plane/port-forward';
 import { PostgresTarget, parsePostgresUrl } from '../verify/data-plane/postgres-target';
 import { loadDist } from '../verify/dist';
@@ -117,10 +118,11 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     // The mounts of the server container, laid out as the kubelet projects them: the key owned by root with the
     // pod's group, 0440 (the Secret volume's defaultMode), or by us, 0600, when we are not root.
     const statefulSet = findObject(objects, 'StatefulSet', 'postgres');
-    const hba = findObject(objects, 'ConfigMap', 'postgres-hba').data?.['pg_hba.conf'] ?? '';
-    const mounts = { [TLS_MOUNT]: path.join(work, 'tls'), [HBA_MOUNT]: path.join(work, 'hba') };
+    // The server's files (pg_hba.conf, the archive script: backups are on in production) and its backup volume.
+    const serverFiles = findObject(objects, 'ConfigMap', 'postgres-server-files').data ?? {};
+    const mounts = { [TLS_MOUNT]: path.join(work, 'tls'), [SERVER_FILES_MOUNT]: path.join(work, 'server-files'), [BACKUP_MOUNT]: path.join(work, 'backup') };
     for (const dir of Object.values(mounts)) fs.mkdirSync(dir, { mode: 0o755 });
-    fs.writeFileSync(path.join(mounts[HBA_MOUNT], 'pg_hba.conf'), hba, { mode: 0o444 });
+    for (const [key, content] of Object.entries(serverFiles)) fs.writeFileSync(path.join(mounts[SERVER_FILES_MOUNT], key), content, { mode: 0o444 });
     fs.writeFileSync(path.join(mounts[TLS_MOUNT], 'tls.crt'), certificates.crt, { mode: 0o444 });
     const keyFile = path.join(mounts[TLS_MOUNT], 'tls.key');
     fs.writeFileSync(keyFile, certificates.key, { mode: 0o600 });
@@ -128,12 +130,14 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     if (identity) {
       fs.chownSync(keyFile, 0, identity.gid);
       fs.chmodSync(keyFile, 0o440);
+      // The archiver writes the WAL archive as the server's user.
+      fs.chownSync(mounts[BACKUP_MOUNT], identity.uid, identity.gid);
     }
     caFile = path.join(work, 'ca.crt');
     fs.writeFileSync(caFile, certificates.ca, { mode: 0o444 });
     const container = statefulSet.spec.template.spec.containers[0];
     const args: string[] = container.args.slice(1).map((arg: string) =>
-      Object.entries(mounts).reduce((relocated, [mount, local]) => relocated.replace(`=${mount}/`, `=${local}/`), arg),
+      Object.entries(mounts).reduce((relocated, [mount, local]) => relocated.replaceAll(`${mount}/`, `${local}/`), arg),
     );
     engine = await PostgresEngine.start({
       args,
@@ -154,7 +158,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
   it('runs with ssl on, and dist/ asks for it: the StatefulSet mounts the Certificate Secret and the pg_hba ConfigMap', async () => {
     const [row] = await superuser("SELECT current_setting('ssl') AS ssl, current_setting('hba_file') AS hba, current_setting('password_encryption') AS encryption");
     expect(row).toMatchObject({ ssl: 'on', encryption: 'scram-sha-256' });
-    expect(row.hba).toBe(path.join(work, 'hba', 'pg_hba.conf'));
+    expect(row.hba).toBe(path.join(work, 'server-files', 'pg_hba.conf'));
   });
 
   it('refuses a connection without TLS, for every role', async () => {

@@ -1,5 +1,5 @@
-# Sourced by migrate.sh and seed.sh: passwords are files of the Job's Secret volume, in CREDENTIALS_DIR,
-# never environment variables. login-password is PGUSER's. Uses the caller's fail().
+# Sourced by the PostgreSQL Jobs' scripts (migrate, seed, base-backup, dump): passwords are files of the
+# Job's Secret volume, in CREDENTIALS_DIR, never environment variables. login-password is PGUSER's. Uses the caller's fail().
 
 # Fails unless each named file of CREDENTIALS_DIR is readable and not empty.
 require_password_files() {
