@@ -39,22 +39,53 @@ describe('postgres.backup: the objects it makes', () => {
 
   it('the backup pods log in as the backup role from a file, run restricted, and may reach only the server and DNS', () => {
     const objects = backups({ dump: { enabled: true } });
+    const serverLabels = findObject(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels;
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'postgres');
     for (const name of ['postgres-basebackup', 'postgres-dump']) {
       const cronJob = findObject(objects, 'CronJob', name);
       const pod = cronJob.spec.jobTemplate.spec.template.spec;
+      const podLabels = cronJob.spec.jobTemplate.spec.template.metadata.labels;
       const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value]));
       expect(env.PGUSER).toBe('learnflow_backup');
       expect(JSON.stringify(pod)).not.toMatch(/PASSWORD/);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-      const component = cronJob.metadata.labels!['app.kubernetes.io/component'];
-      const egress = findObject(objects, 'NetworkPolicy', `postgres-${component}-egress`);
-      expect(egress.spec.podSelector.matchLabels['app.kubernetes.io/component']).toBe(component);
-      expect(egress.spec.egress[0].to[0].podSelector.matchLabels).toEqual(findObject(objects, 'StatefulSet', 'postgres').spec.selector.matchLabels);
-      expect(egress.spec.egress[0].ports).toEqual([{ protocol: 'TCP', port: 5432 }]);
+      // Every egress rule that applies to the pod leads to the server's port or to the cluster DNS, nothing else.
+      const egress = policies.filter((p) => p.spec.policyTypes.includes('Egress') && selects(p.spec.podSelector.matchLabels ?? {}, podLabels)).flatMap((p) => p.spec.egress ?? []);
+      const toServer = egress.filter((rule: any) => rule.to.some((peer: any) => !peer.namespaceSelector && selects(peer.podSelector.matchLabels, serverLabels)));
+      expect(toServer.flatMap((rule: any) => rule.ports)).toEqual([{ protocol: 'TCP', port: 5432 }]);
+      for (const rule of egress.filter((r: any) => !toServer.includes(r))) {
+        expect(rule.to).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+      }
+      // And the server admits it.
+      const ingress = policies.filter((p) => p.spec.policyTypes.includes('Ingress') && selects(p.spec.podSelector.matchLabels ?? {}, serverLabels)).flatMap((p) => p.spec.ingress ?? []);
+      expect(ingress.some((rule: any) => rule.from.some((peer: any) => !peer.namespaceSelector && selects(peer.podSelector.matchLabels, podLabels)))).toBe(true);
     }
-    // Only the backup role may use the replication protocol.
+    // Only the backup role may use the replication protocol, with SCRAM.
     const hba = findObject(objects, 'ConfigMap', 'postgres-server-files').data!['pg_hba.conf'];
-    expect(hba.split('\n').filter((line: string) => /^host\s+replication/.test(line))).toEqual(['host    replication  learnflow_backup all       scram-sha-256']);
+    expect(hba.split('\n').filter((line: string) => /^\S+\s+replication\s/.test(line))).toEqual([expect.stringMatching(/^host\s+replication\s+learnflow_backup\s+all\s+scram-sha-256$/)]);
+  });
+
+  it('with TLS on (production) the replication line is hostssl, and the backup pods verify the server like the other Jobs', () => {
+    const objects = synthObjects({ profile: 'production', override: { postgres: { backup: { dump: { enabled: true } } } } });
+    const hba = findObject(objects, 'ConfigMap', 'postgres-server-files').data!['pg_hba.conf'];
+    const network = hba.split('\n').filter((line: string) => /^host/.test(line));
+    expect(network).toContainEqual(expect.stringMatching(/^hostssl\s+replication\s+learnflow_backup\s+all\s+scram-sha-256$/));
+    for (const line of network) expect(line).toMatch(/^hostssl\s.*\sscram-sha-256$/);
+    const server = findObject(objects, 'StatefulSet', 'postgres').spec.template.spec;
+    // One hba file, from the one ConfigMap the server mounts.
+    expect(server.containers[0].args.filter((arg: string) => arg.startsWith('hba_file='))).toHaveLength(1);
+    expect(objects.filter((o) => o.kind === 'ConfigMap' && o.data?.['pg_hba.conf'])).toHaveLength(1);
+    const migrations = findObject(objects, 'Job', /^postgres-migrations-/).spec.template.spec;
+    const tlsEnv = (spec: any) => spec.containers[0].env.filter((e: any) => e.name.startsWith('PGSSL'));
+    const caSources = (spec: any) => spec.volumes.flatMap((v: any) => v.projected?.sources ?? []).filter((source: any) => source.secret.items.some((item: any) => item.key === 'ca.crt'));
+    for (const name of ['postgres-basebackup', 'postgres-dump']) {
+      const pod = findObject(objects, 'CronJob', name).spec.jobTemplate.spec.template.spec;
+      expect(tlsEnv(pod)).toEqual(tlsEnv(migrations));
+      expect(tlsEnv(pod)).toContainEqual({ name: 'PGSSLMODE', value: 'verify-full' });
+      expect(caSources(pod)).toEqual(caSources(migrations));
+      expect(caSources(pod)).toHaveLength(1);
+    }
   });
 });
