@@ -45,17 +45,6 @@ run_psql() {
     -v app_connection_limit="$APP_CONNECTION_LIMIT" -v dapr_connection_limit="$DAPR_CONNECTION_LIMIT" "$@"
 }
 
-wait_for_server() {
-  local deadline=$((SECONDS + wait_timeout))
-  until pg_isready -q -d postgres -t 5; do
-    if ((SECONDS >= deadline)); then
-      fail "PostgreSQL at $PGHOST:$PGPORT did not accept connections within ${wait_timeout}s"
-    fi
-    log "waiting for PostgreSQL at $PGHOST:$PGPORT ..."
-    sleep 2
-  done
-}
-
 # Prints the psql script of one session: under the lock, first check every applied migration
 # against its file (and refuse a database that is ahead of this Job), then apply the pending
 # ones, each in its own transaction. A concurrent run waits on the lock and then finds nothing to do.
