@@ -41,7 +41,8 @@ ALTER ROLE :"dapr_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION 
 \set backup_password `cat "$CREDENTIALS_DIR/backup-role-password"`
 SELECT format('CREATE ROLE %I LOGIN', :'backup_role')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'backup_role') \gexec
--- CONNECTION LIMIT: pg_basebackup's two (-X stream) and pg_dump's one; in the connection budget too.
+-- CONNECTION LIMIT: the base backup's size query and pg_dump (pg_basebackup's WAL senders are not counted
+-- against it); in the connection budget too.
 ALTER ROLE :"backup_role" LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
   CONNECTION LIMIT :backup_connection_limit PASSWORD :'backup_password';
 GRANT pg_read_all_data TO :"backup_role";

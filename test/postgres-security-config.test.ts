@@ -60,12 +60,12 @@ const BAD_INPUTS: BadInput[] = [
     rule: "the Dapr state store's 210 (dapr.stateStore.maxConns 10 x dapr.stateStore.maxReplicasPerAppId 3 x 7 dapr.appIds)",
   },
   {
-    // 15 + 28 + 2 + 3 = 48 fits minikube's 50 without backups (see the test below); the backups' 3 do not.
+    // 16 + 28 + 2 + 3 = 49 fits minikube's 50 without backups (see the test below); the backups' 2 do not.
     case: "the backups' connections beyond max_connections",
     profile: 'minikube',
-    override: { postgres: { connectionLimits: { appRole: 15 }, backup: { enabled: true, dump: { enabled: true } } } },
+    override: { postgres: { connectionLimits: { appRole: 16 }, backup: { enabled: true, dump: { enabled: true } } } },
     path: 'postgres.maxConnections',
-    rule: 'must be at least 51: postgres.connectionLimits.appRole 15',
+    rule: 'must be at least 51: postgres.connectionLimits.appRole 16',
   },
 ];
 
@@ -137,16 +137,16 @@ describe('PostgreSQL security configuration: what each choice synthesizes', () =
     expect(server(synthObjects({ override: { postgres: { tls: { enabled: true } } } })).containers[0].args).toContain('ssl=on');
   });
 
-  it("the backup role's CONNECTION LIMIT is what its clients open (base backup 2, dump 1), set by the migrations Job and counted in the budget", () => {
+  it("the backup role's CONNECTION LIMIT is its regular sessions (the base backup's size query, the dump), set by the migrations Job and counted in the budget", () => {
     const limitOf = (override: Record<string, unknown>) =>
       findObject(synthObjects({ override: { postgres: { backup: override } } }), 'Job', /^postgres-migrations-/).spec.template.spec.containers[0].env.find(
         (e: { name: string }) => e.name === 'BACKUP_CONNECTION_LIMIT',
       )?.value;
-    expect(limitOf({ enabled: true })).toBe('2');
-    expect(limitOf({ enabled: true, dump: { enabled: true } })).toBe('3');
+    expect(limitOf({ enabled: true })).toBe('1');
+    expect(limitOf({ enabled: true, dump: { enabled: true } })).toBe('2');
     expect(limitOf({ enabled: false })).toBeUndefined();
-    expect(backupRoleConnectionLimit(loadConfig({ profile: 'production' }).postgres.backup)).toBe(2);
+    expect(backupRoleConnectionLimit(loadConfig({ profile: 'production' }).postgres.backup)).toBe(1);
     // The bad input above fails only for the backups: the same pools fit without them.
-    expect(() => loadConfig({ override: { postgres: { connectionLimits: { appRole: 15 } } } })).not.toThrow();
+    expect(() => loadConfig({ override: { postgres: { connectionLimits: { appRole: 16 } } } })).not.toThrow();
   });
 });

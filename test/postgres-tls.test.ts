@@ -6,7 +6,7 @@ import * as tls from 'node:tls';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
-import { daprRoleConnectionLimit } from '../lib/config/postgres-security';
+import { backupRoleConnectionLimit, daprRoleConnectionLimit } from '../lib/config/postgres-security';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from '../lib/postgres/backup-layout';
 import { generateSecretValues } from '../lib/postgres/secrets';
@@ -225,6 +225,50 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     const password = secrets['learnflow-postgres-app'].password;
     const open = await Promise.all(Array.from({ length: config.postgres.connectionLimits.appRole }, () => connect(tlsClient('learnflow', password))));
     await expect(connect(tlsClient('learnflow', password))).rejects.toThrow(/too many connections for role "learnflow"/);
+    await Promise.all(open.map((client) => client.end()));
+  }, 60_000);
+
+  it("the backup role alone reaches the replication protocol, over TLS only (hostssl, the CronJob's verify-full); its CONNECTION LIMIT bounds its sessions, not pg_basebackup's WAL senders", async () => {
+    // The base backup CronJob's client settings as dist/ ships them; its libpq takes PGSSLMODE and PGSSLROOTCERT.
+    const env = envOf(findObject(objects, 'CronJob', 'postgres-basebackup').spec.jobTemplate.spec.template.spec.containers[0]);
+    expect(env.PGSSLMODE).toBe('verify-full');
+    const user = env.PGUSER ?? '';
+    expect(user).toBe(config.postgres.backup.role);
+    const password = secrets['learnflow-postgres-backup'].password;
+    // pg_basebackup's first step on the replication protocol (IDENTIFY_SYSTEM), from psql in replication mode: the
+    // harness's PostgreSQL 16 client programs are built without SSL, Debian's psql has it.
+    const replication = (role: string, secret: string, sslmode: string) =>
+      psql(`host=${SERVICE_HOST} dbname=replication replication=true user=${role} password=${secret} sslmode=${sslmode} sslrootcert=${caFile}`, 'IDENTIFY_SYSTEM');
+    const identified = replication(user, password, env.PGSSLMODE ?? '');
+    expect(identified.status, identified.stderr).toBe(0);
+    expect(identified.stdout).toMatch(/^\d+\|1\|/);
+    const plain = replication(user, password, 'disable');
+    expect(plain.status).not.toBe(0);
+    expect(plain.stderr).toMatch(/no pg_hba\.conf entry for replication connection .* no encryption/);
+    const otherRole = replication('learnflow', secrets['learnflow-postgres-app'].password, 'verify-full');
+    expect(otherRole.status).not.toBe(0);
+    expect(otherRole.stderr).toMatch(/no pg_hba\.conf entry for replication connection .*user "learnflow"/);
+    // The limit bites on regular sessions (the size query, pg_dump): one more is refused. pg_basebackup -X
+    // stream's two replication connections still open beside them: WAL senders are not counted against it.
+    const [limit] = await superuser(`SELECT rolconnlimit FROM pg_roles WHERE rolname = '${user}'`);
+    expect(limit.rolconnlimit).toBe(backupRoleConnectionLimit(config.postgres.backup));
+    const session = (replicationMode: boolean) => {
+      const settings = {
+        host: '127.0.0.1',
+        port: engine.port,
+        user,
+        password,
+        database: replicationMode ? 'replication' : 'postgres',
+        ...(replicationMode ? { replication: 'true' } : {}),
+        ssl: { ca: certificates.ca, servername: SERVICE_HOST },
+      };
+      return new Client(settings);
+    };
+    const open = await Promise.all(Array.from({ length: limit.rolconnlimit }, () => connect(session(false))));
+    await expect(connect(session(false))).rejects.toThrow(new RegExp(`too many connections for role "${user}"`));
+    open.push(...(await Promise.all([connect(session(true)), connect(session(true))])));
+    const senders = await superuser(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = '${user}' AND backend_type = 'walsender'`);
+    expect(senders[0].n).toBe(2);
     await Promise.all(open.map((client) => client.end()));
   }, 60_000);
 

@@ -66,16 +66,17 @@ export function daprRoleConnectionLimit(dapr: BudgetInput['dapr']): number {
 }
 
 /**
- * CONNECTION LIMIT of the backup role (0 when backups are off): pg_basebackup with -X stream opens two
- * connections, one for the files and one streaming the WAL (PostgreSQL 16 docs, pg_basebackup, "-X stream");
- * pg_dump, without -j, one. A long base backup may still run when the dump is due, so both count.
- * PostgreSQL counts the role's WAL senders against its CONNECTION LIMIT (CountUserBackends counts every
- * backend of the role); against max_connections they have their own slots since PostgreSQL 12
- * (max_wal_senders), so counting them in the budget below errs on the safe side.
+ * CONNECTION LIMIT of the backup role (0 when backups are off): its regular sessions, base-backup.sh's size
+ * query (psql, closed before pg_basebackup starts) and pg_dump (one, without -j). A long base backup may still
+ * run when the dump is due, so both count. pg_basebackup's own two connections (-X stream: the files and the
+ * WAL stream) are WAL senders: they take max_wal_senders slots (10 by default), not max_connections ones
+ * (since PostgreSQL 12), and PostgreSQL 16 does not count them against the role's CONNECTION LIMIT either
+ * (measured on 16.14: a role limited to 1 opened 3 WAL senders, then 1 regular session, and was refused the
+ * 2nd; test/postgres-tls.test.ts pins it for the backup role).
  */
 export function backupRoleConnectionLimit(backup: BudgetInput['postgres']['backup']): number {
   if (!backup.enabled) return 0;
-  return 2 + (backup.dump.enabled ? 1 : 0);
+  return 1 + (backup.dump.enabled ? 1 : 0);
 }
 
 /**
