@@ -58,8 +58,6 @@ const TABLE: [Who, Who, Port, boolean][] = [
   ['postgres', 'dns', udp(53), true],
 ];
 
-// With backups on (the production profile's default): the base backup CronJob's pods are PostgreSQL clients
-// like the other Jobs (the server's port, DNS), and nothing reaches them.
 // The controller port: in minikube the single node is broker and voter (combined mode) and reaches itself on it;
 // production's voters are their own StatefulSet, reached on it by the brokers and each other, by nothing else.
 const MINIKUBE_TABLE: [Who, Who, Port, boolean][] = [['broker', 'broker', tcp(9093), true]];
@@ -73,6 +71,8 @@ const CONTROLLER_TABLE: [Who | 'controller', Who | 'controller', Port, boolean][
   ['controller', 'internet', tcp(443), false],
 ];
 
+// With backups on (the production profile's default): the base backup CronJob's pods are PostgreSQL clients
+// like the other Jobs (the server's port, DNS), and nothing reaches them.
 const BACKUP_TABLE: [Who | 'backupJob', Who | 'backupJob', Port, boolean][] = [
   ['backupJob', 'postgres', tcp(5432), true],
   ['backupJob', 'dns', udp(53), true],
