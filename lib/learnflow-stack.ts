@@ -13,6 +13,7 @@ import { PostgresMonitoring } from './observability/postgres-monitoring';
 import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
 import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
+import { PostgresBackupJobs } from './postgres/backup-jobs';
 import { MigrationsJob } from './postgres/migrations-job';
 import { PostgresNetworkPolicies } from './postgres/network-policies';
 import { PostgresServer } from './postgres/postgres-server';
@@ -52,6 +53,8 @@ export class LearnflowStack {
   public readonly postgres: PostgresServer;
   public readonly postgresMigrations: MigrationsJob;
   public readonly postgresSeed: SeedJob;
+  /** @default - none: postgres.backup.enabled is false */
+  public readonly postgresBackups?: PostgresBackupJobs;
   public readonly dapr: DaprComponents;
   private readonly charts: StageChart[] = [];
 
@@ -93,6 +96,12 @@ export class LearnflowStack {
       schemaVersion: this.postgresMigrations.schemaVersion,
       argoCdHooks: platform.argoCdHooks,
     });
+    if (config.postgres.backup.enabled) {
+      this.postgresBackups = new PostgresBackupJobs(this.stage('23-postgres-backup.yaml'), 'PostgresBackup', {
+        server: this.postgres,
+        config: config.postgres,
+      });
+    }
     new KafkaNetworkPolicies(this.stage('02-network-policies-kafka.yaml'), 'KafkaNetwork', {
       cluster: this.kafka,
       topicsJob: this.topicsJob,

@@ -1,9 +1,12 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { imaginedPods } from '../verify/checks/network';
 import { loadDist } from '../verify/dist';
 import type { K8sObject } from '../verify/model';
 import { type Endpoint, NetworkModel, type Port } from '../verify/network-reachability';
 import { byKind, checkOf, copyDist, editObjects, synthesizeDist, verify } from './fixtures/verify/helpers';
+import { tempDir } from './support/synth';
 
 // Who reaches whom under the NetworkPolicies of dist/, pinned row by row, for both profiles; then each
 // policy broken in a copy of dist/ and the verifier's network-reachability check seen failing.
@@ -65,6 +68,30 @@ const TABLE: [Who, Who, Port, boolean][] = [
   ['postgres', 'dns', udp(53), true],
 ];
 
+// The controller port: in minikube the single node is broker and voter (combined mode) and reaches itself on it;
+// production's voters are their own StatefulSet, reached on it by the brokers and each other, by nothing else.
+const MINIKUBE_TABLE: [Who, Who, Port, boolean][] = [['broker', 'broker', tcp(9093), true]];
+const CONTROLLER_TABLE: [Who | 'controller', Who | 'controller', Port, boolean][] = [
+  ['broker', 'controller', tcp(9093), true],
+  ['controller', 'controller', tcp(9093), true],
+  ['broker', 'broker', tcp(9093), false],
+  ['sandbox', 'controller', tcp(9093), false],
+  ['daprApp', 'controller', tcp(9093), false],
+  ['topicsJob', 'controller', tcp(9093), false],
+  ['controller', 'internet', tcp(443), false],
+];
+
+// With backups on (the production profile's default): the base backup CronJob's pods are PostgreSQL clients
+// like the other Jobs (the server's port, DNS), and nothing reaches them.
+const BACKUP_TABLE: [Who | 'backupJob', Who | 'backupJob', Port, boolean][] = [
+  ['backupJob', 'postgres', tcp(5432), true],
+  ['backupJob', 'dns', udp(53), true],
+  ['backupJob', 'broker', tcp(9092), false],
+  ['backupJob', 'internet', tcp(443), false],
+  ['sandbox', 'backupJob', tcp(5432), false],
+  ['postgres', 'backupJob', tcp(5432), false],
+];
+
 function endpoints(model: NetworkModel, distDir: string): Record<Who, Endpoint> {
   const pods = model.pods();
   const pod = (pattern: RegExp) => {
@@ -96,15 +123,22 @@ function endpoints(model: NetworkModel, distDir: string): Record<Who, Endpoint> 
 describe.each(['minikube', 'production'])('who reaches whom in the %s profile', (profile) => {
   let distDir: string;
   let model: NetworkModel;
-  let who: Record<Who, Endpoint>;
+  let who: Record<Who | 'backupJob' | 'controller', Endpoint>;
 
   beforeAll(() => {
     distDir = synthesizeDist(['--profile', profile]);
     model = new NetworkModel(loadDist(distDir));
-    who = endpoints(model, distDir);
+    const optional = {
+      backupJob: model.pods().find((pod) => /^cronjob\/postgres-basebackup /.test(pod.description)),
+      controller: model.pods().find((pod) => /^statefulset\/kafka-controller /.test(pod.description)),
+    };
+    for (const [name, found] of Object.entries(optional)) {
+      if (profile === 'production' && !found) throw new Error(`no ${name} in the production dist/`);
+    }
+    who = { ...endpoints(model, distDir), ...optional } as Record<Who | 'backupJob' | 'controller', Endpoint>;
   });
 
-  it.each(TABLE)('%s -> %s %o: %s', (from, to, port, reaches) => {
+  it.each(profile === 'production' ? [...TABLE, ...CONTROLLER_TABLE, ...BACKUP_TABLE] : [...TABLE, ...MINIKUBE_TABLE])('%s -> %s %o: %s', (from, to, port, reaches) => {
     expect(model.allows(who[from], who[to], port)).toBe(reaches);
   });
 
@@ -162,6 +196,16 @@ const BREAKS: { breaks: string; apply: (dir: string) => void; says: RegExp }[] =
     says: /job\/postgres-migrations-[0-9a-f]+ in postgres cannot reach postgres\/postgres/,
   },
   {
+    breaks: "the base backup CronJob's pods without the PostgreSQL client label",
+    apply: (dir) =>
+      editObjects(
+        dir,
+        (o) => o.kind === 'CronJob' && o.metadata.name === 'postgres-basebackup',
+        (o) => void delete o.spec.jobTemplate.spec.template.metadata.labels['learnflow.dev/postgres-client'],
+      ),
+    says: /cronjob\/postgres-basebackup in postgres cannot reach postgres\/postgres/,
+  },
+  {
     breaks: 'PostgreSQL egress opened to everything',
     apply: (dir) => editObjects(dir, policy('allow-dns-egress'), (o) => void (o.metadata.namespace === 'postgres' && delete o.spec.egress[0].to)),
     says: /statefulset\/postgres in postgres reaches an address outside the cluster on 53\/UDP, 53\/TCP;/,
@@ -172,7 +216,10 @@ describe('network-reachability fails on broken policies', () => {
   let healthy: string;
 
   beforeAll(() => {
-    healthy = synthesizeDist();
+    // minikube with backups on, so that the backup CronJob's policies can be broken too.
+    const config = path.join(tempDir('reachability-config'), 'backups.yaml');
+    fs.writeFileSync(config, 'postgres:\n  backup:\n    enabled: true\n');
+    healthy = synthesizeDist(['--config', config]);
   });
 
   it.each(BREAKS)('$breaks', async ({ apply, says }) => {

@@ -128,7 +128,9 @@ describe('npm run secrets', () => {
     expect(Object.keys(result.state.secrets)).not.toContain('postgres/learnflow-postgres-seed-users');
     // Observability is on in production: postgres_exporter's monitoring role has its Secret.
     expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-monitoring');
-    expect(Object.keys(result.state.secrets)).toHaveLength(6);
+    // Backups are on in production: the backup role's Secret, in the postgres namespace only.
+    expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-backup');
+    expect(Object.keys(result.state.secrets)).toHaveLength(7);
   });
 
   it("copies the CA of PostgreSQL's issued certificate into the apps namespace once it exists, and never overwrites the copy", () => {

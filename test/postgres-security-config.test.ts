@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config/load';
-import { daprRoleConnectionLimit } from '../lib/config/postgres-security';
+import { backupRoleConnectionLimit, daprRoleConnectionLimit } from '../lib/config/postgres-security';
 import { EXIT } from '../lib/exit-codes';
 import { findObject, readTree, runSynthCli, synthObjects, tempDir } from './support/synth';
 
@@ -59,6 +59,14 @@ const BAD_INPUTS: BadInput[] = [
     path: 'postgres.maxConnections',
     rule: "the Dapr state store's 210 (dapr.stateStore.maxConns 10 x dapr.stateStore.maxReplicasPerAppId 3 x 7 dapr.appIds)",
   },
+  {
+    // 16 + 28 + 2 + 3 = 49 fits minikube's 50 without backups (see the test below); the backups' 2 do not.
+    case: "the backups' connections beyond max_connections",
+    profile: 'minikube',
+    override: { postgres: { connectionLimits: { appRole: 16 }, backup: { enabled: true, dump: { enabled: true } } } },
+    path: 'postgres.maxConnections',
+    rule: 'must be at least 51: postgres.connectionLimits.appRole 16',
+  },
 ];
 
 describe('PostgreSQL security configuration: bad input', () => {
@@ -93,12 +101,12 @@ describe('PostgreSQL security configuration: what each choice synthesizes', () =
   it('production: ssl on, our pg_hba, a Certificate from a self-signed CA by default, and clients on verify-full', () => {
     const objects = synthObjects({ profile: 'production' });
     const args: string[] = server(objects).containers[0].args;
-    expect(args).toEqual(expect.arrayContaining(['ssl=on', 'hba_file=/etc/learnflow/postgres-hba/pg_hba.conf', 'superuser_reserved_connections=3']));
+    expect(args).toEqual(expect.arrayContaining(['ssl=on', 'hba_file=/etc/learnflow/postgres-server/pg_hba.conf', 'superuser_reserved_connections=3']));
     expect(kinds(objects)).toEqual(['Issuer/postgres-selfsigned', 'Certificate/postgres-ca', 'Issuer/postgres-ca', 'Certificate/postgres']);
     const certificate = findObject(objects, 'Certificate', 'postgres');
     expect(certificate.spec.dnsNames).toContain('postgres.postgres.svc.cluster.local');
     expect(certificate.spec.issuerRef).toEqual({ group: 'cert-manager.io', kind: 'Issuer', name: 'postgres-ca' });
-    const hba = findObject(objects, 'ConfigMap', 'postgres-hba').data?.['pg_hba.conf'] ?? '';
+    const hba = findObject(objects, 'ConfigMap', 'postgres-server-files').data?.['pg_hba.conf'] ?? '';
     // Every network line is hostssl with scram-sha-256: no 'host', no md5, no trust.
     const network = hba.split('\n').filter((line) => /^host/.test(line));
     expect(network.length).toBeGreaterThan(0);
@@ -127,5 +135,18 @@ describe('PostgreSQL security configuration: what each choice synthesizes', () =
     expect(kinds(optOut)).toEqual([]);
     expect(server(synthObjects()).containers[0].args).not.toContain('ssl=on');
     expect(server(synthObjects({ override: { postgres: { tls: { enabled: true } } } })).containers[0].args).toContain('ssl=on');
+  });
+
+  it("the backup role's CONNECTION LIMIT is its regular sessions (the base backup's size query, the dump), set by the migrations Job and counted in the budget", () => {
+    const limitOf = (override: Record<string, unknown>) =>
+      findObject(synthObjects({ override: { postgres: { backup: override } } }), 'Job', /^postgres-migrations-/).spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === 'BACKUP_CONNECTION_LIMIT',
+      )?.value;
+    expect(limitOf({ enabled: true })).toBe('1');
+    expect(limitOf({ enabled: true, dump: { enabled: true } })).toBe('2');
+    expect(limitOf({ enabled: false })).toBeUndefined();
+    expect(backupRoleConnectionLimit(loadConfig({ profile: 'production' }).postgres.backup)).toBe(1);
+    // The bad input above fails only for the backups: the same pools fit without them.
+    expect(() => loadConfig({ override: { postgres: { connectionLimits: { appRole: 16 } } } })).not.toThrow();
   });
 });

@@ -6,10 +6,11 @@ import * as tls from 'node:tls';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
-import { daprRoleConnectionLimit } from '../lib/config/postgres-security';
+import { backupRoleConnectionLimit, daprRoleConnectionLimit } from '../lib/config/postgres-security';
 import { LearnflowStack } from '../lib/learnflow-stack';
+import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from '../lib/postgres/backup-layout';
 import { generateSecretValues } from '../lib/postgres/secrets';
-import { CLIENT_CA_FILE, HBA_MOUNT, TLS_MOUNT } from '../lib/postgres/tls';
+import { CLIENT_CA_FILE, TLS_MOUNT } from '../lib/postgres/tls';
 import { appRoleOf } from '../verify/data-plane/port-forward';
 import { PostgresTarget, parsePostgresUrl } from '../verify/data-plane/postgres-target';
 import { loadDist } from '../verify/dist';
@@ -117,10 +118,11 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     // The mounts of the server container, laid out as the kubelet projects them: the key owned by root with the
     // pod's group, 0440 (the Secret volume's defaultMode), or by us, 0600, when we are not root.
     const statefulSet = findObject(objects, 'StatefulSet', 'postgres');
-    const hba = findObject(objects, 'ConfigMap', 'postgres-hba').data?.['pg_hba.conf'] ?? '';
-    const mounts = { [TLS_MOUNT]: path.join(work, 'tls'), [HBA_MOUNT]: path.join(work, 'hba') };
+    // The server's files (pg_hba.conf, the archive script: backups are on in production) and its backup volume.
+    const serverFiles = findObject(objects, 'ConfigMap', 'postgres-server-files').data ?? {};
+    const mounts = { [TLS_MOUNT]: path.join(work, 'tls'), [SERVER_FILES_MOUNT]: path.join(work, 'server-files'), [BACKUP_MOUNT]: path.join(work, 'backup') };
     for (const dir of Object.values(mounts)) fs.mkdirSync(dir, { mode: 0o755 });
-    fs.writeFileSync(path.join(mounts[HBA_MOUNT], 'pg_hba.conf'), hba, { mode: 0o444 });
+    for (const [key, content] of Object.entries(serverFiles)) fs.writeFileSync(path.join(mounts[SERVER_FILES_MOUNT], key), content, { mode: 0o444 });
     fs.writeFileSync(path.join(mounts[TLS_MOUNT], 'tls.crt'), certificates.crt, { mode: 0o444 });
     const keyFile = path.join(mounts[TLS_MOUNT], 'tls.key');
     fs.writeFileSync(keyFile, certificates.key, { mode: 0o600 });
@@ -128,12 +130,14 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     if (identity) {
       fs.chownSync(keyFile, 0, identity.gid);
       fs.chmodSync(keyFile, 0o440);
+      // The archiver writes the WAL archive as the server's user.
+      fs.chownSync(mounts[BACKUP_MOUNT], identity.uid, identity.gid);
     }
     caFile = path.join(work, 'ca.crt');
     fs.writeFileSync(caFile, certificates.ca, { mode: 0o444 });
     const container = statefulSet.spec.template.spec.containers[0];
     const args: string[] = container.args.slice(1).map((arg: string) =>
-      Object.entries(mounts).reduce((relocated, [mount, local]) => relocated.replace(`=${mount}/`, `=${local}/`), arg),
+      Object.entries(mounts).reduce((relocated, [mount, local]) => relocated.replaceAll(`${mount}/`, `${local}/`), arg),
     );
     engine = await PostgresEngine.start({
       args,
@@ -154,7 +158,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
   it('runs with ssl on, and dist/ asks for it: the StatefulSet mounts the Certificate Secret and the pg_hba ConfigMap', async () => {
     const [row] = await superuser("SELECT current_setting('ssl') AS ssl, current_setting('hba_file') AS hba, current_setting('password_encryption') AS encryption");
     expect(row).toMatchObject({ ssl: 'on', encryption: 'scram-sha-256' });
-    expect(row.hba).toBe(path.join(work, 'hba', 'pg_hba.conf'));
+    expect(row.hba).toBe(path.join(work, 'server-files', 'pg_hba.conf'));
   });
 
   it('refuses a connection without TLS, for every role', async () => {
@@ -221,6 +225,50 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     const password = secrets['learnflow-postgres-app'].password;
     const open = await Promise.all(Array.from({ length: config.postgres.connectionLimits.appRole }, () => connect(tlsClient('learnflow', password))));
     await expect(connect(tlsClient('learnflow', password))).rejects.toThrow(/too many connections for role "learnflow"/);
+    await Promise.all(open.map((client) => client.end()));
+  }, 60_000);
+
+  it("the backup role alone reaches the replication protocol, over TLS only (hostssl, the CronJob's verify-full); its CONNECTION LIMIT bounds its sessions, not pg_basebackup's WAL senders", async () => {
+    // The base backup CronJob's client settings as dist/ ships them; its libpq takes PGSSLMODE and PGSSLROOTCERT.
+    const env = envOf(findObject(objects, 'CronJob', 'postgres-basebackup').spec.jobTemplate.spec.template.spec.containers[0]);
+    expect(env.PGSSLMODE).toBe('verify-full');
+    const user = env.PGUSER ?? '';
+    expect(user).toBe(config.postgres.backup.role);
+    const password = secrets['learnflow-postgres-backup'].password;
+    // pg_basebackup's first step on the replication protocol (IDENTIFY_SYSTEM), from psql in replication mode: the
+    // harness's PostgreSQL 16 client programs are built without SSL, Debian's psql has it.
+    const replication = (role: string, secret: string, sslmode: string) =>
+      psql(`host=${SERVICE_HOST} dbname=replication replication=true user=${role} password=${secret} sslmode=${sslmode} sslrootcert=${caFile}`, 'IDENTIFY_SYSTEM');
+    const identified = replication(user, password, env.PGSSLMODE ?? '');
+    expect(identified.status, identified.stderr).toBe(0);
+    expect(identified.stdout).toMatch(/^\d+\|1\|/);
+    const plain = replication(user, password, 'disable');
+    expect(plain.status).not.toBe(0);
+    expect(plain.stderr).toMatch(/no pg_hba\.conf entry for replication connection .* no encryption/);
+    const otherRole = replication('learnflow', secrets['learnflow-postgres-app'].password, 'verify-full');
+    expect(otherRole.status).not.toBe(0);
+    expect(otherRole.stderr).toMatch(/no pg_hba\.conf entry for replication connection .*user "learnflow"/);
+    // The limit bites on regular sessions (the size query, pg_dump): one more is refused. pg_basebackup -X
+    // stream's two replication connections still open beside them: WAL senders are not counted against it.
+    const [limit] = await superuser(`SELECT rolconnlimit FROM pg_roles WHERE rolname = '${user}'`);
+    expect(limit.rolconnlimit).toBe(backupRoleConnectionLimit(config.postgres.backup));
+    const session = (replicationMode: boolean) => {
+      const settings = {
+        host: '127.0.0.1',
+        port: engine.port,
+        user,
+        password,
+        database: replicationMode ? 'replication' : 'postgres',
+        ...(replicationMode ? { replication: 'true' } : {}),
+        ssl: { ca: certificates.ca, servername: SERVICE_HOST },
+      };
+      return new Client(settings);
+    };
+    const open = await Promise.all(Array.from({ length: limit.rolconnlimit }, () => connect(session(false))));
+    await expect(connect(session(false))).rejects.toThrow(new RegExp(`too many connections for role "${user}"`));
+    open.push(...(await Promise.all([connect(session(true)), connect(session(true))])));
+    const senders = await superuser(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = '${user}' AND backend_type = 'walsender'`);
+    expect(senders[0].n).toBe(2);
     await Promise.all(open.map((client) => client.end()));
   }, 60_000);
 

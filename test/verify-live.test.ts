@@ -32,8 +32,15 @@ interface LiveCase {
 }
 
 // The dist/ of these tests holds every kind a live check judges: observability's PodMonitors and PrometheusRule,
-// and PostgreSQL's TLS with a cert-manager Certificate signed by a ClusterIssuer of the cluster.
-const OVERRIDE = { observability: { enabled: true }, postgres: { tls: { enabled: true, source: 'cert-manager', issuer: { kind: 'ClusterIssuer', name: 'corp-ca' } } } };
+// PostgreSQL's TLS with a cert-manager Certificate signed by a ClusterIssuer of the cluster, and backups (the
+// base backup and dump CronJobs, the backup volume).
+const OVERRIDE = {
+  observability: { enabled: true },
+  postgres: {
+    tls: { enabled: true, source: 'cert-manager', issuer: { kind: 'ClusterIssuer', name: 'corp-ca' } },
+    backup: { enabled: true, dump: { enabled: true } },
+  },
+};
 const established = (name: string): K8sObject => ({
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
@@ -61,6 +68,20 @@ const CASES: LiveCase[] = [
   { check: 'live-pvcs-bound', breaks: 'a missing PVC', edit: remove('PersistentVolumeClaim', 'data-kafka-0'), says: 'does not exist' },
   { check: 'live-service-endpoints', breaks: 'a Service without endpoints', edit: mutate('Endpoints', 'kafka-bootstrap', (o) => void (o.subsets = [])), says: 'kafka-bootstrap has no ready endpoints' },
   { check: 'live-jobs-complete', breaks: 'a failed Job', edit: mutate('Job', /^kafka-topics-/, (o) => void (o.status = { failed: 7, conditions: [{ type: 'Failed', status: 'True' }] })), says: 'failed (7 failed pod(s))' },
+  {
+    check: 'live-cronjobs-recent',
+    breaks: 'a base backup that last succeeded three days ago',
+    edit: mutate('CronJob', 'postgres-basebackup', (o) => void (o.status.lastSuccessfulTime = new Date(Date.now() - 3 * 86_400_000).toISOString())),
+    says: "newest successful run is 72.0 h old; schedule '0 2 * * *' expects one every 24.0 h",
+  },
+  {
+    check: 'live-cronjobs-recent',
+    breaks: 'a dump that never succeeded',
+    edit: mutate('CronJob', 'postgres-dump', (o) => void delete o.status.lastSuccessfulTime),
+    says: 'CronJob postgres/postgres-dump has never succeeded',
+  },
+  { check: 'live-cronjobs-recent', breaks: 'the base backup CronJob missing', edit: remove('CronJob', 'postgres-basebackup'), says: 'is not in the cluster' },
+  { check: 'live-pvcs-bound', breaks: 'a pending backup volume', edit: mutate('PersistentVolumeClaim', 'postgres-backup', (o) => void (o.status.phase = 'Pending')), says: 'postgres-backup is Pending' },
   { check: 'live-dapr-crds', breaks: 'the Component CRD missing', edit: remove('CustomResourceDefinition', 'components.dapr.io'), says: 'CRD components.dapr.io is not installed' },
   { check: 'live-dapr-control-plane', breaks: 'sentry not ready', edit: mutate('Deployment', 'dapr-sentry', (o) => void (o.status.readyReplicas = 0)), says: 'dapr-sentry: 0/1 ready' },
   { check: 'live-dapr-control-plane', breaks: 'the scheduler missing', edit: remove('StatefulSet', 'dapr-scheduler-server'), says: 'dapr-scheduler-server is not installed' },

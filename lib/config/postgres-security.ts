@@ -55,6 +55,7 @@ interface BudgetInput {
     readonly maxConnections: number;
     readonly tls: z.infer<typeof postgresTls>;
     readonly connectionLimits: z.infer<typeof postgresConnectionLimits>;
+    readonly backup: { readonly enabled: boolean; readonly dump: { readonly enabled: boolean } };
   };
   readonly dapr: { readonly appIds: readonly string[]; readonly stateStore: { readonly maxConns: number; readonly maxReplicasPerAppId: number } };
 }
@@ -65,8 +66,22 @@ export function daprRoleConnectionLimit(dapr: BudgetInput['dapr']): number {
 }
 
 /**
- * Production keeps TLS unless the loud opt-out is set; and every client's pool, the Jobs and the
- * superuser's reserve must fit max_connections, or the last client to connect is refused at run time.
+ * CONNECTION LIMIT of the backup role (0 when backups are off): its regular sessions, base-backup.sh's size
+ * query (psql, closed before pg_basebackup starts) and pg_dump (one, without -j). A long base backup may still
+ * run when the dump is due, so both count. pg_basebackup's own two connections (-X stream: the files and the
+ * WAL stream) are WAL senders: they take max_wal_senders slots (10 by default), not max_connections ones
+ * (since PostgreSQL 12), and PostgreSQL 16 does not count them against the role's CONNECTION LIMIT either
+ * (measured on 16.14: a role limited to 1 opened 3 WAL senders, then 1 regular session, and was refused the
+ * 2nd; test/postgres-tls.test.ts pins it for the backup role).
+ */
+export function backupRoleConnectionLimit(backup: BudgetInput['postgres']['backup']): number {
+  if (!backup.enabled) return 0;
+  return 1 + (backup.dump.enabled ? 1 : 0);
+}
+
+/**
+ * Production keeps TLS unless the loud opt-out is set; and every client's pool, the backups, the Jobs and
+ * the superuser's reserve must fit max_connections, or the last client to connect is refused at run time.
  */
 export function checkPostgresSecurity(config: BudgetInput, ctx: z.RefinementCtx): void {
   const { tls } = config.postgres;
@@ -80,8 +95,9 @@ export function checkPostgresSecurity(config: BudgetInput, ctx: z.RefinementCtx)
     });
   }
   const dapr = daprRoleConnectionLimit(config.dapr);
+  const backup = backupRoleConnectionLimit(config.postgres.backup);
   const { appRole } = config.postgres.connectionLimits;
-  const needed = appRole + dapr + JOB_CONNECTIONS + SUPERUSER_RESERVED_CONNECTIONS;
+  const needed = appRole + dapr + backup + JOB_CONNECTIONS + SUPERUSER_RESERVED_CONNECTIONS;
   if (needed > config.postgres.maxConnections) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
@@ -89,7 +105,8 @@ export function checkPostgresSecurity(config: BudgetInput, ctx: z.RefinementCtx)
       message:
         `must be at least ${needed}: postgres.connectionLimits.appRole ${appRole} + the Dapr state store's ${dapr} ` +
         `(dapr.stateStore.maxConns ${config.dapr.stateStore.maxConns} x dapr.stateStore.maxReplicasPerAppId ${config.dapr.stateStore.maxReplicasPerAppId} ` +
-        `x ${config.dapr.appIds.length} dapr.appIds) + ${JOB_CONNECTIONS} for the Jobs + ${SUPERUSER_RESERVED_CONNECTIONS} superuser_reserved_connections`,
+        `x ${config.dapr.appIds.length} dapr.appIds) + ${backup ? `${backup} for the backups (postgres.backup) + ` : ''}` +
+        `${JOB_CONNECTIONS} for the Jobs + ${SUPERUSER_RESERVED_CONNECTIONS} superuser_reserved_connections`,
     });
   }
 }

@@ -13,8 +13,9 @@ export interface PostgresNetworkPoliciesProps {
 
 /**
  * Default-deny ingress and egress for the postgres namespace. The server port is open to the LearnFlow
- * services' Dapr-injected pods and to the migrations and seed Jobs; the Jobs may reach the server, and every
- * pod the cluster DNS. The server itself connects nowhere.
+ * services' Dapr-injected pods and to the Jobs that carry the client label (migrations, seed, and the base
+ * backup and dump CronJobs' pods); the Jobs may reach the server, and every pod the cluster DNS. The server
+ * itself connects nowhere (its archive_command copies to a mounted volume, not over the network).
  */
 export class PostgresNetworkPolicies extends Construct {
   constructor(scope: Construct, id: string, props: PostgresNetworkPoliciesProps) {

@@ -2,9 +2,10 @@ import { Construct } from 'constructs';
 import { postgresObjectNames, serviceHost } from '../config/object-names';
 import { POSTGRES_CA_SECRET } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
+import { contentHash } from '../platform/content-hash';
 import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import * as k8s from '../platform/k8s';
-import { IntOrString } from '../platform/k8s';
+import { IntOrString, Quantity } from '../platform/k8s';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -12,7 +13,10 @@ import {
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { readProjectFile } from '../platform/project-files';
 import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
+import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from './backup-layout';
+import { hbaFile } from './pg-hba';
 import { PostgresSecrets, SUPERUSER } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
 import { CLIENT_CA_FILE, PostgresTls } from './tls';
@@ -76,6 +80,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
   public readonly secrets: PostgresSecrets;
   /** The server's certificate and pg_hba (nothing when postgres.tls.enabled is false). */
   public readonly tls: PostgresTls;
+  /** The backup volume's claim, which the server's archive_command and the backup Jobs write to. @default - none: backups are off */
+  public readonly backupClaimName?: string;
 
   constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
@@ -136,7 +142,11 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
         `${this.statefulSetName}-0.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`,
       ],
     });
-    const settings = [...serverSettings(config), ...this.tls.settings].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    const backup = config.backup.enabled ? this.backupVolume(config, labels) : undefined;
+    this.backupClaimName = backup?.claimName;
+    const files = this.serverFiles(config, labels);
+
+    const settings = [...serverSettings(config), ...this.tls.settings, ...(files?.settings ?? [])].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
     // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
     // server on the socket only, which must not count as started or ready.
     const acceptsConnections = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
@@ -155,7 +165,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
         selector: { matchLabels: this.podSelector },
         template: {
-          metadata: { labels },
+          // A changed archive script or pg_hba.conf rolls the pod, so the server reads it.
+          metadata: { labels, annotations: files ? { 'learnflow.dev/server-files-hash': files.hash } : undefined },
           spec: {
             // The Service named postgres would inject POSTGRES_PORT, POSTGRES_SERVICE_HOST, ... into
             // the POSTGRES_* variables the entrypoint reads.
@@ -194,6 +205,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
                   { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
                   ...this.tls.mounts,
                   ...writable.mounts,
+                  ...(files?.mounts ?? []),
+                  ...(backup?.mounts ?? []),
                 ],
               },
             ],
@@ -205,6 +218,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
               },
               ...this.tls.volumes,
               ...writable.volumes,
+              ...(files?.volumes ?? []),
+              ...(backup?.volumes ?? []),
             ],
           },
         },
@@ -245,6 +260,15 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
     };
   }
 
+  /** Who mounts the server certificate Secret's ca.crt to verify the server (verify-full). */
+  private caReaders(): string[] {
+    return [
+      'the migrations and seed Jobs',
+      ...(this.secrets.backup ? ['the base backup and dump CronJobs'] : []),
+      ...(this.secrets.monitoring ? ['the monitoring-role Job', 'postgres_exporter'] : []),
+    ];
+  }
+
   /** The TLS Secrets: not created by `npm run secrets` (a certificate is issued, not generated). */
   private tlsEndpointLines(): string[] {
     const { secretName, source } = this.tls;
@@ -256,12 +280,69 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
       `${secretName}  (namespaces: ${this.namespace})`,
       '  keys:    tls.crt, tls.key, ca.crt',
       `  writer:  ${writer}`,
-      `  readers: StatefulSet ${this.statefulSetName} (tls.crt, tls.key); ${this.secrets.monitoring ? 'the migrations, seed and monitoring-role Jobs and postgres_exporter' : 'the migrations and seed Jobs'} (ca.crt)`,
+      `  readers: StatefulSet ${this.statefulSetName} (tls.crt, tls.key); ${this.caReaders().join(', ')} (ca.crt)`,
       `${POSTGRES_CA_SECRET}  (namespaces: ${this.appsNamespace})`,
       '  keys:    ca.crt',
       `  writer:  \`npm run secrets\`, a copy of ${secretName}'s ca.crt once the certificate is issued (\`npm run deploy\` runs it again after applying)`,
       `  readers: the services and their Dapr sidecars, mounted at ${CLIENT_CA_FILE.replace(/\/ca\.crt$/, '')} (pod volume + annotation dapr.io/volume-mounts)`,
     ];
+  }
+
+  /**
+   * The backup volume: a claim of its own, not a claim template (adding a template to a live StatefulSet
+   * is a change the API refuses).
+   */
+  private backupVolume(config: PostgresConfig, labels: Record<string, string>) {
+    const names = postgresObjectNames(config.name);
+    const { storage } = config.backup;
+    new k8s.KubePersistentVolumeClaim(this, 'BackupVolume', {
+      metadata: {
+        name: names.backupClaim,
+        namespace: this.namespace,
+        labels: { ...labels, 'app.kubernetes.io/component': 'backup' },
+        // The backups must outlive the manifests: kubectl delete -f dist/, an Argo CD or Flux prune.
+        annotations: {
+          'argocd.argoproj.io/sync-options': 'Delete=false,Prune=false',
+          'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+          'helm.sh/resource-policy': 'keep',
+        },
+      },
+      spec: {
+        accessModes: [storage.accessMode],
+        storageClassName: storage.storageClassName,
+        volumeMode: 'Filesystem',
+        resources: { requests: { storage: Quantity.fromString(storage.size) } },
+      },
+    });
+    return {
+      claimName: names.backupClaim,
+      volumes: [{ name: 'backup', persistentVolumeClaim: { claimName: names.backupClaim } }],
+      mounts: [{ name: 'backup', mountPath: BACKUP_MOUNT }],
+    };
+  }
+
+  /**
+   * One ConfigMap of the server's own files, mounted once: our pg_hba.conf whenever TLS or backups are on
+   * (hostssl with TLS; the backup role's replication line with backups), and the backup scripts. With
+   * neither, the image's own pg_hba.conf applies and nothing is shipped.
+   */
+  private serverFiles(config: PostgresConfig, labels: Record<string, string>) {
+    const { tls, backup } = config;
+    if (!tls.enabled && !backup.enabled) return undefined;
+    const names = postgresObjectNames(config.name);
+    const files: Record<string, string> = {
+      'pg_hba.conf': hbaFile({ ssl: tls.enabled, replicationRole: backup.enabled ? backup.role : undefined }),
+      ...(backup.enabled
+        ? { 'archive-wal.sh': readProjectFile('lib/postgres/archive-wal.sh'), 'restore-data.sh': readProjectFile('lib/postgres/restore-data.sh') }
+        : {}),
+    };
+    new k8s.KubeConfigMap(this, 'ServerFiles', { metadata: { name: names.serverFiles, namespace: this.namespace, labels }, data: files });
+    return {
+      hash: contentHash(JSON.stringify(files)),
+      settings: [['hba_file', `${SERVER_FILES_MOUNT}/pg_hba.conf`]] as const,
+      volumes: [{ name: 'server-files', configMap: { name: names.serverFiles } }],
+      mounts: [{ name: 'server-files', mountPath: SERVER_FILES_MOUNT, readOnly: true }],
+    };
   }
 }
 

@@ -54,6 +54,8 @@ export class PostgresSecrets {
   public readonly dapr: SecretContract;
   /** @default - absent unless test users are seeded */
   public readonly seedUsers?: SecretContract;
+  /** @default - absent unless backups are on */
+  public readonly backup?: SecretContract;
   /** @default - absent unless observability is on */
   public readonly monitoring?: SecretContract;
 
@@ -120,6 +122,17 @@ export class PostgresSecrets {
       }),
     };
 
+    if (config.backup.enabled) {
+      this.backup = {
+        name: 'learnflow-postgres-backup',
+        namespaces: [postgresNamespace],
+        keys: [{ key: 'password', description: `password of the backup role '${config.backup.role}' (the migrations Job sets it)` }],
+        generatedKeys: ['password'],
+        readers: ['the migrations Job', 'the base backup and dump CronJobs'],
+        render: (generated) => ({ password: generated.password }),
+      };
+    }
+
     if (props.monitoringRole) {
       this.monitoring = {
         name: 'learnflow-postgres-monitoring',
@@ -145,7 +158,14 @@ export class PostgresSecrets {
 
   /** Every Secret of the contract, in the order an operator creates them. */
   public get all(): readonly SecretContract[] {
-    return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : []), ...(this.monitoring ? [this.monitoring] : [])];
+    return [
+      this.superuser,
+      this.app,
+      this.dapr,
+      ...(this.backup ? [this.backup] : []),
+      ...(this.seedUsers ? [this.seedUsers] : []),
+      ...(this.monitoring ? [this.monitoring] : []),
+    ];
   }
 }
 

@@ -1,6 +1,7 @@
 import { postgresMemoryPlan } from '../config/postgres-memory';
 import { SUPERUSER_RESERVED_CONNECTIONS } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
+import { archiveSettings } from './backup-layout';
 
 /** postgresql.conf settings, in the order they are passed as `-c name=value`. */
 export type ServerSettings = ReadonlyArray<readonly [name: string, value: string]>;
@@ -22,6 +23,7 @@ export function serverSettings(config: PostgresConfig): ServerSettings {
     ['huge_pages', 'off'],
     // Slow queries in the pod log, where a service author looks first.
     ['log_min_duration_statement', '1s'],
+    ...archiveSettings(config.backup),
   ];
 }
 

@@ -7,13 +7,12 @@ import {
 } from '../../imports/cert-manager-certificate-cert-manager.io';
 import { Issuer } from '../../imports/cert-manager-issuer-cert-manager.io';
 import type { PostgresConfig } from '../config/schema';
-import * as k8s from '../platform/k8s';
+import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
 import type { ServerSettings } from './server-settings';
 
-/** Where the server's certificate Secret and its pg_hba.conf are mounted in the server container. */
+/** Where the server's certificate Secret is mounted in the server container. */
 export const TLS_MOUNT = '/etc/learnflow/postgres-tls';
-export const HBA_MOUNT = '/etc/learnflow/postgres-hba';
 
 /** Where clients (the services, the Dapr sidecars) mount the CA Secret of the apps namespace. */
 export const CLIENT_CA_MOUNT = '/etc/learnflow/postgres-ca';
@@ -27,11 +26,12 @@ export interface PostgresTlsProps {
 }
 
 /**
- * The server side of PostgreSQL's TLS: the certificate (a cert-manager Certificate, or the user's Secret),
- * and a pg_hba.conf that admits network clients only over TLS with SCRAM. Adds nothing when TLS is off.
+ * The server side of PostgreSQL's TLS: the certificate (a cert-manager Certificate, or the user's Secret)
+ * and the ssl settings. Adds nothing when TLS is off. The pg_hba.conf that admits network clients only over
+ * TLS is the server's (pg-hba.ts, in the server-files ConfigMap).
  */
 export class PostgresTls extends Construct {
-  /** `-c` settings for the server: ssl, its files, our pg_hba. */
+  /** `-c` settings for the server: ssl and its files. */
   public readonly settings: ServerSettings;
   public readonly volumes: k8s.Volume[];
   public readonly mounts: k8s.VolumeMount[];
@@ -54,12 +54,6 @@ export class PostgresTls extends Construct {
     this.secretName = tls.secretName;
     const labels = appLabels(config.name, 'tls');
     if (tls.source === 'cert-manager') this.certificate(config, namespace, props.dnsNames, labels);
-
-    const hbaConfigMap = `${config.name}-hba`;
-    new k8s.KubeConfigMap(this, 'Hba', {
-      metadata: { name: hbaConfigMap, namespace, labels },
-      data: { 'pg_hba.conf': hbaFile() },
-    });
     this.settings = [
       ['ssl', 'on'],
       ['ssl_cert_file', `${TLS_MOUNT}/tls.crt`],
@@ -67,18 +61,13 @@ export class PostgresTls extends Construct {
       ['ssl_min_protocol_version', 'TLSv1.2'],
       // Stored verifiers are SCRAM (PostgreSQL 14+ default, pinned): an md5 hash could not log in under pg_hba's scram-sha-256.
       ['password_encryption', 'scram-sha-256'],
-      ['hba_file', `${HBA_MOUNT}/pg_hba.conf`],
     ];
     this.volumes = [
       // The key is owned by root with the pod's group (fsGroup 999): PostgreSQL accepts a root-owned key
       // with group read and nothing for others (be-secure-common.c, check_ssl_key_file_permissions).
       { name: 'tls', secret: { secretName: tls.secretName, defaultMode: 0o440, items: ['tls.crt', 'tls.key'].map((key) => ({ key, path: key })) } },
-      { name: 'hba', configMap: { name: hbaConfigMap, defaultMode: 0o444 } },
     ];
-    this.mounts = [
-      { name: 'tls', mountPath: TLS_MOUNT, readOnly: true },
-      { name: 'hba', mountPath: HBA_MOUNT, readOnly: true },
-    ];
+    this.mounts = [{ name: 'tls', mountPath: TLS_MOUNT, readOnly: true }];
   }
 
   /** The server Certificate, signed by the configured issuer or by a self-signed CA of the postgres namespace. */
@@ -115,19 +104,4 @@ export class PostgresTls extends Construct {
       },
     });
   }
-}
-
-/**
- * Local connections over the socket only as the superuser by peer (the image's initialisation and
- * maintenance in the pod, as uid 999 = postgres); from the network only TLS with SCRAM. Anything else
- * matches no line and is refused ("no pg_hba.conf entry").
- */
-export function hbaFile(): string {
-  return [
-    '# TYPE  DATABASE  USER      ADDRESS    METHOD',
-    'local   all       postgres             peer',
-    'hostssl all       all       0.0.0.0/0  scram-sha-256',
-    'hostssl all       all       ::/0       scram-sha-256',
-    '',
-  ].join('\n');
 }

@@ -13,6 +13,7 @@ const RESOURCES: Readonly<Record<ClusterKind, string>> = {
   StatefulSet: 'statefulsets',
   Deployment: 'deployments',
   Job: 'jobs',
+  CronJob: 'cronjobs',
   CustomResourceDefinition: 'customresourcedefinitions',
   Component: 'components.dapr.io',
   Issuer: 'issuers.cert-manager.io',

@@ -1,3 +1,4 @@
+import { scheduleWindow } from '../../lib/config/cron';
 import type { ClusterKind } from '../cluster/cluster-reader';
 import type { LiveContext } from '../context';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type K8sObject, pass, refOf, skip, warn } from '../model';
@@ -147,6 +148,49 @@ async function crdsInstalled(context: LiveContext, names: readonly string[]): Pr
     return crd.status && !conditionTrue(crd, 'Established') ? fail([ref], `CRD ${name} is not established`) : pass([ref], `CRD ${name} is installed`);
   });
 }
+
+const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)} h`;
+
+export const liveCronJobsRecent: Check<LiveContext> = {
+  id: 'live-cronjobs-recent',
+  description: "every CronJob of dist/ (the base backups, the dump) last succeeded within its schedule's interval plus its run time",
+  component: 'cluster',
+  remediation: 'kubectl -n <ns> get jobs -l app.kubernetes.io/component=<component>; kubectl -n <ns> logs job/<last job>; run one now: kubectl -n <ns> create job --from=cronjob/<name> <name>-manual',
+  run: (context) =>
+    withLive(context, 'CronJob', (item, live) => {
+      if (!live) return missing(item);
+      const ref = refOf(item);
+      const schedule = String(live.spec?.schedule ?? item.object.spec?.schedule);
+      if (live.spec?.suspend) return warn([ref], `${formatRef(ref)} is suspended: no backup is taken`);
+      const now = new Date();
+      let window: { previous: Date; intervalMs: number };
+      try {
+        window = scheduleWindow(schedule, now);
+      } catch (error) {
+        return fail([ref], `${formatRef(ref)}: schedule '${schedule}' cannot be evaluated (${(error as Error).message})`);
+      }
+      // A run may take up to its deadline after it was due; older than interval + deadline means runs were missed or failed.
+      const deadlineMs = 1000 * Number(live.spec?.jobTemplate?.spec?.activeDeadlineSeconds ?? 0);
+      const allowedMs = window.intervalMs + deadlineMs;
+      const lastSuccess = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
+      const createdAt = (live.metadata as { creationTimestamp?: string }).creationTimestamp;
+      const created = createdAt ? new Date(createdAt) : undefined;
+      if (!lastSuccess) {
+        if (created && now.getTime() - created.getTime() <= allowedMs) {
+          return warn([ref], `${formatRef(ref)} has not succeeded yet (created ${hours(now.getTime() - created.getTime())} ago; schedule '${schedule}')`);
+        }
+        return fail([ref], `${formatRef(ref)} has never succeeded (schedule '${schedule}', one run every ${hours(window.intervalMs)} at most)`);
+      }
+      const ageMs = now.getTime() - lastSuccess.getTime();
+      if (ageMs > allowedMs) {
+        return fail(
+          [ref],
+          `${formatRef(ref)}: the newest successful run is ${hours(ageMs)} old; schedule '${schedule}' expects one every ${hours(window.intervalMs)} (allowing ${hours(deadlineMs)} to run)`,
+        );
+      }
+      return pass([ref], `${formatRef(ref)}: newest successful run ${hours(ageMs)} ago (schedule '${schedule}')`);
+    }),
+};
 
 export const liveDaprCrds: Check<LiveContext> = {
   id: 'live-dapr-crds',

@@ -6,6 +6,7 @@ import {
   liveCertManagerCrds,
   liveDaprComponents,
   liveDaprControlPlane,
+  liveCronJobsRecent,
   liveDaprCrds,
   liveJobsComplete,
   liveNamespaces,
@@ -40,6 +41,7 @@ import {
   postgresLiveRolePrivileges,
   postgresLiveSeed,
   postgresLiveTables,
+  postgresLiveArchiver,
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
 import { postgresMemoryPlan } from './postgres-memory';
@@ -104,6 +106,7 @@ export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   livePvcsBound,
   liveServiceEndpoints,
   liveJobsComplete,
+  liveCronJobsRecent,
   liveDaprCrds,
   livePrometheusOperatorCrds,
   liveCertManagerCrds,
@@ -128,4 +131,5 @@ export const POSTGRES_LIVE_CHECKS: readonly Check<PostgresLiveContext>[] = [
   postgresLiveSeed,
   postgresLiveRolePrivileges,
   postgresLiveWriteRoundTrip,
+  postgresLiveArchiver,
 ];
