@@ -1,6 +1,7 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
-import { kafkaObjectNames, POSTGRES_JOBS, postgresObjectNames } from './config/object-names';
+import { kafkaObjectNames, POSTGRES_JOBS, type PostgresCronJob, postgresObjectNames } from './config/object-names';
+import { longestScheduleGapMs } from './config/cron';
 import { daprRoleConnectionLimit } from './config/postgres-security';
 import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
@@ -157,14 +158,28 @@ export class LearnflowStack {
         },
       ],
     });
+    const { backup } = config.postgres;
+    const names = postgresObjectNames(config.postgres.name);
+    // Missed: no success within the longest gap of the schedule plus one run's deadline.
+    const backupAlert = (job: PostgresCronJob, what: string, schedule: string) => ({
+      cronJob: names.cronJob(job),
+      what,
+      maxAgeSeconds: Math.round(longestScheduleGapMs(schedule) / 1000) + backup.activeDeadlineSeconds,
+    });
+    const backups = backup.enabled
+      ? [backupAlert('basebackup', 'base backup', backup.schedule), ...(backup.dump.enabled ? [backupAlert('dump', 'dump', backup.dump.schedule)] : [])]
+      : [];
     new AlertsAndDashboards(chart, 'AlertsAndDashboards', {
       config: config.observability,
       kafkaNamespace: namespaces.kafka,
       postgresNamespace: namespaces.postgres,
       kafkaStatefulSets: this.kafka.nodeSets.map((set) => set.statefulSet),
       postgresStatefulSet: this.postgres.statefulSetName,
-      jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job))],
+      // A CronJob's Jobs are named <cronjob>-<scheduled minute>: the CronJob's name is their prefix.
+      jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job)), ...backups.map((b) => b.cronJob)],
       declaredTopics: config.kafka.topics,
+      walArchiving: backup.enabled,
+      backups,
     });
   }
 

@@ -42,3 +42,21 @@ export function scheduleWindow(schedule: string, now: Date): { previous: Date; i
   const after = CronExpressionParser.parse(schedule.trim(), { currentDate: now, tz: 'UTC' }).next().toDate();
   return { previous, intervalMs: Math.max(previous.getTime() - before.getTime(), after.getTime() - previous.getTime()) };
 }
+
+/**
+ * The longest wait between two runs of `schedule` over a year (UTC), from a fixed day so that synth stays
+ * deterministic: a weekday-only schedule's weekend, a monthly one's 31 days.
+ */
+export function longestScheduleGapMs(schedule: string): number {
+  const runs = CronExpressionParser.parse(schedule.trim(), { currentDate: new Date(Date.UTC(2026, 0, 1)), tz: 'UTC' });
+  const end = Date.UTC(2027, 0, 8);
+  let previous = runs.next().toDate().getTime();
+  let longest = 0;
+  // An hourly schedule has 8,760 runs a year; a minutely one is cut at a week of them.
+  for (let i = 0; i < 10_080 && previous < end; i++) {
+    const next = runs.next().toDate().getTime();
+    longest = Math.max(longest, next - previous);
+    previous = next;
+  }
+  return longest;
+}

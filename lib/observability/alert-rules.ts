@@ -33,6 +33,10 @@ export interface AlertRulesProps {
   readonly jobPrefixes: readonly string[];
   /** The topics the topics Job declares, and their partition counts. */
   readonly declaredTopics: readonly { readonly name: string; readonly partitions: number }[];
+  /** PostgreSQL archives its WAL (postgres.backup.enabled). */
+  readonly walArchiving: boolean;
+  /** The backup CronJobs, each with the age of its newest success beyond which a run was missed. */
+  readonly backups: readonly { readonly cronJob: string; readonly what: string; readonly maxAgeSeconds: number }[];
 }
 
 /** The recorded series of a declared topic's partition count (one series per topic, label `topic`). */
@@ -181,6 +185,35 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
           runbook:
             'PostgreSQL stops accepting writes when the volume is full. Check for WAL piling up (archiving failing, an abandoned replication slot) and table bloat; grow the volume.',
         },
+        ...(props.walArchiving
+          ? [
+              {
+                alert: 'PostgresWalArchivingFailing',
+                // Failures and no success in the same window: an idle server archives nothing and fails nothing.
+                expr:
+                  `increase(pg_stat_archiver_failed_count{${postgres}}[10m]) > 0` +
+                  ` and on (namespace, pod) increase(pg_stat_archiver_archived_count{${postgres}}[10m]) == 0`,
+                for: '5m',
+                severity: 'critical' as const,
+                summary: 'PostgreSQL fails to archive its WAL: point-in-time restore stops at the last archived segment, and WAL piles up on the data volume',
+                runbook:
+                  `kubectl -n ${props.postgresNamespace} logs statefulset/${props.postgresStatefulSet} | grep archive: the archive command says why (backup volume full, not mounted, a segment already archived with other content). ` +
+                  'SELECT * FROM pg_stat_archiver shows the last failed segment. The primary keeps every unarchived segment (nothing is lost) until the data volume fills: see PostgresDiskFilling. ' +
+                  'npm run verify -- --live reports it too (postgres-live-archiver).',
+              },
+            ]
+          : []),
+        ...props.backups.map((backup) => ({
+          alert: 'PostgresBackupTooOld',
+          expr: `time() - kube_cronjob_status_last_successful_time{${postgres}, cronjob="${backup.cronJob}"} > ${backup.maxAgeSeconds}`,
+          for: '10m',
+          severity: 'warning' as const,
+          summary: `The newest successful PostgreSQL ${backup.what} ({{ $labels.cronjob }}) is {{ $value | humanizeDuration }} old: a scheduled run was missed or failed`,
+          runbook:
+            `kubectl -n ${props.postgresNamespace} get cronjob,jobs: its runs are the Jobs ${backup.cronJob}-<minute>; the logs of the last failed one say why ` +
+            '(pg_verifybackup, the backup volume full, the server unreachable). A suspended CronJob runs nothing. Until it succeeds, a restore starts from an older backup and replays more WAL. ' +
+            'npm run verify -- --live reports it too (live-cronjobs-recent).',
+        })),
       ],
     },
     {
