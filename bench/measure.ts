@@ -7,7 +7,7 @@ export const ROOT = projectRoot();
 export interface Measurement {
   readonly id: string;
   readonly value: number;
-  readonly unit: 'ms' | 'x' | '%';
+  readonly unit: 'ms' | 'x' | '%' | 'MiB';
   /** Human-readable target, e.g. '<= 500 ms'. */
   readonly target: string;
   readonly met: boolean;
@@ -54,4 +54,8 @@ export function atLeast(id: string, ratio: number, minimum: number): Measurement
 
 export function atMostPercent(id: string, percent: number, maximum: number): Measurement {
   return { id, value: percent, unit: '%', target: `<= ${maximum} %`, met: percent <= maximum };
+}
+
+export function atMostMiB(id: string, mebibytes: number, maximum: number): Measurement {
+  return { id, value: mebibytes, unit: 'MiB', target: `<= ${maximum} MiB`, met: mebibytes <= maximum };
 }

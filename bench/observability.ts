@@ -5,7 +5,7 @@ import { produce } from '../test/harness/kafka/client';
 import { sleep } from '../test/harness/processes';
 import { scrape } from '../test/observability/scrape';
 import { runSynthCli, tempDir } from '../test/support/synth';
-import { atMost, atMostPercent, type Measurement, median } from './measure';
+import { atMost, atMostMiB, atMostPercent, type Measurement, median } from './measure';
 
 const LOAD_MS = 45_000;
 const WARM_UP_MS = 15_000;
@@ -34,7 +34,7 @@ async function load(brokers: string[], until: number): Promise<number> {
 }
 
 /** One broker (minikube profile) with or without the agent: its CPU seconds over the same load window. */
-async function brokerUnderLoad(agent: boolean): Promise<{ cpuSeconds: number; sent: number; scrapeMs: number[] }> {
+async function brokerUnderLoad(agent: boolean): Promise<{ cpuSeconds: number; sent: number; scrapeMs: number[]; liveHeapBytes: number }> {
   const distDir = synth(agent);
   const cluster = await KafkaTestCluster.start({ distDir });
   try {
@@ -45,7 +45,8 @@ async function brokerUnderLoad(agent: boolean): Promise<{ cpuSeconds: number; se
     const scrapeMs: number[] = [];
     const container = cluster.manifests.statefulSet.spec.template.spec.containers[0];
     const metricsPort = container.ports.find((p: { name: string }) => p.name === 'metrics')?.containerPort;
-    const started = cluster.brokerCpuSeconds(0);
+    const broker = cluster.brokerPods[0];
+    const started = cluster.cpuSecondsOf(broker, 'kafka');
     const until = Date.now() + LOAD_MS;
     const scraping = (async () => {
       while (agent && Date.now() + SCRAPE_EVERY_MS < until) {
@@ -55,7 +56,8 @@ async function brokerUnderLoad(agent: boolean): Promise<{ cpuSeconds: number; se
     })();
     const sent = await load(brokers, until);
     await scraping;
-    return { cpuSeconds: cluster.brokerCpuSeconds(0) - started, sent, scrapeMs };
+    const cpuSeconds = cluster.cpuSecondsOf(broker, 'kafka') - started;
+    return { cpuSeconds, sent, scrapeMs, liveHeapBytes: await cluster.liveHeapBytes(broker) };
   } finally {
     await cluster.close();
     fs.rmSync(path.dirname(distDir), { recursive: true, force: true });
@@ -64,7 +66,8 @@ async function brokerUnderLoad(agent: boolean): Promise<{ cpuSeconds: number; se
 
 /**
  * Broker CPU with the OpenTelemetry agent against without, under the same produce load (PRODUCT.md target
- * <= 5 % overhead), normalised per message sent; and the duration of a scrape of the agent.
+ * <= 5 % overhead), normalised per message sent; the broker's live heap after a full GC, with and without;
+ * and the duration of a scrape of the agent.
  */
 export async function benchObservability(): Promise<Measurement[]> {
   const without = await brokerUnderLoad(false);
@@ -73,10 +76,13 @@ export async function benchObservability(): Promise<Measurement[]> {
   const overhead = (perMessage(withAgent) / perMessage(without) - 1) * 100;
   process.stderr.write(
     `observability: without agent ${without.cpuSeconds.toFixed(1)} CPU s for ${without.sent} messages; ` +
-      `with agent ${withAgent.cpuSeconds.toFixed(1)} CPU s for ${withAgent.sent} messages; scrapes ${withAgent.scrapeMs.map((ms) => ms.toFixed(0)).join(', ')} ms\n`,
+      `with agent ${withAgent.cpuSeconds.toFixed(1)} CPU s for ${withAgent.sent} messages; scrapes ${withAgent.scrapeMs.map((ms) => ms.toFixed(0)).join(', ')} ms; ` +
+      `live heap after a full GC ${(without.liveHeapBytes / 2 ** 20).toFixed(1)} MiB without, ${(withAgent.liveHeapBytes / 2 ** 20).toFixed(1)} MiB with the agent\n`,
   );
   return [
     atMostPercent('observability: broker CPU per message with the metrics agent, overhead', overhead, 5),
     atMost('observability: scrape of the broker agent (median)', median(withAgent.scrapeMs), 10_000),
+    // The agent's own objects in the broker's heap (its metric state, JMX rule matches), after a full GC.
+    atMostMiB('observability: broker live heap added by the metrics agent', (withAgent.liveHeapBytes - without.liveHeapBytes) / 2 ** 20, 64),
   ];
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { type Measurement, ROOT } from './measure';
 import { benchControlPlane } from './control-plane';
 import { benchTopics } from './kafka';
+import { benchKafkaDay2 } from './kafka-day2';
 import { benchObservability } from './observability';
 import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> =
   verify: benchVerify,
   'control-plane': benchControlPlane,
   observability: benchObservability,
+  day2: benchKafkaDay2,
 };
 
 const BASELINE = path.join(ROOT, 'bench/baseline.json');
@@ -31,6 +33,7 @@ interface Baseline {
 
 function format(m: Measurement): string {
   if (m.unit === '%') return `${m.value.toFixed(1)} %`;
+  if (m.unit === 'MiB') return `${m.value.toFixed(1)} MiB`;
   return m.unit === 'x' ? `${m.value.toFixed(1)}x` : `${m.value.toFixed(0)} ms`;
 }
 

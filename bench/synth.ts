@@ -22,6 +22,8 @@ export function benchSynth(): Measurement[] {
       yaml.dump({
         kafka: {
           brokers: 30,
+          controllers: 3,
+          dedicatedControllers: true,
           topics: Array.from({ length: 1000 }, (_, i) => ({ name: `bench.topic.${i}`, partitions: 1 + (i % 12), retention: '7d' })),
         },
       }),

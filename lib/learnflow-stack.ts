@@ -1,17 +1,20 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
+import { kafkaObjectNames, POSTGRES_JOBS, type PostgresCronJob, postgresObjectNames } from './config/object-names';
+import { longestScheduleGapMs } from './config/cron';
+import { daprRoleConnectionLimit } from './config/postgres-security';
 import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';
 import { TopicsJob } from './kafka/topics-job';
-import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
-import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
-import { Namespaces } from './platform/namespaces';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
 import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
 import { PostgresMonitoring } from './observability/postgres-monitoring';
-import { kafkaObjectNames, postgresObjectNames, POSTGRES_JOBS } from './config/object-names';
+import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
+import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
+import { Namespaces } from './platform/namespaces';
+import { PostgresBackupJobs } from './postgres/backup-jobs';
 import { MigrationsJob } from './postgres/migrations-job';
 import { PostgresNetworkPolicies } from './postgres/network-policies';
 import { PostgresServer } from './postgres/postgres-server';
@@ -51,6 +54,8 @@ export class LearnflowStack {
   public readonly postgres: PostgresServer;
   public readonly postgresMigrations: MigrationsJob;
   public readonly postgresSeed: SeedJob;
+  /** @default - none: postgres.backup.enabled is false */
+  public readonly postgresBackups?: PostgresBackupJobs;
   public readonly dapr: DaprComponents;
   private readonly charts: StageChart[] = [];
 
@@ -83,6 +88,7 @@ export class LearnflowStack {
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
       server: this.postgres,
       config: config.postgres,
+      daprRoleConnectionLimit: daprRoleConnectionLimit(config.dapr),
       argoCdHooks: platform.argoCdHooks,
     });
     this.postgresSeed = new SeedJob(this.stage('22-postgres-seed.yaml'), 'PostgresSeed', {
@@ -91,15 +97,23 @@ export class LearnflowStack {
       schemaVersion: this.postgresMigrations.schemaVersion,
       argoCdHooks: platform.argoCdHooks,
     });
+    if (config.postgres.backup.enabled) {
+      this.postgresBackups = new PostgresBackupJobs(this.stage('23-postgres-backup.yaml'), 'PostgresBackup', {
+        server: this.postgres,
+        config: config.postgres,
+      });
+    }
     new KafkaNetworkPolicies(this.stage('02-network-policies-kafka.yaml'), 'KafkaNetwork', {
       cluster: this.kafka,
       topicsJob: this.topicsJob,
       // The apps namespace always: the services' Dapr sidecars produce and consume.
       clientNamespaces: [...new Set([platform.namespaces.apps, ...config.kafka.extraClientNamespaces])],
+      appIds: config.dapr.appIds,
     });
     new PostgresNetworkPolicies(this.stage('03-network-policies-postgres.yaml'), 'PostgresNetwork', {
       server: this.postgres,
-      clientNamespaces: [platform.namespaces.apps],
+      appsNamespace: platform.namespaces.apps,
+      appIds: config.dapr.appIds,
     });
     const { secrets } = this.postgres;
     this.dapr = new DaprComponents(this.stage('30-dapr.yaml'), 'Dapr', {
@@ -127,7 +141,14 @@ export class LearnflowStack {
     new ScrapeTargets(chart, 'ScrapeTargets', {
       config: config.observability,
       targets: [
-        { name: this.kafka.statefulSetName, namespace: this.kafka.namespace, podSelector: this.kafka.podSelector, portName: kafkaMetrics.portName, port: kafkaMetrics.port },
+        // Every Kafka node set carries the agent: the dedicated controllers report the quorum (active controller count).
+        ...this.kafka.nodeSets.map((set) => ({
+          name: set.statefulSet,
+          namespace: this.kafka.namespace,
+          podSelector: set.selector,
+          portName: kafkaMetrics.portName,
+          port: kafkaMetrics.port,
+        })),
         {
           name: postgresMetrics.deploymentName,
           namespace: this.postgres.namespace,
@@ -137,13 +158,28 @@ export class LearnflowStack {
         },
       ],
     });
+    const { backup } = config.postgres;
+    const names = postgresObjectNames(config.postgres.name);
+    // Missed: no success within the longest gap of the schedule plus one run's deadline.
+    const backupAlert = (job: PostgresCronJob, what: string, schedule: string) => ({
+      cronJob: names.cronJob(job),
+      what,
+      maxAgeSeconds: Math.round(longestScheduleGapMs(schedule) / 1000) + backup.activeDeadlineSeconds,
+    });
+    const backups = backup.enabled
+      ? [backupAlert('basebackup', 'base backup', backup.schedule), ...(backup.dump.enabled ? [backupAlert('dump', 'dump', backup.dump.schedule)] : [])]
+      : [];
     new AlertsAndDashboards(chart, 'AlertsAndDashboards', {
       config: config.observability,
       kafkaNamespace: namespaces.kafka,
       postgresNamespace: namespaces.postgres,
-      kafkaStatefulSet: this.kafka.statefulSetName,
+      kafkaStatefulSets: this.kafka.nodeSets.map((set) => set.statefulSet),
       postgresStatefulSet: this.postgres.statefulSetName,
-      jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job))],
+      // A CronJob's Jobs are named <cronjob>-<scheduled minute>: the CronJob's name is their prefix.
+      jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job)), ...backups.map((b) => b.cronJob)],
+      declaredTopics: config.kafka.topics,
+      walArchiving: backup.enabled,
+      backups,
     });
   }
 

@@ -9,7 +9,7 @@ const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'build');
 // Each becomes build/<same path>.js.
 const SYNTH_ENTRY = 'main.ts';
-const TOOL_ENTRIES = ['verify/main.ts', 'scripts/secrets.ts', 'scripts/deploy.ts', 'scripts/diff.ts', 'scripts/refresh-reference.ts'];
+const TOOL_ENTRIES = ['verify/main.ts', 'scripts/secrets.ts', 'scripts/deploy.ts', 'scripts/diff.ts', 'scripts/restore.ts', 'scripts/refresh-reference.ts'];
 const SOURCE_DIRS = ['lib', 'verify', 'bench', 'scripts', 'imports'];
 const CODE_CACHE_SUFFIX = '.v8-cache';
 

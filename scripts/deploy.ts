@@ -13,13 +13,15 @@ import { formatDuration, Kubectl } from './kubectl';
 const HELP_AFTER = `
 Steps:
   1. preflight: cluster reachable, Kubernetes >= 1.28, a default StorageClass, the Dapr CRDs and control
-     plane in dapr-system, allocatable CPU and memory >= what dist/ requests, and no change of a live
+     plane in dapr-system, PostgreSQL's certificate source when TLS is on (cert-manager's CRDs and the issuer,
+     or your certificate Secret), allocatable CPU and memory >= what dist/ requests, and no change of a live
      StatefulSet that cannot be carried out safely (all checks, one list)
   2. namespaces and network policies (server-side apply), then \`npm run secrets\` (missing Secrets only)
   3. the other dist/ files in name order; after each, wait for its StatefulSets to roll out and its Jobs
      to complete (a failed Job stops the deploy and shows its logs). Before the file of a live StatefulSet
      whose claim templates grow (the API refuses that in place): its claims are expanded, then it is
-     deleted with --cascade=orphan (its pods keep running) and re-created by the apply
+     deleted with --cascade=orphan (its pods keep running) and re-created by the apply. With cert-manager
+     Certificates in dist/, \`npm run secrets\` runs again at the end (the issued CA, copied for the services)
   4. \`npm run verify -- --live\`
 
 ${exitCodeHelp('deploy')}`;
@@ -98,6 +100,12 @@ async function main(): Promise<number> {
     if (applyFailure) return stopWith(applyFailure, EXIT.apply);
     const waitFailure = await waitForFile(kubectl, objects, deadline);
     if (waitFailure) return stopWith(waitFailure, EXIT.wait);
+  }
+  if (dist.objects.some(({ object }) => object.kind === 'Certificate')) {
+    // Step 2 ran before cert-manager issued PostgreSQL's certificate: now its CA can be copied for the services.
+    console.log("  secrets, again (the CA of PostgreSQL's issued certificate for the apps namespace):");
+    const caFailure = runSecrets(options);
+    if (caFailure) return stopWith(caFailure, EXIT.apply);
   }
 
   if (options.skipVerify) {

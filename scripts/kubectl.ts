@@ -27,6 +27,9 @@ export interface RunningKubectl {
 }
 
 /** Every kubectl call of a command, each bounded in time, all against the same --context. */
+/** The most output a kubectl call may print (bytes). */
+const KUBECTL_MAX_OUTPUT = 256 * 1024 * 1024;
+
 export class Kubectl {
   constructor(private readonly context: string | undefined) {}
 
@@ -36,7 +39,9 @@ export class Kubectl {
   }
 
   run(args: readonly string[], timeoutMs: number, input?: string): KubectlResult {
-    const result = spawnSync('kubectl', this.withContext(args), { encoding: 'utf8', timeout: timeoutMs, input });
+    // A list of CRDs is megabytes of JSON (cert-manager's Issuer schemas alone ~1 MB each, twice with
+    // managedFields): far above spawnSync's 1 MiB default, which would fail the read with ENOBUFS.
+    const result = spawnSync('kubectl', this.withContext(args), { encoding: 'utf8', timeout: timeoutMs, input, maxBuffer: KUBECTL_MAX_OUTPUT });
     const failure = result.error
       ? describeSpawnError(result.error, timeoutMs)
       : result.status !== 0

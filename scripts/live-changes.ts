@@ -190,10 +190,48 @@ function judgeGrowth(change: FieldChange, template: string, context: ClaimContex
   };
 }
 
+// Kafka settings the API accepts in a pod template but a running cluster does not: a new pod would not join.
+const KAFKA_VOTERS = 'KAFKA_CONTROLLER_QUORUM_VOTERS';
+const KAFKA_CLUSTER_ID = 'CLUSTER_ID';
+
+/** The env values of the containers that run Kafka nodes (KAFKA_PROCESS_ROLES), by container. */
+function kafkaSettings(statefulSet: K8sObject): Record<string, Record<string, unknown>> {
+  const containers = (statefulSet.spec?.template?.spec?.containers ?? []) as { name: string; env?: { name: string; value?: unknown }[] }[];
+  return Object.fromEntries(
+    containers
+      .filter((container) => (container.env ?? []).some((e) => e.name === 'KAFKA_PROCESS_ROLES'))
+      .map((container) => [container.name, Object.fromEntries((container.env ?? []).filter((e) => e.name === KAFKA_VOTERS || e.name === KAFKA_CLUSTER_ID).map((e) => [e.name, e.value]))]),
+  );
+}
+
+/** A new voter set or cluster id for running Kafka nodes: the API takes it, the cluster would not survive it. */
+function kafkaIdentityChanges(live: K8sObject, desired: K8sObject): FieldChange[] {
+  const [current, wanted] = [kafkaSettings(live), kafkaSettings(desired)];
+  return Object.keys(wanted)
+    .filter((container) => current[container] !== undefined)
+    .flatMap((container) =>
+      [KAFKA_VOTERS, KAFKA_CLUSTER_ID]
+        .filter((name) => current[container][name] !== wanted[container][name])
+        .map((name) => ({ path: `spec.template.spec.containers[${container}].env[${name}].value`, from: current[container][name], to: wanted[container][name] })),
+    );
+}
+
 /** Why deploy refuses an immutable change it cannot carry out safely, and the way by hand. */
 function judgeRefused(change: FieldChange, context: ClaimContext): ImmutableChange {
   const { statefulSet, namespace } = context;
   const refuse = (why: string, remedy: string): ImmutableChange => ({ ...change, carriedOut: false, why, remedy });
+  if (change.path.includes(`.env[${KAFKA_VOTERS}]`)) {
+    return refuse(
+      'the KRaft voter set is static (controller.quorum.voters: the stock image formats storage without the --standalone or --initial-controllers of a dynamic quorum), and running voters cannot take a new one: the new voters would start a second, empty quorum beside the old one',
+      'keep kafka.controllers, kafka.dedicatedControllers and kafka.name as installed (kafka.brokers may change: it never touches the voters); to change the voter set, follow the README runbook "Changing the KRaft voter set"',
+    );
+  }
+  if (change.path.includes(`.env[${KAFKA_CLUSTER_ID}]`)) {
+    return refuse(
+      `every Kafka volume of ${statefulSet} is formatted for cluster ${formatValue(change.from)}: its pods would refuse to start with another cluster id`,
+      `set kafka.clusterId: ${formatValue(change.from)} in the config (an install keeps its cluster id for life)`,
+    );
+  }
   const inTemplate = CLAIM_TEMPLATE.test(change.path);
   if (CLAIM_STORAGE.test(change.path)) {
     return refuse('a PersistentVolumeClaim can only grow: Kubernetes refuses a smaller request, and the data might not fit', byHand(context, `keep ${formatValue(change.from)} in the config`));
@@ -263,7 +301,7 @@ export function planStatefulSets(kubectl: Kubectl, desired: readonly K8sObject[]
   let storageClasses: StorageClass[] | undefined;
   for (const object of desired.filter((o) => o.kind === 'StatefulSet')) {
     const current = live.get(objectKey(object));
-    const changes = current ? immutableChanges(current, object) : [];
+    const changes = current ? [...immutableChanges(current, object), ...kafkaIdentityChanges(current, object)] : [];
     if (!current || changes.length === 0) continue;
     const namespace = current.metadata.namespace ?? 'default';
     let context: ClaimContext = { statefulSet: current.metadata.name, namespace, selector: labelSelector(current), claims: [], storageClasses: [] };

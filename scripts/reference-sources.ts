@@ -85,6 +85,17 @@ export const UPSTREAM_SOURCES: readonly UpstreamSource[] = [
     files: ['components', 'configuration', 'resiliency', 'subscription'].map((name) => ({ path: `dapr-crds/${name}.yaml`, upstreamPath: `charts/dapr/crds/${name}.yaml` })),
   }),
   withLicense({
+    flag: 'cert-manager',
+    repository: 'cert-manager/cert-manager',
+    license: 'Apache-2.0',
+    // The kinds dist/ emits for PostgreSQL's TLS (Certificate, Issuer; cdk8s.yaml imports those) and
+    // ClusterIssuer, which a config may name: deploy's preflight requires them, the control-plane tests install them.
+    files: ['certificates', 'issuers', 'clusterissuers'].map((name) => ({
+      path: `cert-manager-crds/${name}.yaml`,
+      upstreamPath: `deploy/crds/cert-manager.io_${name}.yaml`,
+    })),
+  }),
+  withLicense({
     flag: 'components-contrib',
     repository: 'dapr/components-contrib',
     license: 'Apache-2.0',

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
+import { POSTGRES_CA_SECRET } from '../lib/config/postgres-security';
 import { EXIT, type ExitCode, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
+import type { PostgresServer } from '../lib/postgres/postgres-server';
 import { generateSecretValues, type SecretContract } from '../lib/postgres/secrets';
 import { Kubectl } from './kubectl';
 
@@ -98,14 +100,50 @@ function ensureSecret(options: Options, secret: SecretContract): void {
   }
 }
 
+/**
+ * With PostgreSQL's TLS on: a copy of the CA of its certificate (ca.crt of the certificate Secret) in the apps
+ * namespace, which the services and their Dapr sidecars mount to verify the server. Issued certificates are
+ * not ours to generate: until the certificate Secret exists (cert-manager writes it once 20-postgres.yaml is
+ * applied) the copy is reported pending, and a later run makes it. An existing copy is never overwritten.
+ */
+function ensureCaCopy(options: Options, server: PostgresServer): void {
+  const { secretName } = server.tls;
+  if (!secretName) return;
+  const where = `secret ${POSTGRES_CA_SECRET} in ${server.appsNamespace}`;
+  if (readSecret(options, POSTGRES_CA_SECRET, server.appsNamespace)) {
+    console.log(`exists:  ${where} (left unchanged)`);
+    return;
+  }
+  const ca = readSecret(options, secretName, server.namespace)?.['ca.crt'];
+  if (!ca) {
+    console.log(`pending: ${where}: secret ${secretName} in ${server.namespace} has no ca.crt yet; run npm run secrets again once its certificate is issued`);
+    return;
+  }
+  if (options.dryRun) {
+    console.log(`missing: ${where} (keys ca.crt)`);
+    return;
+  }
+  const manifest = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: POSTGRES_CA_SECRET, namespace: server.appsNamespace, labels: { 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-secrets' } },
+    type: 'Opaque',
+    stringData: { 'ca.crt': ca },
+  };
+  kubectl(options, ['create', '-f', '-'], JSON.stringify(manifest));
+  console.log(`created: ${where} (keys ca.crt, copied from secret ${secretName} in ${server.namespace})`);
+}
+
 function main(): number {
   const parsed = parseArguments(program);
   if (parsed !== undefined) return parsed;
   const options = program.opts<Options>();
   let secrets: readonly SecretContract[];
+  let server: PostgresServer;
   try {
     const stack = new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config }));
-    secrets = stack.postgres.secrets.all;
+    server = stack.postgres;
+    secrets = server.secrets.all;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return error instanceof ConfigError ? EXIT.usage : EXIT.couldNotCheck;
@@ -118,6 +156,7 @@ function main(): number {
       }
     }
     for (const secret of secrets) ensureSecret(options, secret);
+    ensureCaCopy(options, server);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof KubectlError) {

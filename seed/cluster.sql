@@ -1,6 +1,8 @@
 -- Cluster-level objects the migrations need: the roles and the application database.
 -- Run by migrate.sh as the superuser, connected to the 'postgres' database, on every run.
--- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role; the passwords are read
+-- psql variables (set by migrate.sh): database, owner_role, app_role, dapr_role, app_connection_limit,
+-- dapr_connection_limit, and with backups on backup_role and backup_connection_limit (whole numbers,
+-- checked by migrate.sh); the passwords are read
 -- from the files app-role-password and dapr-role-password of CREDENTIALS_DIR, so that they appear in no
 -- command line and no environment.
 \set app_password `cat "$CREDENTIALS_DIR/app-role-password"`
@@ -23,14 +25,28 @@ ALTER ROLE :"owner_role" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATI
 SELECT format('CREATE ROLE %I LOGIN', :'app_role')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \gexec
 -- The Secret is the source of truth: rotating it and re-running the Job rotates the password.
+-- CONNECTION LIMIT: the services' pools together; the sum of all limits fits max_connections (checked at synth).
 ALTER ROLE :"app_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'app_password';
+  CONNECTION LIMIT :app_connection_limit PASSWORD :'app_password';
 
 -- Dapr's state store: owns its own schema (its component creates its tables at start-up), nothing else.
 SELECT format('CREATE ROLE %I LOGIN', :'dapr_role')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'dapr_role') \gexec
 ALTER ROLE :"dapr_role" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-  PASSWORD :'dapr_password';
+  CONNECTION LIMIT :dapr_connection_limit PASSWORD :'dapr_password';
+
+-- The backups' role (when postgres.backup is on): streams base backups (REPLICATION) and reads every
+-- table for pg_dump (pg_read_all_data); it writes nothing and owns nothing.
+\if :{?backup_role}
+\set backup_password `cat "$CREDENTIALS_DIR/backup-role-password"`
+SELECT format('CREATE ROLE %I LOGIN', :'backup_role')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'backup_role') \gexec
+-- CONNECTION LIMIT: the base backup's size query and pg_dump (pg_basebackup's WAL senders are not counted
+-- against it); in the connection budget too.
+ALTER ROLE :"backup_role" LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
+  CONNECTION LIMIT :backup_connection_limit PASSWORD :'backup_password';
+GRANT pg_read_all_data TO :"backup_role";
+\endif
 
 -- CREATE DATABASE cannot run in a transaction block (nor in DO), hence \gexec.
 SELECT format('CREATE DATABASE %I OWNER %I ENCODING %L TEMPLATE template0', :'database', :'owner_role', 'UTF8')
@@ -41,6 +57,9 @@ ALTER DATABASE :"database" OWNER TO :"owner_role";
 -- Only our roles may connect; PUBLIC gets CONNECT and TEMP on every new database by default.
 REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"database" TO :"app_role", :"dapr_role";
+\if :{?backup_role}
+GRANT CONNECT ON DATABASE :"database" TO :"backup_role";
+\endif
 -- Dapr's component uses unqualified table names: they resolve to its schema.
 ALTER ROLE :"dapr_role" IN DATABASE :"database" SET search_path = :"dapr_schema";
 

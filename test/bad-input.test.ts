@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readTree, runSynthCli, tempDir } from './support/synth';
 import { EXIT } from '../lib/exit-codes';
+import { readTree, runSynthCli, tempDir } from './support/synth';
 
 const topic = (overrides: Record<string, unknown>) => ({ name: 'learning.query', partitions: 3, retention: '7d', ...overrides });
 
@@ -35,7 +35,6 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'a topic of one replica in production', args: ['--profile', 'production'], override: { kafka: { topics: [topic({ replicationFactor: 1 })] } }, path: 'kafka.topics[learning.query].replicationFactor', value: '1', rule: 'min.insync.replicas 1 in production' },
   { case: 'one broker in production', args: ['--profile', 'production'], override: { kafka: { brokers: 1 } }, path: 'kafka.brokers', value: '1', rule: '>= 3 in production' },
   { case: 'preferred anti-affinity in production', args: ['--profile', 'production'], override: { kafka: { antiAffinity: 'preferred' } }, path: 'kafka.antiAffinity', value: 'preferred', rule: "'required' in production" },
-  { case: 'two brokers (two KRaft voters)', override: { kafka: { brokers: 2 } }, path: 'kafka.brokers', value: '2', rule: 'two KRaft voters' },
   { case: 'retention in words', override: { kafka: { topics: [topic({ retention: '7 days' })] } }, path: 'kafka.topics[learning.query].retention', value: '7 days' },
   { case: 'retention below -1', override: { kafka: { topics: [topic({ retention: -2 })] } }, path: 'kafka.topics[learning.query].retention', value: '-2' },
   { case: 'duplicate topic', override: { kafka: { topics: [topic({}), topic({})] } }, path: 'kafka.topics[learning.query].name', value: 'learning.query', rule: 'listed twice' },
@@ -61,9 +60,32 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'digest in upper case', override: { postgres: { image: `postgres:16.13@sha256:${'A'.repeat(64)}` } }, path: 'postgres.image', value: 'postgres:16.13@sha256:AAAA', rule: '@sha256:<64 lower-case hex digits>' },
   { case: 'zero brokers', override: { kafka: { brokers: 0 } }, path: 'kafka.brokers', value: '0' },
   { case: 'malformed cluster id', override: { kafka: { clusterId: 'short' } }, path: 'kafka.clusterId', value: 'short' },
+  // Java's decoder would drop the last character's low bits: Kafka would store another id than the config's.
+  { case: 'cluster id that does not encode 16 bytes exactly', override: { kafka: { clusterId: 'TGVhcm5GbG93S2Fma2EwMB' } }, path: 'kafka.clusterId', value: 'TGVhcm5GbG93S2Fma2EwMB', rule: 'encoding 16 bytes' },
+  { case: 'reserved cluster id', override: { kafka: { clusterId: 'AAAAAAAAAAAAAAAAAAAAAA' } }, path: 'kafka.clusterId', value: 'AAAAAAAAAAAAAAAAAAAAAA', rule: 'reserves' },
+  { case: 'an even number of KRaft voters', args: ['--profile', 'production'], override: { kafka: { controllers: 4 } }, path: 'kafka.controllers', value: '4', rule: 'must be 1, 3 or 5' },
+  { case: 'more than 5 KRaft voters', args: ['--profile', 'production'], override: { kafka: { controllers: 7 } }, path: 'kafka.controllers', value: '7', rule: 'must be 1, 3 or 5' },
+  { case: 'two combined nodes (a 2-voter quorum)', override: { kafka: { brokers: 2, controllers: 2 } }, path: 'kafka.controllers', value: '2', rule: 'even count' },
+  { case: 'brokers other than voters on combined nodes', override: { kafka: { brokers: 3 } }, path: 'kafka.brokers', value: '3', rule: 'must equal kafka.controllers (1) while kafka.dedicatedControllers is false' },
+  { case: 'fewer brokers than a topic replicates to', args: ['--profile', 'production'], override: { kafka: { brokers: 2, topics: [topic({ replicationFactor: 3 })] } }, path: 'kafka.topics[learning.query].replicationFactor', value: '3', rule: 'kafka.brokers = 2' },
   { case: 'heap share too large', override: { kafka: { heapPercent: 90 } }, path: 'kafka.heapPercent', value: '90' },
   { case: 'database name not an identifier', override: { postgres: { database: 'Learnflow-DB' } }, path: 'postgres.database', value: 'Learnflow-DB' },
   { case: 'postgres storage in GB', override: { postgres: { storage: { size: '5GB' } } }, path: 'postgres.storage.size', value: '5GB' },
+  // Backups (postgres.backup).
+  { case: 'backup schedule not a cron expression', override: { postgres: { backup: { schedule: 'every night' } } }, path: 'postgres.backup.schedule', value: 'every night', rule: 'cron expression of five fields' },
+  { case: 'backup schedule out of range', override: { postgres: { backup: { schedule: '0 25 * * *' } } }, path: 'postgres.backup.schedule', value: '0 25 * * *', rule: 'expected range 0-23' },
+  { case: 'backup schedule with seconds', override: { postgres: { backup: { schedule: '0 0 2 * * *' } } }, path: 'postgres.backup.schedule', value: '0 0 2 * * *', rule: 'five fields' },
+  { case: 'dump schedule not a cron expression', override: { postgres: { backup: { dump: { schedule: '@fortnightly' } } } }, path: 'postgres.backup.dump.schedule', value: '@fortnightly', rule: 'cron expression' },
+  { case: 'backup retention 0', override: { postgres: { backup: { retention: 0 } } }, path: 'postgres.backup.retention', value: '0', rule: 'must be >= 1' },
+  { case: 'dump retention 0', override: { postgres: { backup: { dump: { retention: 0 } } } }, path: 'postgres.backup.dump.retention', value: '0', rule: 'must be >= 1' },
+  {
+    case: 'backup volume smaller than the data volume',
+    override: { postgres: { storage: { size: '20Gi' }, backup: { enabled: true, storage: { size: '10Gi' } } } },
+    path: 'postgres.backup.storage.size',
+    value: '10Gi',
+    rule: 'a base backup of a full data volume must fit',
+  },
+  { case: 'backup role equal to the app role', override: { postgres: { backup: { role: 'learnflow' } } }, path: 'postgres.backup.role', value: 'learnflow', rule: 'must differ from postgres.appRole' },
   { case: 'no Dapr app-ids', override: { dapr: { appIds: [] } }, path: 'dapr.appIds', value: '[]' },
   { case: 'profile set in an override', override: { profile: 'production' }, path: 'profile', value: 'production', rule: '--profile' },
   { case: 'development flag set in an override', override: { development: true }, path: 'development', value: 'true', rule: '--profile' },

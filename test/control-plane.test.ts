@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { requireEngine } from './support/engines';
-import { type K8sObject, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
+import { type K8sObject, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
 
 // dist/ on a real kube-apiserver 1.34 + kube-controller-manager on etcd: what no schema can show.
 const SUITE = 'control-plane suite';
@@ -46,6 +46,10 @@ async function storedSpecs(plane: ControlPlane, distDir: string): Promise<Record
   return specs;
 }
 
+// Each test starts its own control plane and installs the prerequisite CRDs: ~30 s on a quiet machine, 90 s
+// measured at load average 19 on the shared 2 cores (the production dist/ also grew by the backup objects).
+const PLANE_TEST_TIMEOUT_MS = 180_000;
+
 const warnings = (stderr: string) => stderr.split('\n').filter((line) => /warning/i.test(line));
 
 describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernetes control plane (kube-apiserver 1.34, etcd)', () => {
@@ -80,7 +84,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
       const second = await plane.kubectl(['apply', '--server-side', '--validate=strict', '--field-manager=learnflow-test', '-f', dist]);
       expect(second.exitCode, second.output).toBe(0);
       expect(await storedSpecs(plane, dist)).toEqual(before);
-    });
+    }, PLANE_TEST_TIMEOUT_MS);
 
     it(`${profile}: a plain kubectl apply -f dist/ re-applied changes nothing, prints unchanged, and kubectl diff sees no change`, async () => {
       const plane = await start();
@@ -104,7 +108,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
       // What GitOps tools and reviewers compare: the server-side dry run of dist/ against the live objects.
       const diff = await plane.kubectl(['diff', '-f', dist]);
       expect(diff.exitCode, diff.output).toBe(0);
-    });
+    }, PLANE_TEST_TIMEOUT_MS);
   }
 
   it('Pod Security refuses a pod that breaks restricted (the check above can fail)', async () => {
@@ -127,7 +131,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
     }
     expect(events.join('\n')).toMatch(/violates PodSecurity "restricted:[^"]*": allowPrivilegeEscalation != false/);
     expect((await plane.getJson(['pods', '-n', 'kafka'])).items).toEqual([]);
-  });
+  }, PLANE_TEST_TIMEOUT_MS);
 
   for (const profile of ['minikube', 'production'] as const) {
     it(`${profile}: Pod Security (restricted, enforce-version latest) admits the pods the controllers create from every StatefulSet and Job`, async () => {
@@ -157,6 +161,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
       } while (Date.now() < deadline);
       const events = (await plane.getJson(['events', '--all-namespaces', '--field-selector=reason=FailedCreate'])).items.map((e: any) => e.message);
       expect({ missing, events }).toEqual({ missing: [], events: [] });
-    });
+    }, PLANE_TEST_TIMEOUT_MS);
   }
 });

@@ -6,7 +6,7 @@ import { ControlPlane, PREREQUISITE_CRD_DIRS, STORAGE_CLASS } from './harness/co
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
+import { buildCli, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
 
 // `npm run deploy` and `npm run verify` (cluster state) against a real control plane whose simulated
 // nodes (kwok) run the pods: the StatefulSet and Job controllers, the scheduler and Pod Security are
@@ -107,6 +107,55 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     }, 120_000);
   }
 
+  // The production profile's certificate sources, each missing on the real cluster: exit 4, nothing applied.
+  const CERTIFICATE_SOURCES: { name: string; override: object; breakIt?: () => Promise<unknown>; repair?: () => Promise<unknown>; message: RegExp; fix: string }[] = [
+    {
+      name: "cert-manager's Certificate CRD is missing",
+      override: {},
+      breakIt: () => plane.kubectlOk(['delete', 'crd', 'certificates.cert-manager.io', '--wait=true']),
+      repair: () => plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'cert-manager-crds', 'certificates.yaml')]),
+      message: /✗ live-cert-manager-crds [\s\S]*✗ CRD certificates\.cert-manager\.io is not installed: dist\/ holds cert-manager Certificates \(postgres\/postgres-ca, postgres\/postgres\)/,
+      fix: 'helm upgrade --install cert-manager',
+    },
+    {
+      name: 'the ClusterIssuer the config names does not exist',
+      override: { postgres: { tls: { issuer: { kind: 'ClusterIssuer', name: 'corp-ca' } } } },
+      message: /✗ live-certificate-issuers [\s\S]*✗ ClusterIssuer corp-ca does not exist: Certificate postgres\/postgres is to be signed by it/,
+      fix: 'create the issuer',
+    },
+    {
+      name: "the user's certificate Secret does not exist",
+      override: { postgres: { tls: { source: 'secret', secretName: 'corp-postgres-tls' } } },
+      message:
+        /✗ preflight-certificate-secrets [\s\S]*✗ Secret corp-postgres-tls in postgres does not exist: statefulset\/postgres, job\/postgres-migrations-[0-9a-f]+, job\/postgres-seed-[0-9a-f]+, [^\n]*deployment\/postgres-exporter mount it and nothing creates it/,
+      fix: 'kubectl -n postgres create secret generic corp-postgres-tls --from-file=tls.crt --from-file=tls.key --from-file=ca.crt',
+    },
+  ];
+  for (const source of CERTIFICATE_SOURCES) {
+    it(`preflight fails when ${source.name}: message, fix command, exit 4, nothing applied`, async () => {
+      const work = tempDir('dist-certificate-source');
+      const config = path.join(work, 'override.yaml');
+      fs.writeFileSync(config, yaml.dump(source.override));
+      const dist = path.join(work, 'dist');
+      const synth = runSynthCli(['--quiet', '--profile', 'production', '--config', config, '--out', dist]);
+      expect(synth.status, synth.stderr).toBe(0);
+      await source.breakIt?.();
+      try {
+        const result = await deploy(['--profile', 'production', '--config', config, '--dist', dist, '--timeout', '1m']);
+        expect(result.exitCode, result.output).toBe(4);
+        expect(result.output).toMatch(source.message);
+        const fixes = result.output.split('\n').filter((line) => /^ {8}fix: /.test(line));
+        expect(fixes).toHaveLength(1);
+        expect(fixes[0]).toContain(source.fix);
+        expect(result.output).toContain('preflight failed (1 problem above); nothing was applied');
+        const namespaces = (await plane.getJson(['namespaces'])).items.map((ns: { metadata: { name: string } }) => ns.metadata.name);
+        expect(namespaces).not.toContain('postgres');
+      } finally {
+        await source.repair?.();
+      }
+    }, 120_000);
+  }
+
   it('gives up with the documented message when the pods cannot start (a quota admits no pod)', async () => {
     const quota = { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-pods', namespace: 'kafka' }, spec: { hard: { pods: '0' } } };
     const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kafka' } };
@@ -192,7 +241,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     { name: "the Synth section's override example (storage grows, a topic gets more partitions)", override: { kafka: { ...grown.kafka, topics: [{ name: 'learning.query', partitions: 6, retention: '7d' }] } } },
     { name: 'platform.argoCdHooks: true', override: { ...grown, platform: { argoCdHooks: true } } },
     { name: 'platform.podSecurityVersion: latest', override: { ...grown, platform: { podSecurityVersion: 'latest' } } },
-    { name: 'the production profile over the minikube install (storage grows again)', profile: 'production' },
   ];
   for (const change of DOCUMENTED_CHANGES) {
     it(`applies a documented change to the running install: ${change.name}`, async () => {
@@ -208,4 +256,20 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       expect(result.output).not.toMatch(/forbidden|invalid/i);
     }, 300_000);
   }
+
+  it('refuses the production profile over the minikube install: the KRaft voters would change (exit 4, nothing applied)', async () => {
+    const dir = tempDir('production-over-minikube');
+    const synth = runSynthCli(['--quiet', '--profile', 'production', '--out', path.join(dir, 'dist')]);
+    expect(synth.status, synth.stderr).toBe(0);
+    const before = await plane.getJson(['statefulsets', '-n', 'kafka']);
+    const result = await deploy(['--dist', path.join(dir, 'dist'), '--profile', 'production', '--timeout', '3m']);
+    expect(result.exitCode, result.output).toBe(4);
+    expect(result.stdout).toContain('✗ preflight-statefulset-changes ');
+    expect(result.stdout).toContain('✗ statefulset/kafka in kafka: spec.template.spec.containers[kafka].env[KAFKA_CONTROLLER_QUORUM_VOTERS].value');
+    expect(result.stdout).toContain('Changing the KRaft voter set');
+    const after = await plane.getJson(['statefulsets', '-n', 'kafka']);
+    expect(after.items.map((s: { metadata: { name: string; resourceVersion: string } }) => `${s.metadata.name}@${s.metadata.resourceVersion}`)).toEqual(
+      before.items.map((s: { metadata: { name: string; resourceVersion: string } }) => `${s.metadata.name}@${s.metadata.resourceVersion}`),
+    );
+  }, 300_000);
 });

@@ -332,12 +332,20 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
   });
 
   it('requires prometheus-operator CRDs only when dist/ holds its objects (observability on)', async () => {
-    const observed = synthesizeDist(['--config', writeOverride({ observability: { enabled: true } })]);
-    const missing = await runDeploy({}, ['--dist', observed, '--dry-run']);
+    // The same --config for deploy: its Secrets step creates the monitoring Secret the exporter mounts.
+    const override = writeOverride({ observability: { enabled: true } });
+    const observed = synthesizeDist(['--config', override]);
+    const missing = await runDeploy({}, ['--dist', observed, '--config', override, '--dry-run']);
     expect(missing.status).toBe(4);
     expect(missing.stdout).toContain('✗ live-prometheus-operator-crds ');
     for (const crd of ['podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']) expect(missing.output).toContain(`CRD ${crd} is not installed`);
-    const installed = await runDeploy({ crds: [...READY_CLUSTER.crds, 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'] }, ['--dist', observed, '--dry-run']);
+    const installed = await runDeploy({ crds: [...READY_CLUSTER.crds, 'podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'] }, [
+      '--dist',
+      observed,
+      '--config',
+      override,
+      '--dry-run',
+    ]);
     expect(installed.status, installed.output).toBe(0);
     expect(installed.stdout).toContain('✓ live-prometheus-operator-crds ');
     // Without observability (the default dist/) the CRDs are not required.

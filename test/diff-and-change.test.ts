@@ -5,7 +5,7 @@ import { CONTEXT, ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, findObject, type K8sObject, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
+import { buildCli, envOf, findObject, type K8sObject, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
 
 // `npm run diff` and the changes `npm run deploy` carries out on a running install, on a real
 // kube-apiserver 1.34 whose simulated nodes (kwok) run the pods: the API's refusals, the StatefulSet
@@ -35,7 +35,7 @@ interface DiffReport {
 
 describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the changes deploy carries out, on a real control plane', () => {
   let plane: ControlPlane;
-  const dists = {} as Record<'grown' | 'grownMore' | 'otherClass' | 'production', string>;
+  const dists = {} as Record<'grown' | 'grownMore' | 'otherClass' | 'otherClusterId' | 'production', string>;
   const run = (script: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<ProcessResult> =>
     runProcess(process.execPath, [path.join(ROOT, 'build', 'scripts', script), ...args], env ?? plane.env, 240_000);
   const diff = (dist: string, args: readonly string[] = []) => run('diff.js', ['--dist', dist, ...args]);
@@ -69,6 +69,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the chan
     dists.grownMore = synth('grown-more', 'kafka:\n  storage: { size: 80Gi }\n');
     dists.otherClass = synth('other-class', 'kafka:\n  storage: { size: 50Gi, storageClassName: fast-ssd }\n');
     dists.production = synth('production', '{}\n', 'production');
+    dists.otherClusterId = synth('other-cluster-id', 'kafka:\n  storage: { size: 50Gi }\n  clusterId: MkU3OEVBNTcwNTJENDM2Qg\n');
     plane = await ControlPlane.start({ crdDirs: PREREQUISITE_CRD_DIRS, nodes: 1 });
     await plane.installDaprStandIn();
   });
@@ -202,10 +203,31 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the chan
       ['pod/kafka-0 in kafka', 'pod/postgres-0 in postgres', ...newJobs.map((job) => `job/${job.metadata.name} in ${job.metadata.namespace}`)].sort(),
     );
     // Both claim templates grow (production sizes): carried out by deploy.
-    expect(report.refused.map(({ name, to, carriedOutByDeploy }) => ({ name, to, carriedOutByDeploy }))).toEqual(
-      ['kafka', 'postgres'].map((name) => ({ name, to: claimSize(statefulSetOf(dists.production, name)), carriedOutByDeploy: true })),
+    expect(report.refused.filter((r) => r.carriedOutByDeploy).map(({ name, to }) => ({ name, to }))).toEqual(
+      ['kafka', 'postgres'].map((name) => ({ name, to: claimSize(statefulSetOf(dists.production, name)) })),
     );
+    // But the voters move from the combined node to dedicated controllers: a new, empty quorum beside the
+    // data of the old one. Refused, with the runbook; the cluster id (derived from the install) stays.
+    const voters = envOf(statefulSetOf(dists.production, 'kafka').spec.template.spec.containers[0]).KAFKA_CONTROLLER_QUORUM_VOTERS;
+    expect(report.refused.filter((r) => !r.carriedOutByDeploy)).toEqual([
+      expect.objectContaining({ name: 'kafka', path: 'spec.template.spec.containers[kafka].env[KAFKA_CONTROLLER_QUORUM_VOTERS].value', to: voters }),
+    ]);
+    expect(report.refused.find((r) => !r.carriedOutByDeploy)!.why).toContain('the KRaft voter set is static');
+    expect(report.refused.find((r) => !r.carriedOutByDeploy)!.remedy).toContain('Changing the KRaft voter set');
   });
+
+  it('another cluster id for the running brokers: refused by diff and by deploy (exit 4), nothing applied', async () => {
+    const installed = envOf(statefulSetOf(dists.grown, 'kafka').spec.template.spec.containers[0]).CLUSTER_ID;
+    const { exitCode, report } = await diffJson(dists.otherClusterId);
+    expect(exitCode).toBe(1);
+    const refused = report.refused.find((r) => r.path === 'spec.template.spec.containers[kafka].env[CLUSTER_ID].value');
+    expect(refused).toMatchObject({ name: 'kafka', from: installed, to: 'MkU3OEVBNTcwNTJENDM2Qg', carriedOutByDeploy: false });
+    expect(refused!.remedy).toContain(`kafka.clusterId: ${installed}`);
+    const before = await stored();
+    const result = await deploy(dists.otherClusterId);
+    expect(result.exitCode, result.output).toBe(4);
+    expect(await stored()).toEqual(before);
+  }, 120_000);
 
   it('an unreachable cluster: exit 2 within 10 s, naming the context', async () => {
     const unreachable = path.join(tempDir('kubeconfig'), 'config');

@@ -10,7 +10,8 @@ describe('forward compatibility with the Kubernetes 1.34 API', () => {
   const validators = new SchemaValidators(new ReferenceData(referenceDir()).kubernetesDefinitionsFile('1.34'), [], undefined);
 
   it.each(['minikube', 'production'])('every Kubernetes object of the %s profile is valid against 1.34', (profile) => {
-    const objects = synthObjects({ profile }).filter((o) => !o.apiVersion.startsWith('dapr.io/') && !o.apiVersion.startsWith('monitoring.coreos.com/'));
+    // Custom resources (Dapr's, prometheus-operator's, cert-manager's) are judged by their CRDs, not by the Kubernetes API.
+    const objects = synthObjects({ profile }).filter((o) => !['dapr.io/', 'monitoring.coreos.com/', 'cert-manager.io/'].some((group) => o.apiVersion.startsWith(group)));
     expect(objects.length).toBeGreaterThan(15);
     const problems = objects.flatMap((object) => {
       const errors = validators.validate(object);

@@ -18,13 +18,55 @@ describe('Kafka StatefulSet', () => {
     }
   });
 
-  it('takes the node id from the pod-index label and lists one static voter per replica', () => {
+  const controllerSts = (objects: typeof minikube) => findObject(objects, 'StatefulSet', 'kafka-controller');
+  const controllerContainer = (objects: typeof minikube) => controllerSts(objects).spec.template.spec.containers[0];
+
+  it('takes the node id from the pod-index label and lists one static voter per controller', () => {
     const node = container(production).env.find((e: { name: string }) => e.name === 'KAFKA_NODE_ID');
     expect(node.valueFrom.fieldRef.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
-    expect(envOf(container(production)).KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(
-      [0, 1, 2].map((i) => `${i}@kafka-${i}.kafka-headless.kafka.svc.cluster.local:9093`).join(','),
-    );
+    // Production: the voters are the controller StatefulSet's pods, node ids 100.., never a broker's.
+    const voters = [0, 1, 2].map((i) => `${100 + i}@kafka-controller-${i}.kafka-controller-headless.kafka.svc.cluster.local:9093`).join(',');
+    expect(envOf(container(production)).KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(voters);
+    expect(envOf(controllerContainer(production)).KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(voters);
+    expect(controllerContainer(production).args[0]).toContain('export KAFKA_NODE_ID=$((100 + POD_INDEX))');
+    // minikube: one combined node, its own voter.
     expect(envOf(container(minikube)).KAFKA_CONTROLLER_QUORUM_VOTERS).toBe('0@kafka-0.kafka-headless.kafka.svc.cluster.local:9093');
+    expect(envOf(container(minikube)).KAFKA_PROCESS_ROLES).toBe('broker,controller');
+  });
+
+  it('keeps the voter set when the broker count changes, and gives controllers only the controller listener', () => {
+    const voters = (objects: typeof minikube) => envOf(controllerContainer(objects)).KAFKA_CONTROLLER_QUORUM_VOTERS;
+    const five = synthObjects({ profile: 'production', override: { kafka: { brokers: 5 } } });
+    expect(sts(five).spec.replicas).toBe(5);
+    expect(voters(five)).toBe(voters(production));
+    expect(controllerSts(five).spec).toEqual(controllerSts(production).spec);
+    const env = envOf(controllerContainer(production));
+    expect(env.KAFKA_PROCESS_ROLES).toBe('controller');
+    expect(env.KAFKA_LISTENERS).toBe('CONTROLLER://:9093');
+    // The stock launcher exits when a controller sets advertised listeners.
+    expect(controllerContainer(production).args[0]).not.toContain('KAFKA_ADVERTISED_LISTENERS');
+    expect(envOf(container(production)).KAFKA_PROCESS_ROLES).toBe('broker');
+    const fiveVoters = synthObjects({ profile: 'production', override: { kafka: { controllers: 5 } } });
+    expect(controllerSts(fiveVoters).spec.replicas).toBe(5);
+    expect(voters(fiveVoters)?.split(',')).toHaveLength(5);
+  });
+
+  it('derives a cluster id per install, stable across synths, unless the config pins one', () => {
+    const id = (objects: typeof minikube) => envOf(container(objects)).CLUSTER_ID;
+    expect(id(synthObjects())).toBe(id(minikube));
+    expect(id(minikube)).toMatch(/^[A-Za-z0-9_-]{21}[AQgw]$/);
+    expect(id(synthObjects({ override: { platform: { namespaces: { kafka: 'kafka-staging' } } } }))).not.toBe(id(minikube));
+    const renamed = synthObjects({ override: { kafka: { name: 'events' } } });
+    expect(envOf(findObject(renamed, 'StatefulSet', 'events').spec.template.spec.containers[0]).CLUSTER_ID).not.toBe(id(minikube));
+    expect(id(synthObjects({ override: { kafka: { clusterId: 'MkU3OEVBNTcwNTJENDM2Qg' } } }))).toBe('MkU3OEVBNTcwNTJENDM2Qg');
+    // Brokers and controllers of one install agree.
+    expect(envOf(controllerContainer(production)).CLUSTER_ID).toBe(id(production));
+  });
+
+  it('refuses to start on a volume of another cluster, before Kafka runs', () => {
+    const script = container(minikube).args[0];
+    expect(script.indexOf('holds the data of another Kafka cluster')).toBeGreaterThan(-1);
+    expect(script.indexOf('holds the data of another Kafka cluster')).toBeLessThan(script.indexOf('exec /etc/kafka/docker/run'));
   });
 
   it('derives replication settings from the broker count', () => {
@@ -41,7 +83,7 @@ describe('Kafka StatefulSet', () => {
 
   it('advertises each broker on its own port-forward port', () => {
     const script = container(production).args[0];
-    expect(script).toContain('EXTERNAL://localhost:$((19092 + KAFKA_NODE_ID))');
+    expect(script).toContain('EXTERNAL://localhost:$((19092 + POD_INDEX))');
     expect(script).toMatch(/exec \/etc\/kafka\/docker\/run$/);
   });
 
@@ -70,8 +112,9 @@ describe('Kafka StatefulSet', () => {
     expect(container(minikube).securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     const emptyDirs = pod.volumes.filter((v: { emptyDir?: unknown }) => v.emptyDir).map((v: { name: string }) => v.name);
     const mounted = container(minikube).volumeMounts.map((m: { name: string; mountPath: string }) => m.mountPath);
-    expect(emptyDirs).toEqual(['config', 'logs', 'tmp']);
-    expect(mounted).toEqual(expect.arrayContaining(['/opt/kafka/config', '/opt/kafka/logs', '/tmp']));
+    expect(emptyDirs).toEqual(['config', 'logs', 'tmp', 'readiness']);
+    expect(mounted).toEqual(expect.arrayContaining(['/opt/kafka/config', '/opt/kafka/logs', '/tmp', '/var/run/kafka-readiness']));
+    for (const each of pod.containers) expect(each.securityContext, each.name).toEqual(container(minikube).securityContext);
   });
 
   it('spreads brokers: required anti-affinity in production, preferred on minikube', () => {
@@ -80,11 +123,24 @@ describe('Kafka StatefulSet', () => {
     expect(findObject(production, 'PodDisruptionBudget', 'kafka').spec.maxUnavailable).toBe(1);
   });
 
+  it('keeps a quorum and min.insync.replicas through drains: one pod per budget, unhealthy pods not evicted past it', () => {
+    for (const name of ['kafka', 'kafka-controller']) {
+      const budget = findObject(production, 'PodDisruptionBudget', name);
+      expect(budget.spec.maxUnavailable, name).toBe(1);
+      // AlwaysAllow would let a drain evict a pod that is not Ready because a peer catches up.
+      expect(budget.spec.unhealthyPodEvictionPolicy, name).toBe('IfHealthyBudget');
+      expect(budget.spec.selector.matchLabels, name).toEqual(findObject(production, 'StatefulSet', name).spec.selector.matchLabels);
+    }
+  });
+
   it('has probes, resources and a long grace period for controlled shutdown', () => {
     const c = container(minikube);
     expect(c.startupProbe.tcpSocket.port).toBe('internal');
-    expect(c.readinessProbe).toBeDefined();
-    expect(c.livenessProbe).toBeDefined();
+    // Ready is judged from the JMX sample of the sidecar by a bash script, never by a JVM per probe.
+    expect(c.readinessProbe.exec.command.slice(0, 2)).toEqual(['/bin/bash', '-c']);
+    expect(c.readinessProbe.exec.command[2]).toContain('UnderReplicatedPartitions');
+    expect(sts(minikube).spec.template.spec.containers[1].command[2]).toContain('org.apache.kafka.tools.JmxTool');
+    expect(c.livenessProbe.tcpSocket.port).toBe('controller');
     expect(c.resources.limits.memory).toBe('1Gi');
     expect(sts(minikube).spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
   });
@@ -152,6 +208,15 @@ describe('Kafka NetworkPolicies', () => {
       { 'app.kubernetes.io/component': 'broker', 'app.kubernetes.io/name': 'kafka' },
     ]);
     expect(admitted(objects, 'kafka-controllers')).toEqual([{ 'app.kubernetes.io/component': 'broker', 'app.kubernetes.io/name': 'kafka' }]);
+  });
+
+  it('admits the brokers and the voters, nothing else, to the dedicated voters', () => {
+    const objects = synthObjects({ profile: 'production' });
+    expect(findObject(objects, 'NetworkPolicy', 'kafka-controllers').spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/component': 'controller', 'app.kubernetes.io/name': 'kafka' });
+    expect(admitted(objects, 'kafka-controllers')).toEqual([
+      { 'app.kubernetes.io/component': 'broker', 'app.kubernetes.io/name': 'kafka' },
+      { 'app.kubernetes.io/component': 'controller', 'app.kubernetes.io/name': 'kafka' },
+    ]);
   });
 
   it('follows a renamed apps namespace and adds the extra client namespaces', () => {

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from './support/synth';
 import { loadKafkaManifests } from './harness/kafka/manifests';
 import { ContainerFilesystem, expandReferences, resolveContainerEnv, serviceLinkEnv } from './harness/kafka/pod';
+import { ROOT, tempDir } from './support/synth';
 
 // The harness's own seams, which every Kafka suite relies on: if they drifted from Kubernetes, the
 // real-broker suites would prove the wrong configuration.

@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './support/synth';
-import { KafkaTestCluster } from './harness/kafka/cluster';
-import type { ProcessResult } from './harness/processes';
 import {
   consume,
   type DeclaredTopic,
@@ -14,6 +12,9 @@ import {
   produce,
   withAdmin,
 } from './harness/kafka/client';
+import { KafkaTestCluster } from './harness/kafka/cluster';
+import { type ProcessResult, sleep } from './harness/processes';
+import { envOf, findObject, readDistDir, ROOT, runSynthCli, tempDir } from './support/synth';
 
 // KafkaDockerWrapper's ExcludeServerPropsEnv: KAFKA_* variables of the image that are not broker properties.
 const IMAGE_ENV_NOT_PROPERTIES = [
@@ -192,4 +193,33 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka single-broker suite'))('Kafka from
     expect(run.exitCode, run.output).toBe(0);
     expect(summaryOf(run).created).toBe(0);
   }, 180_000);
+
+  it("stops a broker that finds another cluster's data on its volume, saying so", async () => {
+    const clusterIdOf = (dir: string) => envOf(findObject(readDistDir(dir), 'StatefulSet', 'kafka').spec.template.spec.containers[0]).CLUSTER_ID;
+    const onVolume = clusterIdOf(distDir);
+    await cluster.close({ keepData: true });
+    // Another install (an explicit kafka.clusterId) on this install's claim.
+    const other = { kafka: { clusterId: 'MkU3OEVBNTcwNTJENDM2Qg' } };
+    const work = tempDir('kafka-other-install');
+    fs.writeFileSync(path.join(work, 'other.yaml'), JSON.stringify(other));
+    const synth = runSynthCli(['--quiet', '--profile', 'minikube', '--config', path.join(work, 'other.yaml'), '--out', path.join(work, 'dist')]);
+    expect(synth.status, synth.stderr).toBe(0);
+    expect(clusterIdOf(path.join(work, 'dist'))).toBe(other.kafka.clusterId);
+    const second = await KafkaTestCluster.start({ distDir: path.join(work, 'dist'), dataFrom: cluster.dir, waitUntilReady: false });
+    try {
+      const deadline = Date.now() + 30_000;
+      while (second.isRunning('kafka-0') && Date.now() < deadline) await sleep(200);
+      expect(second.isRunning('kafka-0'), second.podLog('kafka-0')).toBe(false);
+      // The claim's pod directory keeps the first install's console log: this pod's lines follow it.
+      const log = second.podLog('kafka-0');
+      const refusal = log.slice(log.lastIndexOf('refusing to start'));
+      expect(refusal).toMatch(new RegExp(`^refusing to start: the volume at \\S+ holds the data of another Kafka cluster \\(cluster.id ${onVolume}\\), this install is cluster ${other.kafka.clusterId}\\.`));
+      expect(refusal).toContain(`kafka.clusterId must be set to ${onVolume}`);
+      // Refused before the launcher ran: nothing formatted, no listener bound.
+      expect(refusal).not.toMatch(/Formatting|Binding listeners/);
+    } finally {
+      await second.close();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import { synthObjects } from './support/synth';
 
 // The limits Kubernetes puts on the objects' names (lib/config/object-names.ts cites where), checked on
 // what synth really writes: the longest names the config accepts produce objects that keep them.
-const LIMITS: Record<string, number> = { Service: 63, StatefulSet: 52, Job: 63 };
+const LIMITS: Record<string, number> = { Service: 63, StatefulSet: 52, Job: 63, CronJob: 52 };
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 const longest = { kafka: 45, postgres: 41, clusterDomain: 253 - 'kafka-0.kafka-headless.kafka.svc.'.length };
@@ -20,12 +20,15 @@ const subscribe = (...topics: string[]) => ({
 
 describe('derived object names', () => {
   it('the longest names the config accepts make objects Kubernetes accepts', () => {
-    const objects = synthObjects({ override: { kafka: { name: nameOf(longest.kafka) }, postgres: { name: nameOf(longest.postgres) } } });
+    const objects = synthObjects({
+      override: { kafka: { name: nameOf(longest.kafka) }, postgres: { name: nameOf(longest.postgres), backup: { enabled: true, dump: { enabled: true } } } },
+    });
     const limited = objects.filter((object) => LIMITS[object.kind] !== undefined);
-    expect(limited.map((object) => object.kind).sort()).toEqual(['Job', 'Job', 'Job', 'Service', 'Service', 'Service', 'Service', 'StatefulSet', 'StatefulSet']);
+    expect(limited.map((object) => object.kind).sort()).toEqual(['CronJob', 'CronJob', 'Job', 'Job', 'Job', 'Service', 'Service', 'Service', 'Service', 'StatefulSet', 'StatefulSet']);
     for (const object of limited) expect(object.metadata.name.length, `${object.kind} ${object.metadata.name}`).toBeLessThanOrEqual(LIMITS[object.kind]);
     // At the limit, not below it: one character more is refused (below).
     expect(Math.max(...limited.filter((object) => object.kind === 'Job').map((object) => object.metadata.name.length))).toBe(63);
+    expect(Math.max(...limited.filter((object) => object.kind === 'CronJob').map((object) => object.metadata.name.length))).toBe(52);
     for (const service of objects.filter((object) => object.kind === 'Service')) expect(service.metadata.name).toMatch(DNS_1035_LABEL);
   });
 

@@ -22,7 +22,10 @@ describe('observability in the synthesized manifests', () => {
     const [init] = pod.initContainers;
     expect(init.image).toMatch(/^ghcr\.io\/open-telemetry\/opentelemetry-operator\/autoinstrumentation-java:\d/);
     const agentJar = init.command.at(-1);
-    expect(envOf(kafka).KAFKA_OPTS).toBe(`-javaagent:${agentJar}`);
+    // Into the server's JVM only (kafka-server-start.sh's EXTRA_ARGS, after the script's own options), not
+    // through KAFKA_OPTS into every JVM the image's launcher starts.
+    expect(envOf(kafka).EXTRA_ARGS?.split(' ')).toEqual(['-name', 'kafkaServer', `-javaagent:${agentJar}`]);
+    expect(envOf(kafka).KAFKA_OPTS).toBeUndefined();
     const mountOf = (container: { volumeMounts: { name: string; mountPath: string }[] }) => container.volumeMounts.find((m) => agentJar.startsWith(`${m.mountPath}/`));
     expect(mountOf(init)?.name).toBe(mountOf(kafka)?.name);
     expect(init.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
@@ -52,6 +55,28 @@ describe('observability in the synthesized manifests', () => {
     const monitor = findObject(production, 'PodMonitor', 'kafka');
     expect(monitor.spec.podMetricsEndpoints[0].port).toBe('metrics');
     expect(monitor.spec.selector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+  });
+
+  it('gives every Kafka node set, brokers and dedicated controllers, the agent, a PodMonitor and the scraper admitted', () => {
+    // The voters' own MBeans report the quorum (active controller count): a controller set left out is blind.
+    const sets = production.filter((o) => o.kind === 'StatefulSet' && envOf(o.spec.template.spec.containers[0]).KAFKA_PROCESS_ROLES !== undefined);
+    expect(sets.map((o) => envOf(o.spec.template.spec.containers[0]).KAFKA_PROCESS_ROLES).sort()).toEqual(['broker', 'controller']);
+    for (const set of sets) {
+      const spec = set.spec.template.spec;
+      const name = set.metadata.name;
+      expect(envOf(spec.containers[0]).EXTRA_ARGS?.split(' '), name).toContain(`-javaagent:${spec.initContainers[0].command.at(-1)}`);
+      const port = spec.containers[0].ports.find((p: { name: string }) => p.name === 'metrics').containerPort;
+      const monitors = production.filter((o) => o.kind === 'PodMonitor' && o.metadata.namespace === set.metadata.namespace);
+      expect(monitors.filter((m) => JSON.stringify(m.spec.selector.matchLabels) === JSON.stringify(set.spec.selector.matchLabels)), name).toHaveLength(1);
+      const policies = production.filter(
+        (o) =>
+          o.kind === 'NetworkPolicy' &&
+          o.metadata.namespace === set.metadata.namespace &&
+          JSON.stringify(o.spec.podSelector.matchLabels) === JSON.stringify(set.spec.selector.matchLabels) &&
+          o.spec.ingress?.some((rule: any) => rule.ports.some((p: { port: number }) => p.port === port) && rule.from.some((peer: any) => peer.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] === 'monitoring')),
+      );
+      expect(policies, name).toHaveLength(1);
+    }
   });
 
   it('labels every dashboard ConfigMap for the Grafana sidecar', () => {

@@ -10,19 +10,12 @@ import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine
 import { JobPod, type SecretStore } from './harness/postgres/job-pod';
 import { sleep } from './harness/processes';
 import { usedMetricNames } from './observability/metric-names';
+import { EXPORTER, exporterMissing } from './observability/postgres-exporter';
 import { type Sample, scrape } from './observability/scrape';
 import { requireEngine } from './support/engines';
 import { envOf, findObject, type K8sObject, synthObjects, tempDir } from './support/synth';
 
-// Debian's build of prometheus-community/postgres_exporter: the Go module proxy answers 403 for that
-// module, so this is the one real build that can run here; the image is pinned to the same release.
-const EXPORTER = 'prometheus-postgres-exporter';
 const OVERRIDE = { observability: { enabled: true } };
-
-function exporterMissing(): string | undefined {
-  const result = spawnSync(EXPORTER, ['--version'], { encoding: 'utf8' });
-  return result.status === 0 ? undefined : `${EXPORTER} not found: apt-get install -y prometheus-postgres-exporter`;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

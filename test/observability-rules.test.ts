@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { locateBuild, PROMTOOL } from './harness/go-builds';
+import { parseTopicsConf } from './harness/kafka/client';
 import { runProcess } from './harness/processes';
 import { METRIC_SOURCES, metricNamesOf, usedMetricNames } from './observability/metric-names';
 import { requireEngine } from './support/engines';
@@ -18,8 +19,15 @@ function prometheusRule(objects: readonly K8sObject[]): K8sObject {
 }
 
 /** The rule groups without their runbook annotations (promtool compares annotations exactly). */
-function withoutRunbooks(groups: { rules: { annotations: Record<string, string> }[] }[]) {
-  return groups.map((group) => ({ ...group, rules: group.rules.map(({ annotations: { runbook: _, ...annotations }, ...rule }) => ({ ...rule, annotations })) }));
+function withoutRunbooks(groups: { rules: { annotations?: Record<string, string> }[] }[]) {
+  return groups.map((group) => ({
+    ...group,
+    rules: group.rules.map(({ annotations, ...rule }) => {
+      if (!annotations) return rule;
+      const { runbook: _, ...rest } = annotations;
+      return { ...rule, annotations: rest };
+    }),
+  }));
 }
 
 /** Runs `promtool test rules` on the rule tests, with `rule` written beside them as rules.yaml. */
@@ -57,8 +65,8 @@ describe.skipIf(!requireEngine('alert rules suite', promtool.missing))('LearnFlo
   it('every alert has a firing test case and a runbook', () => {
     const tests = yaml.load(fs.readFileSync(RULE_TESTS, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] };
     const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
-    for (const group of rule.spec.groups as { rules: { alert: string; annotations: Record<string, string> }[] }[]) {
-      for (const alert of group.rules) {
+    for (const group of rule.spec.groups as { rules: { alert?: string; annotations: Record<string, string> }[] }[]) {
+      for (const alert of group.rules.filter((r) => r.alert !== undefined)) {
         expect(cases.some((c) => c.alertname === alert.alert && c.exp_alerts.length > 0), `${alert.alert} fires in a test`).toBe(true);
         expect(cases.some((c) => c.alertname === alert.alert && c.exp_alerts.length === 0), `${alert.alert} stays quiet in a test`).toBe(true);
         expect(alert.annotations.runbook?.length, `${alert.alert} runbook`).toBeGreaterThan(40);
@@ -73,6 +81,23 @@ describe.skipIf(!requireEngine('alert rules suite', promtool.missing))('LearnFlo
     const result = await promtoolTest(broken);
     expect(result.exitCode).not.toBe(0);
     expect(result.output).toContain('KafkaOfflinePartitions');
+  });
+
+  it('record one declared partition count per topic of the config, for the drift alerts', () => {
+    const records = rule.spec.groups.flatMap((g: { rules: { record?: string; expr: string; labels?: Record<string, string> }[] }) => g.rules.filter((r) => r.record));
+    const topicsConf = synthObjects({ profile: 'production' }).find((o) => o.kind === 'ConfigMap' && o.data?.['topics.conf'] !== undefined)!.data!['topics.conf'];
+    const declared = parseTopicsConf(topicsConf);
+    expect(declared.length).toBeGreaterThan(3);
+    expect(records.map((r: { labels: Record<string, string>; expr: string }) => `${r.labels.topic} ${r.expr}`).sort()).toEqual(declared.map((t) => `${t.name} vector(${t.partitions})`).sort());
+  });
+
+  it('can fail: a declared partition count the cluster does not have fires the drift alert where the tests expect silence', async () => {
+    const broken = structuredClone(rule);
+    const query = broken.spec.groups.flatMap((g: { rules: { record?: string; labels?: Record<string, string>; expr: string }[] }) => g.rules).find((r: { labels?: Record<string, string> }) => r.labels?.topic === 'exercise.graded');
+    query.expr = 'vector(5)';
+    const result = await promtoolTest(broken);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toContain('KafkaTopicPartitionsDrift');
   });
 
   it('are scoped to the configured namespaces', () => {

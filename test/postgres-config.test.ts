@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config/load';
+import { EXIT } from '../lib/exit-codes';
 import { loadMigrations } from '../lib/postgres/migrations';
 import { serverSettings } from '../lib/postgres/server-settings';
-import { buildCli, readTree, ROOT, runSynthCli, tempDir } from './support/synth';
-import { EXIT } from '../lib/exit-codes';
+import { buildCli, ROOT, readTree, runSynthCli, tempDir } from './support/synth';
 
 interface BadInput {
   readonly case: string;

@@ -137,7 +137,7 @@ describe('PostgreSQL Jobs', () => {
       const srv = new PostgresServer(chart, 'Server', { namespace: 'postgres', appsNamespace: 'learnflow', config, clusterDomain: 'cluster.local' });
       const shipped = loadMigrations();
       const extra = extraSql ? [{ version: '004', name: 'more', fileName: '004_more.sql', sql: extraSql }] : [];
-      return new MigrationsJob(chart, 'Job', { server: srv, config, migrations: [...shipped, ...extra] }).jobName;
+      return new MigrationsJob(chart, 'Job', { server: srv, config, daprRoleConnectionLimit: 28, migrations: [...shipped, ...extra] }).jobName;
     };
     expect(jobName()).toBe(migrations.metadata.name);
     expect(jobName('SELECT 1;')).not.toBe(jobName());

@@ -387,9 +387,11 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL Jobs suite'))('migrations and
 
   it('seeds no test users in the production profile', async () => {
     await fresh();
-    const production = synthObjects({ profile: 'production' });
+    // This server speaks plaintext: the production Jobs over TLS are test/postgres-tls.test.ts's.
+    const plaintext = { profile: 'production', override: { postgres: { tls: { enabled: false, insecurePlaintextInProduction: true } } } };
+    const production = synthObjects(plaintext);
     const productionSecrets = {
-      ...secretStore(new LearnflowStack(loadConfig({ profile: 'production' })).postgres.secrets),
+      ...secretStore(new LearnflowStack(loadConfig(plaintext)).postgres.secrets),
       // The server is already initialised: its superuser password is the one it was started with.
       [contract.superuser.name]: secrets[contract.superuser.name],
     };

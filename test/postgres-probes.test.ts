@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_PORT } from '../lib/postgres/postgres-server';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
-import { findObject, readDistDir, ROOT } from './support/synth';
+import { findObject, ROOT, readDistDir } from './support/synth';
 
 // The StatefulSet's probe commands exactly as dist/ ships them, run against real PostgreSQL 16 servers;
 // the server port is the harness's only rewrite.

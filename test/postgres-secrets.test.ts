@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
+import { EXIT } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { ROOT, tempDir } from './support/synth';
-import { EXIT } from '../lib/exit-codes';
 
 // `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam).
 const FAKE_KUBECTL = path.join(__dirname, 'harness/postgres/fake-kubectl.js');
@@ -128,7 +128,31 @@ describe('npm run secrets', () => {
     expect(Object.keys(result.state.secrets)).not.toContain('postgres/learnflow-postgres-seed-users');
     // Observability is on in production: postgres_exporter's monitoring role has its Secret.
     expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-monitoring');
-    expect(Object.keys(result.state.secrets)).toHaveLength(6);
+    // Backups are on in production: the backup role's Secret, in the postgres namespace only.
+    expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-backup');
+    expect(Object.keys(result.state.secrets)).toHaveLength(7);
+  });
+
+  it("copies the CA of PostgreSQL's issued certificate into the apps namespace once it exists, and never overwrites the copy", () => {
+    const dir = cluster();
+    const pending = runSecrets(dir, ['--profile', 'production']);
+    expect(pending.status, pending.stderr).toBe(0);
+    expect(pending.stdout).toContain('pending: secret learnflow-postgres-ca in learnflow: secret postgres-tls in postgres has no ca.crt yet');
+    expect(Object.keys(pending.state.secrets)).not.toContain('learnflow/learnflow-postgres-ca');
+    // cert-manager issues the certificate: its Secret appears with the CA.
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB-test-ca\n-----END CERTIFICATE-----\n';
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
+    state.secrets['postgres/postgres-tls'] = { metadata: { name: 'postgres-tls', namespace: 'postgres' }, data: { 'ca.crt': b64(ca), 'tls.crt': b64('cert'), 'tls.key': b64('key') } };
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+    const copied = runSecrets(dir, ['--profile', 'production']);
+    expect(copied.status, copied.stderr).toBe(0);
+    expect(secretsOf(copied.state)['learnflow/learnflow-postgres-ca']).toEqual({ 'ca.crt': ca });
+    expect(copied.stdout).toContain('created: secret learnflow-postgres-ca in learnflow (keys ca.crt, copied from secret postgres-tls in postgres)');
+    // The key never reaches the apps namespace, and nothing is printed of the certificate.
+    expect(copied.stdout).not.toContain('MIIB-test-ca');
+    const again = runSecrets(dir, ['--profile', 'production']);
+    expect(again.stdout).toContain('exists:  secret learnflow-postgres-ca in learnflow (left unchanged)');
+    expect(again.calls.slice(copied.calls.length)).not.toContain('"create"');
   });
 
   it('only reports with --dry-run', () => {

@@ -51,6 +51,8 @@ describe('a copy of the repository with no sibling shared/', () => {
     const imported = run('npx', ['cdk8s', 'import', '--output', out], copy);
     expect(imported.status, imported.stderr).toBe(0);
     expect(Object.keys(readTree(out))).toEqual([
+      'cert-manager-certificate-cert-manager.io.ts',
+      'cert-manager-issuer-cert-manager.io.ts',
       'dapr-component-dapr.io.ts',
       'dapr-resiliency-dapr.io.ts',
       'dapr-subscription-dapr.io.ts',

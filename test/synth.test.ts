@@ -7,7 +7,7 @@ import { parseQuantity } from '../lib/config/quantity';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { writeDistAtomically } from '../lib/output/write-dist';
 import { CONTAINER_LOG_MARGIN_MIB } from '../lib/platform/pod-security';
-import { findObject, type K8sObject, readTree, ROOT, runSynthCli, synthObjects, tempDir } from './support/synth';
+import { findObject, type K8sObject, ROOT, readTree, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 
@@ -62,14 +62,20 @@ describe('synth output', () => {
       for (const emptyDir of emptyDirs) expect(emptyDir.sizeLimit, owner).toBeDefined();
       // Memory-backed ones (/dev/shm) count against the memory limit instead.
       const onDisk = emptyDirs.filter((e: any) => e.medium !== 'Memory').reduce((sum: number, e: any) => sum + parseQuantity(e.sizeLimit), 0);
-      expect(spec.containers, owner).toHaveLength(1);
-      // Init containers (the Kafka metrics agent's copy) write only into the pod's emptyDirs, counted above.
+      // Init containers (the Kafka metrics agent's copy) write only into the pod's emptyDirs, counted below.
       for (const init of spec.initContainers ?? []) expect(init.resources.requests['ephemeral-storage'], `${owner} ${init.name}`).toBe(init.resources.limits['ephemeral-storage']);
-      const { requests, limits } = spec.containers[0].resources;
+      // The first container accounts for every emptyDir of the pod; another (Kafka's readiness sidecar)
+      // only for its own logs.
+      const [main, ...others] = spec.containers;
+      const { requests, limits } = main.resources;
       expect(requests['ephemeral-storage'], owner).toBe(limits['ephemeral-storage']);
       const limit = parseQuantity(limits['ephemeral-storage']);
       expect(limit, owner).toBeGreaterThan(onDisk);
       expect(limit - onDisk, owner).toBe(CONTAINER_LOG_MARGIN_MIB * 2 ** 20);
+      for (const other of others) {
+        expect(other.resources.requests['ephemeral-storage'], `${owner} ${other.name}`).toBe(`${CONTAINER_LOG_MARGIN_MIB}Mi`);
+        expect(other.resources.limits['ephemeral-storage'], `${owner} ${other.name}`).toBe(`${CONTAINER_LOG_MARGIN_MIB}Mi`);
+      }
     }
   });
 

@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from './support/synth';
-import { byKind, containerNamed, copyDist, editObjects, healthyClusterState, synthesizeDist, writeClusterState } from './fixtures/verify/helpers';
 import { EXIT } from '../lib/exit-codes';
+import { byKind, containerNamed, copyDist, editObjects, healthyClusterState, synthesizeDist, writeClusterState } from './fixtures/verify/helpers';
+import { ROOT, tempDir } from './support/synth';
 
 const VERIFY = path.join(ROOT, 'build', 'verify', 'main.js');
 

@@ -4,13 +4,13 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_CHECKS } from '../verify/checks';
-import { PROMETHEUS_OPERATOR_CRDS } from '../verify/checks/cluster';
+import { CERT_MANAGER_CRDS, PROMETHEUS_OPERATOR_CRDS } from '../verify/checks/cluster';
 import { CLUSTER_KINDS, ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
 import type { K8sObject } from '../verify/model';
-import { tempDir } from './support/synth';
 import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
+import { tempDir } from './support/synth';
 
 type Edit = (state: K8sObject[]) => K8sObject[];
 const find = (state: K8sObject[], kind: string, name: string | RegExp) => {
@@ -31,6 +31,34 @@ interface LiveCase {
   readonly says: string;
 }
 
+// The dist/ of these tests holds every kind a live check judges: observability's PodMonitors and PrometheusRule,
+// PostgreSQL's TLS with a cert-manager Certificate signed by a ClusterIssuer of the cluster, and backups (the
+// base backup and dump CronJobs, the backup volume).
+const OVERRIDE = {
+  observability: { enabled: true },
+  postgres: {
+    tls: { enabled: true, source: 'cert-manager', issuer: { kind: 'ClusterIssuer', name: 'corp-ca' } },
+    backup: { enabled: true, dump: { enabled: true } },
+  },
+};
+const established = (name: string): K8sObject => ({
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name },
+  status: { conditions: [{ type: 'Established', status: 'True' }] },
+});
+/** What prometheus-operator and cert-manager install, and the ClusterIssuer OVERRIDE names. */
+const PREREQUISITES: K8sObject[] = [
+  ...[...PROMETHEUS_OPERATOR_CRDS, ...CERT_MANAGER_CRDS].map(established),
+  { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'corp-ca' }, spec: { ca: { secretName: 'corp-ca' } } },
+];
+
+function synthesizeObservedDist(): string {
+  const override = path.join(tempDir('verify-live-override'), 'override.yaml');
+  fs.writeFileSync(override, JSON.stringify(OVERRIDE));
+  return synthesizeDist(['--config', override]);
+}
+
 // One broken cluster state per case; each live check has at least one.
 const CASES: LiveCase[] = [
   { check: 'live-namespaces', breaks: 'a namespace missing', edit: remove('Namespace', 'kafka'), says: 'Namespace kafka is not in the cluster' },
@@ -40,9 +68,31 @@ const CASES: LiveCase[] = [
   { check: 'live-pvcs-bound', breaks: 'a missing PVC', edit: remove('PersistentVolumeClaim', 'data-kafka-0'), says: 'does not exist' },
   { check: 'live-service-endpoints', breaks: 'a Service without endpoints', edit: mutate('Endpoints', 'kafka-bootstrap', (o) => void (o.subsets = [])), says: 'kafka-bootstrap has no ready endpoints' },
   { check: 'live-jobs-complete', breaks: 'a failed Job', edit: mutate('Job', /^kafka-topics-/, (o) => void (o.status = { failed: 7, conditions: [{ type: 'Failed', status: 'True' }] })), says: 'failed (7 failed pod(s))' },
+  {
+    check: 'live-cronjobs-recent',
+    breaks: 'a base backup that last succeeded three days ago',
+    edit: mutate('CronJob', 'postgres-basebackup', (o) => void (o.status.lastSuccessfulTime = new Date(Date.now() - 3 * 86_400_000).toISOString())),
+    says: "newest successful run is 72.0 h old; schedule '0 2 * * *' expects one every 24.0 h",
+  },
+  {
+    check: 'live-cronjobs-recent',
+    breaks: 'a dump that never succeeded',
+    edit: mutate('CronJob', 'postgres-dump', (o) => void delete o.status.lastSuccessfulTime),
+    says: 'CronJob postgres/postgres-dump has never succeeded',
+  },
+  { check: 'live-cronjobs-recent', breaks: 'the base backup CronJob missing', edit: remove('CronJob', 'postgres-basebackup'), says: 'is not in the cluster' },
+  { check: 'live-pvcs-bound', breaks: 'a pending backup volume', edit: mutate('PersistentVolumeClaim', 'postgres-backup', (o) => void (o.status.phase = 'Pending')), says: 'postgres-backup is Pending' },
   { check: 'live-dapr-crds', breaks: 'the Component CRD missing', edit: remove('CustomResourceDefinition', 'components.dapr.io'), says: 'CRD components.dapr.io is not installed' },
   { check: 'live-dapr-control-plane', breaks: 'sentry not ready', edit: mutate('Deployment', 'dapr-sentry', (o) => void (o.status.readyReplicas = 0)), says: 'dapr-sentry: 0/1 ready' },
   { check: 'live-dapr-control-plane', breaks: 'the scheduler missing', edit: remove('StatefulSet', 'dapr-scheduler-server'), says: 'dapr-scheduler-server is not installed' },
+  { check: 'live-prometheus-operator-crds', breaks: 'the PodMonitor CRD missing', edit: remove('CustomResourceDefinition', 'podmonitors.monitoring.coreos.com'), says: 'CRD podmonitors.monitoring.coreos.com is not installed' },
+  {
+    check: 'live-cert-manager-crds',
+    breaks: 'the Certificate CRD not established',
+    edit: mutate('CustomResourceDefinition', 'certificates.cert-manager.io', (o) => void (o.status.conditions[0].status = 'False')),
+    says: 'CRD certificates.cert-manager.io is not established: dist/ holds cert-manager Certificates (postgres/postgres)',
+  },
+  { check: 'live-certificate-issuers', breaks: 'the ClusterIssuer the config names missing', edit: remove('ClusterIssuer', 'corp-ca'), says: 'ClusterIssuer corp-ca does not exist: Certificate postgres/postgres is to be signed by it' },
   {
     check: 'live-dapr-components',
     breaks: 'a Component edited in the cluster',
@@ -61,8 +111,8 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
   let healthy: K8sObject[];
 
   beforeAll(() => {
-    dist = synthesizeDist();
-    healthy = healthyClusterState(dist);
+    dist = synthesizeObservedDist();
+    healthy = [...healthyClusterState(dist), ...PREREQUISITES];
   });
 
   const verifyAgainst = (state: K8sObject[], only?: string[]) =>
@@ -99,7 +149,9 @@ describe('verify: live cluster-state checks through the file ClusterReader', () 
       status: { conditions: [{ type: 'Established', status: 'True' }] },
     });
     expect((await judge([...state, ...PROMETHEUS_OPERATOR_CRDS.map(crd)])).status).toBe('pass');
-    const plain = await judge(healthy, dist);
+    // The minikube profile's default: observability off, no prometheus-operator object in dist/.
+    const plainDist = synthesizeDist();
+    const plain = await judge(healthyClusterState(plainDist), plainDist);
     expect(plain.status).toBe('pass');
     expect(plain.results[0].message).toContain('not required');
   });
@@ -204,8 +256,8 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
   }
 
   it('reads a cluster through the kubeconfig: every live check passes on a healthy API, Dapr CRDs absent when not served', async () => {
-    const dist = synthesizeDist();
-    const state = healthyClusterState(dist);
+    const dist = synthesizeObservedDist();
+    const state = [...healthyClusterState(dist), ...PREREQUISITES];
     const api = await serveListApi(state, Object.values(CLUSTER_KINDS));
     const withoutDapr = await serveListApi(state, Object.values(CLUSTER_KINDS).filter((version) => !version.startsWith('dapr.io')));
     try {

@@ -1,15 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isPinnedImage } from '../verify/checks/pod-security';
-import { parseTopicsConf } from '../verify/kafka-topics';
 import { quantityValue } from '../lib/config/quantity';
-import { CURRICULUM_TOPIC_COUNT, LEARNFLOW_TABLES } from '../verify/mission';
+import { isPinnedImage } from '../verify/checks/pod-security';
 import { parseJavaMaxHeap } from '../verify/jvm-options';
-import { createdTables, insertedRowCount, stripCommentsAndLiterals } from '../verify/sql';
+import { parseTopicsConf } from '../verify/kafka-topics';
+import { CURRICULUM_TOPIC_COUNT, LEARNFLOW_TABLES } from '../verify/mission';
 import { SchemaValidators } from '../verify/schema/schemas';
-import { ROOT, tempDir } from './support/synth';
+import { createdTables, insertedRowCount, stripCommentsAndLiterals } from '../verify/sql';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
+import { ROOT, tempDir } from './support/synth';
 
 const readSqlDir = (dir: string) =>
   fs

@@ -130,7 +130,8 @@ const CASES: BreakCase[] = [
       editObjects(dir, byKind('ConfigMap', /^postgres-migrations-/), (o) => void (o.data['migrate.sh'] = o.data['migrate.sh'].replace('WAIT_TIMEOUT_SECONDS:-300}', 'WAIT_TIMEOUT_SECONDS:-7200}')));
       editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'WAIT_TIMEOUT_SECONDS', undefined));
     } },
-  { check: 'pdb-availability', breaks: 'a budget that lets 2 of 3 voters go', profile: 'production', says: 'the KRaft quorum of 3 voter(s) needs 2: at most 1', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = 2)) },
+  // Production's voters are the dedicated controllers: their budget guards the quorum.
+  { check: 'pdb-availability', breaks: 'a budget that lets 2 of 3 voters go', profile: 'production', says: 'the KRaft quorum of 3 voter(s) needs 2: at most 1', apply: (dir) => editObjects(dir, byKind('PodDisruptionBudget', 'kafka-controller'), (o) => void (o.spec.maxUnavailable = 2)) },
   { check: 'pdb-availability', breaks: 'a percentage that permits every broker down', profile: 'production', says: 'spec.maxUnavailable "100%" allows 3 of 3 pod(s)', apply: (dir) => editObjects(dir, kafkaBudget, (o) => void (o.spec.maxUnavailable = '100%')) },
   { check: 'pdb-availability', breaks: 'a topic that cannot lose a broker', profile: 'production', says: 'topic learning.query (replication factor 3, min.insync.replicas 3)', apply: editTopics((conf) => conf.replace(/^(learning\.query .*)min\.insync\.replicas=2/m, '$1min.insync.replicas=3')) },
   { check: 'pdb-availability', breaks: 'minAvailable equal to replicas', says: 'spec.minAvailable 1 allows 0 of 1 pod(s) of StatefulSet postgres/postgres to be evicted', apply: (dir) =>
@@ -184,15 +185,19 @@ const CASES: BreakCase[] = [
   { check: 'postgres-memory-plan', breaks: 'shared_buffers raised with the attached short flag -B', says: 'shared_buffers 2Gi', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-B262144')) },
   { check: 'postgres-memory-plan', breaks: 'max_connections not a number', says: 'sets max_connections to \'many\', not a whole number of at least 1', apply: (dir) => editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-N', 'many')) },
   { check: 'postgres-client-port', breaks: 'a Job on another port', says: 'has no port 5433', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGPORT', '5433')) },
+  { check: 'postgres-client-port', breaks: 'a Job without certificate verification against a TLS server', profile: 'production', says: "runs with ssl=on, and the client's sslmode is 'require', not verify-full", apply: (dir) =>
+      editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGSSLMODE', 'require')) },
+  { check: 'postgres-client-port', breaks: 'the exporter verifying against a CA it does not mount', profile: 'production', says: 'sslrootcert /etc/ssl/ca.crt, which is no file of a volume the container mounts', apply: (dir) =>
+      editObjects(dir, byKind('Deployment', 'postgres-exporter'), (o) => setEnv(containerNamed(o), 'DATA_SOURCE_URI', 'postgres.postgres.svc.cluster.local:5432/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/ca.crt')) },
   { check: 'postgres-client-port', breaks: 'the server moved to another port', says: 'not the port PostgreSQL listens on (5433)', apply: (dir) =>
       editObjects(dir, postgresSts, (o) => void containerNamed(o).args.push('-c', 'port=5433')) },
-  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits every pod of every namespace', apply: (dir) =>
+  { check: 'network-policy-widening', breaks: 'clients admitted from every namespace', says: 'spec.ingress[0].from[0] namespaceSelector is empty: admits pods with these labels in every namespace', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = {})) },
   { check: 'network-policy-widening', breaks: 'an empty peer', says: 'spec.ingress[0].from[2] is empty', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void o.spec.ingress[0].from.push({})) },
   { check: 'network-policy-widening', breaks: 'a rule without from', says: 'spec.ingress[0].from is unset', apply: (dir) => editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from) },
   { check: 'network-policy-widening', breaks: 'every pod of the namespace', says: 'podSelector is empty: admits every pod of namespace kafka', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[1].podSelector = {})) },
-  { check: 'network-policy-widening', breaks: 'a namespaceSelector that every namespace satisfies (Exists on the name label)', says: 'spec.ingress[0].from[0] namespaceSelector {"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"Exists"}]} matches every namespace: admits every pod of every namespace (rule: every ingress peer names its clients', apply: (dir) =>
+  { check: 'network-policy-widening', breaks: 'a namespaceSelector that every namespace satisfies (Exists on the name label)', says: 'spec.ingress[0].from[0] namespaceSelector {"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"Exists"}]} matches every namespace: admits pods with these labels in every namespace (anyone who can label a pod) (rule: every ingress peer names its clients', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'Exists' }] })) },
   { check: 'network-policy-widening', breaks: 'a namespaceSelector excluding one label (NotIn)', says: 'matches every namespace', apply: (dir) =>
       editObjects(dir, byKind('NetworkPolicy', 'kafka-clients'), (o) => void (o.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['untrusted'] }] })) },
@@ -222,6 +227,8 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'prometheus-operator-crd-schema', breaks: 'a PodMonitor with an unknown field', says: 'podMetricsEndpoint: unknown field', apply: (dir) =>
       addObjects(dir, '40-observability.yaml', [{ apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'kafka', namespace: 'kafka' }, spec: { selector: {}, podMetricsEndpoint: [{ port: 'metrics' }] } }]) },
+  { check: 'network-reachability', breaks: 'PostgreSQL clients admitted from the whole apps namespace', says: 'the code sandbox) reaches statefulset/postgres in postgres on 5432/TCP', apply: (dir) =>
+      editObjects(dir, byKind('NetworkPolicy', 'postgres-clients'), (o) => void delete o.spec.ingress[0].from[0].podSelector) },
   { check: 'kafka-parallel-pod-management', breaks: 'OrderedReady', says: 'OrderedReady', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.podManagementPolicy = 'OrderedReady')) },
   { check: 'kafka-headless-service', breaks: 'not-ready addresses unpublished', says: 'publishNotReadyAddresses', apply: (dir) => editObjects(dir, byKind('Service', 'kafka-headless'), (o) => void delete o.spec.publishNotReadyAddresses) },
   { check: 'kafka-headless-service', breaks: 'serviceName pointing at the ClusterIP Service', says: 'clusterIP is not None', apply: (dir) => editObjects(dir, kafkaSts, (o) => void (o.spec.serviceName = 'kafka-bootstrap')) },
@@ -232,6 +239,18 @@ const CASES: BreakCase[] = [
         const env = containerNamed(o).env.find((e: any) => e.name === 'KAFKA_CONTROLLER_QUORUM_VOTERS');
         env.value = env.value.replace(/:9093/g, ':9092');
       }) },
+  { check: 'kafka-quorum-size', breaks: 'two voters', says: '2 voters: survives no more failures than 1 voters', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => {
+        o.spec.replicas = 2;
+        const env = containerNamed(o).env.find((e: any) => e.name === 'KAFKA_CONTROLLER_QUORUM_VOTERS');
+        env.value = `${env.value},${env.value.replace(/^0@kafka-0/, '1@kafka-1')}`;
+      }) },
+  { check: 'kafka-disruption-safety', breaks: 'a budget that evicts unhealthy pods', says: 'unhealthyPodEvictionPolicy AlwaysAllow', apply: (dir) =>
+      editObjects(dir, byKind('PodDisruptionBudget', 'kafka'), (o) => void (o.spec.unhealthyPodEvictionPolicy = 'AlwaysAllow')) },
+  { check: 'kafka-disruption-safety', breaks: 'a port check for readiness', says: 'a port check: Ready before the node has caught up', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (containerNamed(o).readinessProbe = { tcpSocket: { port: 'internal' }, periodSeconds: 10 })) },
+  { check: 'kafka-disruption-safety', breaks: 'two pods at a time', says: 'lets 2 pods be disrupted at once', apply: (dir) =>
+      editObjects(dir, byKind('PodDisruptionBudget', 'kafka'), (o) => void (o.spec.maxUnavailable = 2)) },
   { check: 'kafka-internal-topic-replication', breaks: 'offsets topic RF left at the default 3 on one broker', says: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3 (Kafka default)', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', undefined)) },
   { check: 'kafka-heap-within-limit', breaks: 'a heap above the memory limit', says: 'not below the memory limit', apply: (dir) => editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_HEAP_OPTS', '-Xmx2g -Xms2g')) },
   { check: 'kafka-topic-replication', breaks: 'a topic RF above the broker count', says: 'learning.query: replication factor 3 with 1 broker(s)', apply: editTopics((conf) => conf.replace(/^learning\.query 3 1 /m, 'learning.query 3 3 ')) },
@@ -318,7 +337,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
   it('passes every check on the production profile (3 brokers)', async () => {
     const report = await verify(production);
     expect(failures(report)).toEqual([]);
-    expect(checkOf(report, 'kafka-quorum-voters').results[0].message).toContain('3 voter(s) for 3 replica(s)');
+    expect(checkOf(report, 'kafka-quorum-voters').results.map((r) => r.message)).toContain('StatefulSet kafka/kafka-controller: 3 voter(s) for 3 replica(s)');
   });
 
   it('passes every check with another cluster DNS domain (platform.clusterDomain)', async () => {
@@ -383,7 +402,7 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     const libImports = sources.flatMap((file) =>
       [...fs.readFileSync(path.join(verifyDir, file), 'utf8').matchAll(/from '((?:\.\.\/)+lib\/[^']+)'/g)].map((m) => path.resolve(verifyDir, path.dirname(file), m[1])),
     );
-    const allowed = ['lib/config/job-limits', 'lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/endpoints', 'lib/platform/gitops', 'lib/platform/labels', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
+    const allowed = ['lib/config/cron', 'lib/config/job-limits', 'lib/config/quantity', 'lib/config/postgres-memory', 'lib/dapr/component-metadata', 'lib/exit-codes', 'lib/platform/content-hash', 'lib/platform/endpoints', 'lib/platform/gitops', 'lib/platform/labels', 'lib/platform/project-files'].map((module) => path.resolve(verifyDir, '..', module));
     expect(sources.length).toBeGreaterThan(10);
     expect(libImports.length).toBeGreaterThan(0); // the pattern sees the imports that are allowed
     expect(libImports.filter((module) => !allowed.includes(module))).toEqual([]);

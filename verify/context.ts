@@ -28,6 +28,16 @@ export class ReferenceData {
     return path.join(this.dir, 'dapr-crds');
   }
 
+  /** prometheus-operator's CRDs: the PodMonitor and PrometheusRule objects of observability. */
+  get prometheusOperatorCrdDir(): string {
+    return path.join(this.dir, 'prometheus-operator-crds');
+  }
+
+  /** cert-manager's CRDs: the Certificate and Issuer objects of PostgreSQL's TLS. */
+  get certManagerCrdDir(): string {
+    return path.join(this.dir, 'cert-manager-crds');
+  }
+
   get daprComponentMetadataDir(): string {
     return path.join(this.dir, 'dapr-component-metadata');
   }
@@ -39,9 +49,11 @@ export class ReferenceData {
       if (!fs.existsSync(definitions)) throw new ReferenceDataError(`${definitions} not found`);
       const crdFiles = crdFilesIn(this.daprCrdDir);
       if (crdFiles.length === 0) throw new ReferenceDataError(`no Dapr CRD files (*.yaml) in ${this.daprCrdDir}`);
-      // prometheus-operator's PodMonitor and PrometheusRule (dist/ holds them when observability is on).
-      const monitoringCrdDir = path.join(this.dir, 'prometheus-operator-crds');
-      validators = new SchemaValidators(definitions, [...crdFiles, ...(fs.existsSync(monitoringCrdDir) ? crdFilesIn(monitoringCrdDir) : [])]);
+      // Optional (a reference directory from before they were vendored still judges everything else):
+      // prometheus-operator's PodMonitor and PrometheusRule (dist/ holds them when observability is on) and
+      // cert-manager's Certificate and Issuer (PostgreSQL's TLS).
+      const optionalCrdFiles = [this.prometheusOperatorCrdDir, this.certManagerCrdDir].flatMap((dir) => (fs.existsSync(dir) ? crdFilesIn(dir) : []));
+      validators = new SchemaValidators(definitions, [...crdFiles, ...optionalCrdFiles]);
       validatorsByDir.set(this.dir, validators);
     }
     return validators;

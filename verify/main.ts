@@ -6,7 +6,7 @@ import { FileClusterReader } from './cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from './cluster/kube-cluster-reader';
 import { directDataPlane, type OpenDataPlane } from './data-plane/data-plane';
 import { portForwardedDataPlane } from './data-plane/port-forward';
-import { parsePostgresUrl, type PostgresConnection } from './data-plane/postgres-target';
+import { type PostgresConnection, parsePostgresUrl } from './data-plane/postgres-target';
 import { formatHuman, formatJson } from './report';
 import { ALL_CHECK_IDS, firstLine, type LiveMode, runVerify } from './runner';
 

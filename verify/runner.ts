@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { EXIT } from '../lib/exit-codes';
-import { type ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
 import { KAFKA_LIVE_CHECKS, LIVE_CHECKS, POSTGRES_LIVE_CHECKS, STATIC_CHECKS } from './checks';
-import type { DataPlane, OpenDataPlane } from './data-plane/data-plane';
+import { type ClusterReader, ClusterUnavailableError } from './cluster/cluster-reader';
 import { type LiveContext, ReferenceData, type StaticContext } from './context';
+import type { DataPlane, OpenDataPlane } from './data-plane/data-plane';
 import { type Dist, DistError, loadDist } from './dist';
 import type { Check, CheckMode, CheckResult, Component, Status } from './model';
 import { ReferenceDataError } from './schema/schemas';

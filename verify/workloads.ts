@@ -140,6 +140,16 @@ export function kafkaStatefulSets(dist: Dist): DistObject[] {
   );
 }
 
+/** KAFKA_PROCESS_ROLES of a Kafka StatefulSet: broker, controller or both. */
+export function kafkaRoles(item: DistObject): string[] {
+  return (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').map((role) => role.trim());
+}
+
+/** The Kafka StatefulSets that run brokers (not the dedicated controllers'). */
+export function kafkaBrokerStatefulSets(dist: Dist): DistObject[] {
+  return kafkaStatefulSets(dist).filter((item) => kafkaRoles(item).includes('broker'));
+}
+
 /** The container of a Kafka StatefulSet that runs the broker. */
 export function kafkaContainer(item: DistObject): Record<string, any> {
   return (item.object.spec?.template?.spec?.containers ?? []).find((container: Record<string, any>) => envValue(container, 'KAFKA_PROCESS_ROLES') !== undefined);

@@ -37,6 +37,10 @@ export const daprConfig = z
         tablePrefix: z.string().regex(/^[a-z_][a-z0-9_]{0,30}$/, 'must be a lower-case SQL identifier prefix'),
         cleanupInterval: goDuration,
         timeout: goDuration,
+        /** Connections each sidecar's pool may open (the component's maxConns). */
+        maxConns: z.number().int('must be a whole number').min(1, 'must be >= 1').max(100, 'must be <= 100'),
+        /** Replicas of one app-id at most (during a rolling update too): with maxConns, the Dapr role's CONNECTION LIMIT. */
+        maxReplicasPerAppId: z.number().int('must be a whole number').min(1, 'must be >= 1').max(100, 'must be <= 100'),
       })
       .strict(),
     secretStore: z
@@ -69,7 +73,7 @@ export type DaprConfigInput = z.input<typeof daprConfig>;
 export const daprDefaults: DaprConfigInput = {
   appIds: ['triage-agent', 'concepts-agent', 'code-review-agent', 'debug-agent', 'exercise-agent', 'progress-agent', 'frontend'],
   pubsub: { name: 'pubsub', initialOffset: 'oldest' },
-  stateStore: { name: 'statestore', tablePrefix: 'learnflow_', cleanupInterval: '1h', timeout: '20s' },
+  stateStore: { name: 'statestore', tablePrefix: 'learnflow_', cleanupInterval: '1h', timeout: '20s', maxConns: 2, maxReplicasPerAppId: 2 },
   serviceAccount: 'learnflow-services',
   secretStore: { name: 'secretstore', readerServiceAccounts: [] },
   resiliency: { outboundTimeout: '30s', deliveryTimeout: '120s', maxRetries: 5, maxRetryInterval: '10s', breakerTrip: 5, breakerTimeout: '30s' },
@@ -78,5 +82,5 @@ export const daprDefaults: DaprConfigInput = {
 
 export const daprProfiles = {
   minikube: {},
-  production: {},
+  production: { stateStore: { ...daprDefaults.stateStore, maxConns: 4, maxReplicasPerAppId: 3 } },
 } satisfies Record<string, Partial<DaprConfigInput>>;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { jobSettings } from './job';
 import { dnsLabel, pinnedImage } from './names';
@@ -58,8 +59,32 @@ export const topicSpec = z
 
 export type TopicSpecInput = z.input<typeof topicSpec>;
 
+/** The voter counts a KRaft quorum may have here (see `controllers`). */
+export const CONTROLLER_COUNTS: readonly number[] = [1, 3, 5];
+
+/**
+ * A KRaft cluster id as Kafka parses it (org.apache.kafka.common.Uuid.fromString): base64url without
+ * padding that decodes to exactly 16 bytes, so 22 characters, the last of which holds 2 bits and 4 zero
+ * bits (A, Q, g or w: with another, Java's decoder drops the bits and the id Kafka stores differs from the
+ * one configured); and not an id in Uuid.RESERVED (the zero uuid, the metadata topic id).
+ */
+export const kraftClusterId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{21}[AQgw]$/, "must be a Kafka cluster id: 22 base64url characters encoding 16 bytes, as 'kafka-storage.sh random-uuid' prints")
+  .refine((id) => !['AAAAAAAAAAAAAAAAAAAAAA', 'AAAAAAAAAAAAAAAAAAAAAQ'].includes(id), { message: 'is an id Kafka reserves (the zero uuid or the metadata topic id)' });
+
 // The tag names the broker version, which clients (Dapr's Sarama) are told and topic configs are checked against.
 const KAFKA_VERSION_TAG = /:(\d+\.\d+\.\d+)(@sha256:[a-f0-9]{64})?$/;
+
+/**
+ * The default cluster id of an install: 16 bytes of sha256 over what tells installs apart (cluster domain,
+ * namespace, name), as Kafka writes a uuid. Deterministic, so every synth of the install agrees, and a
+ * volume of another install (another namespace or name) is refused by the brokers' cluster id guard.
+ */
+export function derivedClusterId(clusterDomain: string, namespace: string, name: string): string {
+  const bytes = createHash('sha256').update(`learnflow-kafka/${clusterDomain}/${namespace}/${name}`).digest().subarray(0, 16);
+  return bytes.toString('base64url');
+}
 
 /** 'apache/kafka:4.3.1' -> '4.3.1'; the config schema guarantees such a tag. */
 export function kafkaVersionOf(image: string): string {
@@ -109,8 +134,30 @@ const kafkaShape = z
       message: "must be tagged with the Kafka version, e.g. 'apache/kafka:4.3.1' (optionally @sha256:...)",
     }),
     brokers: z.number().int('must be a whole number').min(1, 'must be >= 1').max(99, 'must be <= 99'),
-    /** KRaft cluster id: 16 bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
-    clusterId: z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 22-character base64url Kafka cluster id'),
+    /**
+     * KRaft voters. A majority must be up: 2 of 2 tolerates no more failures than 1 of 1, and every voter
+     * beyond 5 slows each metadata commit for no availability a cluster of this size needs.
+     */
+    controllers: z
+      .number()
+      .int('must be a whole number')
+      .refine((n) => CONTROLLER_COUNTS.includes(n), {
+        message: 'must be 1, 3 or 5: a KRaft quorum needs a majority of its voters, so an even count tolerates no more failures than one voter fewer, and more than 5 voters slow every metadata commit',
+      }),
+    /**
+     * The voters in their own StatefulSet, apart from the brokers (production), or every broker also a
+     * voter (one combined node on minikube): then brokers must equal controllers.
+     */
+    dedicatedControllers: z.boolean(),
+    /** The controller pods' resources and storage (dedicatedControllers only): the metadata log is small. */
+    controllerResources: resources,
+    controllerStorage: z.object({ size: byteQuantity, storageClassName: dnsLabel.optional() }).strict(),
+    /**
+     * KRaft cluster id: 16 bytes, base64url without padding (what `kafka-storage.sh random-uuid` prints).
+     * @default - derived from the install's identity (cluster domain, namespace, kafka.name): stable across
+     * synths, different for every install of another namespace or name. Set it to pin a random one.
+     */
+    clusterId: kraftClusterId.optional(),
     storage: z
       .object({ size: byteQuantity, storageClassName: dnsLabel.optional() })
       .strict(),
@@ -152,8 +199,11 @@ export const kafkaDefaults: KafkaConfigInput = {
   // kafkajs 2.2.4 (README, "Kafka version"): 4.4.0's kafka-tools jars are not published.
   image: 'apache/kafka:4.3.1',
   brokers: 1,
-  // Fixed, not random: synth must be deterministic, and the id is only a guard against mixing clusters.
-  clusterId: 'TGVhcm5GbG93S2Fma2EwMQ',
+  controllers: 1,
+  dedicatedControllers: false,
+  // Unused while every broker is a voter (minikube); production sizes them.
+  controllerResources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
+  controllerStorage: { size: '5Gi' },
   storage: { size: '10Gi' },
   resources: { requests: { cpu: '250m', memory: '1Gi' }, limits: { cpu: '1', memory: '1Gi' } },
   heapPercent: 50,
@@ -176,6 +226,11 @@ export const kafkaProfiles = {
   minikube: {},
   production: {
     brokers: 3,
+    // Voters apart from brokers: brokers scale, roll and drain without touching the quorum.
+    controllers: 3,
+    dedicatedControllers: true,
+    controllerResources: { requests: { cpu: '500m', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } },
+    controllerStorage: { size: '10Gi' },
     antiAffinity: 'required',
     storage: { size: '100Gi' },
     resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },

@@ -6,7 +6,7 @@ import { kafkaDefaults, kafkaProfiles } from './kafka';
 import { observabilityDefaults, observabilityProfiles } from './observability';
 import { platformDefaults, platformProfiles } from './platform';
 import { postgresDefaults, postgresProfiles } from './postgres';
-import { type LearnflowConfig, learnflowConfig, type ProfileName, PROFILES } from './schema';
+import { type LearnflowConfig, learnflowConfig, PROFILES, type ProfileName } from './schema';
 
 /** One rule broken by one value: what the user must fix. */
 export interface ConfigProblem {

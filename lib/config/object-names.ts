@@ -8,16 +8,39 @@ import { DNS_LABEL, dnsLabel, dnsSubdomain } from './names';
 
 /** The objects named after kafka.name. */
 export function kafkaObjectNames(name: string) {
-  return { statefulSet: name, headlessService: `${name}-headless`, bootstrapService: `${name}-bootstrap`, topicsJobPrefix: `${name}-topics` };
+  return {
+    statefulSet: name,
+    headlessService: `${name}-headless`,
+    bootstrapService: `${name}-bootstrap`,
+    topicsJobPrefix: `${name}-topics`,
+    // The dedicated KRaft voters (kafka.dedicatedControllers).
+    controllerStatefulSet: `${name}-controller`,
+    controllerHeadlessService: `${name}-controller-headless`,
+  };
 }
 
 /** The Jobs that run against PostgreSQL, each named `<postgres.name>-<job>-<content hash>`. */
 export const POSTGRES_JOBS = ['migrations', 'seed', 'monitor'] as const;
 export type PostgresJob = (typeof POSTGRES_JOBS)[number];
 
+/** The CronJobs of the backups (postgres.backup), each named `<postgres.name>-<job>`. */
+export const POSTGRES_CRON_JOBS = ['basebackup', 'dump'] as const;
+export type PostgresCronJob = (typeof POSTGRES_CRON_JOBS)[number];
+
 /** The objects named after postgres.name. */
 export function postgresObjectNames(name: string) {
-  return { statefulSet: name, service: name, headlessService: `${name}-headless`, jobPrefix: (job: PostgresJob) => `${name}-${job}` };
+  return {
+    statefulSet: name,
+    service: name,
+    headlessService: `${name}-headless`,
+    jobPrefix: (job: PostgresJob) => `${name}-${job}`,
+    cronJob: (job: PostgresCronJob) => `${name}-${job}`,
+    /** The backup volume's claim and the ConfigMap of the server's backup files. */
+    backupClaim: `${name}-backup`,
+    serverFiles: `${name}-server-files`,
+    /** A restore beside the live server (npm run restore): StatefulSet and Service names. */
+    restore: (stamp: string) => `${name}-restore-${stamp}`,
+  };
 }
 
 /** A Dapr Subscription is named after its topic: Kafka's '.' and '_' become '-', upper case lower case. */
@@ -66,6 +89,8 @@ const STATEFUL_SET: NameRule = {
   why: `a StatefulSet's pods carry the label controller-revision-hash '<name>-<hash of up to ${MAX_REVISION_HASH} characters>', at most ${MAX_LABEL_VALUE} characters`,
 };
 const JOB: NameRule = { maxLength: MAX_LABEL_VALUE, why: `a Job's pods carry its name in the job-name label, at most ${MAX_LABEL_VALUE} characters` };
+// pkg/apis/batch/validation ValidateCronJobCreate: the Jobs it creates append an 11-character suffix.
+const CRON_JOB: NameRule = { maxLength: 52, why: 'a CronJob name has at most 52 characters (its Jobs append an 11-character suffix)' };
 const HOST: NameRule = { maxLength: 253, why: 'a DNS name has at most 253 characters' };
 
 interface DerivedName {
@@ -96,7 +121,7 @@ const hashedJob = (object: string, prefix: string): DerivedName => ({
 
 export interface NamingConfig {
   readonly platform: { readonly namespaces: { readonly kafka: string; readonly postgres: string }; readonly clusterDomain: string };
-  readonly kafka: { readonly name: string; readonly brokers: number };
+  readonly kafka: { readonly name: string; readonly brokers: number; readonly dedicatedControllers: boolean };
   readonly postgres: { readonly name: string };
   readonly dapr: { readonly subscriptions: readonly { readonly topic: string }[] };
 }
@@ -118,12 +143,16 @@ function namingFields(config: NamingConfig): NamingField[] {
       named('the headless Service', kafka.headlessService, SERVICE),
       named('the bootstrap Service', kafka.bootstrapService, SERVICE),
       hashedJob('the topics Job', kafka.topicsJobPrefix),
+      ...(config.kafka.dedicatedControllers
+        ? [named('the controller StatefulSet', kafka.controllerStatefulSet, STATEFUL_SET), named('the controller headless Service', kafka.controllerHeadlessService, SERVICE)]
+        : []),
     ]),
     nameOf('postgres', [
       named('the StatefulSet', postgres.statefulSet, STATEFUL_SET),
       named('the Service', postgres.service, SERVICE),
       named('the headless Service', postgres.headlessService, SERVICE),
       ...POSTGRES_JOBS.map((job) => hashedJob(`the ${job} Job`, postgres.jobPrefix(job))),
+      ...POSTGRES_CRON_JOBS.map((job) => named(`the ${job} CronJob`, postgres.cronJob(job), CRON_JOB)),
     ]),
     {
       path: ['platform', 'clusterDomain'],

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { daprConfig } from './dapr';
-import { kafkaConfig } from './kafka';
-import { observabilityConfig } from './observability';
+import { derivedClusterId, kafkaConfig } from './kafka';
 import { checkObjectNames } from './object-names';
+import { observabilityConfig } from './observability';
 import { platformConfig } from './platform';
 import { postgresConfig } from './postgres';
+import { checkPostgresSecurity } from './postgres-security';
 
 export const PROFILES = ['minikube', 'production'] as const;
 export type ProfileName = (typeof PROFILES)[number];
@@ -24,18 +25,24 @@ const configShape = z
 
 /** The cross-field rules a single field's schema cannot see. */
 function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx): void {
-  const { brokers, topics } = config.kafka;
+  const { brokers, topics, controllers, dedicatedControllers } = config.kafka;
   const production = config.profile === 'production';
-  // Every broker is a KRaft voter: a majority of 2 is 2, so neither may ever be down (no roll, no drain).
-  if (brokers === 2) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'brokers'], message: 'must not be 2: two KRaft voters need both for a quorum, so no broker may be down; use 1, or 3 or more' });
+  // Combined nodes: every broker is a KRaft voter, so the broker count is the voter count (1, 3 or 5; this
+  // also refuses 2 brokers, a 2-voter quorum that needs both up).
+  if (!dedicatedControllers && brokers !== controllers) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['kafka', 'brokers'],
+      message: `must equal kafka.controllers (${controllers}) while kafka.dedicatedControllers is false: every broker is then a KRaft voter, and a broker count that is not a voter count would change the quorum; set kafka.dedicatedControllers: true to scale brokers apart from the voters`,
+    });
   }
-  // acks=all needs min.insync.replicas >= 2 for a write to outlive one broker, so 3 replicas with one free.
+  // acks=all needs min.insync.replicas >= 2 for a write to outlive one broker, so 3 replicas with one free
+  // (a matter of replication, whoever the voters are).
   else if (production && brokers < 3) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'brokers'], message: 'must be >= 3 in production (min.insync.replicas 2 with one broker free to be down)' });
   }
   if (production && config.kafka.antiAffinity !== 'required') {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'antiAffinity'], message: "must be 'required' in production: brokers sharing a node lose several KRaft voters and replicas with it" });
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['kafka', 'antiAffinity'], message: "must be 'required' in production: Kafka pods sharing a node lose several replicas or KRaft voters with it" });
   }
   const seen = new Map<string, number>();
   topics.forEach((topic, i) => {
@@ -129,12 +136,13 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
   return replicationFactor >= 3 ? 2 : 1;
 }
 
-export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).transform((config) => {
+export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).superRefine(checkPostgresSecurity).transform((config) => {
   const replicationFactor = defaultReplicationFactor(config.kafka.brokers);
   return {
     ...config,
     kafka: {
       ...config.kafka,
+      clusterId: config.kafka.clusterId ?? derivedClusterId(config.platform.clusterDomain, config.platform.namespaces.kafka, config.kafka.name),
       defaultReplicationFactor: replicationFactor,
       minInsyncReplicas: defaultMinInsyncReplicas(replicationFactor),
       topics: config.kafka.topics.map((topic) => {

@@ -97,6 +97,8 @@ export class DaprComponents extends Construct implements ExposesEndpoints {
           value('tablePrefix', config.stateStore.tablePrefix),
           value('cleanupInterval', config.stateStore.cleanupInterval),
           value('timeout', config.stateStore.timeout),
+          // Each sidecar's pool; the Dapr role's CONNECTION LIMIT is this times the sidecars (lib/config/postgres-security.ts).
+          value('maxConns', String(config.stateStore.maxConns)),
         ],
       },
     });

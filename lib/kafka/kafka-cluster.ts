@@ -1,23 +1,35 @@
 import { Construct } from 'constructs';
 import { kafkaVersionOf } from '../config/kafka';
 import { kafkaObjectNames, serviceHost } from '../config/object-names';
-import { mebibytes } from '../config/quantity';
+import { mebibytes, type Resources } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
+import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
-import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
-import type { PodExtension } from '../platform/pod-extension';
-import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
+import { readProjectFile } from '../platform/project-files';
 import { appLabels, selectorLabels } from '../platform/labels';
+import type { PodExtension } from '../platform/pod-extension';
 import {
   resourceRequirements,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { DataStatefulSet, dataVolumeClaimTemplate, type StorageSettings } from '../platform/storage';
 
-/** Ports inside the pod. The external listener is what `kubectl port-forward` reaches. */
-export const KAFKA_PORTS = { internal: 9092, controller: 9093, external: 9094 } as const;
+/**
+ * Ports inside the pod. The external listener is what `kubectl port-forward` reaches; JMX listens on the
+ * pod's loopback only, for the readiness sidecar.
+ */
+export const KAFKA_PORTS = { internal: 9092, controller: 9093, external: 9094, jmx: 9999 } as const;
+
+// Dedicated controllers take node ids from here (brokers keep their ordinal: kafka.brokers <= 99), so that
+// no broker and controller share an id.
+export const CONTROLLER_NODE_ID_BASE = 100;
+
+// The readiness sidecar's sample period, and how old a sample the probe accepts (the JVM may miss one).
+const READINESS_INTERVAL_MS = 5_000;
+const READINESS_DIR = '/var/run/kafka-readiness';
 
 // apache/kafka runs as appuser, uid/gid 1000 (docker/jvm/Dockerfile `adduser -D appuser`).
 export const KAFKA_UID = 1000;
@@ -37,13 +49,33 @@ export interface KafkaClusterProps {
   readonly config: KafkaConfig;
   /** The cluster's DNS domain, in the brokers' host names. */
   readonly clusterDomain: string;
-  /** What other concerns add to the broker pods (the metrics agent). @default - nothing */
+  /**
+   * What other concerns add to every Kafka pod, brokers and dedicated controllers alike (the metrics
+   * agent). @default - nothing
+   */
   readonly podExtension?: PodExtension;
 }
 
+/** What a StatefulSet of Kafka nodes runs: brokers and voters (combined), brokers only, or voters only. */
+export type NodeRole = 'combined' | 'broker' | 'controller';
+
+export interface NodeSet {
+  readonly role: NodeRole;
+  readonly statefulSet: string;
+  readonly headlessService: string;
+  readonly replicas: number;
+  readonly selector: Record<string, string>;
+  readonly labels: Record<string, string>;
+  readonly resources: Resources;
+  readonly storage: StorageSettings;
+  /** node.id = base + the pod's ordinal. */
+  readonly nodeIdBase: number;
+}
+
 /**
- * Apache Kafka in KRaft mode on a plain StatefulSet: every pod is a combined broker and controller,
- * configured through the stock image's KAFKA_* environment mechanism.
+ * Apache Kafka in KRaft mode on plain StatefulSets, configured through the stock image's KAFKA_*
+ * environment: a StatefulSet of brokers and, with `dedicatedControllers`, one of KRaft voters apart from
+ * them (otherwise every broker is also a voter). Static voters: see `quorumVoters`.
  */
 export class KafkaCluster extends Construct implements ExposesEndpoints {
   /** In-cluster bootstrap address for clients (the ClusterIP Service). */
@@ -57,18 +89,26 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
   public readonly namespace: string;
   public readonly headlessServiceName: string;
   public readonly bootstrapServiceName: string;
+  /** The brokers' StatefulSet. */
   public readonly statefulSetName: string;
   /** Labels that select the broker pods (for NetworkPolicies and PodDisruptionBudgets). */
   public readonly podSelector: Record<string, string>;
+  /** Labels that select the KRaft voters: the broker pods themselves when every broker is a voter. */
+  public readonly controllerSelector: Record<string, string>;
+  /** The voters' own StatefulSet, with `dedicatedControllers`. */
+  public readonly controllerStatefulSetName?: string;
+  /** The StatefulSets of Kafka nodes: the brokers, then the dedicated controllers if any. */
+  public readonly nodeSets: readonly NodeSet[];
   public readonly image: string;
   /** The broker version, from the image tag (clients such as Dapr's Sarama choose protocol versions by it). */
   public readonly version: string;
   public readonly brokers: number;
+  /** controller.quorum.voters: `<node id>@<pod>.<headless Service>:<controller port>` of every voter. */
+  public readonly quorumVoters: string;
 
   constructor(scope: Construct, id: string, props: KafkaClusterProps) {
     super(scope, id);
-    const { config, namespace } = props;
-    const extension = props.podExtension;
+    const { config, namespace, clusterDomain } = props;
     this.namespace = namespace;
     this.image = config.image;
     this.version = kafkaVersionOf(config.image);
@@ -77,36 +117,97 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
     this.statefulSetName = names.statefulSet;
     this.headlessServiceName = names.headlessService;
     this.bootstrapServiceName = names.bootstrapService;
-    this.podSelector = selectorLabels(config.name, 'broker');
-    const labels = appLabels(config.name, 'broker');
-    const podDns = (ordinal: number) =>
-      `${this.statefulSetName}-${ordinal}.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`;
+    // The broker pods keep the selector of the combined nodes: selectors are immutable.
+    const brokerSet: NodeSet = {
+      role: config.dedicatedControllers ? 'broker' : 'combined',
+      statefulSet: names.statefulSet,
+      headlessService: names.headlessService,
+      replicas: config.brokers,
+      selector: selectorLabels(config.name, 'broker'),
+      labels: appLabels(config.name, 'broker'),
+      resources: config.resources,
+      storage: config.storage,
+      nodeIdBase: 0,
+    };
+    const controllerSet: NodeSet | undefined = config.dedicatedControllers
+      ? {
+          role: 'controller',
+          statefulSet: names.controllerStatefulSet,
+          headlessService: names.controllerHeadlessService,
+          replicas: config.controllers,
+          selector: selectorLabels(config.name, 'controller'),
+          labels: appLabels(config.name, 'controller'),
+          resources: config.controllerResources,
+          storage: config.controllerStorage,
+          nodeIdBase: CONTROLLER_NODE_ID_BASE,
+        }
+      : undefined;
+    const voterSet = controllerSet ?? brokerSet;
+    this.podSelector = brokerSet.selector;
+    this.controllerSelector = voterSet.selector;
+    this.controllerStatefulSetName = controllerSet?.statefulSet;
+
+    const podDns = (set: NodeSet, ordinal: number) =>
+      `${set.statefulSet}-${ordinal}.${serviceHost(set.headlessService, namespace, clusterDomain)}`;
     const ordinals = [...Array(config.brokers).keys()];
-    this.brokerAddresses = ordinals.map((i) => `${podDns(i)}:${KAFKA_PORTS.internal}`);
+    this.brokerAddresses = ordinals.map((i) => `${podDns(brokerSet, i)}:${KAFKA_PORTS.internal}`);
     this.externalPorts = ordinals.map((i) => config.externalPortBase + i);
     this.externalAddresses = this.externalPorts.map((port) => `localhost:${port}`);
-    this.bootstrapServers = `${serviceHost(this.bootstrapServiceName, namespace, props.clusterDomain)}:${KAFKA_PORTS.internal}`;
+    this.bootstrapServers = `${serviceHost(this.bootstrapServiceName, namespace, clusterDomain)}:${KAFKA_PORTS.internal}`;
+    // Static voters: the stock launcher formats storage without --standalone or --initial-controllers,
+    // which a dynamic quorum (KIP-853) needs (KAFKA-18737), so the voter set is fixed at install. A new
+    // set is refused by `npm run deploy` (README, "Kafka operations").
+    this.quorumVoters = [...Array(voterSet.replicas).keys()]
+      .map((i) => `${voterSet.nodeIdBase + i}@${podDns(voterSet, i)}:${KAFKA_PORTS.controller}`)
+      .join(',');
 
-    new k8s.KubeService(this, 'Headless', {
-      metadata: { name: this.headlessServiceName, namespace, labels },
+    new k8s.KubeService(this, 'Bootstrap', {
+      metadata: { name: this.bootstrapServiceName, namespace, labels: brokerSet.labels },
+      spec: {
+        type: 'ClusterIP',
+        selector: this.podSelector,
+        // Ready means "safe to take the next one" (readiness-check.sh): while one broker catches up its
+        // peers are not Ready, and a client that starts meanwhile must still find them.
+        publishNotReadyAddresses: true,
+        ports: [{ name: 'internal', port: KAFKA_PORTS.internal, targetPort: IntOrString.fromString('internal') }],
+      },
+    });
+    this.nodeSets = controllerSet ? [brokerSet, controllerSet] : [brokerSet];
+    for (const set of this.nodeSets) this.nodeSet(set, config, clusterDomain, props.podExtension);
+  }
+
+  endpoints(): EndpointsSection {
+    return {
+      heading: 'Kafka',
+      lines: [
+        `bootstrap (in-cluster):  ${this.bootstrapServers}`,
+        ...this.brokerAddresses.map((address, i) => `broker ${i} (in-cluster):  ${address}`),
+        // The broker set's pods: dedicated controllers have no external listener.
+        ...this.externalPorts.map(
+          (port, i) =>
+            `broker ${i} (port-forward): ${portForwardLine(port, this.namespace, `pod/${this.statefulSetName}-${i}`, KAFKA_PORTS.external)}`,
+        ),
+      ],
+    };
+  }
+
+  /** A headless Service, a StatefulSet and a PodDisruptionBudget for one set of nodes. */
+  private nodeSet(set: NodeSet, config: KafkaConfig, clusterDomain: string, extension: PodExtension | undefined): void {
+    const { namespace } = this;
+    const id = set.role === 'controller' ? 'Controller' : '';
+    const hasBroker = set.role !== 'controller';
+    const hasController = set.role !== 'broker';
+    new k8s.KubeService(this, `${id}Headless`, {
+      metadata: { name: set.headlessService, namespace, labels: set.labels },
       spec: {
         clusterIp: 'None',
         // Voters must resolve each other before any of them is ready, or the quorum never forms.
         publishNotReadyAddresses: true,
-        selector: this.podSelector,
+        selector: set.selector,
         ports: [
-          { name: 'internal', port: KAFKA_PORTS.internal, targetPort: IntOrString.fromString('internal') },
-          { name: 'controller', port: KAFKA_PORTS.controller, targetPort: IntOrString.fromString('controller') },
+          ...(hasBroker ? [{ name: 'internal', port: KAFKA_PORTS.internal, targetPort: IntOrString.fromString('internal') }] : []),
+          ...(hasController ? [{ name: 'controller', port: KAFKA_PORTS.controller, targetPort: IntOrString.fromString('controller') }] : []),
         ],
-      },
-    });
-
-    new k8s.KubeService(this, 'Bootstrap', {
-      metadata: { name: this.bootstrapServiceName, namespace, labels },
-      spec: {
-        type: 'ClusterIP',
-        selector: this.podSelector,
-        ports: [{ name: 'internal', port: KAFKA_PORTS.internal, targetPort: IntOrString.fromString('internal') }],
       },
     });
 
@@ -117,27 +218,111 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
       { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '1Gi' },
       // JVM hsperfdata, and compression codecs unpack their native libraries into java.io.tmpdir.
       { name: 'tmp', mountPath: '/tmp', sizeLimit: '256Mi' },
+      // The readiness sidecar's newest JMX sample, which the readiness probe reads.
+      { name: 'readiness', mountPath: READINESS_DIR, sizeLimit: '1Mi' },
       ...(extension?.writablePaths ?? []),
     ]);
+    const heapMiB = Math.floor((mebibytes(set.resources.limits.memory) * config.heapPercent) / 100);
+    const roles = { combined: 'broker,controller', broker: 'broker', controller: 'controller' }[set.role];
+    const listeners = [
+      ...(hasBroker ? [`INTERNAL://:${KAFKA_PORTS.internal}`] : []),
+      ...(hasController ? [`CONTROLLER://:${KAFKA_PORTS.controller}`] : []),
+      ...(hasBroker ? [`EXTERNAL://:${KAFKA_PORTS.external}`] : []),
+    ];
+    const brokerEnv: k8s.EnvVar[] = hasBroker
+      ? [
+          { name: 'KAFKA_INTER_BROKER_LISTENER_NAME', value: 'INTERNAL' },
+          // Env-configured images get none of server.properties' defaults: every replication
+          // factor is explicit, and a single broker must not ask for 3 copies of internal topics.
+          { name: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
+          { name: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
+          { name: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', value: String(config.minInsyncReplicas) },
+          { name: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
+          { name: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', value: String(config.minInsyncReplicas) },
+          { name: 'KAFKA_DEFAULT_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
+          { name: 'KAFKA_MIN_INSYNC_REPLICAS', value: String(config.minInsyncReplicas) },
+          // Topics are owned by the topics Job; a typo in a producer must not create one.
+          { name: 'KAFKA_AUTO_CREATE_TOPICS_ENABLE', value: 'false' },
+        ]
+      : [];
+    const script = [
+      // A volume that holds another cluster's data (a reused claim, a restored snapshot) is refused with
+      // the reason; Kafka itself would stop with "Invalid cluster.id in ...meta.properties" only later.
+      'meta="$KAFKA_LOG_DIRS/meta.properties"',
+      'if [[ -f $meta ]]; then',
+      "  found=$(sed -n 's/^cluster.id=//p' \"$meta\")",
+      '  if [[ -n $found && $found != "$CLUSTER_ID" ]]; then',
+      '    echo "refusing to start: the volume at $KAFKA_LOG_DIRS holds the data of another Kafka cluster (cluster.id $found), this install is cluster $CLUSTER_ID." >&2',
+      '    echo "Either this claim belongs to another install (delete the claim to start empty), or kafka.clusterId must be set to $found in the config." >&2',
+      '    exit 1',
+      '  fi',
+      'fi',
+      ...(set.nodeIdBase === 0 ? [] : [`export KAFKA_NODE_ID=$((${set.nodeIdBase} + POD_INDEX))`]),
+      // The only value env cannot express: each broker's own port-forward port (base + ordinal). A
+      // controller must not set advertised listeners with the stock launcher (it exits).
+      ...(hasBroker
+        ? [
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAME} is for bash, not JavaScript.
+            'export KAFKA_ADVERTISED_LISTENERS="INTERNAL://${POD_NAME}.' +
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAMESPACE} is for bash too.
+              `${serviceHost(set.headlessService, '${POD_NAMESPACE}', clusterDomain)}:${KAFKA_PORTS.internal},` +
+              `EXTERNAL://localhost:$((${config.externalPortBase} + POD_INDEX))"`,
+          ]
+        : []),
+      `exec ${IMAGE_LAUNCHER}`,
+    ].join('\n');
+    const env: k8s.EnvVar[] = [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // Kubernetes 1.28+ labels StatefulSet pods with their ordinal.
+      { name: 'POD_INDEX', valueFrom: { fieldRef: { fieldPath: POD_INDEX_FIELD } } },
+      ...(set.nodeIdBase === 0 ? [{ name: 'KAFKA_NODE_ID', valueFrom: { fieldRef: { fieldPath: POD_INDEX_FIELD } } }] : []),
+      { name: 'CLUSTER_ID', value: config.clusterId },
+      { name: 'KAFKA_PROCESS_ROLES', value: roles },
+      { name: 'KAFKA_LISTENERS', value: listeners.join(',') },
+      {
+        name: 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP',
+        value: [...(hasBroker ? ['INTERNAL:PLAINTEXT'] : []), 'CONTROLLER:PLAINTEXT', ...(hasBroker ? ['EXTERNAL:PLAINTEXT'] : [])].join(','),
+      },
+      { name: 'KAFKA_CONTROLLER_LISTENER_NAMES', value: 'CONTROLLER' },
+      { name: 'KAFKA_CONTROLLER_QUORUM_VOTERS', value: this.quorumVoters },
+      { name: 'KAFKA_LOG_DIRS', value: LOG_DIRS },
+      ...brokerEnv,
+      // Heap is a fixed share of the limit; the rest is page cache, metaspace and buffers.
+      { name: 'KAFKA_HEAP_OPTS', value: `-Xmx${heapMiB}m -Xms${heapMiB}m` },
+      // JMX for the readiness sidecar, on the pod's loopback only (no Service, no NetworkPolicy rule: other
+      // pods cannot reach it), replacing kafka-run-class.sh's default of every interface.
+      { name: 'KAFKA_JMX_OPTS', value: jmxServerOptions() },
+      { name: 'LOG_DIR', value: '/opt/kafka/logs' },
+      // kafka-server-start.sh defaults to '-name kafkaServer -loggc', whose 10 x 100 MB GC log would outgrow
+      // the logs emptyDir and get the pod evicted; GC events still go to the console log. The extension's
+      // JVM options follow: kafka-run-class.sh ends its own option loop at the first word it does not know
+      // (`*) break`) and passes the rest to java before the main class (`$KAFKA_OPTS "$@"`), so they reach
+      // the server's JVM only. KAFKA_OPTS would reach every JVM of the image's launcher, the
+      // KafkaDockerWrapper that formats the storage too (an agent there doubles its start-up).
+      { name: 'EXTRA_ARGS', value: ['-name kafkaServer', ...(extension?.serverJvmOptions ?? [])].join(' ') },
+      { name: 'READINESS_DIR', value: READINESS_DIR },
+      { name: 'READINESS_MAX_AGE_MS', value: String(3 * READINESS_INTERVAL_MS) },
+      ...(extension?.env ?? []),
+    ];
+    const probePort = hasBroker ? 'internal' : 'controller';
 
-    const heapMiB = Math.floor((mebibytes(config.resources.limits.memory) * config.heapPercent) / 100);
-    const voters = ordinals.map((i) => `${i}@${podDns(i)}:${KAFKA_PORTS.controller}`).join(',');
-
-    new DataStatefulSet(this, 'Resource', {
-      metadata: { name: this.statefulSetName, namespace, labels },
+    new DataStatefulSet(this, `${id}Resource`, {
+      metadata: { name: set.statefulSet, namespace, labels: set.labels },
       spec: {
-        serviceName: this.headlessServiceName,
-        replicas: config.brokers,
-        // OrderedReady would wait for kafka-0 to be ready, which needs a quorum of voters: deadlock.
+        serviceName: set.headlessService,
+        replicas: set.replicas,
+        // OrderedReady would wait for pod 0 to be ready, which needs a quorum of voters: deadlock.
         podManagementPolicy: 'Parallel',
-        // The listener opens before a restarted broker has caught up on replication; a minute's pause
-        // before the next one rolls keeps acks=all producers clear of NotEnoughReplicas.
-        minReadySeconds: 60,
+        // Ready already means caught up (readiness-check.sh); the pause is a margin for what the
+        // probe cannot see (a client's metadata refresh) before the next pod rolls.
+        minReadySeconds: 10,
+        // One pod at a time, highest ordinal first, each only when every pod is Ready.
         updateStrategy: { type: 'RollingUpdate' },
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-        selector: { matchLabels: this.podSelector },
+        selector: { matchLabels: set.selector },
         template: {
-          metadata: { labels },
+          metadata: { labels: set.labels },
           spec: {
             // A Service named kafka would inject KAFKA_PORT & co., which the image turns into properties.
             enableServiceLinks: false,
@@ -145,13 +330,13 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
             securityContext: restrictedPodSecurityContext({ uid: KAFKA_UID, gid: KAFKA_UID }),
             // Controlled shutdown moves partition leadership away before the process exits.
             terminationGracePeriodSeconds: 120,
-            affinity: { podAntiAffinity: antiAffinity(config.antiAffinity, this.podSelector) },
+            affinity: { podAntiAffinity: antiAffinity(config.antiAffinity, set.selector) },
             topologySpreadConstraints: [
               {
                 maxSkew: 1,
                 topologyKey: 'topology.kubernetes.io/zone',
                 whenUnsatisfiable: 'ScheduleAnyway',
-                labelSelector: { matchLabels: this.podSelector },
+                labelSelector: { matchLabels: set.selector },
               },
             ],
             ...(extension ? { initContainers: [...extension.initContainers] } : {}),
@@ -160,112 +345,125 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
                 name: 'kafka',
                 image: config.image,
                 imagePullPolicy: 'IfNotPresent',
-                // The only value env cannot express: each broker's own port-forward port (19092 + ordinal).
                 command: ['/bin/bash', '-ec'],
-                args: [
-                  [
-                    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAME} is for bash, not JavaScript.
-                    'export KAFKA_ADVERTISED_LISTENERS="INTERNAL://${POD_NAME}.' +
-                      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${POD_NAMESPACE} is for bash too.
-                      `${serviceHost(this.headlessServiceName, '${POD_NAMESPACE}', props.clusterDomain)}:${KAFKA_PORTS.internal},` +
-                      `EXTERNAL://localhost:$((${config.externalPortBase} + KAFKA_NODE_ID))"`,
-                    `exec ${IMAGE_LAUNCHER}`,
-                  ].join('\n'),
-                ],
-                env: [
-                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-                  // Kubernetes 1.28+ labels StatefulSet pods with their ordinal.
-                  {
-                    name: 'KAFKA_NODE_ID',
-                    valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
-                  },
-                  { name: 'CLUSTER_ID', value: config.clusterId },
-                  { name: 'KAFKA_PROCESS_ROLES', value: 'broker,controller' },
-                  {
-                    name: 'KAFKA_LISTENERS',
-                    value: `INTERNAL://:${KAFKA_PORTS.internal},CONTROLLER://:${KAFKA_PORTS.controller},EXTERNAL://:${KAFKA_PORTS.external}`,
-                  },
-                  {
-                    name: 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP',
-                    value: 'INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT',
-                  },
-                  { name: 'KAFKA_INTER_BROKER_LISTENER_NAME', value: 'INTERNAL' },
-                  { name: 'KAFKA_CONTROLLER_LISTENER_NAMES', value: 'CONTROLLER' },
-                  // Static voters: the stock launcher formats storage without --standalone or
-                  // --initial-controllers, which a dynamic quorum would need (KAFKA-18737).
-                  { name: 'KAFKA_CONTROLLER_QUORUM_VOTERS', value: voters },
-                  { name: 'KAFKA_LOG_DIRS', value: LOG_DIRS },
-                  // Env-configured images get none of server.properties' defaults: every replication
-                  // factor is explicit, and a single broker must not ask for 3 copies of internal topics.
-                  { name: 'KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
-                  { name: 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
-                  { name: 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR', value: String(config.minInsyncReplicas) },
-                  {
-                    name: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR',
-                    value: String(config.defaultReplicationFactor),
-                  },
-                  { name: 'KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR', value: String(config.minInsyncReplicas) },
-                  { name: 'KAFKA_DEFAULT_REPLICATION_FACTOR', value: String(config.defaultReplicationFactor) },
-                  { name: 'KAFKA_MIN_INSYNC_REPLICAS', value: String(config.minInsyncReplicas) },
-                  // Topics are owned by the topics Job; a typo in a producer must not create one.
-                  { name: 'KAFKA_AUTO_CREATE_TOPICS_ENABLE', value: 'false' },
-                  // Heap is a fixed share of the limit; the rest is page cache, metaspace and buffers.
-                  { name: 'KAFKA_HEAP_OPTS', value: `-Xmx${heapMiB}m -Xms${heapMiB}m` },
-                  { name: 'LOG_DIR', value: '/opt/kafka/logs' },
-                  // kafka-server-start.sh defaults to '-loggc', whose 10 x 100 MB GC log would outgrow the
-                  // logs emptyDir and get the pod evicted; GC events still go to the console log.
-                  { name: 'EXTRA_ARGS', value: '-name kafkaServer' },
-                  ...(extension?.env ?? []),
-                ],
+                args: [script],
+                env,
                 ports: [
-                  { name: 'internal', containerPort: KAFKA_PORTS.internal },
-                  { name: 'controller', containerPort: KAFKA_PORTS.controller },
-                  { name: 'external', containerPort: KAFKA_PORTS.external },
+                  ...(hasBroker ? [{ name: 'internal', containerPort: KAFKA_PORTS.internal }] : []),
+                  ...(hasController ? [{ name: 'controller', containerPort: KAFKA_PORTS.controller }] : []),
+                  ...(hasBroker ? [{ name: 'external', containerPort: KAFKA_PORTS.external }] : []),
                   ...(extension?.ports ?? []),
                 ],
-                resources: resourceRequirements(config.resources, writable),
+                resources: resourceRequirements(set.resources, writable),
                 securityContext: restrictedContainerSecurityContext(),
                 // Log recovery after an unclean stop can take minutes; the startup probe covers it
                 // so that liveness does not kill a broker that is still recovering.
-                startupProbe: tcpProbe('internal', { periodSeconds: 10, failureThreshold: 60 }),
-                readinessProbe: tcpProbe('internal', { periodSeconds: 10, failureThreshold: 3 }),
-                livenessProbe: tcpProbe('controller', { periodSeconds: 20, failureThreshold: 6 }),
+                startupProbe: tcpProbe(probePort, { periodSeconds: 10, failureThreshold: 60 }),
+                readinessProbe: {
+                  exec: { command: ['/bin/bash', '-c', readProjectFile('lib/kafka/readiness-check.sh')] },
+                  periodSeconds: READINESS_INTERVAL_MS / 1000,
+                  timeoutSeconds: 5,
+                  failureThreshold: 2,
+                },
+                livenessProbe: tcpProbe(hasController ? 'controller' : 'internal', { periodSeconds: 20, failureThreshold: 6 }),
                 volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT }, ...writable.mounts, ...(extension?.volumeMounts ?? [])],
               },
+              readinessSidecar(config.image, set.role),
             ],
             volumes: [...writable.volumes, ...(extension?.volumes ?? [])],
           },
         },
-        volumeClaimTemplates: [dataVolumeClaimTemplate(labels, config.storage)],
+        volumeClaimTemplates: [dataVolumeClaimTemplate(set.labels, set.storage)],
       },
     });
 
-    new k8s.KubePodDisruptionBudget(this, 'Budget', {
-      metadata: { name: config.name, namespace, labels },
+    new k8s.KubePodDisruptionBudget(this, `${id}Budget`, {
+      metadata: { name: set.statefulSet, namespace, labels: set.labels },
       spec: {
-        // One voter down at a time keeps a 3-voter quorum (and, with min.insync.replicas 2, acks=all writes).
+        // One pod down at a time keeps a 3-voter quorum and, with min.insync.replicas 2 of 3, acks=all
+        // writes; a pod counts as healthy only when Ready, which means caught up.
         maxUnavailable: IntOrString.fromNumber(1),
-        selector: { matchLabels: this.podSelector },
-        // A crash-looping broker must not block node drains forever.
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        selector: { matchLabels: set.selector },
+        // Not AlwaysAllow: a broker is not Ready while a peer catches up, and AlwaysAllow would let a drain
+        // evict such a pod regardless of the budget. A crash-looping pod blocks a drain until it is deleted
+        // by hand (README, "Kafka operations").
+        unhealthyPodEvictionPolicy: 'IfHealthyBudget',
       },
     });
   }
+}
 
-  endpoints(): EndpointsSection {
-    return {
-      heading: 'Kafka',
-      lines: [
-        `bootstrap (in-cluster):  ${this.bootstrapServers}`,
-        ...this.brokerAddresses.map((address, i) => `broker ${i} (in-cluster):  ${address}`),
-        ...this.externalPorts.map(
-          (port, i) =>
-            `broker ${i} (port-forward): ${portForwardLine(port, this.namespace, `pod/${this.statefulSetName}-${i}`, KAFKA_PORTS.external)}`,
-        ),
-      ],
-    };
-  }
+const POD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']";
+
+/** The JVM's JMX connector on 127.0.0.1 only, without authentication: only the pod's own processes reach it. */
+function jmxServerOptions(): string {
+  return [
+    '-Dcom.sun.management.jmxremote=true',
+    `-Dcom.sun.management.jmxremote.port=${KAFKA_PORTS.jmx}`,
+    `-Dcom.sun.management.jmxremote.rmi.port=${KAFKA_PORTS.jmx}`,
+    // JDK 9+: bind the connector to this address (JDK-6425769), and hand out stubs for it.
+    '-Dcom.sun.management.jmxremote.host=127.0.0.1',
+    '-Djava.rmi.server.hostname=127.0.0.1',
+    '-Dcom.sun.management.jmxremote.authenticate=false',
+    '-Dcom.sun.management.jmxremote.ssl=false',
+  ].join(' ');
+}
+
+/**
+ * The readiness sidecar (readiness-watch.sh): one small JVM of the same image for the pod's lifetime,
+ * sampling the node's JMX into a file the readiness probe reads.
+ */
+function readinessSidecar(image: string, role: NodeRole): k8s.Container {
+  const brokerObjects = ['kafka.server:type=KafkaServer,name=BrokerState', 'kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions'];
+  const controllerObjects = ['kafka.server:type=raft-metrics'];
+  const objects = [...(role !== 'controller' ? brokerObjects : []), ...(role !== 'broker' ? controllerObjects : [])];
+  const columns = [
+    ...(role !== 'controller' ? brokerObjects.map((o) => `${o}:Value`) : []),
+    ...(role !== 'broker' ? ['kafka.server:type=raft-metrics:current-state', 'kafka.server:type=raft-metrics:current-leader'] : []),
+  ];
+  const writable = writableVolumes([]);
+  return {
+    name: 'readiness',
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['/bin/bash', '-c', readProjectFile('lib/kafka/readiness-watch.sh')],
+    env: [
+      { name: 'JMX_URL', value: `service:jmx:rmi:///jndi/rmi://127.0.0.1:${KAFKA_PORTS.jmx}/jmxrmi` },
+      // Property patterns (',*'): JmxTool then expects of each object only the attributes it has.
+      { name: 'READINESS_OBJECTS', value: objects.map((o) => `${o},*`).join('\n') },
+      { name: 'READINESS_ATTRIBUTES', value: 'Value,current-state,current-leader' },
+      { name: 'READINESS_COLUMNS', value: columns.join('\n') },
+      { name: 'READINESS_INTERVAL_MS', value: String(READINESS_INTERVAL_MS) },
+      { name: 'READINESS_DIR', value: READINESS_DIR },
+      // kafka-run-class.sh creates LOG_DIR; the tool logs to stderr only.
+      { name: 'LOG_DIR', value: READINESS_DIR },
+      // A small client JVM: no JIT beyond C1, serial GC, no perf data file (read-only root filesystem).
+      { name: 'KAFKA_HEAP_OPTS', value: '-Xmx24m -Xms24m' },
+      { name: 'KAFKA_JVM_PERFORMANCE_OPTS', value: '-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Djava.awt.headless=true' },
+    ],
+    resources: resourceRequirements(
+      { requests: { cpu: '10m', memory: '128Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
+      writable,
+    ),
+    securityContext: restrictedContainerSecurityContext(),
+    // Ready once it holds a sample (whether the node is Ready is the Kafka container's probe); alive while
+    // its loop goes round, which it does at least every ~12 s even when the node's JMX does not answer.
+    readinessProbe: {
+      exec: { command: ['/bin/bash', '-c', '[[ -s $READINESS_DIR/sample ]]'] },
+      periodSeconds: READINESS_INTERVAL_MS / 1000,
+      timeoutSeconds: 5,
+    },
+    livenessProbe: {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansions.
+      exec: { command: ['/bin/bash', '-c', 'read -r beat <"$READINESS_DIR/alive" && ((${EPOCHREALTIME%.*} - ${beat%.*} < 60))'] },
+      // The JVM's first start, on a throttled CPU, takes a while before the loop goes round again.
+      initialDelaySeconds: 30,
+      periodSeconds: 20,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+    volumeMounts: [{ name: 'readiness', mountPath: READINESS_DIR }],
+  };
 }
 
 function antiAffinity(mode: 'preferred' | 'required', selector: Record<string, string>): k8s.PodAntiAffinity {

@@ -9,8 +9,16 @@ export interface AlertRule {
   readonly runbook: string;
 }
 
+/** A recording rule: a series Prometheus computes (here, constants synth knows and the cluster does not). */
+export interface RecordingRule {
+  readonly record: string;
+  readonly expr: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface AlertRuleGroup {
   readonly name: string;
+  readonly records?: readonly RecordingRule[];
   readonly rules: readonly AlertRule[];
 }
 
@@ -18,11 +26,21 @@ export interface AlertRulesProps {
   readonly kafkaNamespace: string;
   readonly postgresNamespace: string;
   /** The Kafka StatefulSet's name: its volume claims are data-<name>-<ordinal>. */
-  readonly kafkaStatefulSet: string;
+  /** The brokers' StatefulSet and, with dedicated controllers, the voters'. */
+  readonly kafkaStatefulSets: readonly string[];
   readonly postgresStatefulSet: string;
   /** Name prefixes of the LearnFlow Jobs (their names end in a content hash). */
   readonly jobPrefixes: readonly string[];
+  /** The topics the topics Job declares, and their partition counts. */
+  readonly declaredTopics: readonly { readonly name: string; readonly partitions: number }[];
+  /** PostgreSQL archives its WAL (postgres.backup.enabled). */
+  readonly walArchiving: boolean;
+  /** The backup CronJobs, each with the age of its newest success beyond which a run was missed. */
+  readonly backups: readonly { readonly cronJob: string; readonly what: string; readonly maxAgeSeconds: number }[];
 }
+
+/** The recorded series of a declared topic's partition count (one series per topic, label `topic`). */
+export const DECLARED_PARTITIONS = 'learnflow:kafka_topic_declared_partitions';
 
 /**
  * LearnFlow's alerts. Metric names: kafka_* and jvm_* from the brokers' OpenTelemetry agent
@@ -33,9 +51,10 @@ export interface AlertRulesProps {
 export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
   const kafka = `namespace="${props.kafkaNamespace}"`;
   const postgres = `namespace="${props.postgresNamespace}"`;
-  const volumeFree = (namespace: string, statefulSet: string) =>
-    `kubelet_volume_stats_available_bytes{namespace="${namespace}", persistentvolumeclaim=~"data-${statefulSet}-[0-9]+"}` +
-    ` / kubelet_volume_stats_capacity_bytes{namespace="${namespace}", persistentvolumeclaim=~"data-${statefulSet}-[0-9]+"}`;
+  const volumeFree = (namespace: string, statefulSets: readonly string[]) => {
+    const claims = `persistentvolumeclaim=~"data-(${statefulSets.join('|')})-[0-9]+"`;
+    return `kubelet_volume_stats_available_bytes{namespace="${namespace}", ${claims}} / kubelet_volume_stats_capacity_bytes{namespace="${namespace}", ${claims}}`;
+  };
   return [
     {
       name: 'learnflow-kafka',
@@ -92,13 +111,43 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
         },
         {
           alert: 'KafkaBrokerDiskFilling',
-          expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSet)}) < 0.15`,
+          expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSets)}) < 0.15`,
           for: '10m',
           severity: 'warning',
           summary: 'Kafka volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free',
           runbook:
             'A full log directory stops the broker. Look for the topics that grow (LearnFlow topics dashboard, log size); lower their retention in the config and re-run the topics Job, ' +
             'or grow the volume (npm run diff shows the storage change, npm run deploy carries it out).',
+        },
+      ],
+    },
+    {
+      // The topics Job creates and grows the declared topics when it runs (on a deploy); nothing keeps them
+      // so in between. Partitions per topic as the brokers report them: every replica's log is a
+      // kafka_log_size_bytes series, one partition however many replicas.
+      name: 'learnflow-kafka-topics',
+      records: props.declaredTopics.map((topic) => ({ record: DECLARED_PARTITIONS, expr: `vector(${topic.partitions})`, labels: { topic: topic.name } })),
+      rules: [
+        {
+          alert: 'KafkaTopicMissing',
+          expr: `${DECLARED_PARTITIONS} unless on (topic) count by (topic) (kafka_log_size_bytes{${kafka}})`,
+          for: '15m',
+          severity: 'critical',
+          summary: 'Kafka topic {{ $labels.topic }} is declared but no broker has it: its producers and consumers fail',
+          runbook:
+            'kafka-topics.sh --describe --topic {{ $labels.topic }}: deleted by hand, or the topics Job has not run since it was declared. ' +
+            `kubectl -n ${props.kafkaNamespace} get jobs shows the topics Job of this dist/ and whether it completed; re-apply dist/ (npm run deploy) to run it. ` +
+            'A deleted topic lost its messages: consumers resume from their committed offsets only if they were not past the new log end.',
+        },
+        {
+          alert: 'KafkaTopicPartitionsDrift',
+          expr: `count by (topic) (max by (topic, partition) (kafka_log_size_bytes{${kafka}})) != on (topic) ${DECLARED_PARTITIONS}`,
+          for: '15m',
+          severity: 'warning',
+          summary: 'Kafka topic {{ $labels.topic }} has {{ $value }} partitions, not the number the config declares',
+          runbook:
+            'Partitions were added by hand (kafka-topics.sh --alter), or a declared increase has not been applied: the topics Job grows a topic but never shrinks one (it only warns). ' +
+            'Make the config match the cluster (kafka.topics[].partitions, npm run synth) or re-apply dist/ so the Job grows it. Key-based ordering changes when partitions are added.',
         },
       ],
     },
@@ -129,13 +178,42 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
         },
         {
           alert: 'PostgresDiskFilling',
-          expr: `(${volumeFree(props.postgresNamespace, props.postgresStatefulSet)}) < 0.15`,
+          expr: `(${volumeFree(props.postgresNamespace, [props.postgresStatefulSet])}) < 0.15`,
           for: '10m',
           severity: 'warning',
           summary: 'PostgreSQL volume {{ $labels.persistentvolumeclaim }} has {{ $value | humanizePercentage }} free',
           runbook:
             'PostgreSQL stops accepting writes when the volume is full. Check for WAL piling up (archiving failing, an abandoned replication slot) and table bloat; grow the volume.',
         },
+        ...(props.walArchiving
+          ? [
+              {
+                alert: 'PostgresWalArchivingFailing',
+                // Failures and no success in the same window: an idle server archives nothing and fails nothing.
+                expr:
+                  `increase(pg_stat_archiver_failed_count{${postgres}}[10m]) > 0` +
+                  ` and on (namespace, pod) increase(pg_stat_archiver_archived_count{${postgres}}[10m]) == 0`,
+                for: '5m',
+                severity: 'critical' as const,
+                summary: 'PostgreSQL fails to archive its WAL: point-in-time restore stops at the last archived segment, and WAL piles up on the data volume',
+                runbook:
+                  `kubectl -n ${props.postgresNamespace} logs statefulset/${props.postgresStatefulSet} | grep archive: the archive command says why (backup volume full, not mounted, a segment already archived with other content). ` +
+                  'SELECT * FROM pg_stat_archiver shows the last failed segment. The primary keeps every unarchived segment (nothing is lost) until the data volume fills: see PostgresDiskFilling. ' +
+                  'npm run verify -- --live reports it too (postgres-live-archiver).',
+              },
+            ]
+          : []),
+        ...props.backups.map((backup) => ({
+          alert: 'PostgresBackupTooOld',
+          expr: `time() - kube_cronjob_status_last_successful_time{${postgres}, cronjob="${backup.cronJob}"} > ${backup.maxAgeSeconds}`,
+          for: '10m',
+          severity: 'warning' as const,
+          summary: `The newest successful PostgreSQL ${backup.what} ({{ $labels.cronjob }}) is {{ $value | humanizeDuration }} old: a scheduled run was missed or failed`,
+          runbook:
+            `kubectl -n ${props.postgresNamespace} get cronjob,jobs: its runs are the Jobs ${backup.cronJob}-<minute>; the logs of the last failed one say why ` +
+            '(pg_verifybackup, the backup volume full, the server unreachable). A suspended CronJob runs nothing. Until it succeeds, a restore starts from an older backup and replays more WAL. ' +
+            'npm run verify -- --live reports it too (live-cronjobs-recent).',
+        })),
       ],
     },
     {

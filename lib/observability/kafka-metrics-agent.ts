@@ -24,8 +24,8 @@ export interface KafkaMetricsAgentProps {
 /**
  * The OpenTelemetry Java agent inside every Kafka JVM, exporting broker, controller and JVM metrics in
  * Prometheus format on `port`, with no image of our own: an init container copies the agent out of the
- * OpenTelemetry operator's stock image into an emptyDir, and KAFKA_OPTS (which kafka-run-class.sh passes
- * to java, and the image's KafkaDockerWrapper leaves out of server.properties) loads it. Every bytecode
+ * OpenTelemetry operator's stock image into an emptyDir, and the server's JVM options load it (KafkaCluster
+ * puts them in kafka-server-start.sh's EXTRA_ARGS: the broker or controller JVM, not the image's set-up JVM). Every bytecode
  * instrumentation is off: the agent only reads the JMX MBeans of our rules file and the JVM's own metrics.
  */
 export class KafkaMetricsAgent extends Construct {
@@ -60,7 +60,6 @@ export class KafkaMetricsAgent extends Construct {
         },
       ],
       env: [
-        { name: 'KAFKA_OPTS', value: `-javaagent:${AGENT_JAR}` },
         { name: 'OTEL_SERVICE_NAME', value: props.kafka.name },
         { name: 'OTEL_METRICS_EXPORTER', value: 'prometheus' },
         { name: 'OTEL_EXPORTER_PROMETHEUS_PORT', value: String(kafkaAgent.port) },
@@ -75,6 +74,7 @@ export class KafkaMetricsAgent extends Construct {
         // The MBeans are looked up this long after start (ms): Kafka registers most of them while it starts.
         { name: 'OTEL_JMX_DISCOVERY_DELAY', value: '5000' },
       ],
+      serverJvmOptions: [`-javaagent:${AGENT_JAR}`],
       ports: [{ name: this.portName, containerPort: kafkaAgent.port }],
       writablePaths: [agentVolume],
       volumes: [{ name: 'jmx-metrics', configMap: { name: this.rulesConfigMapName } }],

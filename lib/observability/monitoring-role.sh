@@ -7,7 +7,6 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}" "${MONITOR_ROLE:?}"
-wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
 export PGAPPNAME="${PGAPPNAME:-learnflow-monitoring-role}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 
@@ -18,12 +17,7 @@ source "$here/credentials.sh"
 require_password_files monitor-role-password
 write_pgpass
 
-deadline=$((SECONDS + wait_timeout))
-until pg_isready -q -d postgres -t 5; do
-  ((SECONDS < deadline)) || fail "PostgreSQL at $PGHOST:$PGPORT did not accept connections within ${wait_timeout}s"
-  log "waiting for PostgreSQL at $PGHOST:$PGPORT ..."
-  sleep 2
-done
+wait_for_server
 
 psql -X -q -v ON_ERROR_STOP=1 --output=/dev/null -d postgres -v monitor_role="$MONITOR_ROLE" -f "$here/monitoring-role.sql"
 log "role $MONITOR_ROLE is a member of pg_monitor, password from the Secret"

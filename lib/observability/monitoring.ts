@@ -79,13 +79,16 @@ export class AlertsAndDashboards extends Construct {
       spec: {
         groups: alertRuleGroups(props).map((group) => ({
           name: group.name,
-          rules: group.rules.map((rule) => ({
-            alert: rule.alert,
-            expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr),
-            for: rule.for,
-            labels: { severity: rule.severity },
-            annotations: { summary: rule.summary, runbook: rule.runbook },
-          })),
+          rules: [
+            ...(group.records ?? []).map((rule) => ({ record: rule.record, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr), labels: { ...rule.labels } })),
+            ...group.rules.map((rule) => ({
+              alert: rule.alert,
+              expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr),
+              for: rule.for,
+              labels: { severity: rule.severity },
+              annotations: { summary: rule.summary, runbook: rule.runbook },
+            })),
+          ],
         })),
       },
     });

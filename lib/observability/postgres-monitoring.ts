@@ -14,6 +14,7 @@ export const POSTGRES_EXPORTER_PORT = 9187;
 // The postgres-exporter image runs as nobody (its Dockerfile: USER nobody).
 const EXPORTER_UID = 65534;
 const PASSWORD_DIR = '/etc/postgres-exporter';
+const CA_DIR = '/etc/postgres-exporter-ca';
 
 export interface PostgresMonitoringProps {
   readonly server: PostgresServer;
@@ -72,6 +73,13 @@ export class PostgresMonitoring extends Construct {
     // Ready when its HTTP server answers; alive while the port accepts connections. A PostgreSQL outage is
     // pg_up 0 in the scrape (the PostgresDown alert), never a restart of the exporter.
     const timing = { timeoutSeconds: 5, failureThreshold: 3 };
+    // With TLS on, the exporter verifies the server as every client does: the CA of the certificate Secret
+    // (ca.crt only) and the host name (verify-full). postgres_exporter connects through lib/pq, which reads
+    // sslmode and sslrootcert from the URI (github.com/lib/pq, ssl.go). pg_hba admits it with hostssl only.
+    const { secretName: tlsSecret } = server.tls;
+    const sslParameters = tlsSecret ? `sslmode=verify-full&sslrootcert=${CA_DIR}/ca.crt` : 'sslmode=disable';
+    const caVolumes: k8s.Volume[] = tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : [];
+    const caMounts: k8s.VolumeMount[] = tlsSecret ? [{ name: 'ca', mountPath: CA_DIR, readOnly: true }] : [];
     new k8s.KubeDeployment(this, 'Exporter', {
       metadata: { name: this.deploymentName, namespace: server.namespace, labels },
       spec: {
@@ -92,7 +100,7 @@ export class PostgresMonitoring extends Construct {
                 env: [
                   // The 'postgres' database: every view it reads (pg_stat_activity, pg_stat_database, pg_settings,
                   // database sizes) is cluster-wide, and the role gets no CONNECT on the application database.
-                  { name: 'DATA_SOURCE_URI', value: `${server.host}:${server.port}/postgres?sslmode=disable` },
+                  { name: 'DATA_SOURCE_URI', value: `${server.host}:${server.port}/postgres?${sslParameters}` },
                   { name: 'DATA_SOURCE_USER', value: postgresExporter.role },
                   { name: 'DATA_SOURCE_PASS_FILE', value: `${PASSWORD_DIR}/password` },
                 ],
@@ -101,10 +109,13 @@ export class PostgresMonitoring extends Construct {
                 securityContext: restrictedContainerSecurityContext(),
                 readinessProbe: { httpGet: { path: '/', port }, periodSeconds: 10, ...timing },
                 livenessProbe: { tcpSocket: { port }, periodSeconds: 30, ...timing },
-                volumeMounts: [{ name: 'password', mountPath: PASSWORD_DIR, readOnly: true }],
+                volumeMounts: [{ name: 'password', mountPath: PASSWORD_DIR, readOnly: true }, ...caMounts],
               },
             ],
-            volumes: [{ name: 'password', secret: { secretName: monitoringSecret.name, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } }],
+            volumes: [
+              { name: 'password', secret: { secretName: monitoringSecret.name, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
+              ...caVolumes,
+            ],
           },
         },
       },

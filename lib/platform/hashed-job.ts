@@ -32,6 +32,10 @@ export interface HashedJobProps {
   readonly writablePaths: readonly WritablePath[];
   /** Keys of Secrets mounted as files under SECRETS_MOUNT (never environment variables). @default - none */
   readonly secretFiles?: readonly SecretFile[];
+  /** Further volumes and where the container mounts them (a data volume). @default - none */
+  readonly extraVolumes?: readonly { readonly volume: k8s.Volume; readonly mount: k8s.VolumeMount }[];
+  /** @default - none */
+  readonly affinity?: k8s.Affinity;
 }
 
 /** A key of a Secret, mounted read-only at `path` under SECRETS_MOUNT. */
@@ -55,7 +59,7 @@ export class HashedJob extends Construct {
   constructor(scope: Construct, id: string, props: HashedJobProps) {
     super(scope, id);
     const annotations = jobHookAnnotations(props.argoCdHooks);
-    const render = (name: string) => jobSpec(props, name);
+    const render = (name: string) => scriptJobSpec(props, name);
     // Hashed as rendered into dist/ (k8s JSON, canonical key order), so the verifier can recompute it.
     const hash = hashedJobContentHash({ files: props.files, spec: k8s.toJson_JobSpec(render('')), labels: props.labels, annotations });
     this.jobName = `${props.namePrefix}-${hash}`;
@@ -65,7 +69,33 @@ export class HashedJob extends Construct {
   }
 }
 
-function jobSpec(props: HashedJobProps, name: string): k8s.JobSpec {
+/**
+ * A CronJob whose Jobs run files from its ConfigMap, like HashedJob's. A CronJob is mutable, so it and its
+ * ConfigMap keep one name; a changed script is used from the next run on.
+ */
+export class ScheduledJob extends Construct {
+  constructor(scope: Construct, id: string, props: Omit<HashedJobProps, 'namePrefix' | 'argoCdHooks'> & { readonly name: string; readonly schedule: string }) {
+    super(scope, id);
+    const metadata = { name: props.name, namespace: props.namespace, labels: props.labels };
+    new k8s.KubeConfigMap(this, 'Files', { metadata, data: props.files });
+    new k8s.KubeCronJob(this, 'Resource', {
+      metadata,
+      spec: {
+        schedule: props.schedule,
+        timeZone: 'Etc/UTC',
+        // One at a time: a run still going when the next is due is left to finish.
+        concurrencyPolicy: 'Forbid',
+        // A run missed by more than an hour (controller down, node drained) is skipped, not started late.
+        startingDeadlineSeconds: 3600,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: { metadata: { labels: props.labels }, spec: scriptJobSpec(props, props.name) },
+      },
+    });
+  }
+}
+
+function scriptJobSpec(props: Omit<HashedJobProps, 'namePrefix' | 'argoCdHooks'>, name: string): k8s.JobSpec {
   const writable = writableVolumes(props.writablePaths);
   const { settings } = props;
   const secretFiles = props.secretFiles ?? [];
@@ -104,16 +134,27 @@ function jobSpec(props: HashedJobProps, name: string): k8s.JobSpec {
         restartPolicy: 'Never',
         enableServiceLinks: false,
         automountServiceAccountToken: false,
+        affinity: props.affinity,
         securityContext: restrictedPodSecurityContext(props.identity),
         containers: [
           {
             ...props.container,
             resources: resourceRequirements(settings.resources, writable),
             securityContext: restrictedContainerSecurityContext(),
-            volumeMounts: [{ name: 'files', mountPath: props.mountPath, readOnly: true }, ...secrets.mounts, ...writable.mounts],
+            volumeMounts: [
+              { name: 'files', mountPath: props.mountPath, readOnly: true },
+              ...secrets.mounts,
+              ...writable.mounts,
+              ...(props.extraVolumes ?? []).map((extra) => extra.mount),
+            ],
           },
         ],
-        volumes: [{ name: 'files', configMap: { name, items: props.items ? [...props.items] : undefined } }, ...secrets.volumes, ...writable.volumes],
+        volumes: [
+          { name: 'files', configMap: { name, items: props.items ? [...props.items] : undefined } },
+          ...secrets.volumes,
+          ...writable.volumes,
+          ...(props.extraVolumes ?? []).map((extra) => extra.volume),
+        ],
       },
     },
   };

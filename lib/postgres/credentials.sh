@@ -1,5 +1,6 @@
-# Sourced by migrate.sh and seed.sh: passwords are files of the Job's Secret volume, in CREDENTIALS_DIR,
-# never environment variables. login-password is PGUSER's. Uses the caller's fail().
+# Sourced by the PostgreSQL Jobs' scripts (migrate, seed, monitoring-role, base-backup, dump): passwords are files
+# of the Job's Secret volume, in CREDENTIALS_DIR, never environment variables. login-password is PGUSER's.
+# Uses the caller's log() and fail().
 
 # Fails unless each named file of CREDENTIALS_DIR is readable and not empty.
 require_password_files() {
@@ -26,4 +27,14 @@ write_pgpass() {
 pgpass_escape() {
   local value="${1//\\/\\\\}"
   printf '%s' "${value//:/\\:}"
+}
+
+# Waits until the server at PGHOST:PGPORT accepts connections, at most WAIT_TIMEOUT_SECONDS (default 300).
+wait_for_server() {
+  local deadline=$((SECONDS + ${WAIT_TIMEOUT_SECONDS:-300}))
+  until pg_isready -q -d postgres -t 5; do
+    ((SECONDS < deadline)) || fail "PostgreSQL at $PGHOST:$PGPORT did not accept connections within ${WAIT_TIMEOUT_SECONDS:-300}s"
+    log "waiting for PostgreSQL at $PGHOST:$PGPORT ..."
+    sleep 2
+  done
 }

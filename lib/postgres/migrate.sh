@@ -4,8 +4,10 @@
 # Layout (the Job's ConfigMap mount; any directory with the same layout works):
 #   migrate.sh  cluster.sql  privileges.sql  migrations/NNN_name.sql
 # Environment: PGHOST PGPORT PGUSER (a superuser), APP_DATABASE OWNER_ROLE APP_ROLE DAPR_ROLE DAPR_SCHEMA,
+# APP_CONNECTION_LIMIT DAPR_CONNECTION_LIMIT (the roles' CONNECTION LIMITs),
 # WAIT_TIMEOUT_SECONDS, PGPASSFILE (where the pgpass file goes), CREDENTIALS_DIR with the password files
-# login-password (PGUSER's), app-role-password and dapr-role-password (set on the roles by cluster.sql).
+# login-password (PGUSER's), app-role-password and dapr-role-password (set on the roles by cluster.sql);
+# with backups on, BACKUP_ROLE, BACKUP_CONNECTION_LIMIT and the file backup-role-password.
 #
 # Each pending migration runs in its own transaction as OWNER_ROLE and is recorded in
 # public.schema_migrations with the sha256 of its file. A session advisory lock serialises
@@ -23,27 +25,24 @@ export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c lock_timeout=
 
 log() { echo "migrate: $*"; }
 fail() { echo "migrate: error: $*" >&2; exit 1; }
+[[ "${APP_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ && "${DAPR_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ ]] || fail "APP_CONNECTION_LIMIT and DAPR_CONNECTION_LIMIT must be whole numbers"
 # shellcheck source=credentials.sh
 source "$here/credentials.sh"
 require_password_files app-role-password dapr-role-password
 write_pgpass
+backup_role=()
+if [[ -n "${BACKUP_ROLE:-}" ]]; then
+  require_password_files backup-role-password
+  [[ "${BACKUP_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ ]] || fail "BACKUP_CONNECTION_LIMIT must be a whole number"
+  backup_role=(-v backup_role="$BACKUP_ROLE" -v backup_connection_limit="$BACKUP_CONNECTION_LIMIT")
+fi
 
 # -X: no ~/.psqlrc; query results go to /dev/null, \echo lines (progress) to stdout.
 run_psql() {
   psql -X -q -v ON_ERROR_STOP=1 --output=/dev/null \
     -v database="$APP_DATABASE" -v owner_role="$OWNER_ROLE" -v app_role="$APP_ROLE" \
-    -v dapr_role="$DAPR_ROLE" -v dapr_schema="$DAPR_SCHEMA" "$@"
-}
-
-wait_for_server() {
-  local deadline=$((SECONDS + wait_timeout))
-  until pg_isready -q -d postgres -t 5; do
-    if ((SECONDS >= deadline)); then
-      fail "PostgreSQL at $PGHOST:$PGPORT did not accept connections within ${wait_timeout}s"
-    fi
-    log "waiting for PostgreSQL at $PGHOST:$PGPORT ..."
-    sleep 2
-  done
+    -v dapr_role="$DAPR_ROLE" -v dapr_schema="$DAPR_SCHEMA" \
+    -v app_connection_limit="$APP_CONNECTION_LIMIT" -v dapr_connection_limit="$DAPR_CONNECTION_LIMIT" "$@"
 }
 
 # Prints the psql script of one session: under the lock, first check every applied migration
@@ -125,5 +124,5 @@ done
 
 wait_for_server
 log "ensuring roles and database $APP_DATABASE"
-run_psql -d postgres -f "$here/cluster.sql"
+run_psql -d postgres "${backup_role[@]}" -f "$here/cluster.sql"
 migration_session | run_psql -d "$APP_DATABASE" -f -

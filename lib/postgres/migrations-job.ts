@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { backupRoleConnectionLimit } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
 import { readProjectFile } from '../platform/project-files';
 import { loadMigrations, type Migration } from './migrations';
@@ -9,6 +10,8 @@ import { SUPERUSER } from './secrets';
 export interface MigrationsJobProps {
   readonly server: PostgresServer;
   readonly config: PostgresConfig;
+  /** CONNECTION LIMIT of the Dapr role: every state-store sidecar's pool (lib/config/postgres-security.ts). */
+  readonly daprRoleConnectionLimit: number;
   /** Emit the Job as an Argo CD Sync hook. @default false */
   readonly argoCdHooks?: boolean;
   /** @default - the files of seed/migrations, checked by loadMigrations */
@@ -52,12 +55,21 @@ export class MigrationsJob extends Construct {
         { name: 'APP_ROLE', value: server.appRole },
         { name: 'DAPR_ROLE', value: server.daprRole },
         { name: 'DAPR_SCHEMA', value: server.daprSchema },
+        { name: 'APP_CONNECTION_LIMIT', value: String(config.connectionLimits.appRole) },
+        { name: 'DAPR_CONNECTION_LIMIT', value: String(props.daprRoleConnectionLimit) },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
+        ...(secrets.backup
+          ? [
+              { name: 'BACKUP_ROLE', value: config.backup.role },
+              { name: 'BACKUP_CONNECTION_LIMIT', value: String(backupRoleConnectionLimit(config.backup)) },
+            ]
+          : []),
       ],
       passwordFiles: [
         { path: 'login-password', secretName: secrets.superuser.name, key: 'password' },
         { path: 'app-role-password', secretName: secrets.app.name, key: 'password' },
         { path: 'dapr-role-password', secretName: secrets.dapr.name, key: 'password' },
+        ...(secrets.backup ? [{ path: 'backup-role-password', secretName: secrets.backup.name, key: 'password' }] : []),
       ],
       argoCdHooks: props.argoCdHooks ?? false,
     });

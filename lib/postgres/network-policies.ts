@@ -1,30 +1,46 @@
 import { Construct } from 'constructs';
 import { appLabels } from '../platform/labels';
-import { allowIngress, denyAllIngress } from '../platform/network-policy';
+import { allowDnsEgress, allowEgress, allowIngress, daprAppPods, denyAll } from '../platform/network-policy';
 import type { PostgresServer } from './postgres-server';
 import { POSTGRES_CLIENT_LABEL } from './script-job';
 
 export interface PostgresNetworkPoliciesProps {
   readonly server: PostgresServer;
-  /** Namespaces whose pods (the LearnFlow services and their Dapr sidecars) may connect. */
-  readonly clientNamespaces: readonly string[];
+  /** The apps namespace: its Dapr-injected pods of these app-ids (the services and their sidecars) may connect. */
+  readonly appsNamespace: string;
+  readonly appIds: readonly string[];
 }
 
-/** Default-deny ingress for the postgres namespace; the server port open to the apps and the Jobs. */
+/**
+ * Default-deny ingress and egress for the postgres namespace. The server port is open to the LearnFlow
+ * services' Dapr-injected pods and to the Jobs that carry the client label (migrations, seed, and the base
+ * backup and dump CronJobs' pods); the Jobs may reach the server, and every pod the cluster DNS. The server
+ * itself connects nowhere (its archive_command copies to a mounted volume, not over the network).
+ */
 export class PostgresNetworkPolicies extends Construct {
   constructor(scope: Construct, id: string, props: PostgresNetworkPoliciesProps) {
     super(scope, id);
     const { server } = props;
     const labels = appLabels(server.statefulSetName, 'network-policy');
-    denyAllIngress(this, server.namespace, labels);
+    const namespace = server.namespace;
+    const jobs = { labels: { [POSTGRES_CLIENT_LABEL]: 'true' } };
+    denyAll(this, namespace, labels);
+    allowDnsEgress(this, namespace, labels);
     allowIngress(this, 'Clients', {
       name: `${server.statefulSetName}-clients`,
-      namespace: server.namespace,
+      namespace,
       labels,
       podSelector: server.podSelector,
       ports: [server.port],
-      // The migrations and seed Jobs carry the client label.
-      from: { namespaces: props.clientNamespaces, podsWithLabels: [{ [POSTGRES_CLIENT_LABEL]: 'true' }] },
+      peers: [daprAppPods(props.appsNamespace, props.appIds), jobs],
+    });
+    allowEgress(this, 'Jobs', {
+      name: `${server.statefulSetName}-jobs-to-server`,
+      namespace,
+      labels,
+      podSelector: jobs.labels,
+      ports: [server.port],
+      peers: [{ labels: server.podSelector }],
     });
   }
 }

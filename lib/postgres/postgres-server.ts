@@ -1,10 +1,11 @@
 import { Construct } from 'constructs';
 import { postgresObjectNames, serviceHost } from '../config/object-names';
+import { POSTGRES_CA_SECRET } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
-import * as k8s from '../platform/k8s';
-import { IntOrString } from '../platform/k8s';
+import { contentHash } from '../platform/content-hash';
 import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '../platform/endpoints';
-import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
+import * as k8s from '../platform/k8s';
+import { IntOrString, Quantity } from '../platform/k8s';
 import { appLabels, selectorLabels } from '../platform/labels';
 import {
   resourceRequirements,
@@ -12,8 +13,13 @@ import {
   restrictedPodSecurityContext,
   writableVolumes,
 } from '../platform/pod-security';
+import { readProjectFile } from '../platform/project-files';
+import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
+import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from './backup-layout';
+import { hbaFile } from './pg-hba';
 import { PostgresSecrets, SUPERUSER } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
+import { CLIENT_CA_FILE, PostgresTls } from './tls';
 
 export const POSTGRES_PORT = 5432;
 /** The local port of the documented `kubectl port-forward`: 10000 above the server's, clear of a PostgreSQL on the workstation. */
@@ -56,6 +62,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
   public readonly portForwardPort = POSTGRES_PORT_FORWARD_PORT;
   public readonly database: string;
   public readonly namespace: string;
+  /** Namespace of the LearnFlow services. */
+  public readonly appsNamespace: string;
   public readonly serviceName: string;
   public readonly headlessServiceName: string;
   public readonly statefulSetName: string;
@@ -70,11 +78,16 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
   public readonly podSelector: Record<string, string>;
   /** The Secret contract: names, keys and readers. */
   public readonly secrets: PostgresSecrets;
+  /** The server's certificate and pg_hba (nothing when postgres.tls.enabled is false). */
+  public readonly tls: PostgresTls;
+  /** The backup volume's claim, which the server's archive_command and the backup Jobs write to. @default - none: backups are off */
+  public readonly backupClaimName?: string;
 
   constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
     const { config, namespace } = props;
     this.namespace = namespace;
+    this.appsNamespace = props.appsNamespace;
     this.database = config.database;
     this.image = config.image;
     this.appRole = config.appRole;
@@ -119,7 +132,21 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
       { name: 'shm', mountPath: '/dev/shm', memory: true, sizeLimit: `${sharedMemorySizeMiB(config)}Mi` },
     ]);
 
-    const settings = serverSettings(config).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+    this.tls = new PostgresTls(this, 'Tls', {
+      config,
+      namespace,
+      dnsNames: [
+        this.host,
+        `${this.serviceName}.${namespace}.svc`,
+        `${this.serviceName}.${namespace}`,
+        `${this.statefulSetName}-0.${serviceHost(this.headlessServiceName, namespace, props.clusterDomain)}`,
+      ],
+    });
+    const backup = config.backup.enabled ? this.backupVolume(config, labels) : undefined;
+    this.backupClaimName = backup?.claimName;
+    const files = this.serverFiles(config, labels);
+
+    const settings = [...serverSettings(config), ...this.tls.settings, ...(files?.settings ?? [])].flatMap(([name, value]) => ['-c', `${name}=${value}`]);
     // 127.0.0.1, not the socket: during first-start initialisation the entrypoint runs a temporary
     // server on the socket only, which must not count as started or ready.
     const acceptsConnections = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(POSTGRES_PORT), '-U', SUPERUSER, '-d', 'postgres'];
@@ -138,7 +165,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
         selector: { matchLabels: this.podSelector },
         template: {
-          metadata: { labels },
+          // A changed archive script or pg_hba.conf rolls the pod, so the server reads it.
+          metadata: { labels, annotations: files ? { 'learnflow.dev/server-files-hash': files.hash } : undefined },
           spec: {
             // The Service named postgres would inject POSTGRES_PORT, POSTGRES_SERVICE_HOST, ... into
             // the POSTGRES_* variables the entrypoint reads.
@@ -175,7 +203,10 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
                 volumeMounts: [
                   { name: 'data', mountPath: DATA_MOUNT },
                   { name: 'superuser', mountPath: SUPERUSER_SECRET_MOUNT, readOnly: true },
+                  ...this.tls.mounts,
                   ...writable.mounts,
+                  ...(files?.mounts ?? []),
+                  ...(backup?.mounts ?? []),
                 ],
               },
             ],
@@ -185,7 +216,10 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
                 // Group-readable: the files belong to root with the pod's fsGroup (999).
                 secret: { secretName: this.secrets.superuser.name, defaultMode: 0o440, items: [{ key: 'password', path: 'password' }] },
               },
+              ...this.tls.volumes,
               ...writable.volumes,
+              ...(files?.volumes ?? []),
+              ...(backup?.volumes ?? []),
             ],
           },
         },
@@ -221,7 +255,93 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
           `  keys:    ${secret.keys.map((key) => key.key).join(', ')}`,
           `  readers: ${secret.readers.join('; ')}`,
         ]),
+        ...this.tlsEndpointLines(),
       ],
+    };
+  }
+
+  /** Who mounts the server certificate Secret's ca.crt to verify the server (verify-full). */
+  private caReaders(): string[] {
+    return [
+      'the migrations and seed Jobs',
+      ...(this.secrets.backup ? ['the base backup and dump CronJobs'] : []),
+      ...(this.secrets.monitoring ? ['the monitoring-role Job', 'postgres_exporter'] : []),
+    ];
+  }
+
+  /** The TLS Secrets: not created by `npm run secrets` (a certificate is issued, not generated). */
+  private tlsEndpointLines(): string[] {
+    const { secretName, source } = this.tls;
+    if (!secretName) return [];
+    const writer = source === 'cert-manager' ? `cert-manager (Certificate ${this.statefulSetName})` : 'you, before deploying (kubectl create secret generic ... --from-file)';
+    return [
+      '',
+      '### TLS (verify-full: clients check the CA and the host name)',
+      `${secretName}  (namespaces: ${this.namespace})`,
+      '  keys:    tls.crt, tls.key, ca.crt',
+      `  writer:  ${writer}`,
+      `  readers: StatefulSet ${this.statefulSetName} (tls.crt, tls.key); ${this.caReaders().join(', ')} (ca.crt)`,
+      `${POSTGRES_CA_SECRET}  (namespaces: ${this.appsNamespace})`,
+      '  keys:    ca.crt',
+      `  writer:  \`npm run secrets\`, a copy of ${secretName}'s ca.crt once the certificate is issued (\`npm run deploy\` runs it again after applying)`,
+      `  readers: the services and their Dapr sidecars, mounted at ${CLIENT_CA_FILE.replace(/\/ca\.crt$/, '')} (pod volume + annotation dapr.io/volume-mounts)`,
+    ];
+  }
+
+  /**
+   * The backup volume: a claim of its own, not a claim template (adding a template to a live StatefulSet
+   * is a change the API refuses).
+   */
+  private backupVolume(config: PostgresConfig, labels: Record<string, string>) {
+    const names = postgresObjectNames(config.name);
+    const { storage } = config.backup;
+    new k8s.KubePersistentVolumeClaim(this, 'BackupVolume', {
+      metadata: {
+        name: names.backupClaim,
+        namespace: this.namespace,
+        labels: { ...labels, 'app.kubernetes.io/component': 'backup' },
+        // The backups must outlive the manifests: kubectl delete -f dist/, an Argo CD or Flux prune.
+        annotations: {
+          'argocd.argoproj.io/sync-options': 'Delete=false,Prune=false',
+          'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+          'helm.sh/resource-policy': 'keep',
+        },
+      },
+      spec: {
+        accessModes: [storage.accessMode],
+        storageClassName: storage.storageClassName,
+        volumeMode: 'Filesystem',
+        resources: { requests: { storage: Quantity.fromString(storage.size) } },
+      },
+    });
+    return {
+      claimName: names.backupClaim,
+      volumes: [{ name: 'backup', persistentVolumeClaim: { claimName: names.backupClaim } }],
+      mounts: [{ name: 'backup', mountPath: BACKUP_MOUNT }],
+    };
+  }
+
+  /**
+   * One ConfigMap of the server's own files, mounted once: our pg_hba.conf whenever TLS or backups are on
+   * (hostssl with TLS; the backup role's replication line with backups), and the backup scripts. With
+   * neither, the image's own pg_hba.conf applies and nothing is shipped.
+   */
+  private serverFiles(config: PostgresConfig, labels: Record<string, string>) {
+    const { tls, backup } = config;
+    if (!tls.enabled && !backup.enabled) return undefined;
+    const names = postgresObjectNames(config.name);
+    const files: Record<string, string> = {
+      'pg_hba.conf': hbaFile({ ssl: tls.enabled, replicationRole: backup.enabled ? backup.role : undefined }),
+      ...(backup.enabled
+        ? { 'archive-wal.sh': readProjectFile('lib/postgres/archive-wal.sh'), 'restore-data.sh': readProjectFile('lib/postgres/restore-data.sh') }
+        : {}),
+    };
+    new k8s.KubeConfigMap(this, 'ServerFiles', { metadata: { name: names.serverFiles, namespace: this.namespace, labels }, data: files });
+    return {
+      hash: contentHash(JSON.stringify(files)),
+      settings: [['hba_file', `${SERVER_FILES_MOUNT}/pg_hba.conf`]] as const,
+      volumes: [{ name: 'server-files', configMap: { name: names.serverFiles } }],
+      mounts: [{ name: 'server-files', mountPath: SERVER_FILES_MOUNT, readOnly: true }],
     };
   }
 }

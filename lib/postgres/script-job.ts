@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
-import { type PostgresJob, postgresObjectNames } from '../config/object-names';
+import { type PostgresCronJob, type PostgresJob, postgresObjectNames } from '../config/object-names';
 import type { PostgresConfig } from '../config/schema';
-import { HashedJob, SECRETS_MOUNT, type SecretFile } from '../platform/hashed-job';
+import { HashedJob, type HashedJobProps, ScheduledJob, SECRETS_MOUNT, type SecretFile } from '../platform/hashed-job';
 import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
 import { readProjectFile } from '../platform/project-files';
@@ -26,7 +26,7 @@ export interface ScriptJobProps {
   readonly server: PostgresServer;
   readonly config: PostgresConfig;
   /** Name prefix and app.kubernetes.io/component of the Job, e.g. 'migrations'. */
-  readonly component: PostgresJob;
+  readonly component: PostgresJob | PostgresCronJob;
   /** Path (under the mount) of the bash script the Job runs. */
   readonly script: string;
   readonly files: readonly ScriptFile[];
@@ -35,6 +35,14 @@ export interface ScriptJobProps {
   /** Secret keys the script reads as files of CREDENTIALS_DIR (`path` is the file's name); login-password is PGUSER's. */
   readonly passwordFiles: readonly SecretFile[];
   readonly argoCdHooks: boolean;
+  /** Run on this cron schedule (a CronJob named `<postgres.name>-<component>`), not once. @default - a one-shot Job */
+  readonly schedule?: string;
+  /** @default - config.jobs.activeDeadlineSeconds */
+  readonly activeDeadlineSeconds?: number;
+  /** @default - none */
+  readonly extraVolumes?: HashedJobProps['extraVolumes'];
+  /** @default - none */
+  readonly affinity?: HashedJobProps['affinity'];
 }
 
 /**
@@ -54,13 +62,19 @@ export class ScriptJob extends Construct {
     // ConfigMap keys cannot contain '/': flatten paths into keys, and project them back with items.
     const shipped = [...props.files, { path: 'credentials.sh', content: readProjectFile('lib/postgres/credentials.sh') }];
     const files = shipped.map((file) => ({ ...file, key: file.path.replace(/\//g, '.') }));
-    const job = new HashedJob(this, 'Job', {
-      namePrefix: postgresObjectNames(config.name).jobPrefix(props.component),
+    // With TLS on, libpq verifies the server against the CA of its certificate Secret, and its name (verify-full).
+    const caFile = server.tls.secretName ? { path: 'ca.crt', secretName: server.tls.secretName, key: 'ca.crt' } : undefined;
+    const tlsEnv = caFile
+      ? [
+          { name: 'PGSSLMODE', value: 'verify-full' },
+          { name: 'PGSSLROOTCERT', value: `${SECRETS_MOUNT}/${caFile.path}` },
+        ]
+      : [];
+    const jobProps = {
       namespace: server.namespace,
       labels: this.podLabels,
-      settings: config.jobs,
+      settings: { ...config.jobs, activeDeadlineSeconds: props.activeDeadlineSeconds ?? config.jobs.activeDeadlineSeconds },
       identity: { uid: POSTGRES_UID, gid: POSTGRES_UID },
-      argoCdHooks: props.argoCdHooks,
       files: Object.fromEntries(files.map((file) => [file.key, file.content])),
       mountPath: SCRIPT_MOUNT,
       items: files.map((file) => ({ key: file.key, path: file.path })),
@@ -74,14 +88,23 @@ export class ScriptJob extends Construct {
           ...props.env,
           { name: 'CREDENTIALS_DIR', value: SECRETS_MOUNT },
           { name: 'PGPASSFILE', value: `${PGPASS_DIR}/pgpass` },
+          ...tlsEnv,
         ],
       },
-      secretFiles: props.passwordFiles,
+      secretFiles: caFile ? [...props.passwordFiles, caFile] : props.passwordFiles,
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'pgpass', mountPath: PGPASS_DIR, memory: true, sizeLimit: '1Mi' },
       ],
-    });
-    this.jobName = job.jobName;
+      extraVolumes: props.extraVolumes,
+      affinity: props.affinity,
+    };
+    const names = postgresObjectNames(config.name);
+    if (props.schedule !== undefined) {
+      this.jobName = names.cronJob(props.component as PostgresCronJob);
+      new ScheduledJob(this, 'CronJob', { ...jobProps, name: this.jobName, schedule: props.schedule });
+    } else {
+      this.jobName = new HashedJob(this, 'Job', { ...jobProps, namePrefix: names.jobPrefix(props.component as PostgresJob), argoCdHooks: props.argoCdHooks }).jobName;
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { PostgresConfig } from '../config/schema';
+import { CLIENT_CA_FILE } from './tls';
 
 /** One key of a Secret and what it holds. */
 export interface SecretKeySpec {
@@ -53,12 +54,18 @@ export class PostgresSecrets {
   public readonly dapr: SecretContract;
   /** @default - absent unless test users are seeded */
   public readonly seedUsers?: SecretContract;
+  /** @default - absent unless backups are on */
+  public readonly backup?: SecretContract;
   /** @default - absent unless observability is on */
   public readonly monitoring?: SecretContract;
 
   constructor(props: PostgresSecretsProps) {
     const { config, postgresNamespace, appsNamespace, host, port } = props;
     const endpointKeys = (user: string) => ({ username: user, host, port: String(port), database: config.database });
+    // verify-full: encrypted, and the server proves it is the host named (its certificate, signed by the CA
+    // that clients mount from the Secret learnflow-postgres-ca at CLIENT_CA_FILE).
+    const ssl = config.tls.enabled ? { sslmode: 'verify-full', sslrootcert: CLIENT_CA_FILE } : { sslmode: 'disable' };
+    const sslParameters = Object.entries(ssl);
 
     this.superuser = {
       name: 'learnflow-postgres-superuser',
@@ -85,7 +92,7 @@ export class PostgresSecrets {
       render: (generated) => ({
         ...endpointKeys(config.appRole),
         password: generated.password,
-        connectionString: `postgresql://${config.appRole}:${generated.password}@${host}:${port}/${config.database}?sslmode=disable`,
+        connectionString: `postgresql://${config.appRole}:${generated.password}@${host}:${port}/${config.database}?${sslParameters.map(([key, value]) => `${key}=${value}`).join('&')}`,
       }),
     };
 
@@ -109,10 +116,22 @@ export class PostgresSecrets {
           `user=${config.daprRole}`,
           `password=${generated.password}`,
           `dbname=${config.database}`,
-          'sslmode=disable',
+          // pgx (Dapr's driver) reads sslrootcert as a file path of the daprd container (pgconn/config.go, configTLS).
+          ...sslParameters.map(([key, value]) => `${key}=${value}`),
         ].join(' '),
       }),
     };
+
+    if (config.backup.enabled) {
+      this.backup = {
+        name: 'learnflow-postgres-backup',
+        namespaces: [postgresNamespace],
+        keys: [{ key: 'password', description: `password of the backup role '${config.backup.role}' (the migrations Job sets it)` }],
+        generatedKeys: ['password'],
+        readers: ['the migrations Job', 'the base backup and dump CronJobs'],
+        render: (generated) => ({ password: generated.password }),
+      };
+    }
 
     if (props.monitoringRole) {
       this.monitoring = {
@@ -139,7 +158,14 @@ export class PostgresSecrets {
 
   /** Every Secret of the contract, in the order an operator creates them. */
   public get all(): readonly SecretContract[] {
-    return [this.superuser, this.app, this.dapr, ...(this.seedUsers ? [this.seedUsers] : []), ...(this.monitoring ? [this.monitoring] : [])];
+    return [
+      this.superuser,
+      this.app,
+      this.dapr,
+      ...(this.backup ? [this.backup] : []),
+      ...(this.seedUsers ? [this.seedUsers] : []),
+      ...(this.monitoring ? [this.monitoring] : []),
+    ];
   }
 }
 

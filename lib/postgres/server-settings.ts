@@ -1,5 +1,7 @@
 import { postgresMemoryPlan } from '../config/postgres-memory';
+import { SUPERUSER_RESERVED_CONNECTIONS } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
+import { archiveSettings } from './backup-layout';
 
 /** postgresql.conf settings, in the order they are passed as `-c name=value`. */
 export type ServerSettings = ReadonlyArray<readonly [name: string, value: string]>;
@@ -9,6 +11,8 @@ export function serverSettings(config: PostgresConfig): ServerSettings {
   const plan = postgresMemoryPlan(config.resources.limits.memory, config.maxConnections);
   return [
     ['max_connections', String(config.maxConnections)],
+    // Explicit: the connection budget (lib/config/postgres-security.ts) counts it.
+    ['superuser_reserved_connections', String(SUPERUSER_RESERVED_CONNECTIONS)],
     ['shared_buffers', `${plan.sharedBuffersMiB}MB`],
     // A planner hint, no allocation.
     ['effective_cache_size', `${Math.floor((plan.limitMiB * 3) / 4)}MB`],
@@ -19,6 +23,7 @@ export function serverSettings(config: PostgresConfig): ServerSettings {
     ['huge_pages', 'off'],
     // Slow queries in the pod log, where a service author looks first.
     ['log_min_duration_statement', '1s'],
+    ...archiveSettings(config.backup),
   ];
 }
 

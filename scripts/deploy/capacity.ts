@@ -2,8 +2,7 @@ import { parseQuantity } from '../../lib/config/quantity';
 import type { Dist } from '../../verify/dist';
 import { fail, type K8sObject, pass } from '../../verify/model';
 import { GET_TIMEOUT_MS, REQUEST_TIMEOUT } from '../kubectl';
-import type { PreflightCheck } from './preflight';
-import type { KubeList } from './preflight';
+import type { KubeList, PreflightCheck } from './preflight';
 
 // Whether dist/ fits on the schedulable nodes: requests against allocatable, before anything is applied.
 

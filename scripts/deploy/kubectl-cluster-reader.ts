@@ -13,8 +13,11 @@ const RESOURCES: Readonly<Record<ClusterKind, string>> = {
   StatefulSet: 'statefulsets',
   Deployment: 'deployments',
   Job: 'jobs',
+  CronJob: 'cronjobs',
   CustomResourceDefinition: 'customresourcedefinitions',
   Component: 'components.dapr.io',
+  Issuer: 'issuers.cert-manager.io',
+  ClusterIssuer: 'clusterissuers.cert-manager.io',
 };
 
 export class KubectlClusterReader implements ClusterReader {

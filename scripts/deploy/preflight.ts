@@ -1,16 +1,17 @@
 import { ENDPOINTS_DOCUMENT } from '../../lib/platform/endpoints';
 import { PROFILE_LABEL } from '../../lib/platform/labels';
 import { referenceDir } from '../../lib/platform/project-files';
-import { liveDaprControlPlane, liveDaprCrds, livePrometheusOperatorCrds } from '../../verify/checks/cluster';
+import { liveCertificateIssuers, liveCertManagerCrds, liveDaprControlPlane, liveDaprCrds, livePrometheusOperatorCrds } from '../../verify/checks/cluster';
 import { type LiveContext, ReferenceData } from '../../verify/context';
 import { type Dist, DistError, loadDist } from '../../verify/dist';
 import { type Check, type CheckResult, fail, pass, warn } from '../../verify/model';
 import { profileOf } from '../../verify/profile';
 import { formatCheck } from '../../verify/report';
 import { blocked, type CheckReport, runCheck } from '../../verify/runner';
-import { GET_TIMEOUT_MS, type Kubectl, KUBECTL_MISSING, REQUEST_TIMEOUT } from '../kubectl';
+import { GET_TIMEOUT_MS, KUBECTL_MISSING, type Kubectl, REQUEST_TIMEOUT } from '../kubectl';
 import { describeObject, formatChange, planStatefulSets, readLive, type StatefulSetPlan } from '../live-changes';
 import { capacityCheck } from './capacity';
+import { certificateSecretsCheck } from './certificates';
 import { KubectlClusterReader } from './kubectl-cluster-reader';
 import { storageClassCheck } from './storage';
 
@@ -25,6 +26,8 @@ export interface KubeList<T> {
 export interface PreflightOptions {
   readonly dist: string;
   readonly profile: string;
+  /** The override file of the deploy: the Secrets step 2 creates follow it. */
+  readonly config?: string;
   readonly context?: string;
 }
 
@@ -226,6 +229,9 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   verifierCheck(liveDaprCrds),
   verifierCheck(livePrometheusOperatorCrds),
   verifierCheck(liveDaprControlPlane),
+  verifierCheck(liveCertManagerCrds),
+  verifierCheck(liveCertificateIssuers),
+  certificateSecretsCheck,
   capacityCheck,
   statefulSetChangesCheck,
 ];

@@ -137,9 +137,9 @@ export class ProcessWatchdog {
     fs.appendFileSync(this.pgids, `${child.pid}\n`);
   }
 
-  /** Kill the watchdog itself (after the tracked processes were stopped) and remove the directory. */
-  dismiss(): void {
+  /** Kill the watchdog itself (after the tracked processes were stopped) and remove the directory, unless kept. */
+  dismiss(options: { keepDir?: boolean } = {}): void {
     killGroup(this.watchdog, 'SIGKILL');
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (!options.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

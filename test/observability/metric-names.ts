@@ -19,7 +19,11 @@ export function metricNamesOf(expr: string): string[] {
 export function expressionsOf(objects: readonly K8sObject[]): { source: string; expr: string }[] {
   const rules = objects
     .filter((o) => o.kind === 'PrometheusRule')
-    .flatMap((o) => o.spec.groups.flatMap((group: { rules: { alert: string; expr: string }[] }) => group.rules.map((rule) => ({ source: `alert ${rule.alert}`, expr: rule.expr }))));
+    .flatMap((o) =>
+      o.spec.groups.flatMap((group: { rules: { alert?: string; record?: string; expr: string }[] }) =>
+        group.rules.map((rule) => ({ source: rule.alert ? `alert ${rule.alert}` : `record ${rule.record}`, expr: rule.expr })),
+      ),
+    );
   const panels = objects
     .filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1')
     .flatMap((o) =>
@@ -31,23 +35,29 @@ export function expressionsOf(objects: readonly K8sObject[]): { source: string; 
   return [...rules, ...panels];
 }
 
-/** The metric names the alerts and dashboards of a synth use, each with where it is used. */
+/**
+ * The metric names the alerts and dashboards of a synth use, each with where it is used; the series the
+ * PrometheusRule records itself are not scraped from anything and left out.
+ */
 export function usedMetricNames(objects: readonly K8sObject[]): Map<string, string[]> {
+  const recorded = new Set(
+    objects.filter((o) => o.kind === 'PrometheusRule').flatMap((o) => o.spec.groups.flatMap((group: { rules: { record?: string }[] }) => group.rules.flatMap((rule) => rule.record ?? []))),
+  );
   const used = new Map<string, string[]>();
   for (const { source, expr } of expressionsOf(objects)) {
-    for (const name of metricNamesOf(expr)) used.set(name, [...(used.get(name) ?? []), source]);
+    for (const name of metricNamesOf(expr).filter((candidate) => !recorded.has(candidate))) used.set(name, [...(used.get(name) ?? []), source]);
   }
   return used;
 }
 
 /**
  * Where each metric family comes from, and whether a test scrapes it from a real engine
- * (test/observability-kafka.test.ts, test/observability-postgres.test.ts). kube-state-metrics' and the
+ * (test/kafka-production.test.ts, test/observability-postgres.test.ts). kube-state-metrics' and the
  * kubelet's come with every kube-prometheus-stack install and have no engine here.
  */
 export const METRIC_SOURCES = [
   { prefix: /^(kafka|jvm)_/, source: 'the Kafka brokers\' OpenTelemetry agent', scrapedInTests: true },
   { prefix: /^pg_/, source: 'postgres_exporter', scrapedInTests: true },
-  { prefix: /^kube_job_/, source: 'kube-state-metrics', scrapedInTests: false },
+  { prefix: /^kube_(job|cronjob)_/, source: 'kube-state-metrics', scrapedInTests: false },
   { prefix: /^kubelet_volume_stats_/, source: 'the kubelet', scrapedInTests: false },
 ] as const;

@@ -4,6 +4,7 @@ import { formatDuration } from '../../scripts/kubectl';
 import { CONTROL_PLANE, DAPR_COMPONENTS, type GoBuild, PROMTOOL, runBuild } from '../harness/go-builds';
 import { fetchOtelAgentJar, otelAgentVersion } from '../harness/kafka/init-images';
 import { fetchKafkaJars } from '../harness/kafka/jars';
+import { fetchPostgresTools } from '../harness/postgres/client-tools';
 
 // Everything the engine suites need that takes minutes on a fresh machine (Kafka's jars from Maven
 // Central, Dapr's components-contrib and the Kubernetes control plane from the Go module proxy) is
@@ -61,6 +62,11 @@ function preparations(): Preparation[] {
         run: (onLine) => fetchOtelAgentJar(version, (line) => /ERROR|BUILD/.test(line) && onLine(line)),
       }),
     ),
+    {
+      name: 'postgres-16 client programs',
+      missing: has('python3', '--version') ? undefined : 'python3 not found (pip downloads the PostgreSQL 16 client programs)',
+      run: (onLine) => fetchPostgresTools((line) => /ERROR|Saved/.test(line) && onLine(line)),
+    },
     goBuild(DAPR_COMPONENTS),
     goBuild(CONTROL_PLANE),
     goBuild(PROMTOOL),
@@ -96,7 +102,7 @@ export async function prepareEngines(log: (line: string) => void = (line) => con
     }
   };
   try {
-    const [jars, builds] = partition(preparations(), (p) => p.name.startsWith('kafka-'));
+    const [jars, builds] = partition(preparations(), (p) => p.name.startsWith('kafka-') || p.name.startsWith('postgres-'));
     // Downloads overlap the builds; the Go builds run one after the other (each uses every core).
     await Promise.all([Promise.all(jars.map(attempt)), builds.reduce((previous, build) => previous.then(() => attempt(build)), Promise.resolve())]);
   } finally {

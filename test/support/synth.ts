@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { loadConfig, type LoadConfigOptions } from '../../lib/config/load';
+import { type LoadConfigOptions, loadConfig } from '../../lib/config/load';
 import { LearnflowStack } from '../../lib/learnflow-stack';
 
 export const ROOT = path.resolve(__dirname, '../..');

@@ -1,12 +1,10 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
-import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
+import { profileOf, unknownProfile } from '../profile';
+import { kafkaRoles, kafkaStatefulSets, namespaceLabels, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
 import { brokerMinInsyncReplicas } from './kafka';
-import { envValue, kafkaContainer, kafkaStatefulSets, namespaceLabels, namespaceOf, objectsOfKind, type PodTemplate, podTemplates, replicasOf, selects } from '../workloads';
-
-const rolesOf = (item: DistObject) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').map((role) => role.trim());
 
 /**
  * The pods a budget's workload may lose at once and keep working: a KRaft quorum keeps a majority of
@@ -17,7 +15,7 @@ function safeDisruptions(dist: Dist, template: PodTemplate, replicas: number): {
   const bounds = [{ limit: replicas - 1, why: `one of ${replicas} replica(s) stays up` }];
   const item = template.owner;
   if (kafkaStatefulSets(dist).includes(item)) {
-    const roles = rolesOf(item);
+    const roles = kafkaRoles(item);
     if (roles.includes('controller')) {
       const majority = Math.floor(replicas / 2) + 1;
       bounds.push({ limit: replicas - majority, why: `the KRaft quorum of ${replicas} voter(s) needs ${majority}` });

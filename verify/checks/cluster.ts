@@ -1,3 +1,4 @@
+import { scheduleWindow } from '../../lib/config/cron';
 import type { ClusterKind } from '../cluster/cluster-reader';
 import type { LiveContext } from '../context';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type K8sObject, pass, refOf, skip, warn } from '../model';
@@ -148,6 +149,49 @@ async function crdsInstalled(context: LiveContext, names: readonly string[]): Pr
   });
 }
 
+const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)} h`;
+
+export const liveCronJobsRecent: Check<LiveContext> = {
+  id: 'live-cronjobs-recent',
+  description: "every CronJob of dist/ (the base backups, the dump) last succeeded within its schedule's interval plus its run time",
+  component: 'cluster',
+  remediation: 'kubectl -n <ns> get jobs -l app.kubernetes.io/component=<component>; kubectl -n <ns> logs job/<last job>; run one now: kubectl -n <ns> create job --from=cronjob/<name> <name>-manual',
+  run: (context) =>
+    withLive(context, 'CronJob', (item, live) => {
+      if (!live) return missing(item);
+      const ref = refOf(item);
+      const schedule = String(live.spec?.schedule ?? item.object.spec?.schedule);
+      if (live.spec?.suspend) return warn([ref], `${formatRef(ref)} is suspended: no backup is taken`);
+      const now = new Date();
+      let window: { previous: Date; intervalMs: number };
+      try {
+        window = scheduleWindow(schedule, now);
+      } catch (error) {
+        return fail([ref], `${formatRef(ref)}: schedule '${schedule}' cannot be evaluated (${(error as Error).message})`);
+      }
+      // A run may take up to its deadline after it was due; older than interval + deadline means runs were missed or failed.
+      const deadlineMs = 1000 * Number(live.spec?.jobTemplate?.spec?.activeDeadlineSeconds ?? 0);
+      const allowedMs = window.intervalMs + deadlineMs;
+      const lastSuccess = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
+      const createdAt = (live.metadata as { creationTimestamp?: string }).creationTimestamp;
+      const created = createdAt ? new Date(createdAt) : undefined;
+      if (!lastSuccess) {
+        if (created && now.getTime() - created.getTime() <= allowedMs) {
+          return warn([ref], `${formatRef(ref)} has not succeeded yet (created ${hours(now.getTime() - created.getTime())} ago; schedule '${schedule}')`);
+        }
+        return fail([ref], `${formatRef(ref)} has never succeeded (schedule '${schedule}', one run every ${hours(window.intervalMs)} at most)`);
+      }
+      const ageMs = now.getTime() - lastSuccess.getTime();
+      if (ageMs > allowedMs) {
+        return fail(
+          [ref],
+          `${formatRef(ref)}: the newest successful run is ${hours(ageMs)} old; schedule '${schedule}' expects one every ${hours(window.intervalMs)} (allowing ${hours(deadlineMs)} to run)`,
+        );
+      }
+      return pass([ref], `${formatRef(ref)}: newest successful run ${hours(ageMs)} ago (schedule '${schedule}')`);
+    }),
+};
+
 export const liveDaprCrds: Check<LiveContext> = {
   id: 'live-dapr-crds',
   description: `the Dapr CRDs (${DAPR_CRDS.join(', ')}) are installed and established`,
@@ -170,6 +214,67 @@ export const livePrometheusOperatorCrds: Check<LiveContext> = {
     context.dist.objects.some((item) => item.object.apiVersion.startsWith('monitoring.coreos.com/'))
       ? crdsInstalled(context, PROMETHEUS_OPERATOR_CRDS)
       : [pass([], 'not required: dist/ holds no prometheus-operator objects (observability is off)')],
+};
+
+/** cert-manager's kinds: the Certificates of PostgreSQL's TLS (postgres.tls.source: cert-manager) and their issuers. */
+export const CERT_MANAGER_CRDS = ['certificates.cert-manager.io', 'issuers.cert-manager.io', 'clusterissuers.cert-manager.io'];
+
+const INSTALL_CERT_MANAGER =
+  '`helm upgrade --install cert-manager oci://quay.io/jetstack/charts/cert-manager --namespace cert-manager --create-namespace --set crds.enabled=true --wait` (README, Security), ' +
+  'or postgres.tls.source: secret with a Secret you create';
+
+const certificatesOf = (context: LiveContext) =>
+  context.dist.objects.map((item) => item.object).filter((object) => object.kind === 'Certificate' && object.apiVersion.startsWith('cert-manager.io/'));
+
+const describeCertificates = (certificates: readonly K8sObject[]) => certificates.map((c) => `${c.metadata.namespace}/${c.metadata.name}`).join(', ');
+
+export const liveCertManagerCrds: Check<LiveContext> = {
+  id: 'live-cert-manager-crds',
+  description: `when dist/ holds cert-manager Certificates (PostgreSQL's TLS): cert-manager's CRDs (${CERT_MANAGER_CRDS.join(', ')}) are installed and established`,
+  component: 'cluster',
+  remediation: INSTALL_CERT_MANAGER,
+  run: async (context) => {
+    const certificates = certificatesOf(context);
+    if (certificates.length === 0) return [skip('dist/ holds no cert-manager Certificates (PostgreSQL TLS off, or a certificate Secret of your own)')];
+    const results = await crdsInstalled(context, CERT_MANAGER_CRDS);
+    // The why: without the CRDs, the Certificates are refused and PostgreSQL's certificate Secret never written.
+    return results.map((result) =>
+      result.status === 'fail' ? { ...result, message: `${result.message}: dist/ holds cert-manager Certificates (${describeCertificates(certificates)})` } : result,
+    );
+  },
+};
+
+export const liveCertificateIssuers: Check<LiveContext> = {
+  id: 'live-certificate-issuers',
+  description: 'every issuer a Certificate of dist/ names (postgres.tls.issuer) is in dist/ or in the cluster',
+  component: 'cluster',
+  remediation: 'create the issuer, or remove postgres.tls.issuer to have a self-signed CA created in dist/, then `npm run synth`',
+  run: async (context) => {
+    const certificates = certificatesOf(context);
+    if (certificates.length === 0) return [skip('dist/ holds no cert-manager Certificates')];
+    const objects = context.dist.objects.map((item) => item.object);
+    const live = new Map<string, K8sObject[]>();
+    const results: CheckResult[] = [];
+    for (const certificate of certificates) {
+      const issuer = certificate.spec?.issuerRef ?? {};
+      const kind: 'Issuer' | 'ClusterIssuer' = issuer.kind === 'ClusterIssuer' ? 'ClusterIssuer' : 'Issuer';
+      const namespace = kind === 'ClusterIssuer' ? undefined : certificate.metadata.namespace;
+      const ref = { kind, namespace, name: issuer.name };
+      const same = (object: K8sObject) => object.kind === kind && object.metadata.name === issuer.name && (kind === 'ClusterIssuer' || object.metadata.namespace === namespace);
+      const signs = `Certificate ${certificate.metadata.namespace}/${certificate.metadata.name}`;
+      if (objects.some(same)) {
+        results.push(pass([ref], `${formatRef(ref)} (signs ${signs}) is in dist/`));
+        continue;
+      }
+      if (!live.has(kind)) live.set(kind, await context.cluster.list(kind));
+      results.push(
+        live.get(kind)!.some((object) => same({ ...object, kind }))
+          ? pass([ref], `${formatRef(ref)} (signs ${signs}) exists`)
+          : fail([ref], `${formatRef(ref)} does not exist: ${signs} is to be signed by it; it would never be issued and PostgreSQL never start`),
+      );
+    }
+    return results;
+  },
 };
 
 export const liveDaprControlPlane: Check<LiveContext> = {

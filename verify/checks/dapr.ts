@@ -1,8 +1,8 @@
 import { METADATA_RULES, validateComponent } from '../../lib/dapr/component-metadata';
 import type { StaticContext } from '../context';
 import { type Check, fail, formatRef, pass, refOf, skip } from '../model';
-import { daprComponents } from './references';
 import { namespaceOf } from '../workloads';
+import { daprComponents } from './references';
 
 const NO_COMPONENTS = 'no Dapr Components in dist/';
 

@@ -2,42 +2,49 @@ import type { LiveContext, StaticContext } from '../context';
 import type { Check } from '../model';
 import { pdbAvailability, podAntiAffinity } from './availability';
 import {
+  liveCertificateIssuers,
+  liveCertManagerCrds,
   liveDaprComponents,
   liveDaprControlPlane,
+  liveCronJobsRecent,
   liveDaprCrds,
-  livePrometheusOperatorCrds,
   liveJobsComplete,
   liveNamespaces,
+  livePrometheusOperatorCrds,
   livePvcsBound,
   liveServiceEndpoints,
   liveStatefulSetsReady,
 } from './cluster';
 import { daprComponentMetadata, daprComponentScopes } from './dapr';
+import { jobBounded, jobContentHash } from './jobs';
 import {
+  kafkaDisruptionSafety,
   kafkaHeadlessService,
   kafkaHeapWithinLimit,
   kafkaInternalTopicReplication,
   kafkaMinInsyncReplicas,
   kafkaParallelPods,
+  kafkaQuorumSize,
   kafkaQuorumVoters,
   kafkaServiceLinksDisabled,
   kafkaTopicReplication,
   kafkaTopicsDeclared,
 } from './kafka';
-import { kafkaLiveBrokers, type KafkaLiveContext, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
+import { type KafkaLiveContext, kafkaLiveBrokers, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
+import { networkReachability } from './network';
 import { applyOrder, dataDirSubdirectory, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
-import { jobBounded, jobContentHash } from './jobs';
 import { postgresSeedCurriculum, postgresTablesDeclared } from './postgres';
-import { postgresMemoryPlan } from './postgres-memory';
 import {
   type PostgresLiveContext,
   postgresLiveMigrations,
   postgresLiveRolePrivileges,
   postgresLiveSeed,
   postgresLiveTables,
+  postgresLiveArchiver,
   postgresLiveWriteRoundTrip,
 } from './postgres-live';
+import { postgresMemoryPlan } from './postgres-memory';
 import { configMapReferences, secretReferences, selectorMatchesTemplate, servicePortsResolve, volumeReferences } from './references';
 import { daprCrdSchema, kubernetesSchema, prometheusOperatorCrdSchema } from './schema';
 import { networkPolicyWidening, rbacLeastPrivilege } from './widening';
@@ -69,10 +76,13 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   networkPolicyPeersResolve,
   networkPolicyWidening,
   rbacLeastPrivilege,
+  networkReachability,
   kafkaParallelPods,
   kafkaHeadlessService,
   kafkaServiceLinksDisabled,
   kafkaQuorumVoters,
+  kafkaQuorumSize,
+  kafkaDisruptionSafety,
   kafkaInternalTopicReplication,
   kafkaHeapWithinLimit,
   kafkaTopicReplication,
@@ -96,8 +106,11 @@ export const LIVE_CHECKS: readonly Check<LiveContext>[] = [
   livePvcsBound,
   liveServiceEndpoints,
   liveJobsComplete,
+  liveCronJobsRecent,
   liveDaprCrds,
   livePrometheusOperatorCrds,
+  liveCertManagerCrds,
+  liveCertificateIssuers,
   liveDaprControlPlane,
   liveDaprComponents,
 ];
@@ -118,4 +131,5 @@ export const POSTGRES_LIVE_CHECKS: readonly Check<PostgresLiveContext>[] = [
   postgresLiveSeed,
   postgresLiveRolePrivileges,
   postgresLiveWriteRoundTrip,
+  postgresLiveArchiver,
 ];

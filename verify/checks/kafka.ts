@@ -4,9 +4,9 @@ import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
 import { topicsFiles } from '../kafka-topics';
 import { LEARNFLOW_TOPICS } from '../mission';
-import { profileOf, unknownProfile } from '../profile';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
-import { allContainers, envValue, isKafkaImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, replicasOf, statefulSetOrdinal } from '../workloads';
+import { profileOf, unknownProfile } from '../profile';
+import { allContainers, envValue, isKafkaImage, kafkaBrokerStatefulSets, kafkaContainer, kafkaRoles, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, replicasOf, selects, statefulSetOrdinal } from '../workloads';
 
 const NO_KAFKA = 'no Kafka StatefulSet (env KAFKA_PROCESS_ROLES) in dist/';
 
@@ -17,9 +17,7 @@ function perKafkaStatefulSet(dist: Dist, judge: (item: DistObject) => CheckResul
 
 /** Brokers in dist/: the replicas of every Kafka StatefulSet whose process roles include broker. */
 export function brokerCount(dist: Dist): number {
-  return kafkaStatefulSets(dist)
-    .filter((item) => (envValue(kafkaContainer(item), 'KAFKA_PROCESS_ROLES') ?? '').split(',').includes('broker'))
-    .reduce((sum, item) => sum + replicasOf(item), 0);
+  return kafkaBrokerStatefulSets(dist).reduce((sum, item) => sum + replicasOf(item), 0);
 }
 
 export const kafkaParallelPods: Check<StaticContext> = {
@@ -84,9 +82,9 @@ function controllerPort(container: Record<string, any>): string | undefined {
 
 export const kafkaQuorumVoters: Check<StaticContext> = {
   id: 'kafka-quorum-voters',
-  description: 'controller.quorum.voters lists exactly one voter per controller pod, at its stable DNS name and controller port',
+  description: 'controller.quorum.voters lists exactly one voter per controller pod, at its stable DNS name and controller port, node ids consecutive by ordinal',
   component: 'kafka',
-  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <i>@<sts>-<i>.<headless>.<ns>.svc.<cluster domain>:<controller port> for i in 0..replicas-1',
+  remediation: 'set KAFKA_CONTROLLER_QUORUM_VOTERS to <base+i>@<sts>-<i>.<headless>.<ns>.svc.<cluster domain>:<controller port> for i in 0..replicas-1',
   run: ({ dist }) =>
     perKafkaStatefulSet(dist, (item) => {
       const container = kafkaContainer(item);
@@ -112,15 +110,62 @@ export const kafkaQuorumVoters: Check<StaticContext> = {
       const problems: string[] = [];
       const entries = voters.split(',').map((entry) => entry.trim());
       if (entries.length !== replicas) problems.push(`${entries.length} voter(s) for ${replicas} replica(s)`);
+      // Node ids are the ordinal plus a base (0 when every broker is a voter, another range for dedicated voters).
+      const base = Number(/^(\d+)@/.exec(entries[0])?.[1] ?? 0);
       entries.forEach((entry, index) => {
         const match = /^(\d+)@([^:]+):(\d+)$/.exec(entry);
         if (!match) problems.push(`'${entry}' is not <id>@<host>:<port>`);
-        else if (Number(match[1]) !== index || voterOrdinal(match[2]) !== index) problems.push(`'${entry}' should be voter ${index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
+        else if (Number(match[1]) !== base + index || voterOrdinal(match[2]) !== index) problems.push(`'${entry}' should be voter ${base + index} at ${name}-${index}.${item.object.spec?.serviceName}...`);
         else if (port && match[3] !== port) problems.push(`'${entry}' uses port ${match[3]}, the controller listener is on ${port}`);
       });
       return problems.length === 0
         ? pass([ref], `${formatRef(ref)}: ${entries.length} voter(s) for ${replicas} replica(s)`)
         : fail([ref], `${formatRef(ref)}: ${problems.join('; ')}`);
+    }),
+};
+
+export const kafkaQuorumSize: Check<StaticContext> = {
+  id: 'kafka-quorum-size',
+  description: 'the KRaft voters are 1, 3 or 5 (a majority must be up: 2 voters survive no failure, 4 no more than 3 do)',
+  component: 'kafka',
+  remediation: 'set kafka.controllers to 1, 3 or 5 (with kafka.dedicatedControllers: true to scale brokers apart), then npm run synth',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const ref = refOf(item);
+      const voters = envValue(kafkaContainer(item), 'KAFKA_CONTROLLER_QUORUM_VOTERS');
+      if (voters === undefined) return skip(`${formatRef(ref)} has no static voters (see kafka-quorum-voters)`);
+      const count = voters.split(',').length;
+      return [1, 3, 5].includes(count)
+        ? pass([ref], `${formatRef(ref)}: ${count} voter(s), ${Math.floor((count - 1) / 2)} may be down`)
+        : fail([ref], `${formatRef(ref)}: ${count} voters: ${count % 2 === 0 ? `survives no more failures than ${count - 1} voters` : 'more than 5 voters slow every metadata commit'}`);
+    }),
+};
+
+export const kafkaDisruptionSafety: Check<StaticContext> = {
+  id: 'kafka-disruption-safety',
+  description: 'drains and rolls take one Kafka pod at a time, and only when the others are caught up: a PodDisruptionBudget of at most one unavailable that never evicts unhealthy pods past it, and a readiness probe that is more than an open port',
+  component: 'kafka',
+  remediation:
+    'give each Kafka StatefulSet a PodDisruptionBudget with maxUnavailable: 1 and unhealthyPodEvictionPolicy: IfHealthyBudget, and the Kafka container an exec readiness probe that judges replication (a port opens before the broker has caught up)',
+  run: ({ dist }) =>
+    perKafkaStatefulSet(dist, (item) => {
+      const ref = refOf(item);
+      const labels = item.object.spec?.template?.metadata?.labels ?? {};
+      const budgets = objectsOfKind(dist, 'PodDisruptionBudget').filter((b) => namespaceOf(b) === namespaceOf(item) && selects(b.object.spec?.selector, labels));
+      const problems: string[] = [];
+      if (budgets.length !== 1) problems.push(`${budgets.length} PodDisruptionBudgets select its pods`);
+      for (const budget of budgets) {
+        const { maxUnavailable, minAvailable, unhealthyPodEvictionPolicy } = budget.object.spec ?? {};
+        const allowed = maxUnavailable !== undefined ? maxUnavailable : typeof minAvailable === 'number' ? replicasOf(item) - minAvailable : undefined;
+        if (typeof allowed !== 'number' || allowed > 1) problems.push(`${formatRef(refOf(budget))} lets ${allowed ?? 'an unknown number of'} pods be disrupted at once`);
+        if (unhealthyPodEvictionPolicy === 'AlwaysAllow') problems.push(`${formatRef(refOf(budget))} evicts pods that are not Ready regardless of the budget (unhealthyPodEvictionPolicy AlwaysAllow)`);
+      }
+      const probe = kafkaContainer(item).readinessProbe;
+      if (!probe?.exec) problems.push(`the readiness probe is ${probe?.tcpSocket ? 'a port check: Ready before the node has caught up' : 'not an exec check of the node'}`);
+      const refs = [ref, ...budgets.map(refOf)];
+      return problems.length === 0
+        ? pass(refs, `${formatRef(ref)}: one pod at a time, unhealthy pods kept within the budget, readiness judged by the node's state`)
+        : fail(refs, `${formatRef(ref)}: ${problems.join('; ')}`);
     }),
 };
 
@@ -135,7 +180,7 @@ const INTERNAL_REPLICATION = [
 
 /** The broker default min.insync.replicas (Kafka's default 1), which topics without their own inherit. */
 export function brokerMinInsyncReplicas(dist: Dist): number {
-  return Number(kafkaStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
+  return Number(kafkaBrokerStatefulSets(dist).map((item) => envValue(kafkaContainer(item), 'KAFKA_MIN_INSYNC_REPLICAS'))[0] ?? 1);
 }
 
 export const kafkaInternalTopicReplication: Check<StaticContext> = {
@@ -148,6 +193,8 @@ export const kafkaInternalTopicReplication: Check<StaticContext> = {
     return perKafkaStatefulSet(dist, (item) => {
       const container = kafkaContainer(item);
       const ref = refOf(item);
+      // Internal topics live on brokers: a controller-only node never reads these settings.
+      if (!kafkaRoles(item).includes('broker')) return skip(`${formatRef(ref)} runs no brokers`);
       const problems: string[] = [];
       for (const setting of INTERNAL_REPLICATION) {
         const factor = Number(envValue(container, setting.env) ?? setting.fallback);
@@ -260,7 +307,8 @@ function replicatedLogs(dist: Dist): ReplicatedLog[] {
       minIsr: Number(topic.configs['min.insync.replicas'] ?? fallback),
     })),
   );
-  const defaults = kafkaStatefulSets(dist).flatMap((item) => {
+  // Controller-only nodes host no topic: their env has no replication settings to judge.
+  const defaults = kafkaBrokerStatefulSets(dist).flatMap((item) => {
     const container = kafkaContainer(item);
     return INTERNAL_REPLICATION.flatMap(({ what, env, fallback: rfDefault, minIsr }) =>
       minIsr

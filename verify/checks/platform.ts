@@ -1,8 +1,8 @@
 import type { StaticContext } from '../context';
 import { isManifestFile } from '../dist';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
-import { daprComponents, referencesIn } from './references';
 import { allContainers, containersOf, namespaceOf, objectsOfKind, podTemplates } from '../workloads';
+import { daprComponents, referencesIn } from './references';
 
 // Kinds that are not namespaced, among those a stack like this one ships.
 const CLUSTER_SCOPED_KINDS = new Set([

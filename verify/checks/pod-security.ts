@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
+import { formatBytes, quantityValue } from '../../lib/config/quantity';
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
-import { formatBytes, quantityValue } from '../../lib/config/quantity';
 import { allContainers, type ContainerInTemplate, containersOf, podTemplates } from '../workloads';
 
 // Pod Security Standards, restricted profile, v1.28 (kubernetes.io/docs/concepts/security/pod-security-standards).

@@ -69,6 +69,55 @@ const tableRef = (name: string): ObjectRef => ({ kind: 'Table', name: `public.${
 const roleRef = (name: string): ObjectRef => ({ kind: 'Role', name });
 const RUN_MIGRATIONS = 'kubectl -n postgres logs job/<migrations job>; re-apply dist/ to run the migrations Job again';
 
+/** The `-c archive_mode=...` setting of the PostgreSQL StatefulSets of dist/. */
+function archivingServers(dist: Dist): DistObject[] {
+  return objectsOfKind(dist, 'StatefulSet').filter((item) =>
+    ((item.object.spec?.template?.spec?.containers ?? []) as { args?: string[] }[]).some((container) => (container.args ?? []).includes('archive_mode=on')),
+  );
+}
+
+export const postgresLiveArchiver: Check<PostgresLiveContext> = {
+  id: 'postgres-live-archiver',
+  description: "WAL archiving is on where dist/ turns it on, and the archiver's last attempt succeeded (pg_stat_archiver)",
+  component: 'postgres',
+  remediation:
+    'kubectl -n postgres logs postgres-0 | grep archive-wal (why the archive_command fails: a full backup volume?); kubectl -n postgres exec postgres-0 -- df -h /var/lib/postgresql/backup',
+  run: async ({ dist, postgres }) => {
+    const servers = archivingServers(dist);
+    if (servers.length === 0) return [skip('no StatefulSet in dist/ sets archive_mode=on (postgres.backup.enabled is false)')];
+    const refs = servers.map(refOf);
+    const [state] = await postgres.query<{
+      mode: string;
+      archived: string;
+      failed: string;
+      last_archived_wal: string | null;
+      last_archived_time: Date | null;
+      last_failed_wal: string | null;
+      last_failed_time: Date | null;
+      ready: string | null;
+    }>(
+      `SELECT current_setting('archive_mode') AS mode, archived_count AS archived, failed_count AS failed,
+              last_archived_wal, last_archived_time, last_failed_wal, last_failed_time
+         FROM pg_stat_archiver`,
+    );
+    if (state.mode !== 'on' && state.mode !== 'always') {
+      return [fail(refs, `archive_mode is ${state.mode} on the server, dist/ sets on: nothing is archived (restart the server to apply it)`)];
+    }
+    const failingNow = state.last_failed_time !== null && (state.last_archived_time === null || state.last_failed_time > state.last_archived_time);
+    if (failingNow) {
+      return [
+        fail(
+          refs,
+          `the WAL archiver is failing: ${state.failed} failed attempts, the last on ${state.last_failed_wal} at ${state.last_failed_time!.toISOString()}; ` +
+            `last success ${state.last_archived_wal ?? 'never'}${state.last_archived_time ? ` at ${state.last_archived_time.toISOString()}` : ''}. ` +
+            'PostgreSQL keeps the WAL in pg_wal (nothing is lost) and retries, but pg_wal grows and nothing newer can be restored',
+        ),
+      ];
+    }
+    return [pass(refs, `archiving on: ${state.archived} segments archived, the last ${state.last_archived_wal ?? '(none yet)'}; ${state.failed} failed attempts, none since`)];
+  },
+};
+
 export const postgresLiveMigrations: Check<PostgresLiveContext> = {
   id: 'postgres-live-migrations',
   description: 'every migration shipped in dist/ is recorded in schema_migrations with the sha256 of the shipped file',

@@ -2,8 +2,8 @@ import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
 import { commandLineSettings } from '../postgres-settings';
-import { daprComponents } from './references';
 import { allContainers, envValue, isPostgresImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, type PodTemplate, podTemplates, replicasOf, selects, statefulSetOrdinal } from '../workloads';
+import { daprComponents } from './references';
 
 /** A server's pods and the container ports its clients must reach, with a word on what they are. */
 interface Server {
@@ -165,24 +165,80 @@ function postgresServers(dist: Dist): Server[] {
     );
 }
 
+/** A PostgreSQL client as its container configures it: libpq's PG* env, or postgres_exporter's DATA_SOURCE_URI. */
+interface PostgresClient extends ClientAddress {
+  readonly container: Record<string, any>;
+  readonly sslmode?: string;
+  readonly sslrootcert?: string;
+}
+
+function postgresClients(dist: Dist, servers: readonly Server[]): PostgresClient[] {
+  return allContainers(dist)
+    .filter(({ container }) => !servers.some((server) => server.container === container))
+    .flatMap(({ template, where, container }): PostgresClient[] => {
+      const owner = template.owner;
+      const namespace = namespaceOf(owner);
+      if (envValue(container, 'PGHOST') !== undefined) {
+        return [
+          {
+            owner,
+            namespace,
+            container,
+            where: `${where} env PGHOST, PGPORT`,
+            // libpq's default port when PGPORT is unset.
+            address: `${envValue(container, 'PGHOST')}:${envValue(container, 'PGPORT') ?? 5432}`,
+            sslmode: envValue(container, 'PGSSLMODE'),
+            sslrootcert: envValue(container, 'PGSSLROOTCERT'),
+          },
+        ];
+      }
+      // postgres_exporter: `[postgresql://[user@]]host:port/database[?sslmode=...&sslrootcert=...]`.
+      const uri = envValue(container, 'DATA_SOURCE_URI');
+      const match = uri === undefined ? null : /^(?:postgres(?:ql)?:\/\/(?:[^@/]*@)?)?([^/?]+)(?:\/[^?]*)?(?:\?(.*))?$/.exec(uri);
+      if (!match) return [];
+      const parameters = new URLSearchParams(match[2] ?? '');
+      const address = /:\d+$/.test(match[1]) ? match[1] : `${match[1]}:5432`;
+      return [
+        { owner, namespace, container, where: `${where} env DATA_SOURCE_URI`, address, sslmode: parameters.get('sslmode') ?? undefined, sslrootcert: parameters.get('sslrootcert') ?? undefined },
+      ];
+    });
+}
+
+/** With the server on TLS (ssl=on; pg_hba admits network clients over TLS only): the client verifies it, against a CA file it mounts. */
+function judgeTls(client: PostgresClient, server: Server | undefined): CheckResult | undefined {
+  if (!server || commandLineSettings(server.container).get('ssl') !== 'on') return undefined;
+  const refs = [refOf(client.owner)];
+  const at = `${formatRef(refOf(client.owner))} (${client.owner.file}) ${client.where}`;
+  if (client.sslmode !== 'verify-full') {
+    const mode = client.sslmode === undefined ? "unset (libpq's prefer: TLS without checking the server)" : `'${client.sslmode}'`;
+    return fail(refs, `${at}: ${formatRef(refOf(server.template.owner))} runs with ssl=on, and the client's sslmode is ${mode}, not verify-full`);
+  }
+  const mounts = ((client.container.volumeMounts ?? []) as { mountPath?: string }[]).map((mount) => mount.mountPath ?? '');
+  if (!client.sslrootcert || !mounts.some((mountPath) => client.sslrootcert!.startsWith(`${mountPath.replace(/\/$/, '')}/`))) {
+    return fail(refs, `${at}: sslmode verify-full with sslrootcert ${client.sslrootcert ?? '(unset)'}, which is no file of a volume the container mounts`);
+  }
+  return undefined;
+}
+
 export const postgresClientPort: Check<StaticContext> = {
   id: 'postgres-client-port',
-  description: 'Jobs and pods that connect to PostgreSQL (PGHOST, PGPORT) reach it on a Service port that leads to the port the server listens on',
+  description:
+    'Jobs and pods that connect to PostgreSQL (PGHOST, PGPORT; DATA_SOURCE_URI) reach it on a Service port that leads to the port the server listens on, and with the server on TLS verify it (verify-full, a mounted CA)',
   component: 'postgres',
-  remediation: 'set PGHOST to the PostgreSQL Service and PGPORT to its port (e.g. postgres.postgres.svc.cluster.local and 5432), and the Service targetPort to the server\'s port',
+  remediation:
+    "set PGHOST to the PostgreSQL Service and PGPORT to its port (e.g. postgres.postgres.svc.cluster.local and 5432), and the Service targetPort to the server's port; with ssl=on, PGSSLMODE=verify-full (sslmode= in a URI) and PGSSLROOTCERT the mounted ca.crt",
   run: ({ dist }) => {
     const servers = postgresServers(dist);
     const domains = brokerClusterDomains(dist);
     if (servers.length === 0) return [skip('no PostgreSQL server in dist/')];
-    const clients = allContainers(dist)
-      .filter(({ container }) => envValue(container, 'PGHOST') !== undefined && !servers.some((server) => server.container === container))
-      .map(({ template, where, container }) => ({
-        owner: template.owner,
-        namespace: namespaceOf(template.owner),
-        where: `${where} env PGHOST, PGPORT`,
-        // libpq's default port when PGPORT is unset.
-        address: `${envValue(container, 'PGHOST')}:${envValue(container, 'PGPORT') ?? 5432}`,
-      }));
-    return clients.length > 0 ? clients.map((client) => judgeAddress(dist, servers, domains, client)) : [skip('no container sets PGHOST in dist/')];
+    const clients = postgresClients(dist, servers);
+    if (clients.length === 0) return [skip('no container sets PGHOST or DATA_SOURCE_URI in dist/')];
+    return clients.map((client) => {
+      const reached = judgeAddress(dist, servers, domains, client);
+      if (reached.status !== 'pass') return reached;
+      // One server per namespace in dist/: the one its Service leads to.
+      const server = servers.find((candidate) => reached.objects.some((ref) => ref.kind === 'Service' && ref.namespace === namespaceOf(candidate.template.owner)));
+      return judgeTls(client, server) ?? { ...reached, message: `${reached.message}${server && commandLineSettings(server.container).get('ssl') === 'on' ? ', over TLS verify-full' : ''}` };
+    });
   },
 };

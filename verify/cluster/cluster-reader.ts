@@ -9,8 +9,11 @@ export const CLUSTER_KINDS = {
   StatefulSet: 'apps/v1',
   Deployment: 'apps/v1',
   Job: 'batch/v1',
+  CronJob: 'batch/v1',
   CustomResourceDefinition: 'apiextensions.k8s.io/v1',
   Component: 'dapr.io/v1alpha1',
+  Issuer: 'cert-manager.io/v1',
+  ClusterIssuer: 'cert-manager.io/v1',
 } as const;
 
 export type ClusterKind = keyof typeof CLUSTER_KINDS;

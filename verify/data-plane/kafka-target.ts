@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
-import { type Admin, ConfigResourceTypes, Kafka, KafkaJSProtocolError, logLevel, type PartitionMetadata, Partitioners } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, Kafka, KafkaJSProtocolError, logLevel, Partitioners, type PartitionMetadata } from 'kafkajs';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
 
 export interface KafkaBroker {

@@ -34,7 +34,16 @@ export function parsePortForwards(document: string): PortForward[] {
  * The application role as the migrations Job creates it: role, database, and the Secret key its password
  * comes from (the Job reads it as the file app-role-password of CREDENTIALS_DIR).
  */
-export function appRoleOf(dist: Dist): { job: DistObject; user: string; database: string; secret: { name: string; key: string } } | undefined {
+export interface AppRole {
+  readonly job: DistObject;
+  readonly user: string;
+  readonly database: string;
+  readonly secret: { name: string; key: string };
+  /** With the Job on verify-full (PGSSLMODE): the Secret key of its CA file (PGSSLROOTCERT) and the host it verifies (PGHOST). */
+  readonly tls?: { readonly secret: { name: string; key: string }; readonly servername: string };
+}
+
+export function appRoleOf(dist: Dist): AppRole | undefined {
   for (const job of objectsOfKind(dist, 'Job')) {
     const pod = job.object.spec?.template?.spec ?? {};
     for (const container of (pod.containers ?? []) as Record<string, any>[]) {
@@ -43,7 +52,9 @@ export function appRoleOf(dist: Dist): { job: DistObject; user: string; database
       const database = env.get('APP_DATABASE');
       const credentials = env.get('CREDENTIALS_DIR');
       const secret = credentials ? secretKeyOfFile(pod, container, `${credentials}/app-role-password`) : undefined;
-      if (user && database && secret) return { job, user, database, secret };
+      const caSecret = env.get('PGSSLMODE') === 'verify-full' && env.get('PGSSLROOTCERT') ? secretKeyOfFile(pod, container, env.get('PGSSLROOTCERT')!) : undefined;
+      const tls = caSecret && env.get('PGHOST') ? { secret: caSecret, servername: env.get('PGHOST')! } : undefined;
+      if (user && database && secret) return { job, user, database, secret, ...(tls ? { tls } : {}) };
     }
   }
   return undefined;
@@ -106,14 +117,24 @@ export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
     process.once('exit', stop);
     try {
       onProgress?.(`starting ${kafkaForwards.length + (postgresForward ? 1 : 0)} port-forward(s)`);
-      const [password] = await Promise.all([
-        role ? readSecretKey(role.job.object.metadata.namespace ?? 'default', role.secret.name, role.secret.key, timeoutMs) : undefined,
+      const namespace = role?.job.object.metadata.namespace ?? 'default';
+      const [password, ca] = await Promise.all([
+        role ? readSecretKey(namespace, role.secret.name, role.secret.key, timeoutMs) : undefined,
+        // PostgreSQL with TLS on admits only TLS: verified against the CA the Jobs use, for the in-cluster name.
+        role?.tls ? readSecretKey(namespace, role.tls.secret.name, role.tls.secret.key, timeoutMs) : undefined,
         ...[...kafkaForwards, ...(postgresForward ? [postgresForward] : [])].map((forward) => startPortForward(forward, timeoutMs, started)),
       ]);
       const kafka = kafkaForwards.length > 0 ? new KafkaTarget(kafkaForwards.map((forward) => `localhost:${forward.localPort}`), timeoutMs) : undefined;
       const connection: PostgresConnection | undefined =
         postgresForward && role && password !== undefined
-          ? { host: '127.0.0.1', port: postgresForward.localPort, user: role.user, password, database: role.database }
+          ? {
+              host: '127.0.0.1',
+              port: postgresForward.localPort,
+              user: role.user,
+              password,
+              database: role.database,
+              ...(role.tls && ca !== undefined ? { tls: { ca, servername: role.tls.servername } } : {}),
+            }
           : undefined;
       const postgres = connection ? new PostgresTarget(connection, timeoutMs) : undefined;
       return dataPlaneOf(kafka, postgres, 'kubectl port-forward', stop);

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import type { Client, QueryResultRow } from 'pg';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
 
@@ -7,9 +8,19 @@ export interface PostgresConnection {
   readonly user: string;
   readonly password: string;
   readonly database: string;
+  /**
+   * TLS that verifies the server: the CA (PEM) and the name its certificate must carry (the in-cluster host
+   * when the connection goes through a port-forward). @default - no TLS
+   */
+  readonly tls?: { readonly ca: string; readonly servername: string };
 }
 
-/** Reads host, port, user, password and database from a postgres:// URL; throws on anything else. */
+/**
+ * Reads host, port, user, password and database from a postgres:// URL; throws on anything else. As libpq:
+ * `sslmode=verify-full` (or verify-ca) with `sslrootcert=<file>` verifies the server against that CA, and
+ * `hostaddr` is where to connect while the host stays the name the certificate must carry (through a
+ * port-forward: `...@postgres.postgres.svc.cluster.local:15432/...&hostaddr=127.0.0.1`).
+ */
 export function parsePostgresUrl(url: string): PostgresConnection {
   let parsed: URL;
   try {
@@ -20,12 +31,16 @@ export function parsePostgresUrl(url: string): PostgresConnection {
   if (!['postgres:', 'postgresql:'].includes(parsed.protocol)) throw new Error(`--postgres-url must start with postgresql://, not ${parsed.protocol}//`);
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!parsed.username || !database) throw new Error('--postgres-url must name the user and the database (postgresql://user:password@host:port/database)');
+  const sslmode = parsed.searchParams.get('sslmode');
+  const rootCert = parsed.searchParams.get('sslrootcert');
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !rootCert) throw new Error(`--postgres-url with sslmode=${sslmode} needs sslrootcert=<CA file>`);
   return {
-    host: parsed.hostname,
+    host: parsed.searchParams.get('hostaddr') ?? parsed.hostname,
     port: Number(parsed.port || 5432),
     user: decodeURIComponent(parsed.username),
     password: decodeURIComponent(parsed.password),
     database,
+    ...(rootCert && sslmode !== 'disable' ? { tls: { ca: fs.readFileSync(rootCert, 'utf8'), servername: parsed.hostname } } : {}),
   };
 }
 
@@ -70,6 +85,7 @@ export class PostgresTarget {
       user,
       password,
       database,
+      ssl: this.connection.tls && { ca: this.connection.tls.ca, servername: this.connection.tls.servername },
       application_name: 'learnflow-verify',
       connectionTimeoutMillis: this.timeoutMs,
       statement_timeout: this.timeoutMs,

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
 import { DAPR_CONTROL_PLANE } from '../../../verify/checks/cluster';
 import { ROOT } from '../../support/synth';
 import { CONTROL_PLANE, locateBuild } from '../go-builds';
+import { killGroup, type ProcessResult, ProcessWatchdog, runProcess, sleep, tail } from '../processes';
 
 // A real Kubernetes control plane on loopback: etcd, kube-apiserver and kube-controller-manager built
 // from the Go module proxy (build.sh), optionally kube-scheduler and kwok's
@@ -19,8 +19,11 @@ export const CONTEXT = 'learnflow-test';
 /** The StorageClass the harness marks as the default; its volumes are pre-created (no provisioner runs). */
 export const STORAGE_CLASS = 'standard';
 
-/** The CRDs of LearnFlow's prerequisites, as Dapr's chart and prometheus-operator install them (vendored in reference/). */
-export const PREREQUISITE_CRD_DIRS = ['dapr-crds', 'prometheus-operator-crds'].map((dir) => path.join(ROOT, 'reference', dir));
+/**
+ * The CRDs of LearnFlow's prerequisites, as Dapr's chart, prometheus-operator and cert-manager install them
+ * (vendored in reference/): cert-manager's for the production profile's PostgreSQL Certificate.
+ */
+export const PREREQUISITE_CRD_DIRS = ['dapr-crds', 'prometheus-operator-crds', 'cert-manager-crds'].map((dir) => path.join(ROOT, 'reference', dir));
 
 export interface ControlPlaneOptions {
   /** Start kube-scheduler and kwok with `nodes` simulated nodes, so pods run and become Ready. @default 0 */

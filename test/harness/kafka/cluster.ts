@@ -4,24 +4,38 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { K8sObject } from '../../support/synth';
-import { isAlive, killGroup, ProcessWatchdog, type ProcessResult, runProcess, sleep, tail } from '../processes';
-import { kafkaJarsDir } from './jars';
+import { isAlive, killGroup, type ProcessResult, ProcessWatchdog, runProcess, sleep, tail } from '../processes';
 import { initImageFiles } from './init-images';
+import { kafkaJarsDir } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
-import { type KafkaManifests, loadKafkaManifests } from './manifests';
-import { containerCommand, ContainerFilesystem, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
+import { type KafkaManifests, loadKafkaManifests, selects } from './manifests';
+import { ContainerFilesystem, containerCommand, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
 
-interface BrokerPod {
+interface KafkaPod {
+  /** The StatefulSet the pod belongs to. */
+  readonly statefulSet: K8sObject;
   readonly ordinal: number;
   readonly identity: PodIdentity;
   readonly dir: string;
   /** Where the image's launcher writes server.properties (the host side of /opt/kafka/config). */
   configDir?: string;
+  /** The Kafka container's process. */
   process?: ChildProcess;
   exited?: Promise<void>;
+  /** The other containers' processes (the readiness sidecar). */
+  sidecars: { readonly process: ChildProcess; readonly exited: Promise<void> }[];
+}
+
+/** A container of a pod template, as the harness reads it. */
+type ContainerSpec = ConstructorParameters<typeof ContainerFilesystem>[2] & Parameters<typeof resolveContainerEnv>[0] & Parameters<typeof containerCommand>[0] & { name: string };
+
+/** What the kubelet's readiness probe saw. */
+export interface ProbeResult {
+  readonly ready: boolean;
+  readonly output: string;
 }
 
 // Clusters bind fixed ports (9092-9094 on 127.0.0.x, the advertised 19092+i on 127.0.0.1), so two test
@@ -70,6 +84,13 @@ export interface KafkaTestClusterOptions {
   readonly readyTimeoutMs?: number;
   /** How long to wait for another process's test cluster to free the ports. @default 600000 */
   readonly lockTimeoutMs?: number;
+  /**
+   * The pods' directories (their claims): those of a cluster closed with `keepData`, so that this one
+   * finds that one's volumes. @default - new, empty volumes
+   */
+  readonly dataFrom?: string;
+  /** Whether `start` waits until the brokers are registered. @default true */
+  readonly waitUntilReady?: boolean;
 }
 
 /**
@@ -86,15 +107,15 @@ export class KafkaTestCluster {
     await acquireHostLock(options.lockTimeoutMs ?? 600_000);
     let cluster: KafkaTestCluster;
     try {
-      cluster = new KafkaTestCluster(manifests, libDir, options.readyTimeoutMs ?? 180_000);
+      cluster = new KafkaTestCluster(manifests, libDir, options.readyTimeoutMs ?? 180_000, options.dataFrom);
     } catch (error) {
       releaseHostLock();
       throw error;
     }
     try {
       const launched = Date.now();
-      for (const pod of cluster.pods) cluster.launch(pod);
-      await cluster.waitUntilReady();
+      for (const pod of cluster.allPods) cluster.launch(pod);
+      if (options.waitUntilReady !== false) await cluster.waitUntilReady();
       cluster.startupMs = Date.now() - launched;
       return cluster;
     } catch (error) {
@@ -109,33 +130,33 @@ export class KafkaTestCluster {
   readonly brokerCount: number;
   /** From launching the pods to a ready cluster (not counting the jar download or the host lock). */
   startupMs = 0;
-  private readonly dir: string;
-  private readonly pods: BrokerPod[];
+  /** The brokers' pod names, then the dedicated controllers' (none when every broker is a voter). */
+  readonly brokerPods: readonly string[];
+  readonly controllerPods: readonly string[];
+  /** The directory of the pods (their claims and logs); see `dataFrom`. */
+  readonly dir: string;
+  private readonly pods: KafkaPod[];
+  private readonly controllers: KafkaPod[];
   private readonly watchdog: ProcessWatchdog;
   private jobRuns = 0;
+  private keepData = false;
 
   private constructor(
     readonly manifests: KafkaManifests,
     libDir: string,
     private readonly readyTimeoutMs: number,
+    dataFrom: string | undefined,
   ) {
     const sts = manifests.statefulSet;
     this.kafkaVersion = manifests.kafkaVersion;
     this.brokerCount = sts.spec.replicas ?? 1;
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-kafka-'));
+    this.dir = dataFrom ?? fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-kafka-'));
     this.kafkaHome = path.join(this.dir, 'kafka-home');
-    const namespace = sts.metadata.namespace ?? 'default';
-    const template = sts.spec.template.metadata ?? {};
-    this.pods = Array.from({ length: this.brokerCount }, (_, ordinal) => {
-      const name = `${sts.metadata.name}-${ordinal}`;
-      const labels = {
-        ...template.labels,
-        'apps.kubernetes.io/pod-index': String(ordinal),
-        'statefulset.kubernetes.io/pod-name': name,
-      };
-      const identity = { name, namespace, labels, annotations: template.annotations ?? {}, podIP: `127.0.0.${ordinal + 1}` };
-      return { ordinal, identity, dir: path.join(this.dir, name) };
-    });
+    // Pod IPs: brokers 127.0.0.1.., dedicated controllers 127.0.0.51.., the topics Job 127.0.0.100.
+    this.pods = this.podsOf(sts, 1);
+    this.controllers = manifests.controllerStatefulSet ? this.podsOf(manifests.controllerStatefulSet, 51) : [];
+    this.brokerPods = this.pods.map((pod) => pod.identity.name);
+    this.controllerPods = this.controllers.map((pod) => pod.identity.name);
 
     const hostsFile = path.join(this.dir, 'hosts');
     fs.writeFileSync(hostsFile, this.hostsFileContent());
@@ -144,6 +165,31 @@ export class KafkaTestCluster {
     this.watchdog = new ProcessWatchdog(this.dir, 'kafka-harness-watchdog');
     installExitHook();
     liveClusters.add(this);
+  }
+
+  private podsOf(sts: K8sObject, firstAddress: number): KafkaPod[] {
+    const namespace = sts.metadata.namespace ?? 'default';
+    const template = sts.spec.template.metadata ?? {};
+    return Array.from({ length: sts.spec.replicas ?? 1 }, (_, ordinal) => {
+      const name = `${sts.metadata.name}-${ordinal}`;
+      const labels = {
+        ...template.labels,
+        'apps.kubernetes.io/pod-index': String(ordinal),
+        'statefulset.kubernetes.io/pod-name': name,
+      };
+      const identity = { name, namespace, labels, annotations: template.annotations ?? {}, podIP: `127.0.0.${ordinal + firstAddress}` };
+      return { statefulSet: sts, ordinal, identity, dir: path.join(this.dir, name), sidecars: [] };
+    });
+  }
+
+  private get allPods(): KafkaPod[] {
+    return [...this.controllers, ...this.pods];
+  }
+
+  private pod(name: string): KafkaPod {
+    const pod = this.allPods.find((p) => p.identity.name === name);
+    if (!pod) throw new Error(`no pod ${name} in this cluster (${this.allPods.map((p) => p.identity.name).join(', ')})`);
+    return pod;
   }
 
   /** The external listeners' addresses (localhost:<19092+i>), as an operator reaches them through port-forward. */
@@ -161,7 +207,29 @@ export class KafkaTestCluster {
 
   /** The broker's console output so far (log4j goes to stdout, as in the image). */
   brokerLog(ordinal: number): string {
-    return fs.readFileSync(path.join(this.pods[ordinal].dir, 'console.log'), 'utf8');
+    return this.podLog(this.pods[ordinal].identity.name);
+  }
+
+  /** A pod's Kafka container output so far, or another container's by name. */
+  podLog(name: string, container = 'kafka'): string {
+    const file = path.join(this.pod(name).dir, container === 'kafka' ? 'console.log' : `${container}.log`);
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  }
+
+  /** The address the harness gives a pod (its status.podIP), where e.g. the metrics agent listens. */
+  podIP(name: string): string {
+    return this.pod(name).identity.podIP;
+  }
+
+  /** The StatefulSet of dist/ that owns a pod. */
+  statefulSetOf(name: string): K8sObject {
+    return this.pod(name).statefulSet;
+  }
+
+  /** Whether a pod's Kafka container process is running. */
+  isRunning(name: string): boolean {
+    const child = this.pod(name).process;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
   /** The server.properties that the image's launcher generated for a broker. */
@@ -175,60 +243,145 @@ export class KafkaTestCluster {
     return new Map(entries);
   }
 
-  /**
-   * CPU seconds (user + system) used so far by the live processes of broker `ordinal`'s pod (its process
-   * group: the JVM and the shell that launched it), from /proc (clock ticks of CLK_TCK, 100 on Linux).
-   */
-  brokerCpuSeconds(ordinal: number): number {
-    const pgid = this.pods[ordinal].process?.pid;
-    if (pgid === undefined) throw new Error(`${this.pods[ordinal].identity.name} is not running`);
-    let ticks = 0;
-    for (const entry of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-      let stat: string;
-      try {
-        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      // proc(5): after "pid (comm) ", fields from state (3) on; pgrp is field 5, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
-    }
-    return ticks / 100;
+  /** Stop broker `ordinal` as Kubernetes deletes a pod: SIGTERM, then SIGKILL after the grace period. */
+  stop(ordinal: number, gracePeriodMs = 60_000): Promise<void> {
+    return this.deletePod(this.pods[ordinal].identity.name, gracePeriodMs);
   }
 
-  /** Stop broker `ordinal` as Kubernetes deletes a pod: SIGTERM, then SIGKILL after the grace period. */
-  async stop(ordinal: number, gracePeriodMs = 60_000): Promise<void> {
-    const pod = this.pods[ordinal];
-    if (!pod.process) return;
-    killGroup(pod.process, 'SIGTERM');
-    const killed = await Promise.race([pod.exited!.then(() => false), sleep(gracePeriodMs).then(() => true)]);
+  /**
+   * Delete a pod as Kubernetes does: SIGTERM to every container, SIGKILL after the grace period (0: at
+   * once, as `kill -9` of the node's processes).
+   */
+  async deletePod(name: string, gracePeriodMs = 60_000): Promise<void> {
+    const pod = this.pod(name);
+    const containers = [...(pod.process ? [{ process: pod.process, exited: pod.exited! }] : []), ...pod.sidecars];
+    for (const container of containers) killGroup(container.process, gracePeriodMs === 0 ? 'SIGKILL' : 'SIGTERM');
+    const all = Promise.all(containers.map((container) => container.exited));
+    const killed = await Promise.race([all.then(() => false), sleep(gracePeriodMs).then(() => true)]);
     if (killed) {
-      killGroup(pod.process, 'SIGKILL');
-      await pod.exited;
+      for (const container of containers) killGroup(container.process, 'SIGKILL');
+      await all;
     }
     pod.process = undefined;
+    pod.sidecars = [];
   }
 
   /** Start broker `ordinal` again (a new pod on the same volume) and wait until the cluster is whole. */
   async start(ordinal: number): Promise<void> {
-    const pod = this.pods[ordinal];
-    if (pod.process) throw new Error(`${pod.identity.name} is running`);
-    this.launch(pod);
+    this.createPod(this.pods[ordinal].identity.name);
     await this.waitUntilReady();
   }
 
-  /** Kill every process and remove every file of the cluster. */
-  async close(): Promise<void> {
-    const running = this.pods.filter((pod) => pod.process);
+  /** Create a deleted pod again (same name, same claim, fresh emptyDirs), without waiting for it. */
+  createPod(name: string): void {
+    const pod = this.pod(name);
+    if (pod.process) throw new Error(`${name} is running`);
+    this.launch(pod);
+  }
+
+  /**
+   * Run the readiness probes of the pod's containers in dist/ as the kubelet does: each exec command in its
+   * container's environment, bounded by timeoutSeconds, exit code 0 is a success. The pod is Ready when
+   * every container is (this is one round; `PodReadiness` applies periods and thresholds).
+   */
+  async probeReadiness(name: string): Promise<ProbeResult> {
+    const pod = this.pod(name);
+    if (!pod.process) return { ready: false, output: 'the pod is not running' };
+    const containers: (ContainerSpec & { readinessProbe?: { exec?: { command?: string[] }; timeoutSeconds?: number } })[] = pod.statefulSet.spec.template.spec.containers;
+    const results = await Promise.all(
+      containers.map(async (container) => {
+        const command = container.readinessProbe?.exec?.command;
+        if (!command) throw new Error(`${name}: container ${container.name} has no exec readiness probe`);
+        const { env, filesystem } = this.containerEnv(pod, container, container !== containers[0]);
+        const [program, ...args] = command.map((token) => filesystem.translate(token));
+        const result = await runProcess(program, args, env, (container.readinessProbe?.timeoutSeconds ?? 1) * 1000);
+        return { ready: result.exitCode === 0, output: `${container.name}: ${result.output.trim() || `exit ${result.exitCode}`}` };
+      }),
+    );
+    return { ready: results.every((r) => r.ready), output: results.map((r) => r.output).join('; ') };
+  }
+
+  /**
+   * CPU seconds (user + system) a container of a pod has used so far: every process of its process group,
+   * with the children they have reaped (the sidecar's short-lived `mv`, say).
+   */
+  cpuSecondsOf(name: string, container: string): number {
+    const pod = this.pod(name);
+    const containers: ContainerSpec[] = pod.statefulSet.spec.template.spec.containers;
+    const index = containers.findIndex((c) => c.name === container);
+    const child = index === 0 ? pod.process : pod.sidecars[index - 1]?.process;
+    if (child?.pid === undefined) throw new Error(`${name}: container ${container} is not running`);
+    let ticks = 0;
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      // proc(5): the fields after the command's closing parenthesis; pgrp is the 5th field, utime..cstime 14-17.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== child.pid) continue;
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    }
+    return ticks / 100;
+  }
+
+  /**
+   * The Kafka container's JVM heap in use right after a full GC (its live data), in bytes: `jcmd GC.run`, then
+   * `GC.heap_info`'s used figure (the container's process is the JVM itself: the image's scripts exec it).
+   */
+  async liveHeapBytes(name: string): Promise<number> {
+    const pid = this.pod(name).process?.pid;
+    if (pid === undefined) throw new Error(`${name} is not running`);
+    const gc = await runProcess('jcmd', [String(pid), 'GC.run'], { PATH: process.env.PATH }, 60_000);
+    if (gc.exitCode !== 0) throw new Error(`jcmd ${pid} GC.run: ${gc.output}`);
+    const info = await runProcess('jcmd', [String(pid), 'GC.heap_info'], { PATH: process.env.PATH }, 60_000);
+    const used = /total \d+K, used (\d+)K/.exec(info.stdout);
+    if (info.exitCode !== 0 || !used) throw new Error(`jcmd ${pid} GC.heap_info: ${info.output}`);
+    return Number(used[1]) * 1024;
+  }
+
+  /** CPU seconds that `runs` runs of the Kafka container's readiness probe take, measured by bash's `times`. */
+  async probeCpuSeconds(name: string, runs: number): Promise<number> {
+    const pod = this.pod(name);
+    const container: ContainerSpec & { readinessProbe: { exec: { command: string[] } } } = pod.statefulSet.spec.template.spec.containers[0];
+    const { env } = this.containerEnv(pod, container, false);
+    const [program, ...args] = container.readinessProbe.exec.command;
+    const quoted = [program, ...args].map((token) => `'${token.replace(/'/g, `'\\''`)}'`).join(' ');
+    const result = await runProcess('bash', ['-c', `for ((i = 0; i < ${runs}; i++)); do ${quoted} >/dev/null; done; times`], env, 60_000);
+    // times: the shell's user and system time, then its children's.
+    const children = result.stdout.trim().split('\n').at(-1) ?? '';
+    const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+    if (seconds.length !== 2) throw new Error(`unexpected output of times: ${result.output}`);
+    return seconds[0] + seconds[1];
+  }
+
+  /**
+   * Start a bin/ tool of `kafkaHome` in the background (e.g. kafka-verifiable-producer.sh), its output
+   * appended to `logFile`; it dies with the cluster.
+   */
+  spawnTool(tool: string, args: readonly string[], logFile: string): { readonly process: ChildProcess; readonly exited: Promise<void> } {
+    const child = this.watchdog.spawn(path.join(this.kafkaHome, 'bin', tool), args, { PATH: process.env.PATH, HOME: this.dir }, logFile);
+    return { process: child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
+  }
+
+  /** Kill every process and remove every file of the cluster (unless `keepData`: then `dir` stays). */
+  async close(options: { keepData?: boolean } = {}): Promise<void> {
+    this.keepData = options.keepData === true;
+    const exits = this.allPods.flatMap((pod) => [...(pod.exited ? [pod.exited] : []), ...pod.sidecars.map((s) => s.exited)]);
     this.killNow();
-    await Promise.all(running.map((pod) => pod.exited));
+    await Promise.all(exits);
   }
 
   /** Synchronous teardown, also used by the process exit hook. */
   killNow(): void {
-    for (const pod of this.pods) killGroup(pod.process, 'SIGKILL');
-    this.watchdog.dismiss();
+    for (const pod of this.allPods) {
+      killGroup(pod.process, 'SIGKILL');
+      for (const sidecar of pod.sidecars) killGroup(sidecar.process, 'SIGKILL');
+    }
+    this.watchdog.dismiss({ keepDir: this.keepData });
     liveClusters.delete(this);
     releaseHostLock();
   }
@@ -272,14 +425,17 @@ export class KafkaTestCluster {
   }
 
   private hostsFileContent(): string {
-    const sts = this.manifests.statefulSet;
-    const namespace = sts.metadata.namespace ?? 'default';
     const lines = ['127.0.0.1 localhost'];
-    for (const pod of this.pods) lines.push(`${pod.identity.podIP} ${pod.identity.name}.${sts.spec.serviceName}.${namespace}.svc.cluster.local`);
+    for (const pod of this.allPods) {
+      const { spec, metadata } = pod.statefulSet;
+      lines.push(`${pod.identity.podIP} ${pod.identity.name}.${spec.serviceName}.${metadata.namespace ?? 'default'}.svc.cluster.local`);
+    }
     // A Service name resolves to its pods (a headless Service does exactly that; for a ClusterIP Service
     // the clients' use_all_dns_ips lookup stands in for kube-proxy's choice of a pod).
-    for (const service of this.manifests.services) {
-      for (const pod of this.pods) lines.push(`${pod.identity.podIP} ${service.metadata.name}.${namespace}.svc.cluster.local`);
+    for (const service of this.manifests.namespaceServices) {
+      for (const pod of this.allPods.filter((p) => selects(service.spec?.selector, p.identity.labels))) {
+        lines.push(`${pod.identity.podIP} ${service.metadata.name}.${service.metadata.namespace ?? 'default'}.svc.cluster.local`);
+      }
     }
     return `${lines.join('\n')}\n`;
   }
@@ -297,14 +453,29 @@ export class KafkaTestCluster {
     return { PATH: process.env.PATH, HOSTNAME: identity.name, HOME: path.join(this.dir, 'home'), ...env };
   }
 
-  private launch(pod: BrokerPod): void {
-    const podSpec = this.manifests.statefulSet.spec.template.spec;
-    const container = podSpec.containers[0];
-    // A new pod: fresh emptyDirs, the PVC directory kept.
-    const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, this.manifests.statefulSet.spec.volumeClaimTemplates);
-    for (const init of podSpec.initContainers ?? []) this.runInitContainer(pod, init);
+  /**
+   * A container's environment as its process sees it: resolved as the kubelet does, container paths
+   * translated, and the pod's loopback address (127.0.0.1 in a value, e.g. where JMX listens) the pod's
+   * own address, since the pods share the host's loopback here.
+   */
+  private containerEnv(pod: KafkaPod, container: ContainerSpec, sidecar: boolean): { env: NodeJS.ProcessEnv; resolved: Map<string, string>; filesystem: ContainerFilesystem } {
+    const podSpec = pod.statefulSet.spec.template.spec;
+    const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, undefined, false);
     const resolved = resolveContainerEnv(container, pod.identity, this.serviceLinks(podSpec));
+    for (const [name, value] of resolved) resolved.set(name, value.split('127.0.0.1').join(pod.identity.podIP));
     const env = this.processEnv(resolved, pod.identity, filesystem);
+    // As for the Jobs: where the tools are (the image's are at /opt/kafka).
+    if (sidecar) env.KAFKA_HOME = this.kafkaHome;
+    return { env, resolved, filesystem };
+  }
+
+  private launch(pod: KafkaPod): void {
+    const podSpec = pod.statefulSet.spec.template.spec;
+    const [container, ...sidecars]: ContainerSpec[] = podSpec.containers;
+    // A new pod: fresh emptyDirs (for every container, before any starts), the PVC directory kept.
+    for (const each of podSpec.containers) new ContainerFilesystem(pod.dir, podSpec, each, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates);
+    for (const init of podSpec.initContainers ?? []) this.runInitContainer(pod, init);
+    const { env, resolved, filesystem } = this.containerEnv(pod, container, false);
 
     const logDir = resolved.get('LOG_DIR') ?? '/opt/kafka/logs';
     const hostLogDir = filesystem.writableHostPath(logDir);
@@ -343,22 +514,28 @@ export class KafkaTestCluster {
     const child = this.watchdog.spawn(command, args, env, path.join(pod.dir, 'console.log'));
     pod.process = child;
     pod.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    pod.sidecars = sidecars.map((sidecar) => {
+      const run = this.containerEnv(pod, sidecar, true);
+      const [sidecarCommand, ...sidecarArgs] = containerCommand(sidecar, run.resolved).map((token) => run.filesystem.translate(token));
+      const process = this.watchdog.spawn(sidecarCommand, sidecarArgs, run.env, path.join(pod.dir, `${sidecar.name}.log`));
+      return { process, exited: new Promise<void>((resolve) => process.once('exit', () => resolve())) };
+    });
   }
 
   /**
-   * An init container's command, run to completion before the broker starts, on the pod's volumes; the
-   * image's own files are those of init-images.ts (the same release, from Maven Central).
+   * An init container's command, run to completion before the pod's containers start, on the pod's
+   * volumes; the image's own files are those of init-images.ts (the same release, from Maven Central).
    */
-  private runInitContainer(pod: BrokerPod, init: { name: string; image: string; command?: string[]; args?: string[]; volumeMounts?: { name: string; mountPath: string }[] }): void {
-    const podSpec = this.manifests.statefulSet.spec.template.spec;
+  private runInitContainer(pod: KafkaPod, init: ContainerSpec & { image: string }): void {
+    const podSpec = pod.statefulSet.spec.template.spec;
     const imageFiles = initImageFiles(init.image);
-    const filesystem = new ContainerFilesystem(pod.dir, podSpec, init, this.manifests.configMaps, this.manifests.statefulSet.spec.volumeClaimTemplates, true, true);
+    const filesystem = new ContainerFilesystem(pod.dir, podSpec, init, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, true, false);
     const [command, ...args] = [...(init.command ?? []), ...(init.args ?? [])].map((token) => imageFiles.get(token) ?? filesystem.translate(token));
     const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
     if (result.status !== 0) throw new Error(`${pod.identity.name}: init container ${init.name} failed (${result.status ?? result.error}): ${result.stderr}`);
   }
 
-  private externalAddress(pod: BrokerPod): string | undefined {
+  private externalAddress(pod: KafkaPod): string | undefined {
     if (!pod.configDir || !fs.existsSync(path.join(pod.configDir, 'server.properties'))) return undefined;
     const advertised = this.serverProperties(pod.ordinal).get('advertised.listeners') ?? '';
     return advertised
@@ -371,9 +548,10 @@ export class KafkaTestCluster {
   private async waitUntilReady(): Promise<void> {
     const deadline = Date.now() + this.readyTimeoutMs;
     const expected = this.pods.filter((pod) => pod.process).length;
+    const watched = this.allPods.filter((pod) => pod.process);
     let lastError = 'no external listener address yet';
     while (Date.now() < deadline) {
-      for (const pod of this.pods) {
+      for (const pod of watched) {
         const child = pod.process;
         if (child && (child.exitCode !== null || child.signalCode !== null)) {
           throw new Error(`${pod.identity.name} exited (${child.exitCode ?? child.signalCode}):\n${tail(path.join(pod.dir, 'console.log'))}`);
@@ -395,7 +573,7 @@ export class KafkaTestCluster {
       }
       await sleep(1_000);
     }
-    const logs = this.pods.map((pod) => `--- ${pod.identity.name}\n${tail(path.join(pod.dir, 'console.log'), 20)}`).join('\n');
+    const logs = this.allPods.map((pod) => `--- ${pod.identity.name}\n${tail(path.join(pod.dir, 'console.log'), 20)}`).join('\n');
     throw new Error(`the Kafka cluster was not ready within ${this.readyTimeoutMs} ms (${lastError})\n${logs}`);
   }
 }

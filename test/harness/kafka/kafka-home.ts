@@ -10,6 +10,9 @@ const TOOLS: Record<string, string> = {
   'kafka-metadata-quorum.sh': 'org.apache.kafka.tools.MetadataQuorumCommand',
   'kafka-broker-api-versions.sh': 'org.apache.kafka.tools.BrokerApiVersionsCommand',
   'kafka-storage.sh': 'kafka.tools.StorageTool',
+  // The producer and consumer of Kafka's own system tests: JSON events per send and per record.
+  'kafka-verifiable-producer.sh': 'org.apache.kafka.tools.VerifiableProducer',
+  'kafka-verifiable-consumer.sh': 'org.apache.kafka.tools.VerifiableConsumer',
 };
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -24,6 +27,16 @@ mkdir -p "$LOG_DIR"
 KAFKA_HEAP_OPTS=\${KAFKA_HEAP_OPTS:--Xmx256M}
 KAFKA_JVM_PERFORMANCE_OPTS=\${KAFKA_JVM_PERFORMANCE_OPTS:--server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}
 KAFKA_LOG4J_OPTS=\${KAFKA_LOG4J_OPTS:--Dlog4j2.configurationFile=$base_dir/config/tools-log4j2.yaml}
+# Kafka's option loop: -name, -loggc and -daemon are the script's own; the first other word ends it, and
+# it and the rest go to java after KAFKA_OPTS (a JVM option there precedes the main class).
+while [ $# -gt 0 ]; do
+  case $1 in
+    -name) DAEMON_NAME=$2; shift 2 ;;
+    -loggc) [ -z "\${KAFKA_GC_LOG_OPTS-}" ] && KAFKA_GC_LOG_OPTS="-Xlog:gc*:file=$LOG_DIR/\${DAEMON_NAME-kafka}-gc.log:time,tags:filecount=10,filesize=100M"; shift ;;
+    -daemon) echo 'the Kafka test harness does not run daemons' >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
 # shellcheck disable=SC2086 # the *_OPTS variables are lists of words, as in Kafka's own script
 exec java $KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS \${KAFKA_GC_LOG_OPTS-} \${KAFKA_JMX_OPTS-} $KAFKA_LOG4J_OPTS \\
   "-Dkafka.logs.dir=$LOG_DIR" -Djdk.net.hosts.file=${quote(hostsFile)} \${KAFKA_OPTS-} \\
@@ -36,7 +49,9 @@ const SERVER_START = `#!/usr/bin/env bash
 config_dir=$(dirname "$1")
 export KAFKA_LOG4J_OPTS=\${KAFKA_LOG4J_OPTS:--Dlog4j2.configurationFile=$config_dir/log4j2.yaml}
 export KAFKA_HEAP_OPTS=\${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G}
-exec "$(dirname "$0")/kafka-run-class.sh" kafka.Kafka "$@"
+EXTRA_ARGS=\${EXTRA_ARGS-'-name kafkaServer -loggc'}
+# shellcheck disable=SC2086 # a list of words, as in Kafka's own script
+exec "$(dirname "$0")/kafka-run-class.sh" $EXTRA_ARGS kafka.Kafka "$@"
 `;
 
 /**

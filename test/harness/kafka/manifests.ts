@@ -2,18 +2,23 @@ import { type K8sObject, readDistDir } from '../../support/synth';
 
 /** What the harness needs from a synthesized dist/ directory. */
 export interface KafkaManifests {
+  /** The brokers' StatefulSet (combined brokers and voters when there is no controller StatefulSet). */
   readonly statefulSet: K8sObject;
-  /** Services in the StatefulSet's namespace whose selector matches its pods. */
+  /** The dedicated KRaft voters' StatefulSet, when dist/ has one. */
+  readonly controllerStatefulSet?: K8sObject;
+  /** Services in the StatefulSets' namespace whose selector matches the brokers' pods. */
   readonly services: readonly K8sObject[];
-  /** Every Service in the StatefulSet's namespace (the kubelet's service links come from all of them). */
+  /** Every Service in the StatefulSets' namespace (the kubelet's service links come from all of them). */
   readonly namespaceServices: readonly K8sObject[];
   readonly topicsJob: K8sObject;
+  /** The PodDisruptionBudgets in the StatefulSets' namespace. */
+  readonly budgets: readonly K8sObject[];
   readonly configMaps: readonly K8sObject[];
   /** The Kafka version of the StatefulSet's `apache/kafka:<version>` image. */
   readonly kafkaVersion: string;
 }
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   return selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
 
@@ -21,6 +26,7 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
   const objects = readDistDir(distDir);
   const statefulSet = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === statefulSetName);
   if (!statefulSet) throw new Error(`no StatefulSet named ${statefulSetName} in ${distDir}`);
+  const controllerStatefulSet = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === `${statefulSetName}-controller`);
   const namespace = statefulSet.metadata.namespace ?? 'default';
   const podLabels: Record<string, string> = statefulSet.spec.template.metadata?.labels ?? {};
   const namespaceServices = objects.filter((o) => o.kind === 'Service' && (o.metadata.namespace ?? 'default') === namespace);
@@ -34,9 +40,11 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
 
   return {
     statefulSet,
+    controllerStatefulSet,
     services,
     namespaceServices,
     topicsJob,
+    budgets: objects.filter((o) => o.kind === 'PodDisruptionBudget' && (o.metadata.namespace ?? 'default') === namespace),
     configMaps: objects.filter((o) => o.kind === 'ConfigMap'),
     kafkaVersion: match[1],
   };

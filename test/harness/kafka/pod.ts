@@ -153,8 +153,8 @@ export class ContainerFilesystem {
     configMaps: readonly K8sObject[],
     volumeClaimTemplates: readonly { metadata: { name: string } }[] = [],
     private readonly readOnlyRoot = container.securityContext?.readOnlyRootFilesystem === true,
-    /** Another container of the pod (an init container) shares the volumes as the first one left them. */
-    sharedVolumes = false,
+    /** A new pod's view (fresh emptyDirs), or another look at a running pod's volumes. */
+    fresh = true,
   ) {
     for (const mount of container.volumeMounts ?? []) {
       const volumeDir = path.join(podDir, 'volumes', mount.name);
@@ -162,12 +162,12 @@ export class ContainerFilesystem {
       const persistent = volumeClaimTemplates.some((t) => t.metadata.name === mount.name);
       // A new pod gets new emptyDir and configMap volumes; a PVC's directory lives as long as the pod
       // directory, so a restarted broker finds its data.
-      if (!persistent && !sharedVolumes) fs.rmSync(volumeDir, { recursive: true, force: true });
+      if (!persistent && fresh) fs.rmSync(volumeDir, { recursive: true, force: true });
       if (volume?.configMap) {
         const configMap = configMaps.find((c) => c.metadata.name === volume.configMap.name);
         if (!configMap) throw new Error(`volume ${mount.name}: no ConfigMap ${volume.configMap.name} in dist`);
         fs.mkdirSync(volumeDir, { recursive: true });
-        for (const [key, content] of Object.entries(configMap.data ?? {})) fs.writeFileSync(path.join(volumeDir, key), content);
+        if (fresh) for (const [key, content] of Object.entries(configMap.data ?? {})) fs.writeFileSync(path.join(volumeDir, key), content);
       } else if (volume?.emptyDir || persistent) {
         fs.mkdirSync(volumeDir, { recursive: true });
       } else {

@@ -186,6 +186,51 @@ export class PostgresEngine {
     return new PostgresEngine(instance, dataRoot, port, superuser, log);
   }
 
+  /**
+   * A server on a data directory that already holds a cluster (a restored base backup), with the given
+   * `-c` arguments; started as the 'postgres' user when we are root. Resolves once it accepts
+   * connections (after recovery reached consistency, or at once without recovery); rejects if it exits.
+   * `stop()` leaves the data directory in place for the caller to remove.
+   */
+  static async startOnDataDir(dataDir: string, args: readonly string[], superuser: Credentials, timeoutMs = 120_000): Promise<PostgresEngine> {
+    const { postgres } = (await import(BINARY_PACKAGE)) as { postgres: string };
+    const port = await freeLoopbackPort();
+    const log: string[] = [];
+    const server = spawn(postgres, ['-D', dataDir, '-p', String(port), ...args, '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...unprivilegedIdentity(),
+    });
+    let exited = false;
+    const exit = new Promise<void>((resolve) =>
+      server.on('exit', () => {
+        exited = true;
+        resolve();
+      }),
+    );
+    server.stderr.on('data', (chunk) => log.push(String(chunk)));
+    const instance = {
+      stop: async () => {
+        if (!exited) server.kill('SIGINT');
+        await exit;
+      },
+    };
+    const engine = new PostgresEngine(instance, '', port, superuser, log);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (exited) throw new Error(`PostgreSQL 16 exited while starting on ${dataDir}:\n${log.join('').slice(-4000)}`);
+      try {
+        await engine.query('SELECT 1');
+        return engine;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          await instance.stop();
+          throw new Error(`PostgreSQL 16 on ${dataDir} accepted no connection within ${timeoutMs} ms (${(error as Error).message}):\n${log.join('').slice(-4000)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
   /** What the server has logged so far (its stderr: logging_collector is off). */
   serverLog(): string {
     return this.log.join('');
@@ -193,7 +238,7 @@ export class PostgresEngine {
 
   async stop(): Promise<void> {
     await this.instance.stop();
-    fs.rmSync(this.dataRoot, { recursive: true, force: true });
+    if (this.dataRoot) fs.rmSync(this.dataRoot, { recursive: true, force: true });
   }
 
   /** Run queries on a fresh connection and return the rows of the last one. */

@@ -41,8 +41,11 @@ export class JobPod {
   private readonly configMaps: Map<string, K8sObject>;
 
   constructor(objects: readonly K8sObject[], component: string) {
-    const jobs = objects.filter((o) => o.kind === 'Job' && o.metadata.labels?.['app.kubernetes.io/component'] === component);
-    if (jobs.length !== 1) throw new Error(`expected one Job with component '${component}', found ${jobs.length}`);
+    // A CronJob's run is a Job of its jobTemplate.
+    const jobs = objects
+      .filter((o) => ['Job', 'CronJob'].includes(o.kind) && o.metadata.labels?.['app.kubernetes.io/component'] === component)
+      .map((o) => (o.kind === 'CronJob' ? { ...o, kind: 'Job', spec: o.spec.jobTemplate.spec } : o));
+    if (jobs.length !== 1) throw new Error(`expected one Job or CronJob with component '${component}', found ${jobs.length}`);
     this.job = jobs[0];
     const containers = this.job.spec.template.spec.containers;
     if (containers.length !== 1) throw new Error(`Job ${this.job.metadata.name} has ${containers.length} containers; the harness runs one`);
@@ -126,6 +129,8 @@ export class JobPod {
     secrets: SecretStore;
     edit?: Readonly<Record<string, string | null>>;
     envOverrides?: Readonly<Record<string, string>>;
+    /** Claim name -> a directory of this machine that stands for its volume. */
+    claims?: Readonly<Record<string, string>>;
   }): Promise<JobResult> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `learnflow-${this.job.metadata.name}-`));
     fs.chmodSync(root, 0o755);
@@ -151,6 +156,14 @@ export class JobPod {
     }
     const volumes = new Map<string, any>(this.job.spec.template.spec.volumes.map((v: any) => [v.name, v]));
     for (const mount of this.container.volumeMounts ?? []) {
+      const claim: string | undefined = volumes.get(mount.name)?.persistentVolumeClaim?.claimName;
+      if (claim !== undefined) {
+        const volume = options.claims?.[claim];
+        if (!volume) throw new Error(`the pod mounts claim ${claim}: pass its directory in claims`);
+        fs.mkdirSync(path.dirname(path.join(root, mount.mountPath)), { recursive: true, mode: 0o755 });
+        fs.symlinkSync(volume, path.join(root, mount.mountPath));
+        continue;
+      }
       if (!volumes.get(mount.name)?.emptyDir) continue;
       const dir = path.join(root, mount.mountPath);
       fs.mkdirSync(dir, { recursive: true });
@@ -170,19 +183,24 @@ export class JobPod {
       PGPORT: String(options.network.port),
       ...options.envOverrides,
     };
-    const started = Date.now();
     try {
-      return await new Promise<JobResult>((resolve, reject) => {
-        const child = spawn(command, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...identity });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => (stdout += chunk));
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('error', reject);
-        child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started }));
-      });
+      return await runAsPodUser([command, ...args], { env, cwd: root });
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
   }
+}
+
+/** A command run to completion as the pods' user (the unprivileged 'postgres' user when we are root). */
+export function runAsPodUser(command: readonly string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<JobResult> {
+  const started = Date.now();
+  return new Promise<JobResult>((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { ...options, stdio: ['ignore', 'pipe', 'pipe'], ...unprivilegedIdentity() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr, durationMs: Date.now() - started }));
+  });
 }

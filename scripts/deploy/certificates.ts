@@ -1,0 +1,57 @@
+import { loadConfig } from '../../lib/config/load';
+import { LearnflowStack } from '../../lib/learnflow-stack';
+import { referencesIn } from '../../verify/checks/references';
+import { type CheckResult, fail, pass, skip } from '../../verify/model';
+import { GET_TIMEOUT_MS, REQUEST_TIMEOUT } from '../kubectl';
+import type { PreflightCheck } from './preflight';
+
+// A user-provided Secret (postgres.tls.source: secret names your own certificate Secret): what a pod of
+// dist/ mounts that neither step 2 (`npm run secrets`) creates nor a Certificate of dist/ writes must exist
+// before anything is applied. A pod whose Secret is missing never starts, and says so only in its events.
+// cert-manager's CRDs and the issuer are the verifier's live-cert-manager-crds and live-certificate-issuers.
+
+export const certificateSecretsCheck: PreflightCheck = {
+  id: 'preflight-certificate-secrets',
+  description: 'every Secret a pod of dist/ mounts that neither `npm run secrets` creates nor a Certificate of dist/ writes exists (your TLS Secret)',
+  component: 'cluster',
+  remediation: 'create the Secret (tls.crt, tls.key, ca.crt), or postgres.tls.source: cert-manager',
+  needs: ['dist', 'cluster'],
+  run: (context) => {
+    const { readDist: dist, kubectl, options } = context;
+    let created: Set<string>;
+    try {
+      // What step 2 creates: the Secret contract of --profile and --config, as `npm run secrets` makes it.
+      created = new Set(new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config })).postgres.secrets.all.map((secret) => secret.name));
+    } catch (error) {
+      return [fail([], `the configuration cannot be loaded: ${(error as Error).message}`, 'fix --profile/--config (`npm run synth` shows the same errors)')];
+    }
+    const written = new Set(
+      dist.objects.filter(({ object }) => object.kind === 'Certificate' && object.apiVersion.startsWith('cert-manager.io/')).map(({ object }) => `${object.metadata.namespace}/${object.spec?.secretName}`),
+    );
+    const provided = new Map<string, Set<string>>();
+    for (const reference of referencesIn(dist)) {
+      const key = `${reference.namespace}/${reference.name}`;
+      if (reference.kind !== 'Secret' || created.has(reference.name) || written.has(key)) continue;
+      provided.set(key, (provided.get(key) ?? new Set()).add(`${reference.from.kind.toLowerCase()}/${reference.from.name}`));
+    }
+    if (provided.size === 0) return [skip('none to provide: every Secret of dist/ is created by `npm run secrets` or written by a Certificate')];
+    const results: CheckResult[] = [];
+    for (const [key, readers] of provided) {
+      const [namespace, secret] = key.split('/');
+      const ref = { kind: 'Secret', namespace, name: secret };
+      const read = kubectl.run(['get', 'secret', secret, '-n', namespace, '-o', 'name', '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
+      if (!read.ok) return [context.cannotRead(`read Secret ${key}`, read.reason, ['get', 'secrets', '-n', namespace])];
+      const reader = [...readers].join(', ');
+      results.push(
+        read.stdout.trim() === ''
+          ? fail(
+              [ref],
+              `Secret ${secret} in ${namespace} does not exist: ${reader} mount${readers.size > 1 ? '' : 's'} it and nothing creates it (postgres.tls.source: secret names your own certificate Secret, with tls.crt, tls.key and ca.crt)`,
+              `\`kubectl -n ${namespace} create secret generic ${secret} --from-file=tls.crt --from-file=tls.key --from-file=ca.crt\`, or postgres.tls.source: cert-manager`,
+            )
+          : pass([ref], `Secret ${key} exists (mounted by ${reader})`),
+      );
+    }
+    return results;
+  },
+};
