@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { type Measurement, ROOT } from './measure';
 import { benchControlPlane } from './control-plane';
 import { benchTopics } from './kafka';
+import { benchBackup } from './backup';
 import { benchKafkaDay2 } from './kafka-day2';
 import { benchObservability } from './observability';
 import { benchPostgres } from './postgres';
@@ -21,6 +22,7 @@ const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> =
   'control-plane': benchControlPlane,
   observability: benchObservability,
   day2: benchKafkaDay2,
+  backup: benchBackup,
 };
 
 const BASELINE = path.join(ROOT, 'bench/baseline.json');
