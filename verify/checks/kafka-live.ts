@@ -173,7 +173,8 @@ export const kafkaLiveRemovedBrokersEmpty: Check<KafkaLiveContext> = {
   id: 'kafka-live-removed-brokers-empty',
   description: "no replica on a broker that dist/'s StatefulSet removes (node id >= its replicas): scaling in would take those replicas away",
   component: 'kafka',
-  remediation: 'drain those brokers first with the rebalance Job of dist/ (it moves every replica off node ids >= kafka.brokers), then apply the smaller StatefulSet',
+  remediation:
+    "drain those brokers first: the rebalance Job of dist/ moves the declared topics' replicas off node ids >= kafka.brokers, kafka-reassign-partitions.sh any other topic's; then apply the smaller StatefulSet",
   run: async (context) => {
     const sets = kafkaStatefulSets(context.dist);
     if (sets.length === 0) return [skip('no Kafka StatefulSet in dist/')];
@@ -194,7 +195,7 @@ export const kafkaLiveRemovedBrokersEmpty: Check<KafkaLiveContext> = {
       `kafka-reassign-partitions.sh --bootstrap-server localhost:9092 --topics-to-move-json-file /tmp/topics.json --broker-list ${[...Array(brokers).keys()].join(',')} --generate ` +
       '(save the proposed assignment as /tmp/plan.json), then --reassignment-json-file /tmp/plan.json --execute --throttle 52428800, and --verify until every partition is completed (it removes the throttle)';
     const drain = job
-      ? `before applying the rest of dist/: kubectl apply -f ${path.relative(process.cwd(), path.join(context.dist.dir, job.file))} && kubectl -n ${namespaceOf(job)} wait --for=condition=complete job/${job.object.metadata.name} --timeout=1h (the Job moves every replica off node ids >= ${brokers}); ${byHand}`
+      ? `before applying the rest of dist/: kubectl apply -f ${path.relative(process.cwd(), path.join(context.dist.dir, job.file))} && kubectl -n ${namespaceOf(job)} wait --for=condition=complete job/${job.object.metadata.name} --timeout=1h (the Job moves the declared topics' replicas off node ids >= ${brokers}); ${byHand}`
       : byHand;
     return [...held].sort(([a], [b]) => a - b).map(([id, partitions]) =>
       fail(refs, `broker ${id} still holds ${partitions.length} replicas (${partitions.join(', ')}), but dist/ runs ${brokers} brokers (node ids 0..${brokers - 1}): scaling in would remove them`, drain),
