@@ -242,8 +242,9 @@ while true; do
 done
 grep -i 'throttl' "$work/verify.out" | while IFS= read -r line; do log "verify: $line"; done
 
-# Leadership follows the new preferred replicas now rather than at the broker's next automatic rebalance.
-json_of '' "${changed[@]}" >"$work/election.json"
+# Leadership follows the preferred replicas now rather than at the brokers' next automatic rebalance: the
+# moved partitions', and those whose leader moved away earlier (a broker restart); the others need no election.
+json_of '' "${keys[@]}" >"$work/election.json"
 if ! tool kafka-leader-election.sh --election-type PREFERRED --path-to-json-file "$work/election.json" >"$work/election.out" 2>&1; then
   log "warning: preferred leader election failed (the brokers' auto.leader.rebalance.enable will move leaders later):"
   sed 's/^/    /' "$work/election.out" | head -n 5
