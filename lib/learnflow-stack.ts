@@ -7,6 +7,7 @@ import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';
+import { RebalanceJob } from './kafka/rebalance-job';
 import { TopicsJob } from './kafka/topics-job';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
 import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
@@ -77,6 +78,8 @@ export class LearnflowStack {
       config: config.kafka,
       platform,
     });
+    // After the topics Job (its own wave): it balances the topics that Job created.
+    new RebalanceJob(this.stage('12-kafka-rebalance.yaml'), 'Rebalance', { cluster: this.kafka, config: config.kafka, platform });
     this.postgres = new PostgresServer(this.stage('20-postgres.yaml'), 'Postgres', {
       namespace: platform.namespaces.postgres,
       appsNamespace: platform.namespaces.apps,
@@ -176,7 +179,12 @@ export class LearnflowStack {
       kafkaStatefulSets: this.kafka.nodeSets.map((set) => set.statefulSet),
       postgresStatefulSet: this.postgres.statefulSetName,
       // A CronJob's Jobs are named <cronjob>-<scheduled minute>: the CronJob's name is their prefix.
-      jobPrefixes: [kafkaObjectNames(config.kafka.name).topicsJobPrefix, ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job)), ...backups.map((b) => b.cronJob)],
+      jobPrefixes: [
+        kafkaObjectNames(config.kafka.name).topicsJobPrefix,
+        kafkaObjectNames(config.kafka.name).rebalanceJobPrefix,
+        ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job)),
+        ...backups.map((b) => b.cronJob),
+      ],
       declaredTopics: config.kafka.topics,
       walArchiving: backup.enabled,
       backups,

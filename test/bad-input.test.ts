@@ -97,7 +97,7 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'monitoring role reserved by PostgreSQL', override: { observability: { postgresExporter: { role: 'pg_monitor' } } }, path: 'observability.postgresExporter.role', value: 'pg_monitor', rule: "must not start with 'pg_'" },
   { case: 'override file is not a mapping', override: ['a', 'list'], path: '(root)', value: 'list' },
   // Names Kubernetes would refuse for the objects derived from a field (lib/config/object-names.ts).
-  { case: 'kafka name too long for its Job', override: { kafka: { name: `kafka-${'x'.repeat(40)}` } }, path: 'kafka.name', value: 'kafka-xxx', rule: 'must be at most 45 characters' },
+  { case: 'kafka name too long for its Job', override: { kafka: { name: `kafka-${'x'.repeat(40)}` } }, path: 'kafka.name', value: 'kafka-xxx', rule: 'must be at most 42 characters' },
   { case: 'postgres name not a Service name', override: { postgres: { name: '16-postgres' } }, path: 'postgres.name', value: '16-postgres', rule: 'DNS-1035' },
   { case: 'cluster domain with an underscore', override: { platform: { clusterDomain: 'cluster_local' } }, path: 'platform.clusterDomain', value: 'cluster_local', rule: 'DNS-1123 subdomain' },
   { case: 'zero storage', override: { kafka: { storage: { size: '0' } } }, path: 'kafka.storage.size', value: '"0"', rule: 'greater than zero' },

@@ -34,6 +34,8 @@ type Scenario = Partial<typeof READY_CLUSTER> & {
   jobs?: Record<string, 'complete' | 'failed' | 'hang'>;
   jobLogs?: string;
   applyFails?: Record<string, string>;
+  /** What `kubectl get` finds of dist/'s StatefulSets. */
+  live?: K8sObject[];
 };
 
 interface DeployRun {
@@ -269,6 +271,21 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     });
   }
 
+  it('refuses a scale-in of the brokers when it cannot ask them whether the removed ones hold replicas; nothing applied', async () => {
+    const running = objectsOf('10-kafka.yaml').find((object) => object.kind === 'StatefulSet' && object.metadata.name === 'kafka')!;
+    const result = await runDeploy({ live: [{ ...running, spec: { ...running.spec, replicas: 3 } }] }, ['--dist', dist, '--skip-verify']);
+    expect(result.status, result.output).toBe(4);
+    expect(result.stdout).toMatch(/\? kafka-live-removed-brokers-empty [\s\S]*could not check: statefulset\/kafka in kafka: 3 -> 1 brokers, and the brokers could not be asked which replicas they hold/);
+    expect(result.calls.filter(isApplyOrCreate)).toEqual([]);
+  });
+
+  it('asks the brokers nothing when dist/ keeps the running broker count', async () => {
+    const running = objectsOf('10-kafka.yaml').find((object) => object.kind === 'StatefulSet' && object.metadata.name === 'kafka')!;
+    const result = await runDeploy({ live: [running], nodes: [{ name: 'small', cpu: '100m', memory: '8Gi' }] }, ['--dist', dist, '--skip-verify']);
+    expect(result.stdout).toMatch(/✓ kafka-live-removed-brokers-empty [\s\S]*dist\/ removes no broker of a running install/);
+    expect(result.calls.some((call) => call[0] === 'port-forward')).toBe(false);
+  });
+
   /** A copy of dist/ without the `# profile:` line of its endpoints document (and, with `labels`, without the Namespaces' profile label). */
   function distWithoutProfile(labels: boolean): string {
     const copy = path.join(tempDir('deploy-profile'), 'dist');
@@ -312,7 +329,7 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual(expect.arrayContaining(['live-dapr-crds', 'live-dapr-control-plane']));
     for (const check of PREFLIGHT_CHECKS) {
-      if (ALL_CHECK_IDS.includes(check.id)) expect(check.id).toMatch(/^live-/);
+      if (ALL_CHECK_IDS.includes(check.id)) expect(check.id).toMatch(/^(kafka-)?live-/);
       else expect(check.id).toMatch(/^preflight-[a-z0-9-]+$/);
       expect(check.description.length).toBeGreaterThan(10);
       expect(check.remediation.length).toBeGreaterThan(5);

@@ -224,3 +224,35 @@ describe('Kafka NetworkPolicies', () => {
     expect(admitted(objects, 'kafka-clients').slice(0, 2)).toEqual(['apps', 'batch']);
   });
 });
+
+describe('rebalance Job', () => {
+  const production = synthObjects({ profile: 'production' });
+  const job = (objects: typeof production) => objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('kafka-rebalance-'))!;
+
+  it('a scale-out changes only the broker StatefulSet replicas (new pods, no roll) and the rebalance Job, which a deploy then runs anew', () => {
+    const five = synthObjects({ profile: 'production', override: { kafka: { brokers: 5 } } });
+    const broker = (objects: typeof production) => findObject(objects, 'StatefulSet', 'kafka');
+    expect(broker(five).spec.replicas).toBe(5);
+    expect(broker(five).spec.template).toEqual(broker(production).spec.template);
+    expect(findObject(five, 'StatefulSet', 'kafka-controller')).toEqual(findObject(production, 'StatefulSet', 'kafka-controller'));
+    expect(job(five).metadata.name).not.toBe(job(production).metadata.name);
+    expect(envOf(job(five).spec.template.spec.containers[0]).BROKERS).toBe('5');
+    // A topic's retention is not the Job's concern: it keeps its name, and a deploy does not run it again.
+    const retention = synthObjects({ profile: 'production', override: { kafka: { topics: [{ name: 'learning.query', retention: '14d' }] } } });
+    expect(job(retention).metadata.name).toBe(job(production).metadata.name);
+  });
+
+  it('runs after the topics Job, on the brokers image, as a client the NetworkPolicies admit, with the throttle of the config', () => {
+    const container = job(production).spec.template.spec.containers[0];
+    expect(job(production).metadata.annotations?.['argocd.argoproj.io/sync-wave']).toBe('12');
+    expect(container.image).toBe(findObject(production, 'StatefulSet', 'kafka').spec.template.spec.containers[0].image);
+    const topicsJob = production.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('kafka-topics-'))!;
+    expect(job(production).spec.template.metadata.labels['learnflow.dev/kafka-client']).toBe(topicsJob.spec.template.metadata.labels['learnflow.dev/kafka-client']);
+    const env = envOf(container);
+    expect(env.BOOTSTRAP_SERVERS).toBe(envOf(topicsJob.spec.template.spec.containers[0]).BOOTSTRAP_SERVERS);
+    expect(Number(env.THROTTLE_BYTES_PER_SECOND)).toBe(52_428_800);
+    const slower = synthObjects({ profile: 'production', override: { kafka: { rebalanceThrottleBytesPerSecond: 10_485_760 } } });
+    expect(envOf(job(slower).spec.template.spec.containers[0]).THROTTLE_BYTES_PER_SECOND).toBe('10485760');
+    expect(Number(env.WAIT_TIMEOUT_SECONDS)).toBeLessThan(job(production).spec.activeDeadlineSeconds);
+  });
+});

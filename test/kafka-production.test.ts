@@ -1,11 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigResourceTypes, ConfigSource } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeclaredTopic, describeTopics, distTopicsConf, kafkaDistDir, kafkaEnginesAvailable, parseTopicsConf, produce, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import { type LoadReport, LoadRun, quantile } from './harness/kafka/load';
 import { drainNode, type EventLog, PodReadiness, rollingUpdate } from './harness/kafka/operations';
-import { sleep } from './harness/processes';
+import { referenceDir } from '../lib/platform/project-files';
+import { kafkaLiveRemovedBrokersEmpty } from '../verify/checks/kafka-live';
+import { ReferenceData } from '../verify/context';
+import { KafkaTarget } from '../verify/data-plane/kafka-target';
+import { loadDist } from '../verify/dist';
+import { type ProcessResult, sleep } from './harness/processes';
 import { usedMetricNames } from './observability/metric-names';
 import { type Sample, scrape } from './observability/scrape';
 import { readDistDir, tempDir } from './support/synth';
@@ -132,6 +138,9 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
       sidecarCpuMsPerMinute?: number;
       phases: Record<string, { durationMs: number; produceP50Ms: number; produceP99Ms: number; consumed: number }>;
       acked?: number;
+      /** The rebalance Job after the scale-out to 5 brokers: moving the 10 topics' share, and its no-op re-run. */
+      rebalanceMs?: number;
+      rebalanceNoOpMs?: number;
       lost?: number;
       failedSends?: number;
     } = { phases: {} };
@@ -232,6 +241,115 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
         log.push('every pod Ready');
       });
     }, 600_000);
+
+    describe('scale out from 3 to 5 brokers, then the rebalance Job of that dist/, under the same load', () => {
+      let distFive: string;
+      let firstRun: ProcessResult;
+
+      afterAll(() => {
+        if (distFive) fs.rmSync(distFive, { recursive: true, force: true });
+      });
+
+      it('adds kafka-3 and kafka-4 from the 5-broker StatefulSet without touching the running pods; the Job moves a fair share onto them', async () => {
+        distFive = kafkaDistDir('production', { brokers: 5 });
+        const jobName = (dir: string) => readDistDir(dir).find((o) => o.kind === 'Job' && o.metadata.name.startsWith('kafka-rebalance-'))!.metadata.name;
+        // A deploy after the scale-out runs the Job again: its name carries the broker count.
+        expect(jobName(distFive)).not.toBe(jobName(distDir));
+        const running = ['kafka-0', 'kafka-1', 'kafka-2'];
+        const pids = running.map((pod) => cluster.pid(pod));
+        expect(pids.every((pid) => pid !== undefined)).toBe(true);
+        await phase('scale out 3 -> 5 and rebalance', async (log) => {
+          // scaleBrokers refuses a dist/ whose pod template differs (that would roll every broker).
+          const added = await cluster.scaleBrokers(distFive);
+          log.push(`created ${added.join(', ')}`);
+          expect(added).toEqual(['kafka-3', 'kafka-4']);
+          // The Job waits for every broker of the StatefulSet to register; scaleBrokers already did.
+          firstRun = await cluster.runRebalanceJob();
+          measured.rebalanceMs = firstRun.durationMs;
+          log.push(`rebalance Job: exit ${firstRun.exitCode} in ${firstRun.durationMs} ms`);
+          await readiness.waitUntil(() => readiness.pods.every((p) => readiness.isReady(p)), 180_000, 'every pod Ready after the rebalance');
+        });
+        expect(firstRun.exitCode, firstRun.output).toBe(0);
+        // The three pods that ran before still run, the same processes: a scale-out adds pods, it rolls none.
+        expect(running.map((pod) => cluster.pid(pod))).toEqual(pids);
+        const moved = Number(/summary: partitions=\d+ replicas-moved=(\d+)/.exec(firstRun.output)?.[1]);
+        expect(moved, firstRun.output).toBeGreaterThan(0);
+
+        const readMetadata = () => withAdmin(cluster.externalBootstrapServers, (admin) => admin.fetchTopicMetadata({ topics: declared.map((t) => t.name) }));
+        const notPreferred = (topics: Awaited<ReturnType<typeof readMetadata>>['topics']) =>
+          topics.flatMap((t) => t.partitions.filter((p) => p.leader !== p.replicas[0]).map((p) => `${t.name}-${p.partitionId}`));
+        let metadata = await readMetadata();
+        // The election's result reaches every broker's metadata within a few seconds.
+        for (let attempt = 0; attempt < 20 && notPreferred(metadata.topics).length > 0; attempt++) {
+          await sleep(1_000);
+          metadata = await readMetadata();
+        }
+        const spread = (counts: Map<number, number>) => Math.max(...counts.values()) - Math.min(...counts.values());
+        const countOn = (lists: number[][]) => {
+          const counts = new Map([0, 1, 2, 3, 4].map((b) => [b, 0]));
+          for (const list of lists) for (const b of list) counts.set(b, counts.get(b)! + 1);
+          return counts;
+        };
+        const replicas = metadata.topics.flatMap((t) => t.partitions.map((p) => p.replicas));
+        // Fair: every broker within one replica of every other, over all declared topics and within each.
+        expect(spread(countOn(replicas)), JSON.stringify([...countOn(replicas)])).toBeLessThanOrEqual(1);
+        // Minimal movement: the new brokers started with no replica, so every move is one they now hold, and
+        // no replica moved between the old brokers.
+        expect(moved).toBe(countOn(replicas).get(3)! + countOn(replicas).get(4)!);
+        for (const topic of metadata.topics) expect(spread(countOn(topic.partitions.map((p) => p.replicas))), topic.name).toBeLessThanOrEqual(1);
+        // Leaders too: the preferred replicas are spread, and the election made them the leaders.
+        const preferred = metadata.topics.flatMap((t) => t.partitions.map((p) => [p.replicas[0]]));
+        expect(spread(countOn(preferred))).toBeLessThanOrEqual(1);
+        expect(notPreferred(metadata.topics), firstRun.output).toEqual([]);
+      }, 420_000);
+
+      it('left no replication throttle on any broker or topic (--verify removed it), and a second run moves nothing', async () => {
+        expect(firstRun.output).toContain('Clearing broker-level throttles');
+        // The brokers' dynamic configs (the throttle rates are dynamic only: DescribeConfigs lists them when set).
+        const brokers = await cluster.runTool('kafka-configs.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--describe', '--entity-type', 'brokers']);
+        expect(brokers.exitCode, brokers.output).toBe(0);
+        expect(brokers.stdout).toMatch(/Dynamic configs for broker 4/);
+        expect(brokers.stdout).not.toMatch(/throttled/);
+        // The declared topics' configs, asked with kafkajs: no throttled-replica list set on any.
+        const resources = declared.map((topic) => ({ type: ConfigResourceTypes.TOPIC, name: topic.name }));
+        const described = await withAdmin(cluster.externalBootstrapServers, (admin) => admin.describeConfigs({ resources, includeSynonyms: false }));
+        expect(described.resources).toHaveLength(resources.length);
+        // The names looked for are there (at their defaults), so an absent one would not pass by a typo.
+        const names = new Set(described.resources.flatMap((resource) => resource.configEntries.map((entry) => entry.configName)));
+        for (const name of ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas']) {
+          expect(names.has(name), name).toBe(true);
+        }
+        const set = described.resources.flatMap((resource) =>
+          resource.configEntries
+            .filter((entry) => /replication\.throttled/.test(entry.configName) && entry.configSource === ConfigSource.TOPIC_CONFIG)
+            .map((entry) => `${resource.resourceName} ${entry.configName}=${entry.configValue}`),
+        );
+        expect(set).toEqual([]);
+        const second = await cluster.runRebalanceJob();
+        expect(second.exitCode, second.output).toBe(0);
+        expect(second.output).toContain('nothing to move');
+        expect(second.output).toContain('summary: partitions=0 replicas-moved=0');
+        measured.rebalanceNoOpMs = second.durationMs;
+      }, 120_000);
+
+      it('kafka-live-removed-brokers-empty refuses the 3-broker dist/ while brokers 3 and 4 hold replicas, naming them and the drain; the 5-broker dist/ passes', async () => {
+        const judge = async (dir: string) => {
+          const kafka = new KafkaTarget(cluster.externalBootstrapServers, 15_000);
+          try {
+            return await kafkaLiveRemovedBrokersEmpty.run({ dist: loadDist(dir), reference: new ReferenceData(referenceDir()), kafka });
+          } finally {
+            await kafka.close();
+          }
+        };
+        const shrinking = await judge(distDir);
+        expect(shrinking.map((result) => result.status)).toEqual(['fail', 'fail']);
+        expect(shrinking[0].message).toMatch(/^broker 3 still holds \d+ replicas \(.*learning\.query-\d.*\), but dist\/ runs 3 brokers/);
+        expect(shrinking[1].message).toMatch(/^broker 4 still holds/);
+        expect(shrinking[0].remediation).toMatch(/kubectl apply -f \S*12-kafka-rebalance\.yaml && kubectl -n kafka wait --for=condition=complete job\/kafka-rebalance-[0-9a-f]+/);
+        expect(shrinking[0].remediation).toContain('--broker-list 0,1,2 --generate');
+        expect((await judge(distFive)).map((result) => result.status)).toEqual(['pass']);
+      }, 60_000);
+    });
 
     it('lost nothing acknowledged, failed no send, and the consumer group kept reading in every phase', async () => {
       await sleep(5_000);

@@ -172,6 +172,10 @@ const kafkaShape = z
     extraClientNamespaces: z.array(dnsLabel),
     topics: z.array(topicSpec),
     topicsJob: jobSettings,
+    /** The rebalance Job (lib/kafka/rebalance.sh): spreads the declared topics' replicas over the brokers. */
+    rebalanceJob: jobSettings,
+    /** Replication throttle while the rebalance Job moves partitions (kafka-reassign-partitions.sh --throttle). */
+    rebalanceThrottleBytesPerSecond: z.number().int('must be a whole number').min(1_048_576, 'must be >= 1048576 (1 MiB/s)'),
   })
   .strict();
 
@@ -220,6 +224,18 @@ export const kafkaDefaults: KafkaConfigInput = {
     waitTimeoutSeconds: 300,
     activeDeadlineSeconds: 1800,
   },
+  rebalanceJob: {
+    // One tool JVM at a time (~210 MiB resident with -Xmx128m).
+    resources: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '1', memory: '384Mi' } },
+    backoffLimit: 6,
+    ttlSecondsAfterFinished: 86_400,
+    // The wait covers the moves too: 100 GiB of replicas for a new broker at the throttle below is ~35 min.
+    waitTimeoutSeconds: 3_000,
+    activeDeadlineSeconds: 3_600,
+  },
+  // Kafka's operations guide throttles reassignments to 50 MB/s in its example; a third of a 1 Gbit/s link,
+  // leaving the rest to producers and consumers.
+  rebalanceThrottleBytesPerSecond: 52_428_800,
 };
 
 export const kafkaProfiles = {

@@ -13,6 +13,7 @@ export function kafkaObjectNames(name: string) {
     headlessService: `${name}-headless`,
     bootstrapService: `${name}-bootstrap`,
     topicsJobPrefix: `${name}-topics`,
+    rebalanceJobPrefix: `${name}-rebalance`,
     // The dedicated KRaft voters (kafka.dedicatedControllers).
     controllerStatefulSet: `${name}-controller`,
     controllerHeadlessService: `${name}-controller-headless`,
@@ -143,6 +144,7 @@ function namingFields(config: NamingConfig): NamingField[] {
       named('the headless Service', kafka.headlessService, SERVICE),
       named('the bootstrap Service', kafka.bootstrapService, SERVICE),
       hashedJob('the topics Job', kafka.topicsJobPrefix),
+      hashedJob('the rebalance Job', kafka.rebalanceJobPrefix),
       ...(config.kafka.dedicatedControllers
         ? [named('the controller StatefulSet', kafka.controllerStatefulSet, STATEFUL_SET), named('the controller headless Service', kafka.controllerHeadlessService, SERVICE)]
         : []),

@@ -9,6 +9,9 @@ import { KAFKA_UID, type KafkaCluster } from './kafka-cluster';
 
 const MOUNT = '/etc/learnflow/topics';
 
+/** The label of the Jobs that run Kafka's tools (topics, rebalance): the NetworkPolicies admit them to the client port. */
+export const KAFKA_CLIENT_JOB_LABELS = { 'learnflow.dev/kafka-client': 'true' } as const;
+
 export interface TopicsJobProps {
   readonly cluster: KafkaCluster;
   readonly config: KafkaConfig;
@@ -24,7 +27,7 @@ export class TopicsJob extends Construct implements ExposesEndpoints {
   /** Labels of the Job's pod. */
   public readonly podLabels: Record<string, string>;
   /** The label that admits the Job's pod to the brokers (NetworkPolicy). */
-  public readonly clientSelector = { 'learnflow.dev/kafka-client': 'true' };
+  public readonly clientSelector: Record<string, string> = KAFKA_CLIENT_JOB_LABELS;
   /** The topics the Job reconciles, in config order. */
   public readonly topicNames: readonly string[];
 

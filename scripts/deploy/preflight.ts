@@ -2,14 +2,20 @@ import { ENDPOINTS_DOCUMENT } from '../../lib/platform/endpoints';
 import { PROFILE_LABEL } from '../../lib/platform/labels';
 import { referenceDir } from '../../lib/platform/project-files';
 import { liveCertificateIssuers, liveCertManagerCrds, liveDaprControlPlane, liveDaprCrds, livePrometheusOperatorCrds } from '../../verify/checks/cluster';
+import { kafkaLiveRemovedBrokersEmpty } from '../../verify/checks/kafka-live';
+import { ClusterUnavailableError } from '../../verify/cluster/cluster-reader';
+import { selectKubeContext } from '../../verify/cluster/kube-cluster-reader';
 import { type LiveContext, ReferenceData } from '../../verify/context';
+import type { DataPlane } from '../../verify/data-plane/data-plane';
+import { portForwardedDataPlane } from '../../verify/data-plane/port-forward';
 import { type Dist, DistError, loadDist } from '../../verify/dist';
-import { type Check, type CheckResult, fail, pass, warn } from '../../verify/model';
+import { type Check, type CheckResult, fail, type K8sObject, pass, warn } from '../../verify/model';
 import { profileOf } from '../../verify/profile';
+import { kafkaBrokerStatefulSets } from '../../verify/workloads';
 import { formatCheck } from '../../verify/report';
 import { blocked, type CheckReport, runCheck } from '../../verify/runner';
 import { GET_TIMEOUT_MS, KUBECTL_MISSING, type Kubectl, REQUEST_TIMEOUT } from '../kubectl';
-import { describeObject, formatChange, planStatefulSets, readLive, type StatefulSetPlan } from '../live-changes';
+import { describeObject, formatChange, objectKey, planStatefulSets, readLive, type StatefulSetPlan } from '../live-changes';
 import { capacityCheck } from './capacity';
 import { certificateSecretsCheck } from './certificates';
 import { KubectlClusterReader } from './kubectl-cluster-reader';
@@ -44,6 +50,7 @@ export class PreflightContext {
   readonly distError?: string;
   private version?: { server?: ServerVersion; reason: string };
   private plans?: { plans?: StatefulSetPlan[]; reason: string; what: string; canI: readonly string[] };
+  private liveSets?: { live?: Map<string, K8sObject>; reason: string };
   private live?: LiveContext;
 
   constructor(
@@ -83,11 +90,17 @@ export class PreflightContext {
     return this.version;
   }
 
+  /** The live counterparts of dist/'s StatefulSets (by objectKey), read once. */
+  liveStatefulSets(): { live?: Map<string, K8sObject>; reason: string } {
+    this.liveSets ??= readLive(this.kubectl, this.readDist.objects.map((item) => item.object).filter((object) => object.kind === 'StatefulSet'));
+    return this.liveSets;
+  }
+
   /** The live StatefulSets of dist/ that change in a way the API refuses in place, each with its plan. */
   statefulSetPlans(): { plans?: StatefulSetPlan[]; reason: string; what: string; canI: readonly string[] } {
     if (!this.plans) {
       const statefulSets = this.readDist.objects.map((item) => item.object).filter((object) => object.kind === 'StatefulSet');
-      const { live, reason } = readLive(this.kubectl, statefulSets);
+      const { live, reason } = this.liveStatefulSets();
       if (!live) this.plans = { reason, what: 'read the live StatefulSets', canI: ['get', 'statefulsets'] };
       else {
         const planned = planStatefulSets(this.kubectl, statefulSets, live);
@@ -214,6 +227,44 @@ const statefulSetChangesCheck: PreflightCheck = {
   },
 };
 
+/**
+ * A scale-in (dist/'s broker StatefulSet has fewer replicas than the live one) takes the highest ordinals'
+ * pods away: the verifier's kafka-live-removed-brokers-empty, through the port-forwards of dist/, must find
+ * no replica on them first. Without a scale-in the brokers are not contacted.
+ */
+const kafkaScaleInCheck: PreflightCheck = {
+  ...kafkaLiveRemovedBrokersEmpty,
+  needs: ['dist', 'cluster'],
+  run: async (context) => {
+    const dist = context.readDist;
+    const statefulSets = kafkaBrokerStatefulSets(dist).map((item) => item.object);
+    if (statefulSets.length === 0) return [pass([], 'no Kafka brokers in dist/')];
+    const { live, reason } = context.liveStatefulSets();
+    if (!live) return [context.cannotRead('read the live StatefulSets', reason, ['get', 'statefulsets'])];
+    const shrinking = statefulSets
+      .map((desired) => ({ desired, running: live.get(objectKey(desired))?.spec?.replicas as number | undefined }))
+      .filter(({ desired, running }) => running !== undefined && running > (desired.spec?.replicas ?? 1));
+    if (shrinking.length === 0) return [pass([], 'dist/ removes no broker of a running install')];
+    const what = shrinking.map(({ desired, running }) => `${describeObject(desired)}: ${running} -> ${desired.spec?.replicas ?? 1} brokers`).join(', ');
+    selectKubeContext(context.options.context);
+    let plane: DataPlane | undefined;
+    try {
+      plane = await portForwardedDataPlane(PREFLIGHT_KAFKA_TIMEOUT_MS)({ dist, clusterReached: true });
+      if (!plane.kafka) throw new ClusterUnavailableError(`${ENDPOINTS_DOCUMENT} of dist/ names no Kafka port-forward`);
+      const results = await kafkaLiveRemovedBrokersEmpty.run({ dist, reference: context.liveContext().reference, kafka: plane.kafka });
+      return results.map((result) => ({ ...result, message: `${what}: ${result.message}` }));
+    } catch (error) {
+      if (!(error instanceof ClusterUnavailableError)) throw error;
+      return [{ status: 'error', objects: [], message: `could not check: ${what}, and the brokers could not be asked which replicas they hold: ${error.message}` }];
+    } finally {
+      await plane?.close();
+    }
+  },
+};
+
+// The port-forwards and one metadata read of the brokers.
+const PREFLIGHT_KAFKA_TIMEOUT_MS = 20_000;
+
 /** One of the verifier's live checks, under its own id (`npm run verify -- --check <id>` runs it again later). */
 function verifierCheck(check: Check<LiveContext>): PreflightCheck {
   const { id, description, component, remediation } = check;
@@ -234,6 +285,7 @@ export const PREFLIGHT_CHECKS: readonly PreflightCheck[] = [
   certificateSecretsCheck,
   capacityCheck,
   statefulSetChangesCheck,
+  kafkaScaleInCheck,
 ];
 
 export interface PreflightOutcome {

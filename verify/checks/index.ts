@@ -30,7 +30,15 @@ import {
   kafkaTopicReplication,
   kafkaTopicsDeclared,
 } from './kafka';
-import { type KafkaLiveContext, kafkaLiveBrokers, kafkaLivePartitionsInSync, kafkaLiveRoundTrip, kafkaLiveTopicConfigs, kafkaLiveTopics } from './kafka-live';
+import {
+  type KafkaLiveContext,
+  kafkaLiveBrokers,
+  kafkaLivePartitionsInSync,
+  kafkaLiveRemovedBrokersEmpty,
+  kafkaLiveRoundTrip,
+  kafkaLiveTopicConfigs,
+  kafkaLiveTopics,
+} from './kafka-live';
 import { networkReachability } from './network';
 import { applyOrder, dataDirSubdirectory, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
@@ -121,6 +129,7 @@ export const KAFKA_LIVE_CHECKS: readonly Check<KafkaLiveContext>[] = [
   kafkaLiveTopics,
   kafkaLiveTopicConfigs,
   kafkaLivePartitionsInSync,
+  kafkaLiveRemovedBrokersEmpty,
   kafkaLiveRoundTrip,
 ];
 

@@ -1,9 +1,10 @@
+import * as path from 'node:path';
 import type { StaticContext } from '../context';
 import type { KafkaSnapshot, KafkaTarget } from '../data-plane/kafka-target';
 import type { Dist } from '../dist';
 import { type DeclaredTopic, topicsFiles } from '../kafka-topics';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
-import { kafkaStatefulSets } from '../workloads';
+import { kafkaStatefulSets, namespaceOf, objectsOfKind } from '../workloads';
 import { brokerCount } from './kafka';
 
 /** Live checks of the Kafka brokers themselves (kafkajs), through --kafka-brokers or a port-forward. */
@@ -162,3 +163,42 @@ export const kafkaLiveRoundTrip: Check<KafkaLiveContext> = {
   },
 };
 
+
+/** The rebalance Job of dist/ (`<kafka.name>-rebalance-<hash>`, lib/kafka/rebalance.sh): it drains node ids >= its BROKERS. */
+function rebalanceJobOf(dist: Dist): DistObject | undefined {
+  return objectsOfKind(dist, 'Job').find((item) => /-rebalance-[0-9a-f]+$/.test(item.object.metadata.name));
+}
+
+export const kafkaLiveRemovedBrokersEmpty: Check<KafkaLiveContext> = {
+  id: 'kafka-live-removed-brokers-empty',
+  description: "no replica on a broker that dist/'s StatefulSet removes (node id >= its replicas): scaling in would take those replicas away",
+  component: 'kafka',
+  remediation:
+    "drain those brokers first: the rebalance Job of dist/ moves the declared topics' replicas off node ids >= kafka.brokers, kafka-reassign-partitions.sh any other topic's; then apply the smaller StatefulSet",
+  run: async (context) => {
+    const sets = kafkaStatefulSets(context.dist);
+    if (sets.length === 0) return [skip('no Kafka StatefulSet in dist/')];
+    const brokers = brokerCount(context.dist);
+    const snapshot = await snapshotOf(context);
+    const held = new Map<number, string[]>();
+    for (const [topic, partitions] of [...snapshot.topics].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const partition of partitions) {
+        for (const id of partition.replicas.filter((replica) => replica >= brokers)) held.set(id, [...(held.get(id) ?? []), `${topic}-${partition.partitionId}`]);
+      }
+    }
+    const refs = sets.map(refOf);
+    if (held.size === 0) return [pass(refs, `no replica on a node id >= ${brokers}, the brokers of dist/`)];
+    const job = rebalanceJobOf(context.dist);
+    const topics = [...new Set([...held.values()].flat().map((partition) => partition.replace(/-\d+$/, '')))];
+    const byHand =
+      `or by hand from a broker pod: echo '${JSON.stringify({ version: 1, topics: topics.map((topic) => ({ topic })) })}' >/tmp/topics.json; ` +
+      `kafka-reassign-partitions.sh --bootstrap-server localhost:9092 --topics-to-move-json-file /tmp/topics.json --broker-list ${[...Array(brokers).keys()].join(',')} --generate ` +
+      '(save the proposed assignment as /tmp/plan.json), then --reassignment-json-file /tmp/plan.json --execute --throttle 52428800, and --verify until every partition is completed (it removes the throttle)';
+    const drain = job
+      ? `before applying the rest of dist/: kubectl apply -f ${path.relative(process.cwd(), path.join(context.dist.dir, job.file))} && kubectl -n ${namespaceOf(job)} wait --for=condition=complete job/${job.object.metadata.name} --timeout=1h (the Job moves the declared topics' replicas off node ids >= ${brokers}); ${byHand}`
+      : byHand;
+    return [...held].sort(([a], [b]) => a - b).map(([id, partitions]) =>
+      fail(refs, `broker ${id} still holds ${partitions.length} replicas (${partitions.join(', ')}), but dist/ runs ${brokers} brokers (node ids 0..${brokers - 1}): scaling in would remove them`, drain),
+    );
+  },
+};

@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as yaml from 'js-yaml';
 import { type Admin, ConfigResourceTypes, ConfigSource, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { requireEngine } from '../../support/engines';
 import { ROOT, runSynthCli, tempDir } from '../../support/synth';
@@ -129,10 +131,16 @@ export function kafkaEnginesAvailable(suite: string): boolean {
  * synth into a temporary directory for another profile. LEARNFLOW_KAFKA_CONFIG (a YAML override, e.g.
  * `kafka: { image: apache/kafka:<version> }`) makes both synthesize with it, to try another Kafka version.
  */
-export function kafkaDistDir(profile: 'minikube' | 'production'): string {
-  const override = process.env.LEARNFLOW_KAFKA_CONFIG;
-  if (profile === 'minikube' && !override) return path.join(ROOT, 'dist');
+export function kafkaDistDir(profile: 'minikube' | 'production', options: { brokers?: number } = {}): string {
+  let override = process.env.LEARNFLOW_KAFKA_CONFIG;
+  if (profile === 'minikube' && !override && options.brokers === undefined) return path.join(ROOT, 'dist');
   const out = tempDir(`dist-${profile}`);
+  if (options.brokers !== undefined) {
+    // The same install with another broker count: LEARNFLOW_KAFKA_CONFIG's settings, kafka.brokers replaced.
+    const settings = (override ? yaml.load(fs.readFileSync(override, 'utf8')) : {}) as { kafka?: Record<string, unknown> };
+    override = path.join(out, '..', `${path.basename(out)}-override.yaml`);
+    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, brokers: options.brokers } }));
+  }
   const result = runSynthCli(['--quiet', '--profile', profile, '--out', out, ...(override ? ['--config', override] : [])]);
   if (result.status !== 0) throw new Error(`synth --profile ${profile} failed:\n${result.stderr}`);
   return out;

@@ -127,22 +127,25 @@ export class KafkaTestCluster {
   readonly kafkaVersion: string;
   /** A KAFKA_HOME whose bin/ tools run the real Kafka classes and resolve the cluster's DNS names. */
   readonly kafkaHome: string;
-  readonly brokerCount: number;
+  /** The brokers' StatefulSet replicas (grows with `scaleBrokers`). */
+  brokerCount: number;
   /** From launching the pods to a ready cluster (not counting the jar download or the host lock). */
   startupMs = 0;
   /** The brokers' pod names, then the dedicated controllers' (none when every broker is a voter). */
-  readonly brokerPods: readonly string[];
+  brokerPods: readonly string[];
   readonly controllerPods: readonly string[];
   /** The directory of the pods (their claims and logs); see `dataFrom`. */
   readonly dir: string;
-  private readonly pods: KafkaPod[];
+  private pods: KafkaPod[];
+  private readonly hostsFile: string;
   private readonly controllers: KafkaPod[];
   private readonly watchdog: ProcessWatchdog;
   private jobRuns = 0;
   private keepData = false;
 
   private constructor(
-    readonly manifests: KafkaManifests,
+    /** The manifests of the dist/ applied last (`scaleBrokers` applies another). */
+    public manifests: KafkaManifests,
     libDir: string,
     private readonly readyTimeoutMs: number,
     dataFrom: string | undefined,
@@ -158,9 +161,9 @@ export class KafkaTestCluster {
     this.brokerPods = this.pods.map((pod) => pod.identity.name);
     this.controllerPods = this.controllers.map((pod) => pod.identity.name);
 
-    const hostsFile = path.join(this.dir, 'hosts');
-    fs.writeFileSync(hostsFile, this.hostsFileContent());
-    writeKafkaHome(this.kafkaHome, libDir, hostsFile);
+    this.hostsFile = path.join(this.dir, 'hosts');
+    fs.writeFileSync(this.hostsFile, this.hostsFileContent());
+    writeKafkaHome(this.kafkaHome, libDir, this.hostsFile);
 
     this.watchdog = new ProcessWatchdog(this.dir, 'kafka-harness-watchdog');
     installExitHook();
@@ -226,6 +229,11 @@ export class KafkaTestCluster {
     return this.pod(name).statefulSet;
   }
 
+  /** The process id of a pod's Kafka container (a new pod, a new process), undefined when it is not running. */
+  pid(name: string): number | undefined {
+    return this.isRunning(name) ? this.pod(name).process?.pid : undefined;
+  }
+
   /** Whether a pod's Kafka container process is running. */
   isRunning(name: string): boolean {
     const child = this.pod(name).process;
@@ -270,6 +278,29 @@ export class KafkaTestCluster {
   async start(ordinal: number): Promise<void> {
     this.createPod(this.pods[ordinal].identity.name);
     await this.waitUntilReady();
+  }
+
+  /**
+   * `kubectl apply` of a dist/ whose broker StatefulSet has more replicas: the StatefulSet controller creates
+   * the new ordinals' pods from its template; the running pods stay as they are (a changed template would
+   * roll them: this refuses one, as the scale-out must not). Waits until the new brokers are registered.
+   */
+  async scaleBrokers(distDir: string): Promise<string[]> {
+    const manifests = loadKafkaManifests(distDir, this.manifests.statefulSet.metadata.name);
+    const template = (sts: K8sObject) => JSON.stringify(sts.spec.template);
+    if (template(manifests.statefulSet) !== template(this.manifests.statefulSet)) {
+      throw new Error(`the broker StatefulSet's pod template of ${distDir} differs from the running one: applying it would roll every broker`);
+    }
+    const added = this.podsOf(manifests.statefulSet, 1).slice(this.pods.length);
+    this.manifests = manifests;
+    this.pods = [...this.pods, ...added];
+    this.brokerPods = this.pods.map((pod) => pod.identity.name);
+    this.brokerCount = this.pods.length;
+    // Kubernetes' DNS answers for the new pods at once; Java re-reads a changed jdk.net.hosts.file.
+    fs.writeFileSync(this.hostsFile, this.hostsFileContent());
+    for (const pod of added) this.launch(pod);
+    await this.waitUntilReady();
+    return added.map((pod) => pod.identity.name);
   }
 
   /** Create a deleted pod again (same name, same claim, fresh emptyDirs), without waiting for it. */
@@ -401,12 +432,24 @@ export class KafkaTestCluster {
   ): Promise<ProcessResult> {
     const job = this.manifests.topicsJob;
     const podSpec = job.spec.template.spec;
-    const container = podSpec.containers[0];
     const configMaps = this.manifests.configMaps.map((configMap): K8sObject => {
       const mounted = (podSpec.volumes ?? []).some((v: { configMap?: { name: string } }) => v.configMap?.name === configMap.metadata.name);
       if (options.topicsConf === undefined || !mounted || configMap.data?.['topics.conf'] === undefined) return configMap;
       return { ...configMap, data: { ...configMap.data, 'topics.conf': options.topicsConf } };
     });
+    return this.runJob(job, configMaps, options.env ?? {}, options.timeoutMs ?? 180_000);
+  }
+
+  /** Run the rebalance Job's container command of the dist/ applied last, as `runTopicsJob` runs the topics Job's. */
+  runRebalanceJob(options: { timeoutMs?: number } = {}): Promise<ProcessResult> {
+    const job = this.manifests.rebalanceJob;
+    if (!job) throw new Error('dist/ has no rebalance Job');
+    return this.runJob(job, this.manifests.configMaps, {}, options.timeoutMs ?? 180_000);
+  }
+
+  private runJob(job: K8sObject, configMaps: readonly K8sObject[], overrides: Readonly<Record<string, string>>, timeoutMs: number): Promise<ProcessResult> {
+    const podSpec = job.spec.template.spec;
+    const container = podSpec.containers[0];
     const name = `${job.metadata.name}-run${++this.jobRuns}`;
     const identity: PodIdentity = {
       name,
@@ -417,11 +460,11 @@ export class KafkaTestCluster {
     };
     const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps);
     const resolved = resolveContainerEnv(container, identity, this.serviceLinks(podSpec));
-    const env = { ...this.processEnv(resolved, identity, filesystem), ...options.env };
+    const env = { ...this.processEnv(resolved, identity, filesystem), ...overrides };
     // The one addition to the Job's environment: where the tools are (the script defaults to /opt/kafka).
     env.KAFKA_HOME = this.kafkaHome;
     const [command, ...args] = containerCommand(container, resolved).map((token) => filesystem.translate(token));
-    return runProcess(command, args, env, options.timeoutMs ?? 180_000);
+    return runProcess(command, args, env, timeoutMs);
   }
 
   private hostsFileContent(): string {

@@ -10,6 +10,9 @@ const TOOLS: Record<string, string> = {
   'kafka-metadata-quorum.sh': 'org.apache.kafka.tools.MetadataQuorumCommand',
   'kafka-broker-api-versions.sh': 'org.apache.kafka.tools.BrokerApiVersionsCommand',
   'kafka-storage.sh': 'kafka.tools.StorageTool',
+  // The rebalance Job's moves and its preferred leader election.
+  'kafka-reassign-partitions.sh': 'org.apache.kafka.tools.reassign.ReassignPartitionsCommand',
+  'kafka-leader-election.sh': 'org.apache.kafka.tools.LeaderElectionCommand',
   // The producer and consumer of Kafka's own system tests: JSON events per send and per record.
   'kafka-verifiable-producer.sh': 'org.apache.kafka.tools.VerifiableProducer',
   'kafka-verifiable-consumer.sh': 'org.apache.kafka.tools.VerifiableConsumer',

@@ -11,6 +11,8 @@ export interface KafkaManifests {
   /** Every Service in the StatefulSets' namespace (the kubelet's service links come from all of them). */
   readonly namespaceServices: readonly K8sObject[];
   readonly topicsJob: K8sObject;
+  /** The rebalance Job (`<name>-rebalance-<hash>`), when dist/ has one. */
+  readonly rebalanceJob?: K8sObject;
   /** The PodDisruptionBudgets in the StatefulSets' namespace. */
   readonly budgets: readonly K8sObject[];
   readonly configMaps: readonly K8sObject[];
@@ -44,6 +46,7 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
     services,
     namespaceServices,
     topicsJob,
+    rebalanceJob: objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-rebalance-`)),
     budgets: objects.filter((o) => o.kind === 'PodDisruptionBudget' && (o.metadata.namespace ?? 'default') === namespace),
     configMaps: objects.filter((o) => o.kind === 'ConfigMap'),
     kafkaVersion: match[1],
