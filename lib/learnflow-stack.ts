@@ -187,6 +187,7 @@ export class LearnflowStack {
       ],
       declaredTopics: config.kafka.topics,
       walArchiving: backup.enabled,
+      backupClaim: this.postgres.backupClaimName,
       backups,
     });
   }

@@ -11,6 +11,10 @@
 #   READINESS_COLUMNS     the columns the probe needs, one per line: JmxTool starts again until it has them all
 set -uo pipefail
 bin=${KAFKA_HOME:-/opt/kafka}/bin
+# bash is the container's PID 1, which the kernel sends no signal it has no handler for: without this trap
+# a pod deletion would wait out terminationGracePeriodSeconds (120 s) for the SIGKILL.
+tool=
+trap '[[ -n $tool ]] && kill "$tool" 2>/dev/null; exit 0' TERM INT
 objects=()
 while IFS= read -r name; do [[ -n $name ]] && objects+=(--object-name "$name"); done <<<"$READINESS_OBJECTS"
 

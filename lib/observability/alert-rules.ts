@@ -35,6 +35,8 @@ export interface AlertRulesProps {
   readonly declaredTopics: readonly { readonly name: string; readonly partitions: number }[];
   /** PostgreSQL archives its WAL (postgres.backup.enabled). */
   readonly walArchiving: boolean;
+  /** The backup volume's claim (postgres.backup.enabled). */
+  readonly backupClaim?: string;
   /** The backup CronJobs, each with the age of its newest success beyond which a run was missed. */
   readonly backups: readonly { readonly cronJob: string; readonly what: string; readonly maxAgeSeconds: number }[];
 }
@@ -130,7 +132,11 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
       rules: [
         {
           alert: 'KafkaTopicMissing',
-          expr: `${DECLARED_PARTITIONS} unless on (topic) count by (topic) (kafka_log_size_bytes{${kafka}})`,
+          // Only while some broker reports log sizes at all: no series (the scrape broken, every broker down) is
+          // what the Kafka and scrape alerts report, not ten missing topics.
+          expr:
+            `${DECLARED_PARTITIONS} unless on (topic) count by (topic) (kafka_log_size_bytes{${kafka}})` +
+            ` and on () count(kafka_log_size_bytes{${kafka}}) > 0`,
           for: '15m',
           severity: 'critical',
           summary: 'Kafka topic {{ $labels.topic }} is declared but no broker has it: its producers and consumers fail',
@@ -185,6 +191,22 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
           runbook:
             'PostgreSQL stops accepting writes when the volume is full. Check for WAL piling up (archiving failing, an abandoned replication slot) and table bloat; grow the volume.',
         },
+        ...(props.backupClaim
+          ? [
+              {
+                alert: 'PostgresBackupVolumeFilling',
+                expr:
+                  `kubelet_volume_stats_available_bytes{${postgres}, persistentvolumeclaim="${props.backupClaim}"}` +
+                  ` / kubelet_volume_stats_capacity_bytes{${postgres}, persistentvolumeclaim="${props.backupClaim}"} < 0.2`,
+                for: '30m',
+                severity: 'warning' as const,
+                summary: 'The PostgreSQL backup volume has {{ $value | humanizePercentage }} free: base backups will be refused, then WAL archiving fails',
+                runbook:
+                  'A base backup needs the databases\' size free beside the kept ones (it removes the oldest only after a new one succeeded), and WAL is kept back to the oldest kept backup. ' +
+                  'Grow postgres.backup.storage.size (npm run diff, npm run deploy), or lower postgres.backup.retention. When archiving fails, PostgreSQL keeps the WAL on its data volume: see PostgresDiskFilling.',
+              },
+            ]
+          : []),
         ...(props.walArchiving
           ? [
               {
@@ -205,10 +227,14 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
           : []),
         ...props.backups.map((backup) => ({
           alert: 'PostgresBackupTooOld',
-          expr: `time() - kube_cronjob_status_last_successful_time{${postgres}, cronjob="${backup.cronJob}"} > ${backup.maxAgeSeconds}`,
+          // The last success is no series until the first one: then the CronJob's age stands in for it.
+          expr:
+            `time() - kube_cronjob_status_last_successful_time{${postgres}, cronjob="${backup.cronJob}"} > ${backup.maxAgeSeconds}` +
+            ` or (time() - kube_cronjob_created{${postgres}, cronjob="${backup.cronJob}"} > ${backup.maxAgeSeconds}` +
+            ` unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{${postgres}, cronjob="${backup.cronJob}"})`,
           for: '10m',
           severity: 'warning' as const,
-          summary: `The newest successful PostgreSQL ${backup.what} ({{ $labels.cronjob }}) is {{ $value | humanizeDuration }} old: a scheduled run was missed or failed`,
+          summary: `No PostgreSQL ${backup.what} ({{ $labels.cronjob }}) has succeeded for {{ $value | humanizeDuration }}: a scheduled run was missed or failed`,
           runbook:
             `kubectl -n ${props.postgresNamespace} get cronjob,jobs: its runs are the Jobs ${backup.cronJob}-<minute>; the logs of the last failed one say why ` +
             '(pg_verifybackup, the backup volume full, the server unreachable). A suspended CronJob runs nothing. Until it succeeds, a restore starts from an older backup and replays more WAL. ' +

@@ -20,6 +20,9 @@ source "$here/backup-start.sh"
 
 base="$BACKUP_ROOT/base" wal="$BACKUP_ROOT/wal"
 mkdir -p "$base" "$wal"
+# What a run killed mid-copy left behind (SIGKILL at the deadline, an eviction) is never a backup: removed
+# before the free space is judged, so that it cannot block every later run.
+rm -rf "$base"/.partial-*
 
 # A backup that cannot fit fails before it starts, and touches no existing backup: the size of every
 # database (what pg_basebackup copies, WAL aside) against the free space of the volume.
@@ -30,7 +33,6 @@ if ((needed + 64 * 1024 * 1024 > available)); then
   fail "the backup volume has $((available / 1048576)) MiB free, a base backup needs about $((needed / 1048576 + 64)) MiB: grow postgres.backup.storage.size or lower postgres.backup.retention"
 fi
 
-rm -rf "$base"/.partial-*
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 partial="$base/.partial-$stamp"
 [[ ! -e "$base/$stamp" ]] || fail "a backup named $stamp exists already (two runs within a second)"
