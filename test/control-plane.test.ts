@@ -37,9 +37,11 @@ async function storedSpecs(plane: ControlPlane, distDir: string): Promise<Record
   for (const { status: _status, metadata, ...rest } of (await plane.getJson(['-f', distDir, '--show-managed-fields'])).items) {
     const { resourceVersion: _version, managedFields, annotations, ...meta } = metadata;
     // What controllers write on their own schedule is not what an apply changed: the deployment controller
-    // sets deployment.kubernetes.io/revision (an Update by kube-controller-manager) some time after the
-    // first apply, racing the snapshot.
-    const { 'deployment.kubernetes.io/revision': _revision, ...applied } = annotations ?? {};
+    // sets deployment.kubernetes.io/revision, the persistent-volume controller a claim's
+    // volume(.beta).kubernetes.io/storage-provisioner (Updates by kube-controller-manager) some time after
+    // the first apply, racing the snapshot.
+    const CONTROLLER_ANNOTATION = /^(deployment\.kubernetes\.io\/revision|volume(\.beta)?\.kubernetes\.io\/|pv\.kubernetes\.io\/)/;
+    const applied = Object.fromEntries(Object.entries(annotations ?? {}).filter(([key]) => !CONTROLLER_ANNOTATION.test(key)));
     const byApply = managedFields.filter((entry: { subresource?: string; manager: string }) => entry.subresource !== 'status' && entry.manager !== 'kube-controller-manager');
     specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, annotations: applied, managedFields: byApply } });
   }

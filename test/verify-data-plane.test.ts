@@ -179,7 +179,7 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
         expect(result.stdout).toContain(`data plane: Kafka ${stack.kafkaBrokers.join(',')}; PostgreSQL learnflow@127.0.0.1:${stack.postgres.port}/learnflow_db`);
       } else {
         const report = JSON.parse(result.stdout);
-        expect(report.checks.filter((check: { id: string }) => [...KAFKA_IDS, ...POSTGRES_IDS].includes(check.id)).length).toBe(11);
+        expect(report.checks.filter((check: { id: string }) => [...KAFKA_IDS, ...POSTGRES_IDS].includes(check.id)).length).toBe(KAFKA_IDS.length + POSTGRES_IDS.length);
       }
     }
   });
@@ -205,7 +205,7 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
       expect(result.status, result.stdout + result.stderr).toBe(0);
       expect(result.stdout).toContain('data plane: Kafka localhost:19092; PostgreSQL learnflow@127.0.0.1:15432/learnflow_db (kubectl port-forward)');
       // postgres-live-archiver skips: the minikube dist/ has backups off.
-      expect(result.stdout).toMatch(/11 checks: 10 passed, 0 failed, 0 warnings, 1 skipped/);
+      expect(result.stdout).toMatch(/12 checks: 11 passed, 0 failed, 0 warnings, 1 skipped/);
       expect(result.stdout + result.stderr).not.toContain(stack.app.password);
       expect(api.requests).toContain('/api/v1/namespaces/postgres/secrets/learnflow-postgres-app');
       // The forward went away with the verifier.
