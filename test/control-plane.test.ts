@@ -43,7 +43,9 @@ async function storedSpecs(plane: ControlPlane, distDir: string): Promise<Record
     const CONTROLLER_ANNOTATION = /^(deployment\.kubernetes\.io\/revision|volume(\.beta)?\.kubernetes\.io\/|pv\.kubernetes\.io\/)/;
     const applied = Object.fromEntries(Object.entries(annotations ?? {}).filter(([key]) => !CONTROLLER_ANNOTATION.test(key)));
     const byApply = managedFields.filter((entry: { subresource?: string; manager: string }) => entry.subresource !== 'status' && entry.manager !== 'kube-controller-manager');
-    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, metadata: { ...meta, annotations: applied, managedFields: byApply } });
+    // The persistent-volume controller binds a standalone claim (the backup volume's) by setting its spec.volumeName.
+    const spec = rest.kind === 'PersistentVolumeClaim' ? (({ volumeName: _bound, ...unbound }) => unbound)(rest.spec ?? {}) : rest.spec;
+    specs[`${metadata.namespace ?? ''}/${rest.kind}/${metadata.name}`] = JSON.stringify({ ...rest, spec, metadata: { ...meta, annotations: applied, managedFields: byApply } });
   }
   return specs;
 }
