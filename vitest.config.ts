@@ -1,11 +1,16 @@
 import { defineConfig } from 'vitest/config';
+import KafkaFirstSequencer from './test/support/sequencer';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Engine suites (Kafka brokers, PostgreSQL, Dapr components) are heavy on a 2-core machine: one file at a time
-    // keeps their timings honest and their ports apart.
-    fileParallelism: false,
+    // Two files at a time: the engine suites mostly wait (a broker catching up, a pod's grace period), so the
+    // long Kafka day-2 suite runs beside the others instead of before or after them. Their ports stay apart:
+    // the control plane and PostgreSQL take free ports, Kafka clusters take turns through a host lock (the
+    // sequencer orders the files around it).
+    maxWorkers: 2,
+    minWorkers: 1,
+    sequence: { sequencer: KafkaFirstSequencer },
     testTimeout: 60_000,
     // Builds and downloads (Go, Maven) happen once per machine in globalSetup, before the workers start;
     // hooks only start engines (brokers, PostgreSQL, a control plane).

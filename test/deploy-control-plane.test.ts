@@ -6,7 +6,7 @@ import { ControlPlane, PREREQUISITE_CRD_DIRS, STORAGE_CLASS } from './harness/co
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
+import { ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
 
 // `npm run deploy` and `npm run verify` (cluster state) against a real control plane whose simulated
 // nodes (kwok) run the pods: the StatefulSet and Job controllers, the scheduler and Pod Security are
@@ -46,7 +46,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     checks.flatMap((check) => check.results.filter((result) => result.status === 'fail').map((result) => `${check.id}: ${result.message}`));
 
   beforeAll(async () => {
-    buildCli();
     // Three nodes: the production profile's brokers require one node each (pod anti-affinity).
     plane = await ControlPlane.start({ crdDirs: PREREQUISITE_CRD_DIRS, nodes: 3 });
     await plane.installDaprStandIn();

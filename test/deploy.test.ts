@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
@@ -110,7 +110,6 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
   const objectsOf = (file: string) => (yaml.loadAll(fs.readFileSync(path.join(dist, file), 'utf8')) as K8sObject[]).filter(Boolean);
 
   beforeAll(() => {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT });
     fs.chmodSync(FAKE_KUBECTL, 0o755);
     dist = synthesizeDist();
     files = manifestFiles(dist);

@@ -5,7 +5,7 @@ import { CONTEXT, ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, envOf, findObject, type K8sObject, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
+import { envOf, findObject, type K8sObject, ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
 
 // `npm run diff` and the changes `npm run deploy` carries out on a running install, on a real
 // kube-apiserver 1.34 whose simulated nodes (kwok) run the pods: the API's refusals, the StatefulSet
@@ -64,7 +64,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run diff and the chan
   });
 
   beforeAll(async () => {
-    buildCli();
     dists.grown = synth('grown', 'kafka:\n  storage: { size: 50Gi }\n');
     dists.grownMore = synth('grown-more', 'kafka:\n  storage: { size: 80Gi }\n');
     dists.otherClass = synth('other-class', 'kafka:\n  storage: { size: 50Gi, storageClassName: fast-ssd }\n');

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMMANDS, EXIT, EXIT_CODES, exitCodeHelp, exitCodeMarkdownTable } from '../lib/exit-codes';
-import { buildCli, ROOT } from './support/synth';
+import { ROOT } from './support/synth';
 
 // One exit-code table: the README shows what lib/exit-codes.ts defines, and every command's --help prints
 // its own column of it (the commands return the same constants).
@@ -17,7 +17,6 @@ const ENTRIES: Record<(typeof COMMANDS)[number], string> = {
 };
 
 describe('exit codes', () => {
-  beforeAll(() => buildCli());
 
   it("the README's table is the one lib/exit-codes.ts defines", () => {
     const begin = README.indexOf('<!-- exit-codes:begin');

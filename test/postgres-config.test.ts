@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
 import { loadMigrations } from '../lib/postgres/migrations';
 import { serverSettings } from '../lib/postgres/server-settings';
-import { buildCli, ROOT, readTree, runSynthCli, tempDir } from './support/synth';
+import { ROOT, readTree, runSynthCli, tempDir } from './support/synth';
 
 interface BadInput {
   readonly case: string;
@@ -137,7 +137,6 @@ describe('migration files', () => {
 
   it('stops synth with exit 1, naming the misnumbered file, and leaves dist/ untouched', () => {
     // A copy of the project whose seed/migrations has a gap: the built CLI finds its root from its own path.
-    buildCli();
     const project = tempDir('pg-project');
     fs.cpSync(path.join(ROOT, 'build'), path.join(project, 'build'), { recursive: true });
     fs.cpSync(path.join(ROOT, 'seed'), path.join(project, 'seed'), { recursive: true });

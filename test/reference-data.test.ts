@@ -6,7 +6,7 @@ import { referenceDir } from '../lib/platform/project-files';
 import { definitionRefs, KUBERNETES_KINDS, KUBERNETES_SCHEMA_VERSIONS, trimKubernetesDefinitions, UPSTREAM_SOURCES } from '../scripts/reference-sources';
 import { ReferenceData } from '../verify/context';
 import { SchemaValidators } from '../verify/schema/schemas';
-import { buildCli, ROOT, synthObjects, tempDir } from './support/synth';
+import { ROOT, synthObjects, tempDir } from './support/synth';
 
 const REFERENCE = referenceDir();
 const reference = new ReferenceData(REFERENCE);
@@ -125,7 +125,6 @@ describe('npm run refresh-reference', () => {
   }
 
   function refresh(args: readonly string[]) {
-    buildCli();
     return spawnSync(process.execPath, [path.join(ROOT, 'build', 'scripts', 'refresh-reference.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
   }
 

@@ -5,7 +5,7 @@ import { ControlPlane } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, ROOT, runSynthCli, tempDir } from './support/synth';
+import { ROOT, runSynthCli, tempDir } from './support/synth';
 
 // `npm run restore` against a real kube-apiserver, controllers and scheduler (kwok plays the kubelet): the
 // plan is created beside the live server, Pod Security admits its pod, the StatefulSet controller makes its
@@ -30,7 +30,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
   };
 
   beforeAll(async () => {
-    buildCli();
     configFile = path.join(tempDir('restore-config'), 'backups.yaml');
     fs.writeFileSync(configFile, 'postgres:\n  backup:\n    enabled: true\n');
     const dist = path.join(tempDir('restore-dist'), 'dist');

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../lib/exit-codes';
@@ -26,7 +26,6 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
   let dist: string;
 
   beforeAll(() => {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT });
     dist = synthesizeDist();
   });
 

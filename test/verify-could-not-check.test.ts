@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,6 @@ describe('verify: one connection error is reported once, never a stack trace', (
   let dist: string;
 
   beforeAll(() => {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT });
     dist = synthesizeDist();
   });
 

@@ -139,7 +139,6 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
         },
       ]),
     );
-    spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT, stdio: 'inherit' });
   }, 600_000);
 
   afterAll(async () => {

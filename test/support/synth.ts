@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,25 +8,14 @@ import { LearnflowStack } from '../../lib/learnflow-stack';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
-let built = false;
-
-/** Bundle main.ts once per test process, exactly as `npm run synth` does. */
-export function buildCli(): void {
-  if (!built) {
-    execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    built = true;
-  }
-}
-
 export interface CliResult {
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-/** Run the synth CLI (build/main.js) with the given arguments. */
+/** Run the synth CLI (build/main.js, bundled by the test run's globalSetup) with the given arguments. */
 export function runSynthCli(args: readonly string[]): CliResult {
-  buildCli();
   const result = spawnSync(process.execPath, [path.join(ROOT, 'build/main.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
