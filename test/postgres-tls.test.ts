@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -34,11 +35,16 @@ const SERVICE_HOST = stack.postgres.host;
 
 const expectSuccess = (result: JobResult) => expect(result.exitCode, `${result.stdout}\n${result.stderr}`).toBe(0);
 
-/** A CA, and a server certificate it signs for the DNS names of dist/'s Certificate (as cert-manager would issue). */
+/**
+ * A CA, and a server certificate it signs for the DNS names of dist/'s Certificate (as cert-manager would issue).
+ * With a CA already in `dir`, a new key and certificate from that CA: a renewal.
+ */
 function makeCertificates(dir: string, dnsNames: readonly string[], ipAddresses: readonly string[] = []): { ca: string; crt: string; key: string } {
   const file = (name: string) => path.join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=test CA', '-keyout', file('ca.key'), '-out', file('ca.crt'));
+  if (!fs.existsSync(file('ca.key'))) {
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=test CA', '-keyout', file('ca.key'), '-out', file('ca.crt'));
+  }
   openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${dnsNames[0]}`, '-keyout', file('tls.key'), '-out', file('tls.csr'));
   const names = [...dnsNames.map((name) => `DNS:${name}`), ...ipAddresses.map((ip) => `IP:${ip}`)];
   fs.writeFileSync(file('ext.cnf'), `subjectAltName=${names.join(',')}\nextendedKeyUsage=serverAuth\n`);
@@ -46,11 +52,8 @@ function makeCertificates(dir: string, dnsNames: readonly string[], ipAddresses:
   return { ca: fs.readFileSync(file('ca.crt'), 'utf8'), crt: fs.readFileSync(file('tls.crt'), 'utf8'), key: fs.readFileSync(file('tls.key'), 'utf8') };
 }
 
-/**
- * The first authentication request the server sends a client that speaks TLS: 10 is SASL (SCRAM), 5 MD5,
- * 3 cleartext (PostgreSQL protocol, "Message Formats"). A client that can only answer 5 or 3 cannot log in.
- */
-async function authenticationRequest(port: number, ca: string, user: string): Promise<{ code: number; mechanisms: string[] }> {
+/** A TLS session with the server, opened as libpq does (SSLRequest, then the handshake), verifying `ca` and the service's name. */
+async function startTls(port: number, ca: string): Promise<tls.TLSSocket> {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const sslRequest = Buffer.alloc(8);
@@ -61,6 +64,23 @@ async function authenticationRequest(port: number, ca: string, user: string): Pr
   expect(answer.toString()).toBe('S');
   const secure = tls.connect({ socket, ca, servername: SERVICE_HOST });
   await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+  return secure;
+}
+
+/** The SHA-256 fingerprint of the certificate the server presents now. */
+async function servedCertificate(port: number, ca: string): Promise<string> {
+  const secure = await startTls(port, ca);
+  const { fingerprint256 } = secure.getPeerCertificate();
+  secure.destroy();
+  return fingerprint256;
+}
+
+/**
+ * The first authentication request the server sends a client that speaks TLS: 10 is SASL (SCRAM), 5 MD5,
+ * 3 cleartext (PostgreSQL protocol, "Message Formats"). A client that can only answer 5 or 3 cannot log in.
+ */
+async function authenticationRequest(port: number, ca: string, user: string): Promise<{ code: number; mechanisms: string[] }> {
+  const secure = await startTls(port, ca);
   const parameters = Buffer.from(`user\0${user}\0database\0${DATABASE}\0\0`);
   const startup = Buffer.alloc(8);
   startup.writeInt32BE(8 + parameters.length, 0);
@@ -72,6 +92,27 @@ async function authenticationRequest(port: number, ca: string, user: string): Pr
   return { code: message.readInt32BE(5), mechanisms: message.subarray(9).toString().split('\0').filter(Boolean) };
 }
 
+/**
+ * The certificate Secret's tls.crt and tls.key as the kubelet projects a Secret volume (pkg/volume/util/
+ * atomic_writer.go): each name a symlink through `..data` to a timestamped directory, and an update swaps
+ * `..data` in one rename, so a reader sees the old pair or the new one. The key as the pod sees it: root's,
+ * with the pod's group, 0440 (the volume's defaultMode), or ours, 0600, when we are not root.
+ */
+function projectCertificate(dir: string, { crt, key }: { crt: string; key: string }): void {
+  const version = fs.mkdtempSync(path.join(dir, '..version-'));
+  fs.chmodSync(version, 0o755);
+  fs.writeFileSync(path.join(version, 'tls.crt'), crt, { mode: 0o444 });
+  fs.writeFileSync(path.join(version, 'tls.key'), key, { mode: 0o600 });
+  const identity = unprivilegedIdentity();
+  if (identity) {
+    fs.chownSync(path.join(version, 'tls.key'), 0, identity.gid);
+    fs.chmodSync(path.join(version, 'tls.key'), 0o440);
+  }
+  fs.symlinkSync(path.basename(version), path.join(dir, '..data_tmp'));
+  fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+  for (const name of ['tls.crt', 'tls.key']) if (!fs.existsSync(path.join(dir, name))) fs.symlinkSync(`..data/${name}`, path.join(dir, name));
+}
+
 describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS, pg_hba and connection limits of the production profile on PostgreSQL 16', () => {
   let engine: PostgresEngine;
   let objects: K8sObject[];
@@ -79,6 +120,8 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
   let certificates: { ca: string; crt: string; key: string };
   let work: string;
   let caFile: string;
+  let tlsDir: string;
+  let socketDir: string;
   const clients: Client[] = [];
 
   /** A node-postgres client over TLS that verifies the CA and the service's host name, as verify-full does. */
@@ -123,16 +166,13 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     const mounts = { [TLS_MOUNT]: path.join(work, 'tls'), [SERVER_FILES_MOUNT]: path.join(work, 'server-files'), [BACKUP_MOUNT]: path.join(work, 'backup') };
     for (const dir of Object.values(mounts)) fs.mkdirSync(dir, { mode: 0o755 });
     for (const [key, content] of Object.entries(serverFiles)) fs.writeFileSync(path.join(mounts[SERVER_FILES_MOUNT], key), content, { mode: 0o444 });
-    fs.writeFileSync(path.join(mounts[TLS_MOUNT], 'tls.crt'), certificates.crt, { mode: 0o444 });
-    const keyFile = path.join(mounts[TLS_MOUNT], 'tls.key');
-    fs.writeFileSync(keyFile, certificates.key, { mode: 0o600 });
+    tlsDir = mounts[TLS_MOUNT];
+    projectCertificate(tlsDir, certificates);
     const identity = unprivilegedIdentity();
-    if (identity) {
-      fs.chownSync(keyFile, 0, identity.gid);
-      fs.chmodSync(keyFile, 0o440);
-      // The archiver writes the WAL archive as the server's user.
-      fs.chownSync(mounts[BACKUP_MOUNT], identity.uid, identity.gid);
-    }
+    // The archiver writes the WAL archive as the server's user; the tls-reload sidecar's socket is the server's.
+    socketDir = path.join(work, 'run');
+    fs.mkdirSync(socketDir, { mode: 0o775 });
+    if (identity) for (const dir of [mounts[BACKUP_MOUNT], socketDir]) fs.chownSync(dir, identity.uid, identity.gid);
     caFile = path.join(work, 'ca.crt');
     fs.writeFileSync(caFile, certificates.ca, { mode: 0o444 });
     const container = statefulSet.spec.template.spec.containers[0];
@@ -143,6 +183,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
       args,
       initdbArgs: container.env.find((e: { name: string }) => e.name === 'POSTGRES_INITDB_ARGS').value.split(' '),
       superuserPassword: secrets[contract.superuser.name].password,
+      socketDirectory: socketDir,
     });
     // The Job reaches the server by its cluster name (verify-full checks it), at the local address.
     const migrations = new JobPod(objects, 'migrations');
@@ -331,4 +372,69 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
       expect(await exporterUp(local(caFile, 'disable'))).toBe(0);
     }, 120_000);
   });
+
+  it("a renewed certificate is served without a restart: the tls-reload sidecar's script has the server reload it", async () => {
+    const sidecar = findObject(objects, 'StatefulSet', 'postgres').spec.template.spec.containers.find((c: { name: string }) => c.name === 'tls-reload');
+    const env = envOf(sidecar);
+    // Its mounts: the certificate and the server's socket directory are the server container's (the same volumes).
+    const serverMounts = findObject(objects, 'StatefulSet', 'postgres').spec.template.spec.containers[0].volumeMounts as { name: string; mountPath: string }[];
+    const mountOf = (dir: string) => (sidecar.volumeMounts as { name: string; mountPath: string }[]).find((m) => m.mountPath === dir)?.name;
+    expect(serverMounts.find((m) => m.mountPath === env.TLS_DIR)?.name).toBe(mountOf(env.TLS_DIR!));
+    expect(serverMounts.find((m) => m.mountPath === env.TLS_RELOAD_SOCKET)?.name).toBe(mountOf(env.TLS_RELOAD_SOCKET!));
+    const issued = await servedCertificate(engine.port, certificates.ca);
+
+    // cert-manager renews: a new key and certificate from the same CA, swapped into the volume. The server
+    // keeps presenting the one it loaded at start: nothing re-reads the files by itself.
+    const renewed = makeCertificates(work, findObject(objects, 'Certificate', 'postgres').spec.dnsNames, ['127.0.0.1']);
+    projectCertificate(tlsDir, renewed);
+    const renewedFingerprint = new crypto.X509Certificate(renewed.crt).fingerprint256;
+    expect(renewedFingerprint).not.toBe(issued);
+    await sleep(1_000);
+    expect(await servedCertificate(engine.port, certificates.ca)).toBe(issued);
+    // A session opened before the renewal outlives it.
+    const before = await connect(tlsClient('learnflow', secrets['learnflow-postgres-app'].password));
+
+    const state = tempDir('tls-reload-state');
+    const identity = unprivilegedIdentity();
+    if (identity) fs.chownSync(state, identity.uid, identity.gid);
+    const output: string[] = [];
+    const loop = spawn(sidecar.command[0], sidecar.command.slice(1), {
+      // Relocated as the server is: its port here is a free one, in the pod 5432 (the socket's name carries it).
+      env: { PATH: process.env.PATH, TLS_DIR: tlsDir, TLS_RELOAD_SOCKET: socketDir, TLS_RELOAD_STATE: state, TLS_RELOAD_INTERVAL: '1', PGPORT: String(engine.port) },
+      // The pod's uid (999 = postgres): the socket admits the superuser by peer only, for that user.
+      ...(identity ?? {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    loop.stdout.on('data', (chunk) => output.push(String(chunk)));
+    loop.stderr.on('data', (chunk) => output.push(String(chunk)));
+    const served = async (fingerprint: string) => {
+      for (let attempt = 0; attempt < 50 && (await servedCertificate(engine.port, certificates.ca)) !== fingerprint; attempt++) await sleep(200);
+      return servedCertificate(engine.port, certificates.ca);
+    };
+    try {
+      // Its first turn reloads: a renewal before the loop started is picked up too.
+      expect(await served(renewedFingerprint), output.join('')).toBe(renewedFingerprint);
+      expect((await before.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      // A key that does not belong to the certificate: the reload keeps the last good pair in use.
+      const again = makeCertificates(work, ['x'], []);
+      projectCertificate(tlsDir, { crt: renewed.crt, key: again.key });
+      for (let attempt = 0; attempt < 50 && !/SSL configuration was not reloaded/.test(engine.serverLog()); attempt++) await sleep(200);
+      expect(engine.serverLog()).toMatch(/SSL configuration was not reloaded/);
+      expect(await servedCertificate(engine.port, certificates.ca)).toBe(renewedFingerprint);
+      // The next renewal is served again, and the loop says so.
+      const next = makeCertificates(work, findObject(objects, 'Certificate', 'postgres').spec.dnsNames, ['127.0.0.1']);
+      projectCertificate(tlsDir, next);
+      const nextFingerprint = new crypto.X509Certificate(next.crt).fingerprint256;
+      expect(await served(nextFingerprint), output.join('')).toBe(nextFingerprint);
+      expect(output.join('')).toMatch(/the certificate in .* changed: PostgreSQL reloaded it/);
+      const client = await connect(tlsClient('learnflow', secrets['learnflow-postgres-app'].password));
+      expect((await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows).toEqual([{ ssl: true }]);
+      // Its heartbeat is what the probes read.
+      expect(spawnSync('/bin/bash', ['-c', sidecar.livenessProbe.exec.command[2]], { env: { TLS_RELOAD_STATE: state } }).status).toBe(0);
+    } finally {
+      loop.kill('SIGTERM');
+    }
+    // SIGTERM ends it at once (bash as PID 1 would otherwise ignore it).
+    expect(await new Promise((resolve) => loop.once('exit', (code, signal) => resolve(code ?? signal)))).toBe(0);
+  }, 120_000);
 });

@@ -158,12 +158,21 @@ export function kafkaContainer(item: DistObject): Record<string, any> {
 /** PostgreSQL servers: StatefulSets running an image named postgres. */
 export function postgresStatefulSets(dist: Dist): DistObject[] {
   return objectsOfKind(dist, 'StatefulSet').filter((item) =>
-    (item.object.spec?.template?.spec?.containers ?? []).some((container: Record<string, any>) => isPostgresImage(container.image)),
+    (item.object.spec?.template?.spec?.containers ?? []).some((container: Record<string, any>) => isPostgresServer(container)),
   );
 }
 
-export function isPostgresImage(image: unknown): boolean {
+function isPostgresImage(image: unknown): boolean {
   return typeof image === 'string' && /(^|\/)postgres(:|@|$)/.test(image);
+}
+
+/**
+ * A container that runs the PostgreSQL server: the postgres image with its own entrypoint (which starts
+ * the server for the arguments `postgres ...`, or none). One that replaces the command with a script (the
+ * server pod's tls-reload sidecar, a Job) only uses the image's client programs.
+ */
+export function isPostgresServer(container: Record<string, any> | undefined): boolean {
+  return isPostgresImage(container?.image) && container?.command === undefined && [undefined, 'postgres'].includes(container?.args?.[0]);
 }
 
 export function isKafkaImage(image: unknown): boolean {

@@ -135,6 +135,8 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
     this.tls = new PostgresTls(this, 'Tls', {
       config,
       namespace,
+      socket: writable.mounts.find((mount) => mount.name === 'run')!,
+      scratch: writable.mounts.find((mount) => mount.name === 'tmp')!,
       dnsNames: [
         this.host,
         `${this.serviceName}.${namespace}.svc`,
@@ -209,6 +211,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
                   ...(backup?.mounts ?? []),
                 ],
               },
+              ...this.tls.sidecars,
             ],
             volumes: [
               {

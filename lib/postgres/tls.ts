@@ -9,10 +9,15 @@ import { Issuer } from '../../imports/cert-manager-issuer-cert-manager.io';
 import type { PostgresConfig } from '../config/schema';
 import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
+import { resourceRequirements, restrictedContainerSecurityContext, writableVolumes } from '../platform/pod-security';
+import { readProjectFile } from '../platform/project-files';
 import type { ServerSettings } from './server-settings';
 
 /** Where the server's certificate Secret is mounted in the server container. */
 export const TLS_MOUNT = '/etc/learnflow/postgres-tls';
+
+/** How often the tls-reload sidecar compares the mounted certificate with the one the server loaded. */
+export const TLS_RELOAD_INTERVAL_SECONDS = 60;
 
 /** Where clients (the services, the Dapr sidecars) mount the CA Secret of the apps namespace. */
 export const CLIENT_CA_MOUNT = '/etc/learnflow/postgres-ca';
@@ -23,6 +28,10 @@ export interface PostgresTlsProps {
   readonly namespace: string;
   /** The names the server answers to: the certificate's DNS names, which verify-full checks. */
   readonly dnsNames: readonly string[];
+  /** The server's Unix socket directory, as a volume the sidecar mounts too. */
+  readonly socket: k8s.VolumeMount;
+  /** The server's scratch directory (an emptyDir the server container accounts for), where the sidecar keeps its heartbeat. */
+  readonly scratch: k8s.VolumeMount;
 }
 
 /**
@@ -35,6 +44,8 @@ export class PostgresTls extends Construct {
   public readonly settings: ServerSettings;
   public readonly volumes: k8s.Volume[];
   public readonly mounts: k8s.VolumeMount[];
+  /** The tls-reload sidecar and its volumes: the server re-reads a renewed certificate only on a reload. */
+  public readonly sidecars: k8s.Container[];
   /** The Secret holding tls.crt, tls.key and ca.crt in the postgres namespace, when TLS is on. */
   public readonly secretName?: string;
   /** Who writes that Secret. */
@@ -49,6 +60,7 @@ export class PostgresTls extends Construct {
       this.settings = [];
       this.volumes = [];
       this.mounts = [];
+      this.sidecars = [];
       return;
     }
     this.secretName = tls.secretName;
@@ -68,6 +80,36 @@ export class PostgresTls extends Construct {
       { name: 'tls', secret: { secretName: tls.secretName, defaultMode: 0o440, items: ['tls.crt', 'tls.key'].map((key) => ({ key, path: key })) } },
     ];
     this.mounts = [{ name: 'tls', mountPath: TLS_MOUNT, readOnly: true }];
+    // Its logs only: the volumes it writes to are the server container's, which accounts for them.
+    const writable = writableVolumes([]);
+    this.sidecars = [
+      {
+        name: 'tls-reload',
+        image: config.image,
+        imagePullPolicy: 'IfNotPresent',
+        command: ['/bin/bash', '-c', readProjectFile('lib/postgres/tls-reload.sh')],
+        env: [
+          { name: 'TLS_DIR', value: TLS_MOUNT },
+          { name: 'TLS_RELOAD_INTERVAL', value: String(TLS_RELOAD_INTERVAL_SECONDS) },
+          { name: 'TLS_RELOAD_SOCKET', value: props.socket.mountPath },
+          { name: 'TLS_RELOAD_STATE', value: props.scratch.mountPath },
+        ],
+        resources: resourceRequirements({ requests: { cpu: '5m', memory: '32Mi' }, limits: { cpu: '100m', memory: '32Mi' } }, writable),
+        securityContext: restrictedContainerSecurityContext(),
+        // Ready once its loop has gone round; alive while it keeps going round (a psql that never returns).
+        readinessProbe: { exec: { command: ['/bin/bash', '-c', '[[ -s $TLS_RELOAD_STATE/tls-reload.alive ]]'] }, periodSeconds: 10, timeoutSeconds: 5 },
+        livenessProbe: {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansions.
+          exec: { command: ['/bin/bash', '-c', `read -r beat <"$TLS_RELOAD_STATE/tls-reload.alive" && ((\${EPOCHREALTIME%.*} - \${beat%.*} < ${3 * TLS_RELOAD_INTERVAL_SECONDS}))`] },
+          periodSeconds: 30,
+          timeoutSeconds: 5,
+          failureThreshold: 3,
+        },
+        // Connecting to the socket needs no write access to its directory's mount (unix_find_bsd checks the
+        // socket file's permission bits, not the mount's read-only flag).
+        volumeMounts: [...this.mounts, { ...props.socket, readOnly: true }, props.scratch],
+      },
+    ];
   }
 
   /** The server Certificate, signed by the configured issuer or by a self-signed CA of the postgres namespace. */

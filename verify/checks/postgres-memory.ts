@@ -3,7 +3,7 @@ import { formatBytes, quantityValue } from '../../lib/config/quantity';
 import type { StaticContext } from '../context';
 import { type Check, type CheckResult, fail, formatRef, pass, refOf, skip } from '../model';
 import { commandLineSettingSources, memorySettingBytes } from '../postgres-settings';
-import { isPostgresImage, podTemplates } from '../workloads';
+import { isPostgresServer, podTemplates } from '../workloads';
 
 const MiB = 2 ** 20;
 
@@ -24,7 +24,7 @@ export const postgresMemoryPlan: Check<StaticContext> = {
     const results: CheckResult[] = [];
     for (const template of podTemplates(dist).filter((t) => t.longRunning)) {
       for (const [index, container] of ((template.spec.containers ?? []) as Record<string, any>[]).entries()) {
-        if (!isPostgresImage(container?.image)) continue;
+        if (!isPostgresServer(container)) continue;
         const ref = refOf(template.owner);
         const at = `${formatRef(ref)} (${template.owner.file}) containers[${index}] (${container.name})`;
         const settings = commandLineSettingSources(container);

@@ -2,7 +2,7 @@ import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, type ObjectRef, pass, refOf, skip } from '../model';
 import { commandLineSettings } from '../postgres-settings';
-import { allContainers, envValue, isPostgresImage, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, type PodTemplate, podTemplates, replicasOf, selects, statefulSetOrdinal } from '../workloads';
+import { allContainers, envValue, isPostgresServer, kafkaContainer, kafkaStatefulSets, namespaceOf, objectsOfKind, parseClusterHost, type PodTemplate, podTemplates, replicasOf, selects, statefulSetOrdinal } from '../workloads';
 import { daprComponents } from './references';
 
 /** A server's pods and the container ports its clients must reach, with a word on what they are. */
@@ -157,7 +157,7 @@ function postgresServers(dist: Dist): Server[] {
     .filter((template) => template.longRunning)
     .flatMap((template) =>
       ((template.spec.containers ?? []) as Record<string, any>[])
-        .filter((container) => isPostgresImage(container?.image))
+        .filter((container) => isPostgresServer(container))
         .map((container) => {
           const port = Number(commandLineSettings(container).get('port') ?? envValue(container, 'PGPORT') ?? 5432);
           return { template, container, clientPorts: new Set([port]), describe: `the port PostgreSQL listens on (${port})` };

