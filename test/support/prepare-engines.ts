@@ -102,16 +102,12 @@ export async function prepareEngines(log: (line: string) => void = (line) => con
     }
   };
   try {
-    const [jars, builds] = partition(preparations(), (p) => p.name.startsWith('kafka-') || p.name.startsWith('postgres-'));
-    // Downloads overlap the builds; the Go builds run one after the other (each uses every core).
-    await Promise.all([Promise.all(jars.map(attempt)), builds.reduce((previous, build) => previous.then(() => attempt(build)), Promise.resolve())]);
+    // All at once: each Go build spends minutes downloading modules and linking, which leave the cores to the
+    // others' compiling; the downloads overlap everything.
+    await Promise.all(preparations().map(attempt));
   } finally {
     clearInterval(heartbeat);
   }
   log(`${prefix('all')} ${Object.keys(failures).length === 0 ? 'ready' : `not ready: ${Object.keys(failures).join(', ')}`}`);
   return failures;
-}
-
-function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
-  return [items.filter(test), items.filter((item) => !test(item))];
 }
