@@ -154,6 +154,23 @@ export function chooseBackup(backups: readonly Backup[], target: RestoreTarget, 
 }
 
 /**
+ * A bash script for the server's container (its user, its PGDATA): puts the running server's timeline history
+ * file into the archive with the live server's own archive_command. A restore promotes with archive_mode=off
+ * (recoverySettings), so PostgreSQL never marks that file for archiving (xlog.c writeTimeLineHistory notifies
+ * the archiver only when archiving is active; measured on 16.14: the new timeline's segments reach the archive
+ * after the switch-over, its history file does not). Without it a later restore from an older backup does not
+ * follow the new timeline, and the next promotion may pick the same timeline number again.
+ */
+export function archiveHistoryScript(live: any): string {
+  const server = live.spec.template.spec.containers.find((c: any) => c.name === 'postgres');
+  const setting = (server?.args ?? []).find((arg: string) => arg.startsWith('archive_command='));
+  if (!setting) throw new RestoreInputError(`statefulset/${live.metadata.name} sets no archive_command: backups are off (postgres.backup.enabled)`);
+  // archive_command runs in the data directory, with %p the file's path from there and %f its name.
+  const archive = setting.slice('archive_command='.length).replace('%p', '"pg_wal/$h"').replace('%f', '"$h"');
+  return `cd "$PGDATA" && h=$(printf %08X.history "$(psql -U postgres -Atc "SELECT timeline_id FROM pg_control_checkpoint()")") && ${archive} && echo "archived $h"`;
+}
+
+/**
  * The switch-over as shell lines for kubectl (`npm run restore` prints them, README "Restore" shows them,
  * test/restore-control-plane.test.ts runs them as printed): the live StatefulSet, with its own settings
  * (archiving on), restarts on the restored volume; both old volumes are kept. `restored` may be a name
@@ -202,7 +219,9 @@ export function switchOverScript(live: any, restored: string, kubectl = 'kubectl
     `# 5. Start the live server on the restored data, archiving on: the outage ends when it is Ready.`,
     `${k} scale statefulset ${liveName} --replicas=1`,
     `${k} rollout status statefulset/${liveName} --timeout=600s`,
-    '# 6. A base backup of the new timeline at once (the restore archived nothing while it ran beside).',
+    '# 6. The new timeline into the archive: its history file (the restore archived nothing while it ran beside),',
+    '#    then a base backup of it at once.',
+    `${k} exec ${liveName}-0 -c postgres -- bash -c '${archiveHistoryScript(live)}'`,
     `${k} create job --from=cronjob/${liveName}-basebackup ${liveName}-basebackup-after-${restored.replace(`${liveName}-`, '')}`,
     'echo "the old live data stays on $LIVE_PV (Released) until you delete that volume"',
   ].join('\n');

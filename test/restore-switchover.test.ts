@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
+import { archiveHistoryScript } from '../scripts/restore-plan';
 import { writeDaprResources } from './harness/dapr-components/resources';
 import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
 import { BackupDrill, sleep } from './harness/postgres/backup-drill';
@@ -205,6 +207,16 @@ describe.skipIf(!engineReady)('the restore switch-over on PostgreSQL 16, with Da
     await drill.archivedUpToNow(engine, mounts);
     const [{ segment }] = await engine.query<{ segment: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS segment');
     expect(segment.slice(0, 8)).not.toBe('00000001');
-    expect(fs.readdirSync(`${mounts.backup}/wal`).some((name) => name.startsWith(segment.slice(0, 8)))).toBe(true);
+    const timeline = segment.slice(0, 8);
+    const archive = () => fs.readdirSync(path.join(mounts.backup, 'wal'));
+    expect(archive().some((name) => name.startsWith(timeline))).toBe(true);
+    // ...but not its history file: the restore promoted with archiving off, so PostgreSQL never marked it.
+    // The switch-over's step 6 archives it with the live server's own archive_command.
+    expect(archive()).not.toContain(`${timeline}.history`);
+    const history = await drill.runInServerContainer(archiveHistoryScript(drill.statefulSet), engine, mounts, restored.dataDir!);
+    expect(history.exitCode, history.stderr).toBe(0);
+    expect(history.stdout.trim()).toBe(`archived ${timeline}.history`);
+    expect(archive()).toContain(`${timeline}.history`);
+    expect(fs.readFileSync(path.join(mounts.backup, 'wal', `${timeline}.history`), 'utf8')).toMatch(/^1\t[0-9A-F]+\/[0-9A-F]+\t/);
   }, 300_000);
 });

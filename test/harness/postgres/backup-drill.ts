@@ -97,6 +97,16 @@ export class BackupDrill {
     return runAsPodUser(command, { env: { PATH: `${this.toolsBin}:${process.env.PATH}`, LANG: 'C.UTF-8' }, cwd: '/' });
   }
 
+  /**
+   * A bash script of the server's container, as `kubectl exec` runs it: the pod's user, its PGDATA (`dataDir`),
+   * its mount paths. The one seam: psql reaches `engine` over TCP (PGHOST, PGPORT, PGPASSWORD) where the pod
+   * uses its local socket.
+   */
+  runInServerContainer(script: string, engine: PostgresEngine, mounts: Mounts, dataDir: string): Promise<JobResult> {
+    const env = { PGDATA: dataDir, PGHOST: '127.0.0.1', PGPORT: String(engine.port), PGPASSWORD: this.superuser.password };
+    return runAsPodUser(['/bin/bash', '-c', relocate(script, mounts)], { env: { PATH: `${this.toolsBin}:${process.env.PATH}`, LANG: 'C.UTF-8', ...env }, cwd: '/' });
+  }
+
   /** The StatefulSet's PostgreSQL, started with its own `-c` settings on a fresh cluster, migrated. */
   async startPrimary(mounts: Mounts): Promise<PostgresEngine> {
     const server = this.statefulSet.spec.template.spec.containers[0];
