@@ -454,7 +454,7 @@ type operation struct {
 
 // stateLoad keeps one initialized store, as a running daprd does, and saves then reads back a new key
 // every 50 ms until `stop` (stdin) reaches EOF. A failed operation is recorded and the loop goes on: the
-// store must recover by itself, with no new Init. Each operation has 2 s, the way a caller would bound it.
+// store must recover by itself, with no new Init. Each operation has 5 s, the way a caller would bound it (a busy machine must not fail one).
 func stateLoad(ctx context.Context, store state.Store, prefix string, stop io.Reader) map[string]any {
 	stopped := make(chan struct{})
 	go func() {
@@ -472,7 +472,7 @@ func stateLoad(ctx context.Context, store state.Store, prefix string, stop io.Re
 		}
 		op := operation{Key: fmt.Sprintf("%s-%d", prefix, i), StartMs: time.Now().UnixMilli()}
 		value := []byte(fmt.Sprintf(`{"i":%d}`, i))
-		opCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		opCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := store.Set(opCtx, &state.SetRequest{Key: op.Key, Value: value})
 		if err == nil {
 			var response *state.GetResponse
