@@ -152,3 +152,77 @@ export function chooseBackup(backups: readonly Backup[], target: RestoreTarget, 
   }
   return usable[usable.length - 1];
 }
+
+/**
+ * A bash script for the server's container (its user, its PGDATA): puts the running server's timeline history
+ * file into the archive with the live server's own archive_command. A restore promotes with archive_mode=off
+ * (recoverySettings), so PostgreSQL never marks that file for archiving (xlog.c writeTimeLineHistory notifies
+ * the archiver only when archiving is active; measured on 16.14: the new timeline's segments reach the archive
+ * after the switch-over, its history file does not). Without it a later restore from an older backup does not
+ * follow the new timeline, and the next promotion may pick the same timeline number again.
+ */
+export function archiveHistoryScript(live: any): string {
+  const server = live.spec.template.spec.containers.find((c: any) => c.name === 'postgres');
+  const setting = (server?.args ?? []).find((arg: string) => arg.startsWith('archive_command='));
+  if (!setting) throw new RestoreInputError(`statefulset/${live.metadata.name} sets no archive_command: backups are off (postgres.backup.enabled)`);
+  // archive_command runs in the data directory, with %p the file's path from there and %f its name.
+  const archive = setting.slice('archive_command='.length).replace('%p', '"pg_wal/$h"').replace('%f', '"$h"');
+  return `cd "$PGDATA" && h=$(printf %08X.history "$(psql -U postgres -Atc "SELECT timeline_id FROM pg_control_checkpoint()")") && ${archive} && echo "archived $h"`;
+}
+
+/**
+ * The switch-over as shell lines for kubectl (`npm run restore` prints them, README "Restore" shows them,
+ * test/restore-control-plane.test.ts runs them as printed): the live StatefulSet, with its own settings
+ * (archiving on), restarts on the restored volume; both old volumes are kept. `restored` may be a name
+ * or a shell expression (`postgres-restore-$STAMP`): it never appears inside single quotes.
+ */
+export function switchOverScript(live: any, restored: string, kubectl = 'kubectl'): string {
+  const liveName: string = live.metadata.name;
+  const namespace: string = live.metadata.namespace;
+  const templates: any[] = live.spec.volumeClaimTemplates ?? [];
+  if (templates.length !== 1) throw new RestoreInputError(`statefulset/${liveName} has ${templates.length} volume claim templates; the switch-over handles exactly one (the data volume)`);
+  const [template] = templates;
+  const liveClaim = `${template.metadata.name}-${liveName}-0`;
+  const restoredClaim = `${template.metadata.name}-${restored}-0`;
+  // The claim the StatefulSet controller would make for pod 0 (the template's labels and the selector's,
+  // pkg/controller/statefulset/stateful_set_utils.go getPersistentVolumeClaims), bound by name to the restored volume.
+  const claim = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: liveClaim, namespace, labels: { ...(template.metadata.labels ?? {}), ...live.spec.selector.matchLabels } },
+    spec: { ...template.spec, volumeName: '%s' },
+  };
+  const k = `${kubectl} -n ${namespace}`;
+  const retain = `-p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`;
+  return [
+    `# Switch-over of statefulset/${liveName} onto the data of ${restored}. Pause Argo CD or Flux auto-sync of`,
+    `# ${liveName} first: a sync would scale it back up in the middle. Paste the lines in order, or run them with bash -eu.`,
+    '# 1. Keep both volumes, whatever happens to their claims below.',
+    `LIVE_PV=$(${k} get pvc ${liveClaim} -o jsonpath='{.spec.volumeName}')`,
+    `RESTORED_PV=$(${k} get pvc ${restoredClaim} -o jsonpath='{.spec.volumeName}')`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${LIVE_PV:?...} is for the shell: it stops when kubectl found no volume.
+    'echo "live data: ${LIVE_PV:?is not set}, restored data: ${RESTORED_PV:?is not set}"',
+    `${kubectl} patch pv "$LIVE_PV" ${retain}`,
+    `${kubectl} patch pv "$RESTORED_PV" ${retain}`,
+    '# 2. Stop both servers: the write outage begins.',
+    `${k} scale statefulset ${restored} --replicas=0`,
+    `${k} scale statefulset ${liveName} --replicas=0`,
+    `${k} wait --for=delete pod/${liveName}-0 pod/${restored}-0 --timeout=300s`,
+    '# 3. Remove the restore StatefulSet and both claims: the volumes stay, Released.',
+    `${k} delete statefulset ${restored}`,
+    `${k} delete pvc ${restoredClaim} ${liveClaim}`,
+    `# 4. Reserve the restored volume for ${liveClaim} (a claimRef without uid: no other claim can take it),`,
+    '#    then create that claim on it.',
+    `${kubectl} patch pv "$RESTORED_PV" -p '{"spec":{"claimRef":{"namespace":"${namespace}","name":"${liveClaim}","uid":null,"resourceVersion":null}}}'`,
+    `printf '${JSON.stringify(claim).replaceAll('%', '%%').replace('%%s', '%s')}\\n' "$RESTORED_PV" | ${k} create -f -`,
+    `${k} wait --for=jsonpath='{.status.phase}'=Bound pvc/${liveClaim} --timeout=120s`,
+    `# 5. Start the live server on the restored data, archiving on: the outage ends when it is Ready.`,
+    `${k} scale statefulset ${liveName} --replicas=1`,
+    `${k} rollout status statefulset/${liveName} --timeout=600s`,
+    '# 6. The new timeline into the archive: its history file (the restore archived nothing while it ran beside),',
+    '#    then a base backup of it at once.',
+    `${k} exec ${liveName}-0 -c postgres -- bash -c '${archiveHistoryScript(live)}'`,
+    `${k} create job --from=cronjob/${liveName}-basebackup ${liveName}-basebackup-after-${restored.replace(`${liveName}-`, '')}`,
+    'echo "the old live data stays on $LIVE_PV (Released) until you delete that volume"',
+  ].join('\n');
+}

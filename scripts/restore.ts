@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../lib/config/load';
 import { postgresObjectNames } from '../lib/config/object-names';
 import { BACKUP_MOUNT } from '../lib/postgres/backup-layout';
 import { GET_TIMEOUT_MS, Kubectl, REQUEST_TIMEOUT } from './kubectl';
-import { type Backup, chooseBackup, parseRestoreTarget, RestoreInputError, restorePlan, restoreStamp, targetSetting } from './restore-plan';
+import { type Backup, chooseBackup, parseRestoreTarget, RestoreInputError, restorePlan, restoreStamp, switchOverScript, targetSetting } from './restore-plan';
 
 // Exit codes: 0 the restore StatefulSet was created (or --dry-run planned it); 1 kubectl or the cluster
 // failed; 2 invalid arguments, configuration or target (not a time, in the future, before the oldest
@@ -50,27 +50,16 @@ function listBackups(kubectl: Kubectl, namespace: string, pod: string): { backup
   return { backups };
 }
 
-function switchOverSteps(namespace: string, live: string, restored: string, claim: string): string {
+function watchSteps(namespace: string, restored: string): string {
   const k = `kubectl -n ${namespace}`;
   return [
     'The restore runs beside the live server; nothing of the live one has changed. Watch it:',
     `  ${k} logs ${restored}-0 -c restore-data            # the backup chosen and verified`,
     `  ${k} logs -f ${restored}-0 -c postgres            # "recovery stopping before ..." then "database system is ready"`,
     `  ${k} exec ${restored}-0 -c postgres -- psql -U postgres -Atc 'SELECT pg_is_in_recovery()'   # f: promoted`,
-    'Check the data, then switch over (the services reconnect to the same Service; plan a short write outage):',
-    `  1. ${k} get pvc data-${live}-0 ${claim} -o custom-columns=NAME:.metadata.name,PV:.spec.volumeName`,
-    '     kubectl patch pv <each PV> -p \'{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}\'   # no volume is deleted below',
-    `  2. ${k} scale statefulset ${restored} --replicas=0 && ${k} scale statefulset ${live} --replicas=0`,
-    `     ${k} wait --for=delete pod/${live}-0 pod/${restored}-0 --timeout=300s`,
-    `  3. ${k} delete statefulset ${restored} && ${k} delete pvc ${claim} data-${live}-0   # the PVs stay (Retain)`,
-    `  4. kubectl patch pv <restored PV> --type=json -p '[{"op":"remove","path":"/spec/claimRef"}]'`,
-    `     ${k} apply -f - <<EOF   # data-${live}-0, bound to the restored PV by name`,
-    `     {"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data-${live}-0","namespace":"${namespace}"},`,
-    '      "spec":{"accessModes":["ReadWriteOnce"],"volumeName":"<restored PV>","resources":{"requests":{"storage":"<its size>"}}}}',
-    '     EOF',
-    `  5. ${k} scale statefulset ${live} --replicas=1 && ${k} rollout status statefulset/${live}`,
-    `  6. ${k} create job --from=cronjob/${live}-basebackup ${live}-basebackup-after-restore   # a base backup of the new timeline at once`,
-    'The old data stays on its PV (Released) until you delete it. README, "Restore", explains each step.',
+    'Check the data with psql in that pod. Then switch over (README, "Restore", explains each step; the services and',
+    "Dapr's state store reconnect by themselves after a write outage of a few seconds plus the pod's start):",
+    '',
   ].join('\n');
 }
 
@@ -92,6 +81,7 @@ function main(): number {
     const got = kubectl.json<any>(['get', 'statefulset', liveName, '-n', namespace, REQUEST_TIMEOUT], GET_TIMEOUT_MS);
     if (!got.value) throw new ClusterError(`reading statefulset/${liveName} in ${namespace}: ${got.reason}`);
     const plan = restorePlan({ live: got.value, target, from: options.from, stamp: restoreStamp(now) });
+    const switchOver = switchOverScript(got.value, plan.name, options.context ? `kubectl --context ${options.context}` : 'kubectl');
 
     const listed = listBackups(kubectl, namespace, `${liveName}-0`);
     let source: string;
@@ -114,7 +104,8 @@ function main(): number {
     const created = kubectl.run(['create', '-f', '-', REQUEST_TIMEOUT], GET_TIMEOUT_MS, JSON.stringify(plan.statefulSet));
     if (!created.ok) throw new ClusterError(`creating statefulset/${plan.name}: ${created.reason}`);
     console.log(`created statefulset/${plan.name}\n`);
-    console.log(switchOverSteps(namespace, liveName, plan.name, plan.claimName));
+    console.log(watchSteps(namespace, plan.name));
+    console.log(switchOver);
     return 0;
   } catch (error) {
     if (error instanceof RestoreInputError || error instanceof ConfigError) {

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
+import { writeDaprResources } from './harness/dapr-components/resources';
 import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
@@ -48,30 +47,15 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   let cluster: KafkaTestCluster;
   let engine: PostgresEngine;
   let components: K8sObject[];
-  let secretsFile: string;
+  /** The Secrets the Components reference, as the file secret store serves them. */
+  let secretStore: SecretStore;
   const workDirs: string[] = [];
 
   /** A resources directory: the given Components, and the file secret store their auth.secretStore names. */
   function resourcesDir(objects: readonly K8sObject[]): string {
     const dir = tempDir('dapr-resources');
     workDirs.push(dir);
-    const storeNames = new Set(objects.map((o) => o.auth?.secretStore).filter(Boolean));
-    const fileStores = [...storeNames].map((name) => ({
-      apiVersion: 'dapr.io/v1alpha1',
-      kind: 'Component',
-      metadata: { name, namespace: stack.dapr.namespace },
-      spec: {
-        type: 'secretstores.local.file',
-        version: 'v1',
-        // multiValued: a secret name maps to its keys, as a Kubernetes Secret does.
-        metadata: [
-          { name: 'secretsFile', value: secretsFile },
-          { name: 'multiValued', value: 'true' },
-        ],
-      },
-    }));
-    fs.writeFileSync(path.join(dir, 'components.yaml'), [...objects, ...fileStores].map((o) => yaml.dump(o)).join('---\n'));
-    return dir;
+    return writeDaprResources(dir, objects, secretStore);
   }
 
   /** dist/'s Components with `edit` applied to a copy of one of them. */
@@ -160,14 +144,10 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
     // The secret store holds the Secrets the Components reference, with the database address rewritten.
     const referenced = new Set(components.flatMap((c) => metadataOf(c).flatMap((item) => item.secretKeyRef?.name ?? [])));
     const toLoopback = (value: string) => value.replace(/\bhost=\S+/, 'host=127.0.0.1').replace(/\bport=\d+/, `port=${engine.port}`);
-    const fileContent = Object.fromEntries(
+    secretStore = Object.fromEntries(
       [...referenced].map((name) => [name, Object.fromEntries(Object.entries(secrets[name]).map(([key, value]) => [key, toLoopback(value)]))]),
     );
-    expect(fileContent[contract.dapr.name].connectionString).toContain(`port=${engine.port}`);
-    const secretsDir = tempDir('dapr-secrets');
-    workDirs.push(secretsDir);
-    secretsFile = path.join(secretsDir, 'secrets.json');
-    fs.writeFileSync(secretsFile, JSON.stringify(fileContent), { mode: 0o600 });
+    expect(secretStore[contract.dapr.name].connectionString).toContain(`port=${engine.port}`);
   }, 1_200_000);
 
   afterAll(async () => {

@@ -3,20 +3,24 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
-import { type ProcessResult, runProcess } from './harness/processes';
+import { type ProcessResult, runProcess, sleep } from './harness/processes';
 import { requireEngine } from './support/engines';
 import { ROOT, runSynthCli, tempDir } from './support/synth';
 
 // `npm run restore` against a real kube-apiserver, controllers and scheduler (kwok plays the kubelet): the
 // plan is created beside the live server, Pod Security admits its pod, the StatefulSet controller makes its
-// own claim, and the live StatefulSet, its claim and its Service stay exactly as they were. That the plan's
-// init container and settings really restore is proven on PostgreSQL 16 (test/postgres-backup.test.ts).
+// own claim, and the live StatefulSet, its claim and its Service stay exactly as they were. Then the
+// switch-over lines the command printed run as printed (bash -eu): the live StatefulSet's pod comes back on
+// the restored volume, the old volume is kept. That the plan's init container and settings really restore,
+// and that clients ride through the switch, is proven on PostgreSQL 16 (test/postgres-backup.test.ts).
 const SUITE = 'npm run restore on the control plane';
 const built = locateBuild(CONTROL_PLANE);
 
 describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real control plane with simulated nodes', () => {
   let plane: ControlPlane;
   let configFile: string;
+  /** What the successful `npm run restore` printed: the switch-over lines come last. */
+  let printed: string | undefined;
   const restore = (args: readonly string[]): Promise<ProcessResult> =>
     runProcess(process.execPath, [path.join(ROOT, 'build', 'scripts', 'restore.js'), '--config', configFile, ...args], plane.env, 120_000);
   const restoreStatefulSets = async () =>
@@ -36,7 +40,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     const synth = runSynthCli(['--config', configFile, '--out', dist, '--quiet']);
     if (synth.status !== 0) throw new Error(synth.stderr);
     plane = await ControlPlane.start({ nodes: 1 });
-    for (const file of ['00-namespaces.yaml', '03-network-policies-postgres.yaml', '20-postgres.yaml']) {
+    for (const file of ['00-namespaces.yaml', '03-network-policies-postgres.yaml', '20-postgres.yaml', '23-postgres-backup.yaml']) {
       await plane.kubectlOk(['apply', '--server-side', '-f', path.join(dist, file)]);
     }
     await plane.kubectlOk(['rollout', 'status', 'statefulset/postgres', '-n', 'postgres', '--timeout=120s'], { timeoutMs: 130_000 });
@@ -69,6 +73,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     const target = new Date(Date.now() - 60_000).toISOString();
     const result = await restore(['--to', target]);
     expect(result.exitCode, result.output).toBe(0);
+    printed = result.stdout;
     // kwok runs no container, so the backups cannot be listed through the live pod: the init container will choose.
     expect(result.stdout).toContain('chosen by the init container');
     expect(result.stdout).toContain('kubectl -n postgres scale statefulset postgres --replicas=0');
@@ -88,5 +93,64 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     const endpoints = await plane.getJson(['endpoints', 'postgres', '-n', 'postgres']);
     expect(endpoints.subsets.flatMap((s: any) => s.addresses.map((a: any) => a.targetRef.name))).toEqual(['postgres-0']);
     expect(await liveState()).toEqual(before);
-  });
+    // Its waits (the rollout, 120 s) are longer than the default 60 s: under a load average of 30 they took more.
+  }, 180_000);
+
+  it('the printed switch-over, run as printed: the live pod claims the restored volume, the old one is kept, a base backup starts', async () => {
+    expect(printed, 'the restore of the previous test printed nothing').toBeDefined();
+    const script = printed!.slice(printed!.indexOf('# Switch-over of statefulset/postgres'));
+    const [restoreSet] = await restoreStatefulSets();
+    const stamp = restoreSet.metadata.name.replace('postgres-restore-', '');
+    const oldClaim = await plane.getJson(['pvc', 'data-postgres-0', '-n', 'postgres']);
+    const restoredClaim = await plane.getJson(['pvc', `data-${restoreSet.metadata.name}-0`, '-n', 'postgres']);
+    const [oldPv, restoredPv] = [oldClaim.spec.volumeName, restoredClaim.spec.volumeName];
+    const liveSpec = (await plane.getJson(['statefulset', 'postgres', '-n', 'postgres'])).spec;
+    // A dynamic provisioner's volumes default to Delete: the script's first step must keep both.
+    for (const pv of [oldPv, restoredPv]) await plane.kubectlOk(['patch', 'pv', pv, '-p', '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}']);
+
+    // The one line a kwok node cannot run: an exec into the server's container (no container runs here). What it
+    // does, archiving the new timeline's history file, runs on PostgreSQL 16 in test/restore-switchover.test.ts.
+    const execs = script.split('\n').filter((line) => !line.startsWith('#') && line.includes(' exec '));
+    expect(execs).toEqual([expect.stringMatching(/^kubectl -n postgres exec postgres-0 -c postgres -- bash -c '.*archive-wal\.sh/)]);
+    const runnable = script.replace(execs[0], ': the exec runs no container on kwok');
+    const run = await runProcess('bash', ['-eu', '-o', 'pipefail', '-c', runnable], plane.env, 600_000);
+    expect(run.exitCode, `${runnable}\n---\n${run.output}`).toBe(0);
+
+    const claim = await plane.getJson(['pvc', 'data-postgres-0', '-n', 'postgres']);
+    expect(claim.metadata.uid).not.toBe(oldClaim.metadata.uid);
+    expect(claim.spec.volumeName).toBe(restoredPv);
+    expect(claim.status.phase).toBe('Bound');
+    // The labels the StatefulSet controller gives its own claims, so selectors and the verifier find it.
+    expect(claim.metadata.labels).toEqual(oldClaim.metadata.labels);
+    const pod = await plane.getJson(['pod', 'postgres-0', '-n', 'postgres']);
+    expect(pod.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe('data-postgres-0');
+    expect(pod.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    // The live server's own pod (archiving on, no restore init container), from an unchanged StatefulSet.
+    expect(pod.spec.initContainers ?? []).toEqual([]);
+    expect(pod.spec.containers[0].args).not.toContain('archive_mode=off');
+    expect((await plane.getJson(['statefulset', 'postgres', '-n', 'postgres'])).spec).toEqual(liveSpec);
+    const endpoints = await plane.getJson(['endpoints', 'postgres', '-n', 'postgres']);
+    expect(endpoints.subsets.flatMap((s: any) => s.addresses.map((a: any) => a.targetRef.name))).toEqual(['postgres-0']);
+
+    // The old data: kept (Retain), Released, still naming the claim it belonged to.
+    const old = await plane.getJson(['pv', oldPv]);
+    expect(old.spec.persistentVolumeReclaimPolicy).toBe('Retain');
+    expect(old.status.phase).toBe('Released');
+    expect(old.spec.claimRef).toMatchObject({ name: 'data-postgres-0', uid: oldClaim.metadata.uid });
+    const restored = await plane.getJson(['pv', restoredPv]);
+    expect(restored.spec.persistentVolumeReclaimPolicy).toBe('Retain');
+    expect(restored.spec.claimRef).toMatchObject({ name: 'data-postgres-0', uid: claim.metadata.uid });
+    expect(await restoreStatefulSets()).toEqual([]);
+    const leftover = await plane.kubectl(['get', 'pvc', restoredClaim.metadata.name, '-n', 'postgres']);
+    expect(leftover.stderr).toContain('NotFound');
+
+    // The base backup of the new timeline: its pod admitted by the namespace's restricted Pod Security.
+    const job = await plane.getJson(['job', `postgres-basebackup-after-restore-${stamp}`, '-n', 'postgres']);
+    expect(job.metadata.annotations['cronjob.kubernetes.io/instantiate']).toBe('manual');
+    const jobPods = async () => (await plane.getJson(['pods', '-n', 'postgres', '-l', `batch.kubernetes.io/job-name=${job.metadata.name}`])).items as any[];
+    for (let i = 0; i < 120 && (await jobPods()).length === 0; i++) await sleep(500);
+    expect((await jobPods()).map((p) => p.spec.containers[0].securityContext.runAsNonRoot)).toEqual([true]);
+    const namespace = await plane.getJson(['namespace', 'postgres']);
+    expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  }, 600_000);
 });

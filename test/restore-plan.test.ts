@@ -1,6 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseBackup, parseRestoreTarget, RestoreInputError, restorePlan, targetSetting } from '../scripts/restore-plan';
-import { findObject, synthObjects } from './support/synth';
+import { chooseBackup, parseRestoreTarget, RestoreInputError, restorePlan, switchOverScript, targetSetting } from '../scripts/restore-plan';
+import { findObject, ROOT, synthObjects } from './support/synth';
 
 // The choices `npm run restore` makes before it creates anything (the same rules restore-data.sh applies
 // on the volume, proven on PostgreSQL 16 in test/postgres-backup.test.ts).
@@ -45,5 +47,31 @@ describe('restore plan', () => {
   it('refuses a live StatefulSet without a backup volume (backups off)', () => {
     const live = findObject(synthObjects(), 'StatefulSet', 'postgres');
     expect(refused(() => restorePlan({ live, target: 'latest', stamp: '20261201120000' }))).toContain('backups are off');
+  });
+
+  describe('switch-over lines', () => {
+    const live = findObject(synthObjects({ override: { postgres: { backup: { enabled: true } } } }), 'StatefulSet', 'postgres');
+
+    it("are the README's runbook, word for word (one source: what npm run restore prints)", () => {
+      const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const indented = switchOverScript(live, 'postgres-restore-$STAMP')
+        .split('\n')
+        .map((line) => `   ${line}`)
+        .join('\n');
+      expect(readme).toContain(`   STAMP=20261201101500\n${indented}\n   \`\`\``);
+    });
+
+    it('run every kubectl in the context the restore was made in', () => {
+      const lines = switchOverScript(live, 'postgres-restore-20261201120000', 'kubectl --context prod').split('\n');
+      const kubectl = lines.filter((line) => !line.startsWith('#') && /\bkubectl\b/.test(line));
+      expect(kubectl.length).toBeGreaterThan(10);
+      expect(kubectl.filter((line) => (line.match(/kubectl --context prod /g) ?? []).length !== (line.match(/\bkubectl\b/g) ?? []).length)).toEqual([]);
+    });
+
+    it('refuse a StatefulSet with other than one claim template', () => {
+      const twoClaims = structuredClone(live);
+      twoClaims.spec.volumeClaimTemplates.push({ ...twoClaims.spec.volumeClaimTemplates[0], metadata: { name: 'wal' } });
+      expect(refused(() => switchOverScript(twoClaims, 'postgres-restore-20261201120000'))).toContain('has 2 volume claim templates');
+    });
   });
 });

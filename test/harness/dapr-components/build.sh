@@ -67,9 +67,10 @@ if ! CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags='-s -w' -o "$binary.part
     "does not serve a dependency" >&2
   exit 1
 fi
-# Renamed only when complete so an interrupted build is never mistaken for a cached binary; binaries of
-# earlier sources are removed (each is ~40 MB).
-find "$cache_dir" -mindepth 1 -maxdepth 1 -type f -name 'dapr-components-*' ! -name "$(basename "$binary").partial" -delete
+# Renamed only when complete so an interrupted build is never mistaken for a cached binary. Binaries of
+# other sources (~30 MB each) go once they are a week old: until then another branch's checkout on this
+# machine may still be running its own.
+find "$cache_dir" -mindepth 1 -maxdepth 1 -type f -name 'dapr-components-*' ! -name "$(basename "$binary").partial" -mtime +7 -delete
 mv "$binary.partial" "$binary"
 echo "dapr-components build: built in $((SECONDS - started)) s" >&2
 echo "$binary"

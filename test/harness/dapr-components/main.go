@@ -15,6 +15,9 @@
 //	state-save COMPONENT KEY VALUE
 //	state-get COMPONENT KEY
 //	state-delete COMPONENT KEY
+//	state-load COMPONENT KEY-PREFIX          One Init, then save and read back a new key every 50 ms until
+//	                                         stdin closes: each operation's times and outcome (a long-lived
+//	                                         store, as in a running sidecar, across a server switch-over)
 //
 // Exactly one JSON object goes to stdout ({"ok": true, ...} or {"ok": false, "stage", "error"}); the
 // components' logs go to stderr. Exit code 0 on success, 1 on failure, 2 on bad usage.
@@ -144,7 +147,7 @@ func run(ctx context.Context, resourcesPath, appID, namespace string, args []str
 	}
 	rt := &runtime{appID: appID, namespace: namespace, components: components, log: os.Stderr}
 	scenario, name, rest := args[0], args[1], args[2:]
-	arity := map[string]int{"init": 0, "publish-subscribe": 2, "state-save": 2, "state-get": 1, "state-delete": 1}
+	arity := map[string]int{"init": 0, "publish-subscribe": 2, "state-save": 2, "state-get": 1, "state-delete": 1, "state-load": 1}
 	if want, known := arity[scenario]; !known || len(rest) != want {
 		return nil, fail("usage", fmt.Errorf("scenario %q takes a component and %d more arguments", scenario, arity[scenario]))
 	}
@@ -409,6 +412,9 @@ func (rt *runtime) stateScenario(ctx context.Context, scenario, name string, arg
 	if !ok {
 		return nil, fail("usage", fmt.Errorf("component %q is not a state store", name))
 	}
+	if scenario == "state-load" {
+		return stateLoad(ctx, store, rt.appID+"||"+args[0], os.Stdin), nil
+	}
 	key := rt.appID + "||" + args[0]
 	result := map[string]any{"component": name, "key": key}
 
@@ -435,4 +441,59 @@ func (rt *runtime) stateScenario(ctx context.Context, scenario, name string, arg
 		}
 	}
 	return result, nil
+}
+
+// operation is one save-and-read-back of state-load: when it started and ended (Unix ms) and how it went.
+type operation struct {
+	Key     string `json:"key"`
+	StartMs int64  `json:"startMs"`
+	EndMs   int64  `json:"endMs"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+}
+
+// stateLoad keeps one initialized store, as a running daprd does, and saves then reads back a new key
+// every 50 ms until `stop` (stdin) reaches EOF. A failed operation is recorded and the loop goes on: the
+// store must recover by itself, with no new Init. Each operation has 5 s, the way a caller would bound it (a busy machine must not fail one).
+func stateLoad(ctx context.Context, store state.Store, prefix string, stop io.Reader) map[string]any {
+	stopped := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stop)
+		close(stopped)
+	}()
+	operations := []operation{}
+	for i := 0; ; i++ {
+		select {
+		case <-stopped:
+			return map[string]any{"operations": operations}
+		case <-ctx.Done():
+			return map[string]any{"operations": operations, "stoppedBy": ctx.Err().Error()}
+		case <-time.After(50 * time.Millisecond):
+		}
+		op := operation{Key: fmt.Sprintf("%s-%d", prefix, i), StartMs: time.Now().UnixMilli()}
+		value := []byte(fmt.Sprintf(`{"i":%d}`, i))
+		opCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := store.Set(opCtx, &state.SetRequest{Key: op.Key, Value: value})
+		if err == nil {
+			var response *state.GetResponse
+			response, err = store.Get(opCtx, &state.GetRequest{Key: op.Key})
+			if err == nil && (response == nil || !bytes.Equal(response.Data, value)) {
+				err = fmt.Errorf("read back %q after saving %q", responseData(response), value)
+			}
+		}
+		cancel()
+		op.EndMs = time.Now().UnixMilli()
+		op.OK = err == nil
+		if err != nil {
+			op.Error = err.Error()
+		}
+		operations = append(operations, op)
+	}
+}
+
+func responseData(response *state.GetResponse) []byte {
+	if response == nil {
+		return nil
+	}
+	return response.Data
 }

@@ -40,6 +40,8 @@ export interface Mounts {
 export interface Restored {
   readonly init: JobResult;
   readonly engine?: PostgresEngine;
+  /** The restored cluster's data directory (PGDATA under the new data volume). */
+  readonly dataDir?: string;
   /** The restored server's start until it promoted: WAL replay. */
   readonly replayMs?: number;
 }
@@ -93,6 +95,16 @@ export class BackupDrill {
   /** A command of a pod, run as the pod's user with the image's PATH (PostgreSQL 16's programs first). */
   runAsPod(command: readonly string[]): Promise<JobResult> {
     return runAsPodUser(command, { env: { PATH: `${this.toolsBin}:${process.env.PATH}`, LANG: 'C.UTF-8' }, cwd: '/' });
+  }
+
+  /**
+   * A bash script of the server's container, as `kubectl exec` runs it: the pod's user, its PGDATA (`dataDir`),
+   * its mount paths. The one seam: psql reaches `engine` over TCP (PGHOST, PGPORT, PGPASSWORD) where the pod
+   * uses its local socket.
+   */
+  runInServerContainer(script: string, engine: PostgresEngine, mounts: Mounts, dataDir: string): Promise<JobResult> {
+    const env = { PGDATA: dataDir, PGHOST: '127.0.0.1', PGPORT: String(engine.port), PGPASSWORD: this.superuser.password };
+    return runAsPodUser(['/bin/bash', '-c', relocate(script, mounts)], { env: { PATH: `${this.toolsBin}:${process.env.PATH}`, LANG: 'C.UTF-8', ...env }, cwd: '/' });
   }
 
   /** The StatefulSet's PostgreSQL, started with its own `-c` settings on a fresh cluster, migrated. */
@@ -161,7 +173,25 @@ export class BackupDrill {
     const replayMs = Date.now() - serverStarted;
     const [{ mib }] = await engine.query<{ mib: number }>('SELECT round(sum(pg_database_size(oid)) / 1048576.0)::int AS mib FROM pg_database');
     console.log(`restore to ${to}: ${mib} MiB of databases; backup verified and copied in ${init.durationMs} ms, WAL replayed and promoted in ${replayMs} ms`);
-    return { init, engine, replayMs };
+    return { init, engine, replayMs, dataDir: pgdata };
+  }
+
+  /**
+   * The data plane of the runbook's switch-over: the restored server stops, the live one stops (the write
+   * outage begins), and the live StatefulSet's server (its own settings: archiving on, no recovery) starts on
+   * the restored data directory at the live server's address, which its clients know. Resolves once it
+   * accepts connections, with when the live server began stopping and when the new one accepted.
+   */
+  async switchOver(live: PostgresEngine, restored: Restored, mounts: Mounts): Promise<{ engine: PostgresEngine; stoppingAt: number; acceptingAt: number }> {
+    if (!restored.engine || !restored.dataDir) throw new Error('the restore did not start a server');
+    await restored.engine.stop();
+    const server = this.statefulSet.spec.template.spec.containers[0];
+    const args = server.args.slice(1).map((arg: string) => relocate(arg, mounts));
+    const stoppingAt = Date.now();
+    await live.stop();
+    const engine = await PostgresEngine.startOnDataDir(restored.dataDir, args, this.superuser, 120_000, live.port);
+    this.engines.push(engine);
+    return { engine, stoppingAt, acceptingAt: Date.now() };
   }
 
   /** Stops every server it started and removes every directory it made. */

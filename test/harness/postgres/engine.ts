@@ -191,11 +191,12 @@ export class PostgresEngine {
    * A server on a data directory that already holds a cluster (a restored base backup), with the given
    * `-c` arguments; started as the 'postgres' user when we are root. Resolves once it accepts
    * connections (after recovery reached consistency, or at once without recovery); rejects if it exits.
-   * `stop()` leaves the data directory in place for the caller to remove.
+   * `stop()` leaves the data directory in place for the caller to remove. `port`: a given one (another
+   * server's, once it stopped: the address its clients know), @default - a free one.
    */
-  static async startOnDataDir(dataDir: string, args: readonly string[], superuser: Credentials, timeoutMs = 120_000): Promise<PostgresEngine> {
+  static async startOnDataDir(dataDir: string, args: readonly string[], superuser: Credentials, timeoutMs = 120_000, port?: number): Promise<PostgresEngine> {
     const { postgres } = (await import(BINARY_PACKAGE)) as { postgres: string };
-    const port = await freeLoopbackPort();
+    port ??= await freeLoopbackPort();
     const log: string[] = [];
     const server = spawn(postgres, ['-D', dataDir, '-p', String(port), ...args, '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
       stdio: ['ignore', 'ignore', 'pipe'],
