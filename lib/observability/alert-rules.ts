@@ -247,9 +247,12 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
       rules: [
         {
           alert: 'LearnflowJobFailed',
+          // The Job's Failed condition (kube-state-metrics' kube_job_failed, condition="true"): the Job gave up
+          // (backoffLimit or activeDeadlineSeconds). Not kube_job_status_failed, which counts failed pods and
+          // stays above 0 for a Job whose retry then succeeded.
           expr:
-            `kube_job_status_failed{namespace=~"${props.kafkaNamespace}|${props.postgresNamespace}", ` +
-            `job_name=~"${props.jobPrefixes.map((prefix) => `${prefix}-.*`).join('|')}"} > 0`,
+            `kube_job_failed{condition="true", namespace=~"${props.kafkaNamespace}|${props.postgresNamespace}", ` +
+            `job_name=~"${props.jobPrefixes.map((prefix) => `${prefix}-.*`).join('|')}"} == 1`,
           for: '0m',
           severity: 'warning',
           summary: 'LearnFlow Job {{ $labels.namespace }}/{{ $labels.job_name }} failed',
