@@ -414,7 +414,13 @@ function jmxServerOptions(): string {
  * sampling the node's JMX into a file the readiness probe reads.
  */
 function readinessSidecar(image: string, role: NodeRole): k8s.Container {
-  const brokerObjects = ['kafka.server:type=KafkaServer,name=BrokerState', 'kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions'];
+  const brokerObjects = [
+    'kafka.server:type=KafkaServer,name=BrokerState',
+    'kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions',
+    // The largest lag of this broker's replica fetchers behind their leaders' high watermark, in messages
+    // (AbstractFetcherManager's MaxLag gauge of the ReplicaFetcherManager, client id Replica).
+    'kafka.server:type=ReplicaFetcherManager,name=MaxLag,clientId=Replica',
+  ];
   const controllerObjects = ['kafka.server:type=raft-metrics'];
   const objects = [...(role !== 'controller' ? brokerObjects : []), ...(role !== 'broker' ? controllerObjects : [])];
   const columns = [
