@@ -233,7 +233,8 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
             if (pod !== 'kafka-0') return;
             oldBrokerAtEarlyRun = !cluster.isUpdated('kafka-0') && cluster.isUpdated('kafka-1') && cluster.isUpdated('kafka-2');
             earlyRun = await cluster.runFeaturesJob({ env: { WAIT_TIMEOUT_SECONDS: '0' } });
-            brokers.push(`features Job before kafka-0 rolled: exit ${earlyRun.exitCode} in ${earlyRun.durationMs} ms`);
+            const reason = /the controller says: .*/.exec(earlyRun.output)?.[0] ?? earlyRun.output.trim().split('\n').at(-1);
+            brokers.push(`features Job before kafka-0 rolled: exit ${earlyRun.exitCode} in ${earlyRun.durationMs} ms; ${reason}`);
           };
           await Promise.all([
             rollingUpdate(cluster, readiness, 'kafka', brokers, { beforeDelete }),
