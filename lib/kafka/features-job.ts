@@ -1,13 +1,8 @@
 import { Construct } from 'constructs';
 import { kafkaObjectNames } from '../config/object-names';
 import type { KafkaConfig, PlatformConfig } from '../config/schema';
-import { HashedJob } from '../platform/hashed-job';
-import { appLabels } from '../platform/labels';
-import { readProjectFile } from '../platform/project-files';
-import { KAFKA_UID, type KafkaCluster } from './kafka-cluster';
-import { KAFKA_CLIENT_JOB_LABELS } from './topics-job';
-
-const MOUNT = '/etc/learnflow/features';
+import type { KafkaCluster } from './kafka-cluster';
+import { KafkaToolJob } from './kafka-tool-job';
 
 export interface FeaturesJobProps {
   readonly cluster: KafkaCluster;
@@ -35,31 +30,15 @@ export class FeaturesJob extends Construct {
     super(scope, id);
     const { cluster, config } = props;
     this.release = kafkaRelease(cluster.version);
-    const job = new HashedJob(this, 'Job', {
+    const job = new KafkaToolJob(this, 'Tool', {
+      cluster,
+      kafkaName: config.name,
+      platform: props.platform,
       namePrefix: kafkaObjectNames(config.name).featuresJobPrefix,
-      namespace: cluster.namespace,
-      labels: { ...appLabels(config.name, 'features'), ...KAFKA_CLIENT_JOB_LABELS },
+      component: 'features',
       settings: config.featuresJob,
-      identity: { uid: KAFKA_UID, gid: KAFKA_UID },
-      argoCdHooks: props.platform.argoCdHooks,
-      files: { 'features.sh': readProjectFile('lib/kafka/features.sh') },
-      mountPath: MOUNT,
-      container: {
-        name: 'features',
-        image: cluster.image,
-        imagePullPolicy: 'IfNotPresent',
-        command: ['/bin/bash', `${MOUNT}/features.sh`],
-        env: [
-          { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
-          { name: 'RELEASE_VERSION', value: this.release },
-          { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.featuresJob.waitTimeoutSeconds) },
-          { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
-        ],
-      },
-      writablePaths: [
-        { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
-        { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
-      ],
+      script: 'features.sh',
+      env: () => [{ name: 'RELEASE_VERSION', value: this.release }],
     });
     this.jobName = job.jobName;
   }
