@@ -220,6 +220,14 @@ describe('features Job', () => {
     expect(job(five).metadata.name).toBe(job(production).metadata.name);
   });
 
+  it('a failed run fires LearnflowJobFailed, as the other Jobs do', () => {
+    const rules = production.find((o) => o.kind === 'PrometheusRule')!.spec.groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules);
+    const expr: string = rules.find((r: { alert?: string }) => r.alert === 'LearnflowJobFailed').expr;
+    const jobNames = new RegExp(`^(?:${/job_name=~"([^"]+)"/.exec(expr)![1]})$`);
+    expect(job(production).metadata.name).toMatch(jobNames);
+    expect(expr).toContain(`namespace=~"${job(production).metadata.namespace}|`);
+  });
+
   it('the release is major.minor of the image version', () => {
     expect(kafkaRelease('4.3.1')).toBe('4.3');
     expect(kafkaRelease('4.10.0')).toBe('4.10');
