@@ -4,6 +4,7 @@ export * from './config/schema';
 export { DaprComponents, DaprComponentsProps, SecretKeyReference } from './dapr/dapr-components';
 export { KAFKA_PORTS, KafkaCluster, KafkaClusterProps } from './kafka/kafka-cluster';
 export { KafkaNetworkPolicies, KafkaNetworkPoliciesProps } from './kafka/network-policies';
+export { FeaturesJob, FeaturesJobProps } from './kafka/features-job';
 export { RebalanceJob, RebalanceJobProps } from './kafka/rebalance-job';
 export { renderTopicsConf, TopicsJob, TopicsJobProps } from './kafka/topics-job';
 export { LearnflowStack, ManifestFile } from './learnflow-stack';

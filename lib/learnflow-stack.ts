@@ -7,6 +7,7 @@ import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
 import { KafkaNetworkPolicies } from './kafka/network-policies';
+import { FeaturesJob } from './kafka/features-job';
 import { RebalanceJob } from './kafka/rebalance-job';
 import { TopicsJob } from './kafka/topics-job';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
@@ -80,6 +81,8 @@ export class LearnflowStack {
     });
     // After the topics Job (its own wave): it balances the topics that Job created.
     new RebalanceJob(this.stage('12-kafka-rebalance.yaml'), 'Rebalance', { cluster: this.kafka, config: config.kafka, platform });
+    // Last of the Kafka waves: after a version upgrade, every pod runs the new image before it raises metadata.version.
+    new FeaturesJob(this.stage('13-kafka-features.yaml'), 'Features', { cluster: this.kafka, config: config.kafka, platform });
     this.postgres = new PostgresServer(this.stage('20-postgres.yaml'), 'Postgres', {
       namespace: platform.namespaces.postgres,
       appsNamespace: platform.namespaces.apps,
@@ -182,6 +185,7 @@ export class LearnflowStack {
       jobPrefixes: [
         kafkaObjectNames(config.kafka.name).topicsJobPrefix,
         kafkaObjectNames(config.kafka.name).rebalanceJobPrefix,
+        kafkaObjectNames(config.kafka.name).featuresJobPrefix,
         ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job)),
         ...backups.map((b) => b.cronJob),
       ],

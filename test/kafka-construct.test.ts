@@ -1,5 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
+import { kafkaRelease } from '../lib/kafka/features-job';
 import { renderTopicsConf } from '../lib/kafka/topics-job';
 import { envOf, findObject, synthObjects } from './support/synth';
 
@@ -143,6 +148,89 @@ describe('Kafka StatefulSet', () => {
     expect(c.livenessProbe.tcpSocket.port).toBe('controller');
     expect(c.resources.limits.memory).toBe('1Gi');
     expect(sts(minikube).spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
+  });
+});
+
+describe('the broker readiness probe on JMX samples (lib/kafka/readiness-check.sh, as dist/ runs it)', () => {
+  const production = synthObjects({ profile: 'production' });
+  const broker = findObject(production, 'StatefulSet', 'kafka').spec.template.spec;
+  const [kafka, sidecar] = broker.containers;
+  const env = envOf(kafka);
+  // The header JmxTool prints for the sidecar's objects: its columns, quoted, after the time.
+  const columns: string[] = (envOf(sidecar).READINESS_COLUMNS ?? '').split('\n');
+  const probe = (values: Record<string, string>) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-readiness-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'header'), `${['time', ...columns].map((c) => `"${c}"`).join(',')}\n`);
+      const sample = columns.map((column) => values[column.split(',name=')[1]?.split(/[,:]/)[0]] ?? '0');
+      fs.writeFileSync(path.join(dir, 'sample'), `${[Date.now(), ...sample].join(',')}\n`);
+      const [program, ...args] = kafka.readinessProbe.exec.command;
+      return spawnSync(program, args, { encoding: 'utf8', env: { PATH: process.env.PATH, READINESS_DIR: dir, READINESS_MAX_AGE_MS: env.READINESS_MAX_AGE_MS, KAFKA_PROCESS_ROLES: env.KAFKA_PROCESS_ROLES } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('samples the replica fetchers\' lag beside the broker state and the under-replicated partitions it leads', () => {
+    expect(columns.map((c) => c.split(',name=')[1].split(/[,:]/)[0])).toEqual(['BrokerState', 'UnderReplicatedPartitions', 'MaxLag']);
+  });
+
+  it('is Ready for a running broker that leads nothing under-replicated and whose fetchers are caught up', () => {
+    const result = probe({ BrokerState: '3' });
+    expect(result.stdout.trim()).toBe('ready');
+    expect(result.status).toBe(0);
+  });
+
+  it('is not Ready while the broker catches up as a follower (the roll gap under podManagementPolicy Parallel)', () => {
+    const result = probe({ BrokerState: '3', MaxLag: '1742' });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('1742 message(s) behind a partition leader');
+  });
+
+  it('is not Ready while a partition it leads is under-replicated, nor before RUNNING', () => {
+    expect(probe({ BrokerState: '3', UnderReplicatedPartitions: '2' }).stdout).toContain('2 partition(s) led here are under-replicated');
+    expect(probe({ BrokerState: '2' }).stdout).toContain('broker state 2, not RUNNING (3)');
+  });
+});
+
+describe('features Job', () => {
+  const production = synthObjects({ profile: 'production' });
+  const job = (objects: typeof production) => objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('kafka-features-'))!;
+  const image = (objects: typeof production) => findObject(objects, 'StatefulSet', 'kafka').spec.template.spec.containers[0].image;
+
+  it('runs last of the Kafka waves, on the brokers image, for its release, as a client the NetworkPolicies admit', () => {
+    const container = job(production).spec.template.spec.containers[0];
+    expect(job(production).metadata.annotations?.['argocd.argoproj.io/sync-wave']).toBe('13');
+    expect(container.image).toBe(image(production));
+    expect(container.image).toBe(findObject(production, 'StatefulSet', 'kafka-controller').spec.template.spec.containers[0].image);
+    const env = envOf(container);
+    expect(env.RELEASE_VERSION).toBe(kafkaRelease(image(production).split(':')[1]));
+    expect(env.RELEASE_VERSION).toMatch(/^\d+\.\d+$/);
+    const topicsJob = production.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('kafka-topics-'))!;
+    expect(job(production).spec.template.metadata.labels['learnflow.dev/kafka-client']).toBe(topicsJob.spec.template.metadata.labels['learnflow.dev/kafka-client']);
+    expect(env.BOOTSTRAP_SERVERS).toBe(envOf(topicsJob.spec.template.spec.containers[0]).BOOTSTRAP_SERVERS);
+    expect(Number(env.WAIT_TIMEOUT_SECONDS)).toBeLessThan(job(production).spec.activeDeadlineSeconds);
+  });
+
+  it('an image of another release is a new Job for that release, which a deploy then runs; the broker count is not its concern', () => {
+    const older = synthObjects({ profile: 'production', override: { kafka: { image: 'apache/kafka:4.2.2' } } });
+    expect(envOf(job(older).spec.template.spec.containers[0]).RELEASE_VERSION).toBe('4.2');
+    expect(job(older).metadata.name).not.toBe(job(production).metadata.name);
+    const five = synthObjects({ profile: 'production', override: { kafka: { brokers: 5 } } });
+    expect(job(five).metadata.name).toBe(job(production).metadata.name);
+  });
+
+  it('a failed run fires LearnflowJobFailed, as the other Jobs do', () => {
+    const rules = production.find((o) => o.kind === 'PrometheusRule')!.spec.groups.flatMap((g: { rules: { alert?: string; expr: string }[] }) => g.rules);
+    const expr: string = rules.find((r: { alert?: string }) => r.alert === 'LearnflowJobFailed').expr;
+    const jobNames = new RegExp(`^(?:${/job_name=~"([^"]+)"/.exec(expr)![1]})$`);
+    expect(job(production).metadata.name).toMatch(jobNames);
+    expect(expr).toContain(`namespace=~"${job(production).metadata.namespace}|`);
+  });
+
+  it('the release is major.minor of the image version', () => {
+    expect(kafkaRelease('4.3.1')).toBe('4.3');
+    expect(kafkaRelease('4.10.0')).toBe('4.10');
   });
 });
 

@@ -4,6 +4,8 @@ import { ConfigResourceTypes, ConfigSource } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeclaredTopic, describeTopics, distTopicsConf, kafkaDistDir, kafkaEnginesAvailable, parseTopicsConf, produce, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
+import { UPGRADE_FROM_KAFKA_VERSION } from './harness/kafka/jars';
+import { loadKafkaManifests } from './harness/kafka/manifests';
 import { type LoadReport, LoadRun, quantile } from './harness/kafka/load';
 import { drainNode, type EventLog, PodReadiness, rollingUpdate } from './harness/kafka/operations';
 import { referenceDir } from '../lib/platform/project-files';
@@ -17,10 +19,11 @@ import { type Sample, scrape } from './observability/scrape';
 import { readDistDir, tempDir } from './support/synth';
 
 // The production profile's Kafka on real brokers, one cluster for the whole file (a start of six JVMs is the
-// costliest step): the quorum and the topics Job; the metrics agent inside every pod; then day 2 — what
-// Kubernetes does to the pods (a StatefulSet roll, node drains through the PodDisruptionBudgets, kill -9),
-// with the probes of dist/ run as the kubelet runs them, while an idempotent acks=all producer and a
-// consumer group (Kafka's own Java clients) run. Nothing acknowledged may be lost.
+// costliest step), installed at an older 4.x release (UPGRADE_FROM_KAFKA_VERSION): the quorum and the topics
+// Job; the metrics agent inside every pod; then day 2 — what Kubernetes does to the pods (a StatefulSet roll
+// that upgrades every pod to the default image's release, then the features Job; node drains through the
+// PodDisruptionBudgets; kill -9; a scale-out), with the probes of dist/ run as the kubelet runs them, while an
+// idempotent acks=all producer and a consumer group (Kafka's own Java clients) run. Nothing acknowledged may be lost.
 
 /** The metrics URL of a Kafka pod, from its StatefulSet's own port and the pod IP the harness gives it. */
 function metricsUrl(cluster: KafkaTestCluster, pod: string): string {
@@ -35,6 +38,9 @@ const total = (samples: readonly Sample[], name: string) => samples.filter((s) =
 
 describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka from a production-profile synth (3 brokers, 3 dedicated controllers)', () => {
   const work = tempDir('kafka-production');
+  /** The install before the upgrade: the production profile on the older release's image. */
+  let distOld: string;
+  /** The production profile as synthesized by default: the upgrade's target. */
   let distDir: string;
   let cluster: KafkaTestCluster;
   let declared: DeclaredTopic[];
@@ -43,21 +49,26 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
   const everyPod = () => [...cluster.brokerPods, ...cluster.controllerPods];
 
   beforeAll(async () => {
+    distOld = kafkaDistDir('production', { image: `apache/kafka:${UPGRADE_FROM_KAFKA_VERSION}` });
     distDir = kafkaDistDir('production');
-    cluster = await KafkaTestCluster.start({ distDir });
+    cluster = await KafkaTestCluster.start({ distDir: distOld });
     timings['cluster start'] = cluster.startupMs;
     declared = parseTopicsConf(distTopicsConf(cluster));
   }, 600_000);
 
   afterAll(async () => {
     await cluster?.close();
-    for (const dir of [distDir, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [distOld, distDir, work]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
     const sorted = [...scrapeMs].sort((a, b) => a - b);
     console.log(`Kafka ${cluster?.kafkaVersion}, production profile, timings (ms): ${JSON.stringify(timings)}`);
     console.log(`Kafka agent scrapes: ${sorted.length}, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`);
   }, 120_000);
 
   it('forms a quorum of the three dedicated voters, every broker registered and none of them a voter', async () => {
+    expect(cluster.kafkaVersion).toBe(UPGRADE_FROM_KAFKA_VERSION);
+    // The upgrade below is a change of release (a minor version), not a patch.
+    const release = (version: string) => version.split('.').slice(0, 2).join('.');
+    expect(release(loadKafkaManifests(distDir).kafkaVersion)).not.toBe(release(UPGRADE_FROM_KAFKA_VERSION));
     expect(cluster.brokerCount).toBe(3);
     expect(cluster.controllerPods).toEqual(['kafka-controller-0', 'kafka-controller-1', 'kafka-controller-2']);
     const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
@@ -141,6 +152,9 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
       /** The rebalance Job after the scale-out to 5 brokers: moving the 10 topics' share, and its no-op re-run. */
       rebalanceMs?: number;
       rebalanceNoOpMs?: number;
+      /** The features Job after the upgrade roll (raising metadata.version), and its no-op re-run. */
+      featuresMs?: number;
+      featuresNoOpMs?: number;
       lost?: number;
       failedSends?: number;
     } = { phases: {} };
@@ -186,26 +200,107 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
       expect(sidecarPerMinute).toBeLessThan(3);
     }, 120_000);
 
-    it('rolls brokers and voters at once (an image change rolls both StatefulSets), each highest ordinal first, each pod only when all are caught up', async () => {
-      await phase('roll brokers and controllers', async (log) => {
-        const brokers: EventLog = [];
-        const controllers: EventLog = [];
-        await Promise.all([rollingUpdate(cluster, readiness, 'kafka', brokers), rollingUpdate(cluster, readiness, 'kafka-controller', controllers)]);
-        log.push(...brokers.map((line) => `brokers ${line}`), ...controllers.map((line) => `controllers ${line}`));
-        const deleted = (lines: EventLog) => lines.filter((line) => / delete /.test(line)).map((line) => line.split(' delete ')[1]);
-        expect(deleted(brokers)).toEqual(['kafka-2', 'kafka-1', 'kafka-0']);
-        // A re-created pod is available no sooner than minReadySeconds after it started.
-        for (const lines of [brokers, controllers]) {
-          const at = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).map((line) => Number(/^\[([\d.]+)s\]/.exec(line)![1]));
-          const created = at(/ re-created$/);
-          for (const [i, available] of at(/ available$/).entries()) expect(available - created[i]).toBeGreaterThanOrEqual(10);
+    describe(`upgrade from ${UPGRADE_FROM_KAFKA_VERSION} to the default image by a roll, then the features Job`, () => {
+      /** The finalized metadata.version as `kafka-features.sh describe` prints it (4.2-IV1). */
+      const finalizedMetadataVersion = async () => {
+        const described = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe']);
+        expect(described.exitCode, described.output).toBe(0);
+        return /Feature: metadata\.version\s.*FinalizedVersionLevel: (\S+)/.exec(described.stdout)![1];
+      };
+      /** The day-2 group's committed offsets and the topic's end offsets, partition by partition. */
+      const offsets = (topic: string) =>
+        withAdmin(cluster.externalBootstrapServers, async (admin) => ({
+          committed: (await admin.fetchOffsets({ groupId: 'day2-readers', topics: [topic] }))[0].partitions
+            .sort((a, b) => a.partition - b.partition)
+            .map((p) => Number(p.offset)),
+          ends: (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((p) => ({ low: Number(p.low), high: Number(p.high) })),
+        }));
+      let before: { metadataVersion: string; offsets: Awaited<ReturnType<typeof offsets>> };
+      let earlyRun: ProcessResult | undefined;
+      let oldBrokerAtEarlyRun: boolean | undefined;
+
+      it('rolls brokers and voters onto the new image at once (one kubectl apply changes both StatefulSets), as the StatefulSet controller rolls under Parallel; the features Job run before the last broker rolled refuses', async () => {
+        before = { metadataVersion: await finalizedMetadataVersion(), offsets: await offsets('learning.query') };
+        expect(before.offsets.committed.every((offset) => offset > 0), JSON.stringify(before.offsets)).toBe(true);
+        cluster.applyStatefulSets(distDir);
+        expect(cluster.kafkaVersion).not.toBe(UPGRADE_FROM_KAFKA_VERSION);
+        await phase('upgrade roll of brokers and controllers', async (log) => {
+          const brokers: EventLog = [];
+          const controllers: EventLog = [];
+          // Before kafka-0, the last broker on the old release, is deleted: the features Job of the new dist/, with
+          // no wait, as a Job applied while the roll is under way would run.
+          const beforeDelete = async (pod: string) => {
+            if (pod !== 'kafka-0') return;
+            oldBrokerAtEarlyRun = !cluster.isUpdated('kafka-0') && cluster.isUpdated('kafka-1') && cluster.isUpdated('kafka-2');
+            earlyRun = await cluster.runFeaturesJob({ env: { WAIT_TIMEOUT_SECONDS: '0' } });
+            const reason = /the controller says: .*/.exec(earlyRun.output)?.[0] ?? earlyRun.output.trim().split('\n').at(-1);
+            brokers.push(`features Job before kafka-0 rolled: exit ${earlyRun.exitCode} in ${earlyRun.durationMs} ms; ${reason}`);
+          };
+          await Promise.all([
+            rollingUpdate(cluster, readiness, 'kafka', brokers, { beforeDelete }),
+            rollingUpdate(cluster, readiness, 'kafka-controller', controllers),
+          ]);
+          log.push(...brokers.map((line) => `brokers ${line}`), ...controllers.map((line) => `controllers ${line}`));
+          const deleted = (lines: EventLog) => lines.filter((line) => / delete /.test(line)).map((line) => line.split(' delete ')[1].split(' ')[0]);
+          expect(deleted(brokers)).toEqual(['kafka-2', 'kafka-1', 'kafka-0']);
+          expect(deleted(controllers)).toEqual(['kafka-controller-2', 'kafka-controller-1', 'kafka-controller-0']);
+          // The controller's rule: the next pod goes only once the one above it has been Ready for minReadySeconds.
+          for (const lines of [brokers, controllers]) {
+            const at = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).map((line) => Number(/^\[([\d.]+)s\]/.exec(line)![1]));
+            const created = at(/ re-created$/);
+            const deletions = at(/ delete /);
+            for (let i = 1; i < deletions.length; i++) expect(deletions[i] - created[i - 1]).toBeGreaterThanOrEqual(10);
+          }
+        });
+        // Every pod now runs the new release's jars: each server logged its version at start (AppInfoParser).
+        for (const pod of everyPod()) {
+          expect(cluster.isUpdated(pod), pod).toBe(true);
+          // The pod's console log spans its incarnations: the old release's server, then the new one's.
+          const versions = [...new Set([...cluster.podLog(pod).matchAll(/Kafka version: (\S+)/g)].map((m) => m[1]))];
+          expect(versions, pod).toEqual([UPGRADE_FROM_KAFKA_VERSION, cluster.kafkaVersion]);
         }
-        expect(deleted(controllers)).toEqual(['kafka-controller-2', 'kafka-controller-1', 'kafka-controller-0']);
-      });
-      const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
-      expect(quorum.exitCode, quorum.output).toBe(0);
-      expect([100, 101, 102]).toContain(Number(/^LeaderId:\s+(\d+)$/m.exec(quorum.stdout)![1]));
-    }, 600_000);
+        const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
+        expect(quorum.exitCode, quorum.output).toBe(0);
+        expect([100, 101, 102]).toContain(Number(/^LeaderId:\s+(\d+)$/m.exec(quorum.stdout)![1]));
+        // The Job that ran early refused, changed nothing, and said why and what to do.
+        expect(oldBrokerAtEarlyRun).toBe(true);
+        expect(earlyRun!.exitCode, earlyRun!.output).not.toBe(0);
+        expect(earlyRun!.output).toContain(`refusing: not every broker and controller runs release`);
+        expect(earlyRun!.output).toMatch(/the controller says: .*(does not support|only supports|not registered)/);
+        expect(earlyRun!.output).toMatch(/finish rolling every Kafka pod onto the [\d.]+ image/);
+        expect(await finalizedMetadataVersion()).toBe(before.metadataVersion);
+      }, 900_000);
+
+      it('the features Job raises metadata.version to the new release, once; the data and the consumer group offsets are intact', async () => {
+        const first = await cluster.runFeaturesJob();
+        measured.featuresMs = first.durationMs;
+        expect(first.exitCode, first.output).toBe(0);
+        expect(first.output).toMatch(/summary: raised=[1-9]/);
+        // The new release's own mapping of its latest production metadata.version (version-mapping without a release).
+        const mapping = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'version-mapping']);
+        const target = /^metadata\.version=\d+ \((\S+)\)$/m.exec(mapping.stdout)![1];
+        const after = await finalizedMetadataVersion();
+        expect(after).toBe(target);
+        expect(after).not.toBe(before.metadataVersion);
+        // kraft.version stays: the voters are static.
+        const described = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe']);
+        expect(described.stdout).toMatch(/Feature: kraft\.version\s.*FinalizedVersionLevel: 0\s/);
+
+        const second = await cluster.runFeaturesJob();
+        measured.featuresNoOpMs = second.durationMs;
+        expect(second.exitCode, second.output).toBe(0);
+        expect(second.output).toContain('nothing to do');
+        expect(second.output).toMatch(/summary: raised=0 /);
+
+        // Nothing was deleted from the topic and the group's committed offsets only moved forward.
+        const now = await offsets('learning.query');
+        for (const [partition, end] of now.ends.entries()) {
+          expect(end.low, `partition ${partition}`).toBe(before.offsets.ends[partition].low);
+          expect(end.high, `partition ${partition}`).toBeGreaterThan(before.offsets.ends[partition].high);
+          expect(now.committed[partition], `partition ${partition}`).toBeGreaterThanOrEqual(before.offsets.committed[partition]);
+        }
+      }, 300_000);
+    });
 
     it("drains two nodes one after the other: the second waits for its budget until the first node's pods are caught up", async () => {
       await phase('drain two nodes', async (log) => {

@@ -371,8 +371,8 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     fs.writeFileSync(override, 'platform: { argoCdHooks: true }\n');
     const report = await verify(synthesizeDist(['--config', override]));
     expect(failures(report)).toEqual([]);
-    // The topics, rebalance, migrations and seed Jobs.
-    expect(checkOf(report, 'job-content-hash').results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
+    // The topics, rebalance, features, migrations and seed Jobs.
+    expect(checkOf(report, 'job-content-hash').results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass']);
   });
 
   it.each(KEEPS)('$check still passes on a copy with $keeps', async ({ check, apply, says, profile }) => {

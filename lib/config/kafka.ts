@@ -176,6 +176,8 @@ const kafkaShape = z
     rebalanceJob: jobSettings,
     /** Replication throttle while the rebalance Job moves partitions (kafka-reassign-partitions.sh --throttle). */
     rebalanceThrottleBytesPerSecond: z.number().int('must be a whole number').min(1_048_576, 'must be >= 1048576 (1 MiB/s)'),
+    /** The features Job (lib/kafka/features.sh): raises metadata.version to the image's release after an upgrade. */
+    featuresJob: jobSettings,
   })
   .strict();
 
@@ -236,6 +238,16 @@ export const kafkaDefaults: KafkaConfigInput = {
   // Kafka's operations guide throttles reassignments to 50 MB/s in its example; a third of a 1 Gbit/s link,
   // leaving the rest to producers and consumers.
   rebalanceThrottleBytesPerSecond: 52_428_800,
+  featuresJob: {
+    // One tool JVM at a time, as the rebalance Job.
+    resources: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '1', memory: '384Mi' } },
+    backoffLimit: 6,
+    ttlSecondsAfterFinished: 86_400,
+    // npm run deploy applies it after the StatefulSets rolled out; the wait covers a roll still under way
+    // when another tool applies every file at once (kubectl apply -f dist/, Argo CD without waves).
+    waitTimeoutSeconds: 900,
+    activeDeadlineSeconds: 1_200,
+  },
 };
 
 export const kafkaProfiles = {

@@ -14,6 +14,7 @@ export function kafkaObjectNames(name: string) {
     bootstrapService: `${name}-bootstrap`,
     topicsJobPrefix: `${name}-topics`,
     rebalanceJobPrefix: `${name}-rebalance`,
+    featuresJobPrefix: `${name}-features`,
     // The dedicated KRaft voters (kafka.dedicatedControllers).
     controllerStatefulSet: `${name}-controller`,
     controllerHeadlessService: `${name}-controller-headless`,
@@ -145,6 +146,7 @@ function namingFields(config: NamingConfig): NamingField[] {
       named('the bootstrap Service', kafka.bootstrapService, SERVICE),
       hashedJob('the topics Job', kafka.topicsJobPrefix),
       hashedJob('the rebalance Job', kafka.rebalanceJobPrefix),
+      hashedJob('the features Job', kafka.featuresJobPrefix),
       ...(config.kafka.dedicatedControllers
         ? [named('the controller StatefulSet', kafka.controllerStatefulSet, STATEFUL_SET), named('the controller headless Service', kafka.controllerHeadlessService, SERVICE)]
         : []),

@@ -312,12 +312,16 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
       spec: {
         serviceName: set.headlessService,
         replicas: set.replicas,
-        // OrderedReady would wait for pod 0 to be ready, which needs a quorum of voters: deadlock.
+        // OrderedReady would wait for pod 0 to be ready, which needs a quorum of voters: deadlock. For brokers
+        // apart from the voters too: OrderedReady re-creates a missing pod only once every lower ordinal is
+        // Ready, and the leaders of partitions that had a replica on it are not Ready by design (README).
         podManagementPolicy: 'Parallel',
         // Ready already means caught up (readiness-check.sh); the pause is a margin for what the
         // probe cannot see (a client's metadata refresh) before the next pod rolls.
         minReadySeconds: 10,
-        // One pod at a time, highest ordinal first, each only when every pod is Ready.
+        // One pod at a time, highest ordinal first, each once the pods above it are available; under Parallel
+        // the controller looks at no pod below (stateful_set_control.go), so a restarted broker is Ready only
+        // once its replica fetchers have caught up (readiness-check.sh).
         updateStrategy: { type: 'RollingUpdate' },
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
         selector: { matchLabels: set.selector },
@@ -414,7 +418,13 @@ function jmxServerOptions(): string {
  * sampling the node's JMX into a file the readiness probe reads.
  */
 function readinessSidecar(image: string, role: NodeRole): k8s.Container {
-  const brokerObjects = ['kafka.server:type=KafkaServer,name=BrokerState', 'kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions'];
+  const brokerObjects = [
+    'kafka.server:type=KafkaServer,name=BrokerState',
+    'kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions',
+    // The largest lag of this broker's replica fetchers behind their leaders' high watermark, in messages
+    // (AbstractFetcherManager's MaxLag gauge of the ReplicaFetcherManager, client id Replica).
+    'kafka.server:type=ReplicaFetcherManager,name=MaxLag,clientId=Replica',
+  ];
   const controllerObjects = ['kafka.server:type=raft-metrics'];
   const objects = [...(role !== 'controller' ? brokerObjects : []), ...(role !== 'broker' ? controllerObjects : [])];
   const columns = [

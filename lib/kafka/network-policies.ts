@@ -14,7 +14,7 @@ export interface KafkaNetworkPoliciesProps {
 
 /**
  * Default-deny ingress and egress for the kafka namespace. The client port is open to the services'
- * Dapr-injected pods, the Jobs running Kafka's tools (topics and rebalance: KAFKA_CLIENT_JOB_LABELS) and the other brokers (replication); the controller port of the KRaft
+ * Dapr-injected pods, the Jobs running Kafka's tools (topics, rebalance and features: KAFKA_CLIENT_JOB_LABELS) and the other brokers (replication); the controller port of the KRaft
  * voters only to the brokers (they fetch the metadata log) and the voters (they replicate it); the brokers,
  * the voters and the Job may reach exactly those ports, and every pod the cluster DNS.
  *

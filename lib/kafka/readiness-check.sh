@@ -1,8 +1,12 @@
 # The Kafka pod's readiness probe: bash builtins only (it runs every few seconds), on the newest JMX sample
 # the readiness sidecar keeps (readiness-watch.sh). Ready means it is safe to take the next pod:
-#   broker      BrokerState is RUNNING (3), and no partition this broker leads is under-replicated: while
-#               any broker catches up, the leaders of its partitions are not Ready, so a StatefulSet roll
-#               (which waits for every pod to be Ready) and a PodDisruptionBudget hold until it has.
+#   broker      BrokerState is RUNNING (3); no partition this broker leads is under-replicated (while any
+#               broker catches up, the leaders of its partitions are not Ready, so a PodDisruptionBudget holds
+#               until it has); and its replica fetchers are caught up with their leaders (MaxLag 0), so a
+#               restarted broker is not Ready while it still catches up as a follower. The StatefulSet
+#               controller under podManagementPolicy Parallel deletes the next pod of a roll once the pods above
+#               it are available, looking at no other pod (README, "Kafka operations"): the restarted broker's
+#               own readiness is what holds the roll.
 #   controller  the KRaft state is leader or follower of a known leader: a voter that has not heard from a
 #               leader within controller.quorum.fetch.timeout.ms becomes a candidate (KIP-595).
 # Environment: KAFKA_PROCESS_ROLES (the node's own), READINESS_DIR, READINESS_MAX_AGE_MS.
@@ -32,6 +36,8 @@ if [[ ,$KAFKA_PROCESS_ROLES, == *,broker,* ]]; then
   urp=${value['kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions:Value']-}
   [[ $state == 3 ]] || fail "broker state ${state:-unknown}, not RUNNING (3)"
   [[ $urp == 0 ]] || fail "${urp:-unknown} partition(s) led here are under-replicated: a replica is catching up"
+  lag=${value['kafka.server:type=ReplicaFetcherManager,name=MaxLag,clientId=Replica:Value']-}
+  [[ $lag == 0 ]] || fail "${lag:-unknown} message(s) behind a partition leader: catching up as a follower"
 fi
 if [[ ,$KAFKA_PROCESS_ROLES, == *,controller,* ]]; then
   raft=${value['kafka.server:type=raft-metrics:current-state']-}

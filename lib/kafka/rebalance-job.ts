@@ -1,13 +1,8 @@
 import { Construct } from 'constructs';
 import { kafkaObjectNames } from '../config/object-names';
 import type { KafkaConfig, PlatformConfig } from '../config/schema';
-import { HashedJob } from '../platform/hashed-job';
-import { appLabels } from '../platform/labels';
-import { readProjectFile } from '../platform/project-files';
-import { KAFKA_UID, type KafkaCluster } from './kafka-cluster';
-import { KAFKA_CLIENT_JOB_LABELS } from './topics-job';
-
-const MOUNT = '/etc/learnflow/rebalance';
+import type { KafkaCluster } from './kafka-cluster';
+import { KafkaToolJob } from './kafka-tool-job';
 
 export interface RebalanceJobProps {
   readonly cluster: KafkaCluster;
@@ -27,33 +22,20 @@ export class RebalanceJob extends Construct {
   constructor(scope: Construct, id: string, props: RebalanceJobProps) {
     super(scope, id);
     const { cluster, config } = props;
-    const job = new HashedJob(this, 'Job', {
+    const job = new KafkaToolJob(this, 'Tool', {
+      cluster,
+      kafkaName: config.name,
+      platform: props.platform,
       namePrefix: kafkaObjectNames(config.name).rebalanceJobPrefix,
-      namespace: cluster.namespace,
-      labels: { ...appLabels(config.name, 'rebalance'), ...KAFKA_CLIENT_JOB_LABELS },
+      component: 'rebalance',
       settings: config.rebalanceJob,
-      identity: { uid: KAFKA_UID, gid: KAFKA_UID },
-      argoCdHooks: props.platform.argoCdHooks,
+      script: 'rebalance.sh',
       // Only the names: a change of a topic's retention need not run the Job again.
-      files: { 'rebalance.sh': readProjectFile('lib/kafka/rebalance.sh'), topics: `${config.topics.map((topic) => topic.name).join('\n')}\n` },
-      mountPath: MOUNT,
-      container: {
-        name: 'rebalance',
-        image: cluster.image,
-        imagePullPolicy: 'IfNotPresent',
-        command: ['/bin/bash', `${MOUNT}/rebalance.sh`],
-        env: [
-          { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
-          { name: 'TOPICS_FILE', value: `${MOUNT}/topics` },
-          { name: 'BROKERS', value: String(cluster.brokers) },
-          { name: 'THROTTLE_BYTES_PER_SECOND', value: String(config.rebalanceThrottleBytesPerSecond) },
-          { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.rebalanceJob.waitTimeoutSeconds) },
-          { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
-        ],
-      },
-      writablePaths: [
-        { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
-        { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
+      files: { topics: `${config.topics.map((topic) => topic.name).join('\n')}\n` },
+      env: (mountPath) => [
+        { name: 'TOPICS_FILE', value: `${mountPath}/topics` },
+        { name: 'BROKERS', value: String(cluster.brokers) },
+        { name: 'THROTTLE_BYTES_PER_SECOND', value: String(config.rebalanceThrottleBytesPerSecond) },
       ],
     });
     this.jobName = job.jobName;

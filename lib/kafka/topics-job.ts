@@ -9,7 +9,7 @@ import { KAFKA_UID, type KafkaCluster } from './kafka-cluster';
 
 const MOUNT = '/etc/learnflow/topics';
 
-/** The label of the Jobs that run Kafka's tools (topics, rebalance): the NetworkPolicies admit them to the client port. */
+/** The label of the Jobs that run Kafka's tools (topics, rebalance, features): the NetworkPolicies admit them to the client port. */
 export const KAFKA_CLIENT_JOB_LABELS = { 'learnflow.dev/kafka-client': 'true' } as const;
 
 export interface TopicsJobProps {

@@ -3,7 +3,7 @@ import { loadConfig } from '../../lib/config/load';
 import { formatDuration } from '../../scripts/kubectl';
 import { CONTROL_PLANE, DAPR_COMPONENTS, type GoBuild, PROMTOOL, runBuild } from '../harness/go-builds';
 import { fetchOtelAgentJar, otelAgentVersion } from '../harness/kafka/init-images';
-import { fetchKafkaJars } from '../harness/kafka/jars';
+import { fetchKafkaJars, UPGRADE_FROM_KAFKA_VERSION } from '../harness/kafka/jars';
 import { fetchPostgresTools } from '../harness/postgres/client-tools';
 
 // Everything the engine suites need that takes minutes on a fresh machine (Kafka's jars from Maven
@@ -13,10 +13,13 @@ import { fetchPostgresTools } from '../harness/postgres/client-tools';
 
 const HEARTBEAT_MS = 30_000;
 
-/** The Kafka versions the suites run: the default config's, and LEARNFLOW_KAFKA_CONFIG's when set. */
+/**
+ * The Kafka versions the suites run: the default config's, LEARNFLOW_KAFKA_CONFIG's when set, and the older
+ * release the production suite upgrades from.
+ */
 function kafkaVersions(): string[] {
   const configs = [loadConfig(), ...(process.env.LEARNFLOW_KAFKA_CONFIG ? [loadConfig({ overrideFile: process.env.LEARNFLOW_KAFKA_CONFIG })] : [])];
-  return [...new Set(configs.map((config) => config.kafka.image.replace(/@.*$/, '').split(':').pop()!))];
+  return [...new Set([...configs.map((config) => config.kafka.image.replace(/@.*$/, '').split(':').pop()!), UPGRADE_FROM_KAFKA_VERSION])];
 }
 
 /** The OpenTelemetry Java agent the Kafka metrics suites load: the default config's agent image's release. */

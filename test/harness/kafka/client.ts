@@ -131,15 +131,16 @@ export function kafkaEnginesAvailable(suite: string): boolean {
  * synth into a temporary directory for another profile. LEARNFLOW_KAFKA_CONFIG (a YAML override, e.g.
  * `kafka: { image: apache/kafka:<version> }`) makes both synthesize with it, to try another Kafka version.
  */
-export function kafkaDistDir(profile: 'minikube' | 'production', options: { brokers?: number } = {}): string {
+export function kafkaDistDir(profile: 'minikube' | 'production', options: { brokers?: number; image?: string } = {}): string {
   let override = process.env.LEARNFLOW_KAFKA_CONFIG;
-  if (profile === 'minikube' && !override && options.brokers === undefined) return path.join(ROOT, 'dist');
+  const replaced = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  if (profile === 'minikube' && !override && Object.keys(replaced).length === 0) return path.join(ROOT, 'dist');
   const out = tempDir(`dist-${profile}`);
-  if (options.brokers !== undefined) {
-    // The same install with another broker count: LEARNFLOW_KAFKA_CONFIG's settings, kafka.brokers replaced.
+  if (Object.keys(replaced).length > 0) {
+    // The same install with another broker count or image: LEARNFLOW_KAFKA_CONFIG's settings, those kafka fields replaced.
     const settings = (override ? yaml.load(fs.readFileSync(override, 'utf8')) : {}) as { kafka?: Record<string, unknown> };
     override = path.join(out, '..', `${path.basename(out)}-override.yaml`);
-    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, brokers: options.brokers } }));
+    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, ...replaced } }));
   }
   const result = runSynthCli(['--quiet', '--profile', profile, '--out', out, ...(override ? ['--config', override] : [])]);
   if (result.status !== 0) throw new Error(`synth --profile ${profile} failed:\n${result.stderr}`);

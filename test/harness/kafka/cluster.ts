@@ -8,15 +8,15 @@ import { isAlive, killGroup, type ProcessResult, ProcessWatchdog, runProcess, sl
 import { initImageFiles } from './init-images';
 import { kafkaJarsDir } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
-import { type KafkaManifests, loadKafkaManifests, selects } from './manifests';
+import { imageKafkaVersion, type KafkaManifests, loadKafkaManifests, selects } from './manifests';
 import { ContainerFilesystem, containerCommand, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
 
 interface KafkaPod {
-  /** The StatefulSet the pod belongs to. */
-  readonly statefulSet: K8sObject;
+  /** The StatefulSet revision the pod was created from (its template: image, probes, env). */
+  statefulSet: K8sObject;
   readonly ordinal: number;
   readonly identity: PodIdentity;
   readonly dir: string;
@@ -103,11 +103,12 @@ export interface KafkaTestClusterOptions {
 export class KafkaTestCluster {
   static async start(options: KafkaTestClusterOptions): Promise<KafkaTestCluster> {
     const manifests = loadKafkaManifests(options.distDir);
-    const libDir = kafkaJarsDir(manifests.kafkaVersion);
+    // Fails early when the version's jars are not in the cache.
+    kafkaJarsDir(manifests.kafkaVersion);
     await acquireHostLock(options.lockTimeoutMs ?? 600_000);
     let cluster: KafkaTestCluster;
     try {
-      cluster = new KafkaTestCluster(manifests, libDir, options.readyTimeoutMs ?? 180_000, options.dataFrom);
+      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom);
     } catch (error) {
       releaseHostLock();
       throw error;
@@ -124,9 +125,6 @@ export class KafkaTestCluster {
     }
   }
 
-  readonly kafkaVersion: string;
-  /** A KAFKA_HOME whose bin/ tools run the real Kafka classes and resolve the cluster's DNS names. */
-  readonly kafkaHome: string;
   /** The brokers' StatefulSet replicas (grows with `scaleBrokers`). */
   brokerCount: number;
   /** From launching the pods to a ready cluster (not counting the jar download or the host lock). */
@@ -144,17 +142,14 @@ export class KafkaTestCluster {
   private keepData = false;
 
   private constructor(
-    /** The manifests of the dist/ applied last (`scaleBrokers` applies another). */
+    /** The manifests of the dist/ applied last (`scaleBrokers` and `applyStatefulSets` apply another). */
     public manifests: KafkaManifests,
-    libDir: string,
     private readonly readyTimeoutMs: number,
     dataFrom: string | undefined,
   ) {
     const sts = manifests.statefulSet;
-    this.kafkaVersion = manifests.kafkaVersion;
     this.brokerCount = sts.spec.replicas ?? 1;
     this.dir = dataFrom ?? fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-kafka-'));
-    this.kafkaHome = path.join(this.dir, 'kafka-home');
     // Pod IPs: brokers 127.0.0.1.., dedicated controllers 127.0.0.51.., the topics Job 127.0.0.100.
     this.pods = this.podsOf(sts, 1);
     this.controllers = manifests.controllerStatefulSet ? this.podsOf(manifests.controllerStatefulSet, 51) : [];
@@ -163,7 +158,6 @@ export class KafkaTestCluster {
 
     this.hostsFile = path.join(this.dir, 'hosts');
     fs.writeFileSync(this.hostsFile, this.hostsFileContent());
-    writeKafkaHome(this.kafkaHome, libDir, this.hostsFile);
 
     this.watchdog = new ProcessWatchdog(this.dir, 'kafka-harness-watchdog');
     installExitHook();
@@ -183,6 +177,28 @@ export class KafkaTestCluster {
       const identity = { name, namespace, labels, annotations: template.annotations ?? {}, podIP: `127.0.0.${ordinal + firstAddress}` };
       return { statefulSet: sts, ordinal, identity, dir: path.join(this.dir, name), sidecars: [] };
     });
+  }
+
+  /** The Kafka version of the dist/ applied last (its StatefulSets' apache/kafka image). */
+  get kafkaVersion(): string {
+    return this.manifests.kafkaVersion;
+  }
+
+  /** A KAFKA_HOME of the version applied last, whose bin/ tools run the real Kafka classes and resolve the cluster's DNS names. */
+  get kafkaHome(): string {
+    return this.kafkaHomeOf(this.kafkaVersion);
+  }
+
+  /** The KAFKA_HOME over `version`'s jars (the image's /opt/kafka), written on first use. */
+  private kafkaHomeOf(version: string): string {
+    const home = path.join(this.dir, `kafka-home-${version}`);
+    if (!fs.existsSync(home)) writeKafkaHome(home, kafkaJarsDir(version), this.hostsFile);
+    return home;
+  }
+
+  /** The KAFKA_HOME of the image the pod was created with. */
+  private podKafkaHome(pod: KafkaPod): string {
+    return this.kafkaHomeOf(imageKafkaVersion(pod.statefulSet.spec.template.spec.containers[0].image));
   }
 
   private get allPods(): KafkaPod[] {
@@ -303,11 +319,45 @@ export class KafkaTestCluster {
     return added.map((pod) => pod.identity.name);
   }
 
-  /** Create a deleted pod again (same name, same claim, fresh emptyDirs), without waiting for it. */
+  /**
+   * Create a deleted pod again (same name, same claim, fresh emptyDirs), without waiting for it, from its
+   * StatefulSet's current template (the update revision, after `applyStatefulSets`).
+   */
   createPod(name: string): void {
     const pod = this.pod(name);
     if (pod.process) throw new Error(`${name} is running`);
+    pod.statefulSet = this.currentStatefulSet(pod.statefulSet.metadata.name);
     this.launch(pod);
+  }
+
+  /** The StatefulSet of the dist/ applied last named `name`. */
+  currentStatefulSet(name: string): K8sObject {
+    const found = [this.manifests.statefulSet, this.manifests.controllerStatefulSet].find((sts) => sts?.metadata.name === name);
+    if (!found) throw new Error(`no StatefulSet ${name} in the dist/ applied last`);
+    return found;
+  }
+
+  /** Whether a pod runs its StatefulSet's current template (the update revision), as the StatefulSet controller compares revisions. */
+  isUpdated(name: string): boolean {
+    const pod = this.pod(name);
+    return JSON.stringify(pod.statefulSet.spec.template) === JSON.stringify(this.currentStatefulSet(pod.statefulSet.metadata.name).spec.template);
+  }
+
+  /**
+   * `kubectl apply` of a dist/ whose StatefulSets have another pod template (a new image, say) and the same
+   * replicas: the StatefulSets get a new update revision; the running pods keep theirs until they are deleted
+   * (`rollingUpdate` deletes them as the StatefulSet controller does) and re-created from the new template.
+   * The Jobs of that dist/ are the ones `run*Job` runs from then on.
+   */
+  applyStatefulSets(distDir: string): void {
+    const manifests = loadKafkaManifests(distDir, this.manifests.statefulSet.metadata.name);
+    const shape = (m: KafkaManifests) => [m.statefulSet, m.controllerStatefulSet].map((sts) => sts && `${sts.metadata.name}/${sts.spec.replicas}`).join(',');
+    if (shape(manifests) !== shape(this.manifests)) {
+      throw new Error(`${distDir} has other StatefulSets or replicas (${shape(manifests)}) than the running ones (${shape(this.manifests)})`);
+    }
+    // Fails here, not mid-roll, when the new version's jars are not in the cache.
+    kafkaJarsDir(manifests.kafkaVersion);
+    this.manifests = manifests;
   }
 
   /**
@@ -447,6 +497,13 @@ export class KafkaTestCluster {
     return this.runJob(job, this.manifests.configMaps, {}, options.timeoutMs ?? 180_000);
   }
 
+  /** Run the features Job's container command of the dist/ applied last; `env` overrides env values. */
+  runFeaturesJob(options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<ProcessResult> {
+    const job = this.manifests.featuresJob;
+    if (!job) throw new Error('dist/ has no features Job');
+    return this.runJob(job, this.manifests.configMaps, options.env ?? {}, options.timeoutMs ?? 180_000);
+  }
+
   private runJob(job: K8sObject, configMaps: readonly K8sObject[], overrides: Readonly<Record<string, string>>, timeoutMs: number): Promise<ProcessResult> {
     const podSpec = job.spec.template.spec;
     const container = podSpec.containers[0];
@@ -461,8 +518,8 @@ export class KafkaTestCluster {
     const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps);
     const resolved = resolveContainerEnv(container, identity, this.serviceLinks(podSpec));
     const env = { ...this.processEnv(resolved, identity, filesystem), ...overrides };
-    // The one addition to the Job's environment: where the tools are (the script defaults to /opt/kafka).
-    env.KAFKA_HOME = this.kafkaHome;
+    // The one addition to the Job's environment: where the tools of its image are (the script defaults to /opt/kafka).
+    env.KAFKA_HOME = this.kafkaHomeOf(imageKafkaVersion(container.image));
     const [command, ...args] = containerCommand(container, resolved).map((token) => filesystem.translate(token));
     return runProcess(command, args, env, timeoutMs);
   }
@@ -507,8 +564,8 @@ export class KafkaTestCluster {
     const resolved = resolveContainerEnv(container, pod.identity, this.serviceLinks(podSpec));
     for (const [name, value] of resolved) resolved.set(name, value.split('127.0.0.1').join(pod.identity.podIP));
     const env = this.processEnv(resolved, pod.identity, filesystem);
-    // As for the Jobs: where the tools are (the image's are at /opt/kafka).
-    if (sidecar) env.KAFKA_HOME = this.kafkaHome;
+    // As for the Jobs: where the tools of the pod's image are (the image's are at /opt/kafka).
+    if (sidecar) env.KAFKA_HOME = this.podKafkaHome(pod);
     return { env, resolved, filesystem };
   }
 
@@ -528,7 +585,7 @@ export class KafkaTestCluster {
     fs.mkdirSync(mountedConfigs, { recursive: true });
     const launcher = path.join(pod.dir, 'etc-kafka-docker-run');
     const exports = {
-      LEARNFLOW_HARNESS_KAFKA_HOME: this.kafkaHome,
+      LEARNFLOW_HARNESS_KAFKA_HOME: this.podKafkaHome(pod),
       LEARNFLOW_HARNESS_IMAGE_DEFAULTS: IMAGE_DEFAULTS_DIR,
       LEARNFLOW_HARNESS_MOUNTED_CONFIGS: mountedConfigs,
       LEARNFLOW_HARNESS_CONFIG_DIR: pod.configDir ?? '',

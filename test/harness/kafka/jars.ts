@@ -10,6 +10,12 @@ export const CACHE_ROOT = path.join(os.homedir(), '.cache', 'learnflow-infra');
 // that kafka-server 4.3 declares.
 const LOG4J_VERSION = '2.25.4';
 
+/**
+ * The older release the production suite installs first and then upgrades to the default image's (issue 9 §5):
+ * the newest 4.x release line below the default's, at its last patch on Maven Central.
+ */
+export const UPGRADE_FROM_KAFKA_VERSION = '4.2.2';
+
 // Pinned so that a fresh cache resolves the same plugin (and so the same copy semantics) every time.
 const COPY_DEPENDENCIES = 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies';
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 export const IMAGE_DEFAULTS_DIR = path.join(__dirname, 'image-defaults');
 
-// The Kafka 4.3 distribution's bin/ scripts and the classes they run.
+// The Kafka 4.x distribution's bin/ scripts and the classes they run (the same in 4.2 and 4.3).
 const TOOLS: Record<string, string> = {
   'kafka-topics.sh': 'org.apache.kafka.tools.TopicCommand',
   'kafka-configs.sh': 'kafka.admin.ConfigCommand',
@@ -13,6 +13,8 @@ const TOOLS: Record<string, string> = {
   // The rebalance Job's moves and its preferred leader election.
   'kafka-reassign-partitions.sh': 'org.apache.kafka.tools.reassign.ReassignPartitionsCommand',
   'kafka-leader-election.sh': 'org.apache.kafka.tools.LeaderElectionCommand',
+  // The features Job: metadata.version after an upgrade.
+  'kafka-features.sh': 'org.apache.kafka.tools.FeatureCommand',
   // The producer and consumer of Kafka's own system tests: JSON events per send and per record.
   'kafka-verifiable-producer.sh': 'org.apache.kafka.tools.VerifiableProducer',
   'kafka-verifiable-consumer.sh': 'org.apache.kafka.tools.VerifiableConsumer',

@@ -13,6 +13,8 @@ export interface KafkaManifests {
   readonly topicsJob: K8sObject;
   /** The rebalance Job (`<name>-rebalance-<hash>`), when dist/ has one. */
   readonly rebalanceJob?: K8sObject;
+  /** The features Job (`<name>-features-<hash>`), when dist/ has one. */
+  readonly featuresJob?: K8sObject;
   /** The PodDisruptionBudgets in the StatefulSets' namespace. */
   readonly budgets: readonly K8sObject[];
   readonly configMaps: readonly K8sObject[];
@@ -22,6 +24,13 @@ export interface KafkaManifests {
 
 export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   return selector !== undefined && Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+/** The Kafka version of a pinned official `apache/kafka:<version>` image reference (the harness runs that release's jars). */
+export function imageKafkaVersion(image: string): string {
+  const match = /^(?:docker\.io\/)?apache\/kafka:([0-9][^@]*)(?:@sha256:[0-9a-f]{64})?$/.exec(image);
+  if (!match) throw new Error(`the Kafka image ${image} is not a pinned official apache/kafka:<version> tag`);
+  return match[1];
 }
 
 export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): KafkaManifests {
@@ -36,10 +45,6 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
   const topicsJob = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-topics-`));
   if (!topicsJob) throw new Error(`no Job named ${statefulSetName}-topics-* in ${distDir}`);
 
-  const image: string = statefulSet.spec.template.spec.containers[0].image;
-  const match = /^(?:docker\.io\/)?apache\/kafka:([0-9][^@]*)(?:@sha256:[0-9a-f]{64})?$/.exec(image);
-  if (!match) throw new Error(`the Kafka image ${image} is not a pinned official apache/kafka:<version> tag`);
-
   return {
     statefulSet,
     controllerStatefulSet,
@@ -49,6 +54,7 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
     rebalanceJob: objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-rebalance-`)),
     budgets: objects.filter((o) => o.kind === 'PodDisruptionBudget' && (o.metadata.namespace ?? 'default') === namespace),
     configMaps: objects.filter((o) => o.kind === 'ConfigMap'),
-    kafkaVersion: match[1],
+    featuresJob: objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-features-`)),
+    kafkaVersion: imageKafkaVersion(statefulSet.spec.template.spec.containers[0].image),
   };
 }

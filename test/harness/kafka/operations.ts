@@ -107,37 +107,53 @@ export class PodReadiness {
   }
 }
 
-function statefulSetOf(cluster: KafkaTestCluster, name: string): K8sObject {
-  const sets = [cluster.manifests.statefulSet, cluster.manifests.controllerStatefulSet].filter((s): s is K8sObject => s !== undefined);
-  const found = sets.find((s) => s.metadata.name === name);
-  if (!found) throw new Error(`no StatefulSet ${name}`);
-  return found;
-}
-
 /**
- * A StatefulSet RollingUpdate of every pod, as the StatefulSet controller carries it out: highest ordinal
- * first; a pod is deleted only when every pod of the set is Ready, and the next one only when the
- * re-created pod has been Ready for minReadySeconds; each deletion is graceful (SIGTERM, then SIGKILL after
- * terminationGracePeriodSeconds).
+ * The StatefulSet controller's RollingUpdate of the pods whose revision is not the update revision (after
+ * `cluster.applyStatefulSets`), as `updateStatefulSet` in kubernetes/kubernetes
+ * pkg/controller/statefulset/stateful_set_control.go (v1.34) carries it out under `podManagementPolicy: Parallel`
+ * and the default feature gates: going down from the highest ordinal, it deletes the first pod that is not
+ * updated, but only once every pod above it is available (`isUnavailable(replicas[target], minReadySeconds)`
+ * stops the loop); pods below the target are not looked at. (`OrderedReady` would first wait for every pod to
+ * be Running, Ready and available, in `processReplica`; the MaxUnavailableStatefulSet gate, alpha and off by
+ * default in v1.34, counts every unavailable pod against maxUnavailable.) The deleted pod terminates gracefully
+ * (SIGTERM, SIGKILL after terminationGracePeriodSeconds) and the controller re-creates it from the new
+ * template. Returns when every pod is updated and available.
  */
-export async function rollingUpdate(cluster: KafkaTestCluster, readiness: PodReadiness, statefulSetName: string, log: EventLog, timeoutMs = 300_000): Promise<void> {
-  const sts = statefulSetOf(cluster, statefulSetName);
+export async function rollingUpdate(
+  cluster: KafkaTestCluster,
+  readiness: PodReadiness,
+  statefulSetName: string,
+  log: EventLog,
+  options: {
+    timeoutMs?: number;
+    /** Called when the controller would delete `pod`, before it does (what else happens meanwhile). */
+    beforeDelete?: (pod: string) => Promise<void>;
+  } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const sts = cluster.currentStatefulSet(statefulSetName);
   const minReadyMs = (sts.spec.minReadySeconds ?? 0) * 1000;
   const graceMs = (sts.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
   const pods = Array.from({ length: sts.spec.replicas ?? 1 }, (_, i) => `${sts.metadata.name}-${i}`);
   const started = Date.now();
   const note = (line: string) => log.push(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`);
-  for (const pod of [...pods].reverse()) {
-    await readiness.waitUntil(() => pods.every((p) => readiness.isReady(p)), timeoutMs, `every pod of ${statefulSetName} Ready before deleting ${pod}`);
-    note(`delete ${pod}`);
+  const available = (pod: string) => readiness.isAvailable(pod, minReadyMs);
+  for (let target = pods.length - 1; target >= 0; target--) {
+    const pod = pods[target];
+    if (cluster.isUpdated(pod)) continue;
+    const above = pods.slice(target + 1);
+    await readiness.waitUntil(() => above.every(available), timeoutMs, `${above.join(', ')} available before deleting ${pod}`);
+    await options.beforeDelete?.(pod);
+    const notReadyBelow = pods.slice(0, target).filter((p) => !readiness.isReady(p));
+    note(`delete ${pod}${notReadyBelow.length > 0 ? ` (not Ready below it, which the controller does not look at: ${notReadyBelow.join(', ')})` : ''}`);
     readiness.forget(pod);
     await cluster.deletePod(pod, graceMs);
     readiness.forget(pod);
     note(`${pod} terminated; re-created`);
     cluster.createPod(pod);
-    await readiness.waitUntil(() => readiness.isAvailable(pod, minReadyMs), timeoutMs, `${pod} available (Ready for minReadySeconds)`);
-    note(`${pod} available`);
   }
+  await readiness.waitUntil(() => pods.every(available), timeoutMs, `every pod of ${statefulSetName} available after the roll`);
+  note('every pod available');
 }
 
 /** The PodDisruptionBudget of dist/ whose selector matches the pod's StatefulSet. */
