@@ -61,6 +61,13 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL metrics suite') || !requireEn
       await engine?.stop();
     });
 
+    /** DATA_SOURCE_USER as the kubelet resolves it: the monitoring Secret's username (the login in use). */
+    function exporterUser(): string {
+      const container = findObject(objects, 'Deployment', 'postgres-exporter').spec.template.spec.containers[0];
+      const { secretKeyRef } = container.env.find((entry: { name: string }) => entry.name === 'DATA_SOURCE_USER').valueFrom;
+      return secrets[secretKeyRef.name][secretKeyRef.key];
+    }
+
     /** The Deployment's container, run as written except for the addresses: the server's and the listen port. */
     async function startExporter(): Promise<ChildProcess> {
       const deployment = findObject(objects, 'Deployment', 'postgres-exporter');
@@ -79,7 +86,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL metrics suite') || !requireEn
       const [, rest] = /^[^/]+(\/.*)$/.exec(env.DATA_SOURCE_URI!)!;
       const args = (container.args as string[]).map((arg) => (arg.startsWith('--web.listen-address=') ? `--web.listen-address=127.0.0.1:${port}` : arg));
       const child = spawn(EXPORTER, args, {
-        env: { PATH: process.env.PATH, DATA_SOURCE_URI: `127.0.0.1:${engine.port}${rest}`, DATA_SOURCE_USER: env.DATA_SOURCE_USER, DATA_SOURCE_PASS_FILE: passwordFile },
+        env: { PATH: process.env.PATH, DATA_SOURCE_URI: `127.0.0.1:${engine.port}${rest}`, DATA_SOURCE_USER: exporterUser(), DATA_SOURCE_PASS_FILE: passwordFile },
         stdio: 'ignore',
       });
       for (let attempt = 0; attempt < 50; attempt++) {
@@ -90,7 +97,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL metrics suite') || !requireEn
     }
 
     it('logs in as a pg_monitor member that can read no table', async () => {
-      const role = envOf(findObject(objects, 'Deployment', 'postgres-exporter').spec.template.spec.containers[0]).DATA_SOURCE_USER!;
+      const role = exporterUser();
       const [membership] = await engine.query<{ monitor: boolean; superuser: boolean; limit: number }>(
         "SELECT pg_has_role($1, 'pg_monitor', 'USAGE') AS monitor, rolsuper AS superuser, rolconnlimit AS limit FROM pg_roles WHERE rolname = $1",
         [role],

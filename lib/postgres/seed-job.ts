@@ -45,7 +45,8 @@ export class SeedJob extends Construct {
         { name: 'PGHOST', value: server.host },
         { name: 'PGPORT', value: String(server.port) },
         { name: 'PGDATABASE', value: server.database },
-        { name: 'PGUSER', value: server.appRole },
+        // The login in use: the application role, or its twin after `npm run secrets -- --rotate app`.
+        { name: 'PGUSER', valueFrom: { secretKeyRef: { name: secrets.app.name, key: 'username' } } },
         { name: 'SCHEMA_VERSION', value: props.schemaVersion },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
         { name: 'SEED_TEST_USERS', value: String(seedUsers !== undefined) },
