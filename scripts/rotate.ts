@@ -188,8 +188,10 @@ export function finish(cluster: RotationCluster, secret: SecretContract, print: 
   }
   if (state.sessions > 0) {
     const who = cluster.psql(
-      `SELECT coalesce(nullif(application_name, ''), '(no application_name)') || ' from ' || coalesce(host(client_addr), 'local') || ': ' || count(*)
-         FROM pg_stat_activity WHERE usename = '${old}' GROUP BY 1 ORDER BY 1;\n`,
+      `SELECT client || ': ' || count(*) FROM (
+         SELECT coalesce(nullif(application_name, ''), '(no application_name)') || ' from ' || coalesce(host(client_addr), 'local') AS client
+           FROM pg_stat_activity WHERE usename = '${old}') AS sessions
+       GROUP BY client ORDER BY client;\n`,
     );
     throw new RotationError(
       `${old} still has ${state.sessions} session(s), so some client has not restarted onto ${current} yet:\n` +
@@ -243,8 +245,7 @@ function referencesSecret(pod: PodSpec, name: string): boolean {
 /**
  * The `kubectl rollout restart` lines for the live workloads that read the Secret once, at start: env vars
  * from a Secret are resolved when the container starts (Kubernetes docs, "Secrets": "environment variables
- * are not updated"), and Dapr resolves a component's secretKeyRef when the sidecar loads it, at its start
- * (components-contrib's state.postgresql opens its pool from the connection string once, in Init).
+ * are not updated"), and Dapr resolves a component's secretKeyRef when the sidecar loads it, at its start.
  */
 function restartCommands(cluster: RotationCluster, secretName: string, rule: RestartRule): string[] {
   const k = `kubectl -n ${rule.namespace}`;

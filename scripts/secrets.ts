@@ -172,7 +172,11 @@ function rotation(options: Options, server: PostgresServer, secrets: readonly Se
     const target = rotationTarget(secrets, (options.rotate ?? options.finish)!, flag);
     const cluster = {
       kubectl: (args: readonly string[], input?: string) => kubectl(options, args, input),
-      psql: (script: string) => kubectl(options, psqlInServerPod(server), script),
+      psql: (script: string) => {
+        const result = new Kubectl(options.context).run(psqlInServerPod(server), KUBECTL_TIMEOUT_MS, script);
+        if (!result.ok) throw new KubectlError(`psql in pod ${server.statefulSetName}-0 (kubectl exec) failed: ${result.reason}`);
+        return result.stdout;
+      },
       readSecret: (name: string, namespace: string) => readSecret(options, name, namespace),
     };
     const print = (line: string) => console.log(line);

@@ -110,7 +110,7 @@ export class PostgresMonitoring extends Construct {
                   // database sizes) is cluster-wide, and the role gets no CONNECT on the application database.
                   { name: 'DATA_SOURCE_URI', value: `${server.host}:${server.port}/postgres?${sslParameters}` },
                   // The login in use (the role or its twin after `npm run secrets -- --rotate monitoring`), read at start.
-                  { name: 'DATA_SOURCE_USER', valueFrom: { secretKeyRef: { name: monitoringSecret.name, key: 'username' } } },
+                  { name: 'DATA_SOURCE_USER_FILE', value: `${PASSWORD_DIR}/username` },
                   { name: 'DATA_SOURCE_PASS_FILE', value: `${PASSWORD_DIR}/password` },
                 ],
                 ports: [{ name: this.portName, containerPort: POSTGRES_EXPORTER_PORT }],
@@ -122,7 +122,17 @@ export class PostgresMonitoring extends Construct {
               },
             ],
             volumes: [
-              { name: 'password', secret: { secretName: monitoringSecret.name, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
+              {
+                name: 'password',
+                secret: {
+                  secretName: monitoringSecret.name,
+                  items: [
+                    { key: 'username', path: 'username' },
+                    { key: 'password', path: 'password' },
+                  ],
+                  defaultMode: 0o440,
+                },
+              },
               ...caVolumes,
             ],
           },
