@@ -2,11 +2,10 @@
 // A stand-in for kubectl (our own seam: scripts/secrets.ts only shells out to it). It keeps the
 // cluster's namespaces and Secrets in the JSON file FAKE_KUBECTL_STATE and appends each command
 // line to FAKE_KUBECTL_STATE.calls, so that a test can see what the script ran. `kubectl exec ... -- psql ...`
-// (the server pod's psql, which `--rotate` runs) runs the same psql command line against the real PostgreSQL
-// of FAKE_KUBECTL_PSQL (JSON: host, port, user, password), over TCP instead of the pod's socket.
+// (the server pod's psql, which `--rotate` runs) runs against a real PostgreSQL (pod-psql.js).
 'use strict';
-const { spawnSync } = require('child_process');
 const fs = require('fs');
+const { runIfPodPsql } = require('./pod-psql');
 
 const stateFile = process.env.FAKE_KUBECTL_STATE;
 const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
@@ -55,15 +54,9 @@ if (verb === 'get' && kind === 'namespace') {
   process.stdout.write(`secret/${manifest.metadata.name} replaced\n`);
 } else if (verb === 'get' && kind === 'deployments,statefulsets,daemonsets') {
   process.stdout.write(JSON.stringify({ kind: 'List', items: (state.workloads ?? {})[flag('-n')] ?? [] }));
-} else if (verb === 'exec' && args.includes('--') && args[args.indexOf('--') + 1] === 'psql') {
-  const server = JSON.parse(process.env.FAKE_KUBECTL_PSQL);
-  const result = spawnSync('psql', args.slice(args.indexOf('--') + 2), {
-    input: fs.readFileSync(0),
-    env: { ...process.env, PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.user, PGPASSWORD: server.password },
-  });
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exit(result.status ?? 1);
+} else if (verb === 'exec') {
+  runIfPodPsql(args);
+  fail(`fake kubectl: unsupported command: ${args.join(' ')}`);
 } else {
   fail(`fake kubectl: unsupported command: ${args.join(' ')}`);
 }
