@@ -103,7 +103,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
 
   it('a role it does not rotate is refused with exit 3, and no Secret changes', async () => {
     const before = await contractState();
-    const refused = await secrets(['--rotate', 'backup']);
+    const refused = await secrets(['--rotate', 'superuser']);
     expect(refused.exitCode, refused.output).toBe(EXIT.usage);
     expect(refused.stderr).toContain('is not rotated by --rotate');
     expect(await contractState()).toEqual(before);
