@@ -6,6 +6,10 @@ import { loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues, type PostgresSecrets } from '../lib/postgres/secrets';
+import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
+import { directDataPlane } from '../verify/data-plane/data-plane';
+import { runVerify } from '../verify/runner';
+import { REFERENCE_DIR } from './fixtures/verify/helpers';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
 import { JobPod, type SecretStore } from './harness/postgres/job-pod';
 import { runProcess, sleep } from './harness/processes';
@@ -264,6 +268,19 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
     } finally {
       await client.end();
     }
+    // The verifier, connected as the rotated login (as its port-forward does after a rotation): the role's
+    // privileges, and no "not the application role" warning.
+    const report = await runVerify({
+      distDir: path.join(ROOT, 'dist'),
+      referenceDir: REFERENCE_DIR,
+      live: 'auto',
+      connect: () => Promise.reject(new ClusterUnavailableError('no cluster in this test')),
+      openDataPlane: directDataPlane({ postgres: { host: '127.0.0.1', port: engine.port, user: username, password, database: DATABASE } }, 10_000),
+      only: ['postgres-live-role-privileges'],
+    });
+    const verdicts = report.checks.filter((check) => check.id === 'postgres-live-role-privileges').map((check) => check.status);
+    expect(verdicts.length).toBeGreaterThan(0);
+    expect(verdicts.every((status) => status === 'pass'), JSON.stringify(report.checks)).toBe(true);
     // The Jobs, re-run with the rotated Secret: the migrations Job sets the password of the login it names (and leaves
     // the retired one without), the seed Job logs in as it.
     for (const component of ['migrations', 'seed']) {
