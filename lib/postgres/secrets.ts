@@ -177,7 +177,7 @@ export class PostgresSecrets {
           { key: 'password', description: `its password (member of pg_monitor)` },
         ],
         generatedKeys: ['password'],
-        readers: ['the monitoring-role Job (sets it on the role)', 'postgres_exporter (DATA_SOURCE_USER, DATA_SOURCE_PASS_FILE)'],
+        readers: ['the monitoring-role Job (sets it on the role)', 'postgres_exporter (DATA_SOURCE_USER_FILE, DATA_SOURCE_PASS_FILE)'],
         rotation: rotation('monitoring', role, { kind: 'deployment', namespace: postgresNamespace, name: monitoringProps.exporterDeployment }),
         render: (generated, login = role) => ({ username: login, password: generated.password }),
       };
