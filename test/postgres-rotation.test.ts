@@ -368,4 +368,20 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
     }
     expect(readState()).toEqual(before);
   }, 120_000);
+
+  it('copies of a Secret that disagree are "could not check" (exit 2): no login and no Secret is changed', async () => {
+    const state = readState();
+    const key = `${APPS}/${contract.dapr.name}`;
+    const edited = { ...state, secrets: { ...state.secrets, [key]: { ...state.secrets[key], data: { ...state.secrets[key].data, password: b64('a-hand-edited-password-0123') } } } };
+    fs.writeFileSync(stateFile(), JSON.stringify(edited));
+    const [before] = await engine.query<{ verifiers: string }>("SELECT string_agg(rolname || coalesce(rolpassword, ''), ',' ORDER BY rolname) AS verifiers FROM pg_authid WHERE rolname LIKE 'learnflow_dapr%'");
+    fs.rmSync(`${stateFile()}.calls`, { force: true });
+    const refused = await secrets(['--rotate', 'dapr']);
+    expect(refused.exitCode, refused.output).toBe(EXIT.couldNotCheck);
+    expect(refused.stderr).toContain(`the copies of secret ${contract.dapr.name} (namespaces postgres, ${APPS}) disagree`);
+    expect(refused.calls).not.toMatch(/"exec"|"replace"/);
+    expect(readState()).toEqual(edited);
+    const [after] = await engine.query<{ verifiers: string }>("SELECT string_agg(rolname || coalesce(rolpassword, ''), ',' ORDER BY rolname) AS verifiers FROM pg_authid WHERE rolname LIKE 'learnflow_dapr%'");
+    expect(after).toEqual(before);
+  }, 120_000);
 });
