@@ -39,7 +39,7 @@ export const EXIT_CODES: readonly ExitCodeMeaning[] = [
       synth: 'dist/ written',
       verify: 'healthy (no check failed; warnings allowed)',
       deploy: 'deployed and verified healthy (or: deployed with --skip-verify; --dry-run and the preflight passed)',
-      secrets: 'every Secret exists (created now or before)',
+      secrets: 'every Secret exists (created now or before); --rotate or --finish done',
       diff: 'no change',
     },
   },
@@ -61,7 +61,7 @@ export const EXIT_CODES: readonly ExitCodeMeaning[] = [
       synth: 'the output could not be written, or synthesis failed unexpectedly (dist/ untouched)',
       verify: 'dist/ or the reference data unreadable, --live and no cluster, Kafka or PostgreSQL not answering',
       deploy: 'deployed, but the verifier could not check',
-      secrets: 'the cluster did not answer, a namespace is missing or an existing Secret lacks a key (nothing created)',
+      secrets: 'the cluster did not answer, a namespace is missing or an existing Secret lacks a key (nothing created); --rotate/--finish: a Secret or login missing, or the copies disagree (nothing changed)',
       diff: 'the cluster does not answer, dist/ cannot be read, a read is refused',
     },
   },
@@ -85,6 +85,7 @@ export const EXIT_CODES: readonly ExitCodeMeaning[] = [
       deploy:
         'a preflight check failed, nothing was applied (also: a StatefulSet change that cannot be carried out safely, such as smaller or ' +
         'differently classed storage or another selector)',
+      secrets: '--rotate: the previous rotation is not finished; --finish: the old login still has sessions (nothing changed)',
     },
   },
   {
@@ -93,7 +94,7 @@ export const EXIT_CODES: readonly ExitCodeMeaning[] = [
     meaning: 'a change to the cluster failed part-way (also: an unexpected error of a command that changes the cluster); re-running is safe',
     when: {
       deploy: 'applying a file, creating the Secrets, expanding a claim or re-creating a StatefulSet failed',
-      secrets: 'creating a Secret failed',
+      secrets: 'creating or updating a Secret failed, or --rotate/--finish could not change the login (both logins work: no client is locked out)',
     },
   },
   {

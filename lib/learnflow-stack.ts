@@ -1,7 +1,7 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import * as yaml from 'js-yaml';
-import { kafkaObjectNames, POSTGRES_JOBS, type PostgresCronJob, postgresObjectNames } from './config/object-names';
 import { longestScheduleGapMs } from './config/cron';
+import { kafkaObjectNames, POSTGRES_JOBS, type PostgresCronJob, postgresObjectNames } from './config/object-names';
 import { daprRoleConnectionLimit } from './config/postgres-security';
 import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
@@ -12,7 +12,7 @@ import { RebalanceJob } from './kafka/rebalance-job';
 import { TopicsJob } from './kafka/topics-job';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
 import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
-import { PostgresMonitoring } from './observability/postgres-monitoring';
+import { exporterDeploymentName, PostgresMonitoring } from './observability/postgres-monitoring';
 import { ENDPOINTS_DOCUMENT, renderEndpoints } from './platform/endpoints';
 import { SYNC_WAVE_ANNOTATION } from './platform/gitops';
 import { Namespaces } from './platform/namespaces';
@@ -89,7 +89,9 @@ export class LearnflowStack {
       config: config.postgres,
       clusterDomain: platform.clusterDomain,
       seedTestUsers: config.development,
-      monitoringRole: config.observability.enabled ? config.observability.postgresExporter.role : undefined,
+      monitoring: config.observability.enabled
+        ? { role: config.observability.postgresExporter.role, exporterDeployment: exporterDeploymentName(config.postgres.name) }
+        : undefined,
     });
     this.postgresMigrations = new MigrationsJob(this.stage('21-postgres-migrations.yaml'), 'PostgresMigrations', {
       server: this.postgres,

@@ -6,16 +6,19 @@ import { LearnflowStack } from '../lib/learnflow-stack';
 import type { PostgresServer } from '../lib/postgres/postgres-server';
 import { generateSecretValues, type SecretContract } from '../lib/postgres/secrets';
 import { Kubectl } from './kubectl';
+import { finish, psqlInServerPod, RotationError, rotate, rotationTarget } from './rotate';
 
 const program = new Command('secrets')
   .description(
     'Create the Secrets the manifests reference, with random values, in the current kubectl context. ' +
-      'Never overwrites an existing Secret and never prints a value.',
+      'Never overwrites an existing Secret and never prints a value. With --rotate, rotate a role\'s password without downtime.',
   )
   .option('-p, --profile <name>', 'configuration profile: minikube or production', 'minikube')
   .option('-c, --config <file>', 'YAML file merged over the profile')
   .option('--context <name>', 'kubectl context to use (default: the current one)')
   .option('--dry-run', 'only report which Secrets are missing')
+  .option('--rotate <role>', 'give the idle login of a role (app, dapr or monitoring) a new password and switch its Secret to it; prints what to restart')
+  .option('--finish <role>', 'after the restarts: remove the old login\'s password (refused while it has sessions)')
   .addHelpText('after', `\n${exitCodeHelp('secrets')}`)
   .showHelpAfterError();
 
@@ -24,6 +27,8 @@ interface Options {
   readonly config?: string;
   readonly context?: string;
   readonly dryRun?: boolean;
+  readonly rotate?: string;
+  readonly finish?: string;
 }
 
 /** kubectl or the cluster failed: before anything was created (could not check), or while creating (apply). */
@@ -41,7 +46,7 @@ const KUBECTL_TIMEOUT_MS = 30_000;
 
 function kubectl(options: Options, args: readonly string[], input?: string): string {
   const result = new Kubectl(options.context).run(args, KUBECTL_TIMEOUT_MS, input);
-  if (!result.ok) throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.reason}`, args[0] === 'create' ? EXIT.apply : EXIT.couldNotCheck);
+  if (!result.ok) throw new KubectlError(`kubectl ${args.slice(0, 3).join(' ')} failed: ${result.reason}`, ['create', 'replace'].includes(args[0]) ? EXIT.apply : EXIT.couldNotCheck);
   return result.stdout;
 }
 
@@ -70,6 +75,29 @@ function valuesFor(secret: SecretContract, existing: ReadonlyMap<string, Record<
   return generateSecretValues(secret);
 }
 
+/**
+ * An existing Secret keeps every value it has. The one key added to the contract since Secrets were first
+ * created, the monitoring Secret's username (the login in use, for rotation), is added to a Secret without it:
+ * the exporter and the monitoring-role Job read it.
+ */
+function completeSecret(options: Options, secret: SecretContract, namespace: string, data: Record<string, string>): void {
+  const values = secret.render(Object.fromEntries(secret.generatedKeys.map((key) => [key, data[key]])));
+  const added = secret.rotation && values.username !== undefined && data.username === undefined ? ['username'] : [];
+  if (added.length === 0 || secret.generatedKeys.some((key) => !data[key])) {
+    console.log(`exists:  secret ${secret.name} in ${namespace} (left unchanged)`);
+    return;
+  }
+  if (options.dryRun) {
+    console.log(`incomplete: secret ${secret.name} in ${namespace} (would add keys ${added.join(', ')})`);
+    return;
+  }
+  const live = JSON.parse(kubectl(options, ['get', 'secret', secret.name, '-n', namespace, '-o', 'json'])) as { metadata: Record<string, unknown> };
+  const { labels, annotations, resourceVersion } = live.metadata;
+  const manifest = { apiVersion: 'v1', kind: 'Secret', metadata: { name: secret.name, namespace, labels, annotations, resourceVersion }, type: 'Opaque', stringData: { ...data, ...Object.fromEntries(added.map((key) => [key, values[key]])) } };
+  kubectl(options, ['replace', '-f', '-'], JSON.stringify(manifest));
+  console.log(`updated: secret ${secret.name} in ${namespace} (added keys ${added.join(', ')}; existing values unchanged)`);
+}
+
 function ensureSecret(options: Options, secret: SecretContract): void {
   const existing = new Map<string, Record<string, string>>();
   for (const namespace of secret.namespaces) {
@@ -77,9 +105,10 @@ function ensureSecret(options: Options, secret: SecretContract): void {
     if (data) existing.set(namespace, data);
   }
   const missing = secret.namespaces.filter((namespace) => !existing.has(namespace));
-  for (const namespace of existing.keys()) console.log(`exists:  secret ${secret.name} in ${namespace} (left unchanged)`);
+  for (const [namespace, data] of existing) completeSecret(options, secret, namespace, data);
   if (missing.length === 0) return;
-  const values = secret.render(valuesFor(secret, existing));
+  const [login] = [...existing.values()].map((data) => data.username);
+  const values = secret.render(valuesFor(secret, existing), login);
   for (const namespace of missing) {
     if (options.dryRun) {
       console.log(`missing: secret ${secret.name} in ${namespace} (keys ${Object.keys(values).join(', ')})`);
@@ -134,6 +163,35 @@ function ensureCaCopy(options: Options, server: PostgresServer): void {
   console.log(`created: ${where} (keys ca.crt, copied from secret ${secretName} in ${server.namespace})`);
 }
 
+/** --rotate or --finish: one role, nothing else of the contract touched. */
+function rotation(options: Options, server: PostgresServer, secrets: readonly SecretContract[]): number {
+  try {
+    if (options.rotate !== undefined && options.finish !== undefined) throw new RotationError('--rotate and --finish: give one of them', EXIT.usage);
+    if (options.dryRun) throw new RotationError('--dry-run applies to creating Secrets, not to --rotate or --finish', EXIT.usage);
+    const flag = options.rotate !== undefined ? '--rotate' : '--finish';
+    const target = rotationTarget(secrets, (options.rotate ?? options.finish)!, flag);
+    const cluster = {
+      kubectl: (args: readonly string[], input?: string) => kubectl(options, args, input),
+      psql: (script: string) => {
+        const result = new Kubectl(options.context).run(psqlInServerPod(server), KUBECTL_TIMEOUT_MS, script);
+        if (!result.ok) throw new KubectlError(`psql in pod ${server.statefulSetName}-0 (kubectl exec) failed: ${result.reason}`);
+        return result.stdout;
+      },
+      readSecret: (name: string, namespace: string) => readSecret(options, name, namespace),
+    };
+    const print = (line: string) => console.log(line);
+    if (options.rotate !== undefined) rotate(cluster, target, print);
+    else finish(cluster, target, print);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof RotationError || error instanceof KubectlError) {
+      console.error(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
 function main(): number {
   const parsed = parseArguments(program);
   if (parsed !== undefined) return parsed;
@@ -148,6 +206,7 @@ function main(): number {
     console.error(`error: ${(error as Error).message}`);
     return error instanceof ConfigError ? EXIT.usage : EXIT.couldNotCheck;
   }
+  if (options.rotate !== undefined || options.finish !== undefined) return rotation(options, server, secrets);
   try {
     const namespaces = [...new Set(secrets.flatMap((secret) => secret.namespaces))];
     for (const namespace of namespaces) {

@@ -98,7 +98,9 @@ describe('observability in the synthesized manifests', () => {
     const podLabels = deployment.spec.template.metadata.labels;
     expect(admitted.some((labels: Record<string, string>) => Object.entries(labels).every(([k, v]) => podLabels[k] === v))).toBe(true);
     expect(findObject(production, 'PodMonitor', 'postgres-exporter').spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
-    const role = findObject(production, 'Job', /^postgres-monitor-/);
-    expect(envOf(role.spec.template.spec.containers[0]).MONITOR_ROLE).toBe(env.DATA_SOURCE_USER);
+    // The login in use is the Secret's username (the role, or its twin after a rotation), a file like the password.
+    expect(env.DATA_SOURCE_USER).toBeUndefined();
+    expect(env.DATA_SOURCE_USER_FILE).toBe(env.DATA_SOURCE_PASS_FILE?.replace(/password$/, 'username'));
+    expect(secretVolume.secret.items).toContainEqual({ key: 'username', path: 'username' });
   });
 });

@@ -61,6 +61,9 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL metrics suite') || !requireEn
       await engine?.stop();
     });
 
+    /** The monitoring Secret's username (the login in use), which the exporter reads from DATA_SOURCE_USER_FILE. */
+    const exporterUser = () => secrets[contract.monitoring!.name].username;
+
     /** The Deployment's container, run as written except for the addresses: the server's and the listen port. */
     async function startExporter(): Promise<ChildProcess> {
       const deployment = findObject(objects, 'Deployment', 'postgres-exporter');
@@ -74,12 +77,15 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL metrics suite') || !requireEn
       const secretVolume = deployment.spec.template.spec.volumes.find((v: { secret?: object }) => v.secret);
       expect(env.DATA_SOURCE_PASS_FILE).toBe(`${container.volumeMounts.find((m: { name: string }) => m.name === secretVolume.name).mountPath}/password`);
       fs.writeFileSync(passwordFile, secrets[secretVolume.secret.secretName].password, { mode: 0o440 });
+      const usernameFile = path.join(path.dirname(passwordFile), 'username');
+      expect(env.DATA_SOURCE_USER_FILE).toBe(`${path.posix.dirname(env.DATA_SOURCE_PASS_FILE!)}/username`);
+      fs.writeFileSync(usernameFile, exporterUser(), { mode: 0o440 });
       const port = await freePort();
       metricsUrl = `http://127.0.0.1:${port}/metrics`;
       const [, rest] = /^[^/]+(\/.*)$/.exec(env.DATA_SOURCE_URI!)!;
       const args = (container.args as string[]).map((arg) => (arg.startsWith('--web.listen-address=') ? `--web.listen-address=127.0.0.1:${port}` : arg));
       const child = spawn(EXPORTER, args, {
-        env: { PATH: process.env.PATH, DATA_SOURCE_URI: `127.0.0.1:${engine.port}${rest}`, DATA_SOURCE_USER: env.DATA_SOURCE_USER, DATA_SOURCE_PASS_FILE: passwordFile },
+        env: { PATH: process.env.PATH, DATA_SOURCE_URI: `127.0.0.1:${engine.port}${rest}`, DATA_SOURCE_USER_FILE: usernameFile, DATA_SOURCE_PASS_FILE: passwordFile },
         stdio: 'ignore',
       });
       for (let attempt = 0; attempt < 50; attempt++) {
@@ -90,7 +96,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL metrics suite') || !requireEn
     }
 
     it('logs in as a pg_monitor member that can read no table', async () => {
-      const role = envOf(findObject(objects, 'Deployment', 'postgres-exporter').spec.template.spec.containers[0]).DATA_SOURCE_USER!;
+      const role = exporterUser();
       const [membership] = await engine.query<{ monitor: boolean; superuser: boolean; limit: number }>(
         "SELECT pg_has_role($1, 'pg_monitor', 'USAGE') AS monitor, rolsuper AS superuser, rolconnlimit AS limit FROM pg_roles WHERE rolname = $1",
         [role],

@@ -176,11 +176,17 @@ describe('PostgreSQL Jobs', () => {
       const pgpassDir = containers[0].volumeMounts.find((m: any) => env.PGPASSFILE!.startsWith(`${m.mountPath}/`));
       expect(volumes.find((v: any) => v.name === pgpassDir.name).emptyDir.medium).toBe('Memory');
     }
-    expect([...secretFilesOf(migrations).values()].map((file) => file.secret)).toEqual([
+    expect([...new Set([...secretFilesOf(migrations).values()].map((file) => file.secret))]).toEqual([
       'learnflow-postgres-superuser',
       'learnflow-postgres-app',
       'learnflow-postgres-dapr',
     ]);
+    // The Jobs set (migrations) or log in with (seed) the password of the login the Secret names: the role, or its
+    // rotation twin (npm run secrets -- --rotate).
+    const dir = envOf(migrations.spec.template.spec.containers[0]).CREDENTIALS_DIR;
+    expect(secretFilesOf(migrations).get(`${dir}/app-role-username`)).toEqual({ secret: 'learnflow-postgres-app', key: 'username' });
+    expect(secretFilesOf(migrations).get(`${dir}/dapr-role-username`)).toEqual({ secret: 'learnflow-postgres-dapr', key: 'username' });
+    expect(secretFilesOf(seed).get(`${dir}/login-username`)).toEqual({ secret: 'learnflow-postgres-app', key: 'username' });
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
   });
 

@@ -330,9 +330,12 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
     /** The exporter as the Deployment runs it, the server's address local; pg_up of its first scrape. */
     async function exporterUp(uri: string): Promise<number | undefined> {
       const container = findObject(objects, 'Deployment', 'postgres-exporter').spec.template.spec.containers[0];
-      const env = envOf(container);
       const passwordFile = path.join(work, 'exporter-password');
       fs.writeFileSync(passwordFile, secrets['learnflow-postgres-monitoring'].password, { mode: 0o400 });
+      // DATA_SOURCE_USER_FILE: the monitoring Secret's username, the login in use.
+      const usernameFile = path.join(work, 'exporter-username');
+      fs.writeFileSync(usernameFile, secrets['learnflow-postgres-monitoring'].username, { mode: 0o400 });
+      expect(envOf(container).DATA_SOURCE_USER_FILE).toMatch(/\/username$/);
       const port = await new Promise<number>((resolve) => {
         const server = net.createServer().listen(0, '127.0.0.1', () => {
           const { port: free } = server.address() as net.AddressInfo;
@@ -340,7 +343,7 @@ describe.skipIf(!requirePostgresEngine('PostgreSQL TLS suite'))('PostgreSQL TLS,
         });
       });
       const args = (container.args as string[]).map((arg) => (arg.startsWith('--web.listen-address=') ? `--web.listen-address=127.0.0.1:${port}` : arg));
-      const child = spawn(EXPORTER, args, { env: { PATH: process.env.PATH, DATA_SOURCE_URI: uri, DATA_SOURCE_USER: env.DATA_SOURCE_USER, DATA_SOURCE_PASS_FILE: passwordFile }, stdio: 'ignore' });
+      const child = spawn(EXPORTER, args, { env: { PATH: process.env.PATH, DATA_SOURCE_URI: uri, DATA_SOURCE_USER_FILE: usernameFile, DATA_SOURCE_PASS_FILE: passwordFile }, stdio: 'ignore' });
       try {
         for (let attempt = 0; attempt < 50; attempt++) {
           const scraped = await scrape(`http://127.0.0.1:${port}/metrics`, 5_000).catch(() => undefined);

@@ -368,10 +368,12 @@ describe('verify: reading the data-plane targets', () => {
   it("finds the application role, its database and the Secret key of its password (a file of the migrations Job's Secret volume)", () => {
     const role = appRoleOf(loadDist(DIST_DIR))!;
     expect(role.job.object.metadata.name).toMatch(/^postgres-migrations-/);
-    expect({ user: role.user, database: role.database, secret: role.secret }).toEqual({
+    expect({ user: role.user, database: role.database, secret: role.secret, login: role.login }).toEqual({
       user: 'learnflow',
       database: 'learnflow_db',
       secret: { name: 'learnflow-postgres-app', key: 'password' },
+      // After `npm run secrets -- --rotate app` the Secret's password is its twin's: the verifier logs in as the login it names.
+      login: { name: 'learnflow-postgres-app', key: 'username' },
     });
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dnsLabel, pinnedImage } from './names';
+import { rotatableRoleName } from './postgres';
 import { resources } from './resources';
 
 // Label keys and values as Kubernetes accepts them (a prefix/name key, a value of at most 63 characters).
@@ -24,7 +25,7 @@ export const observabilityConfig = z
     /** The OpenTelemetry Java agent inside every Kafka broker JVM, copied out of the OpenTelemetry operator's image. */
     kafkaAgent: z.object({ image: pinnedImage, port: z.number().int().min(1024).max(65535) }).strict(),
     /** prometheus-community's postgres_exporter, a Deployment beside the server. */
-    postgresExporter: z.object({ image: pinnedImage, role: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').refine((name) => !name.startsWith('pg_'), { message: "must not start with 'pg_' (reserved by PostgreSQL)" }), resources }).strict(),
+    postgresExporter: z.object({ image: pinnedImage, role: rotatableRoleName, resources }).strict(),
   })
   .strict();
 

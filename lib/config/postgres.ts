@@ -20,6 +20,18 @@ const roleName = sqlIdentifier.refine((name) => !RESERVED_ROLES.includes(name), 
   message: `must not be one of ${RESERVED_ROLES.join(', ')} (roles PostgreSQL owns)`,
 });
 
+/**
+ * The second login of a rotatable role (`npm run secrets -- --rotate`, seed/cluster.sql explains the twins).
+ * Both must fit PostgreSQL's 63 bytes, hence at most 61 characters for a rotatable role.
+ */
+export function rotationTwin(role: string): string {
+  return `${role}_b`;
+}
+
+export const rotatableRoleName = roleName.refine((name) => name.length <= 61, {
+  message: "must be at most 61 characters (its rotation twin '<name>_b' must fit PostgreSQL's 63)",
+});
+
 const isMemoryQuantity = (memory: string) => (quantityValue(memory) ?? 0) >= 2 ** 20;
 
 const retention = z.number().int('must be a whole number').min(1, 'must be >= 1 (the newest backup is always kept)').max(1000, 'must be <= 1000');
@@ -58,11 +70,11 @@ export const postgresConfig = z
     image: pinnedImage,
     database: sqlIdentifier,
     /** Login role of the LearnFlow services: DML on the application tables, no DDL. */
-    appRole: roleName,
+    appRole: rotatableRoleName,
     /** NOLOGIN role that owns the database, schema objects and migrations. */
     ownerRole: roleName,
     /** Login role of Dapr's state.postgresql store: owns only its own schema. */
-    daprRole: roleName,
+    daprRole: rotatableRoleName,
     /** Schema in which Dapr's state store creates its tables. */
     daprSchema: sqlIdentifier.refine((name) => name !== 'public', { message: "must not be 'public' (the application schema)" }),
     storage: z.object({ size: byteQuantity, storageClassName: dnsLabel.optional() }).strict(),
@@ -93,14 +105,18 @@ export const postgresConfig = z
     }
     const roles = [
       { path: ['appRole'], name: config.appRole },
+      { path: ['appRole'], name: rotationTwin(config.appRole), twin: true },
       { path: ['ownerRole'], name: config.ownerRole },
       { path: ['daprRole'], name: config.daprRole },
+      { path: ['daprRole'], name: rotationTwin(config.daprRole), twin: true },
       { path: ['backup', 'role'], name: config.backup.role },
     ];
     roles.forEach((role, i) => {
       const clash = roles.findIndex((other) => other.name === role.name);
       if (clash < i) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: role.path, message: `must differ from postgres.${roles[clash].path.join('.')}` });
+        const other = `postgres.${roles[clash].path.join('.')}`;
+        const message = roles[clash].twin ? `must differ from ${roles[clash].name}, ${other}'s rotation twin` : `must differ from ${other}`;
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: role.path, message: role.twin ? `${message} (its rotation twin is ${role.name})` : message });
       }
     });
   });

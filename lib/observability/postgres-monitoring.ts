@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { rotationTwin } from '../config/postgres';
 import type { ObservabilityConfig, PostgresConfig } from '../config/schema';
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
@@ -15,6 +16,11 @@ export const POSTGRES_EXPORTER_PORT = 9187;
 const EXPORTER_UID = 65534;
 const PASSWORD_DIR = '/etc/postgres-exporter';
 const CA_DIR = '/etc/postgres-exporter-ca';
+
+/** The exporter Deployment of the server named `serverName`. */
+export function exporterDeploymentName(serverName: string): string {
+  return `${serverName}-exporter`;
+}
 
 export interface PostgresMonitoringProps {
   readonly server: PostgresServer;
@@ -40,7 +46,7 @@ export class PostgresMonitoring extends Construct {
     const { server, postgres } = props;
     const { postgresExporter } = props.observability;
     const monitoringSecret = server.secrets.monitoring;
-    if (!monitoringSecret) throw new Error('the PostgreSQL Secret contract has no monitoring Secret: pass monitoringRole to PostgresServer');
+    if (!monitoringSecret) throw new Error('the PostgreSQL Secret contract has no monitoring Secret: pass monitoring to PostgresServer');
 
     new ScriptJob(this, 'RoleJob', {
       server,
@@ -56,16 +62,18 @@ export class PostgresMonitoring extends Construct {
         { name: 'PGPORT', value: String(server.port) },
         { name: 'PGUSER', value: SUPERUSER },
         { name: 'MONITOR_ROLE', value: postgresExporter.role },
+        { name: 'MONITOR_ROLE_TWIN', value: rotationTwin(postgresExporter.role) },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(postgres.jobs.waitTimeoutSeconds) },
       ],
       passwordFiles: [
         { path: 'login-password', secretName: server.secrets.superuser.name, key: 'password' },
+        { path: 'monitor-role-username', secretName: monitoringSecret.name, key: 'username' },
         { path: 'monitor-role-password', secretName: monitoringSecret.name, key: 'password' },
       ],
       argoCdHooks: props.argoCdHooks,
     });
 
-    this.deploymentName = `${postgres.name}-exporter`;
+    this.deploymentName = exporterDeploymentName(postgres.name);
     this.podSelector = selectorLabels(this.deploymentName, 'metrics');
     const labels = { ...appLabels(this.deploymentName, 'metrics'), [POSTGRES_CLIENT_LABEL]: 'true' };
     const writable = writableVolumes([]);
@@ -101,7 +109,8 @@ export class PostgresMonitoring extends Construct {
                   // The 'postgres' database: every view it reads (pg_stat_activity, pg_stat_database, pg_settings,
                   // database sizes) is cluster-wide, and the role gets no CONNECT on the application database.
                   { name: 'DATA_SOURCE_URI', value: `${server.host}:${server.port}/postgres?${sslParameters}` },
-                  { name: 'DATA_SOURCE_USER', value: postgresExporter.role },
+                  // The login in use (the role or its twin after `npm run secrets -- --rotate monitoring`), read at start.
+                  { name: 'DATA_SOURCE_USER_FILE', value: `${PASSWORD_DIR}/username` },
                   { name: 'DATA_SOURCE_PASS_FILE', value: `${PASSWORD_DIR}/password` },
                 ],
                 ports: [{ name: this.portName, containerPort: POSTGRES_EXPORTER_PORT }],
@@ -113,7 +122,17 @@ export class PostgresMonitoring extends Construct {
               },
             ],
             volumes: [
-              { name: 'password', secret: { secretName: monitoringSecret.name, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
+              {
+                name: 'password',
+                secret: {
+                  secretName: monitoringSecret.name,
+                  items: [
+                    { key: 'username', path: 'username' },
+                    { key: 'password', path: 'password' },
+                  ],
+                  defaultMode: 0o440,
+                },
+              },
               ...caVolumes,
             ],
           },

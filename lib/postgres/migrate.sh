@@ -4,9 +4,11 @@
 # Layout (the Job's ConfigMap mount; any directory with the same layout works):
 #   migrate.sh  cluster.sql  privileges.sql  migrations/NNN_name.sql
 # Environment: PGHOST PGPORT PGUSER (a superuser), APP_DATABASE OWNER_ROLE APP_ROLE DAPR_ROLE DAPR_SCHEMA,
+# APP_ROLE_TWIN DAPR_ROLE_TWIN (the roles' second logins, for rotation: see cluster.sql),
 # APP_CONNECTION_LIMIT DAPR_CONNECTION_LIMIT (the roles' CONNECTION LIMITs),
 # WAIT_TIMEOUT_SECONDS, PGPASSFILE (where the pgpass file goes), CREDENTIALS_DIR with the password files
-# login-password (PGUSER's), app-role-password and dapr-role-password (set on the roles by cluster.sql);
+# login-password (PGUSER's), app-role-password and dapr-role-password (set by cluster.sql on the logins that
+# app-role-username and dapr-role-username name);
 # with backups on, BACKUP_ROLE, BACKUP_CONNECTION_LIMIT and the file backup-role-password.
 #
 # Each pending migration runs in its own transaction as OWNER_ROLE and is recorded in
@@ -16,7 +18,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${PGHOST:?}" "${PGPORT:?}" "${PGUSER:?}"
-: "${APP_DATABASE:?}" "${OWNER_ROLE:?}" "${APP_ROLE:?}" "${DAPR_ROLE:?}" "${DAPR_SCHEMA:?}"
+: "${APP_DATABASE:?}" "${OWNER_ROLE:?}" "${APP_ROLE:?}" "${APP_ROLE_TWIN:?}" "${DAPR_ROLE:?}" "${DAPR_ROLE_TWIN:?}" "${DAPR_SCHEMA:?}"
 wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
 export PGAPPNAME="${PGAPPNAME:-learnflow-migrations}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 # IF NOT EXISTS notices on every re-run would bury the lines that matter. lock_timeout bounds the
@@ -28,7 +30,7 @@ fail() { echo "migrate: error: $*" >&2; exit 1; }
 [[ "${APP_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ && "${DAPR_CONNECTION_LIMIT:?}" =~ ^[0-9]+$ ]] || fail "APP_CONNECTION_LIMIT and DAPR_CONNECTION_LIMIT must be whole numbers"
 # shellcheck source=credentials.sh
 source "$here/credentials.sh"
-require_password_files app-role-password dapr-role-password
+require_password_files app-role-password dapr-role-password app-role-username dapr-role-username
 write_pgpass
 backup_role=()
 if [[ -n "${BACKUP_ROLE:-}" ]]; then
@@ -40,8 +42,8 @@ fi
 # -X: no ~/.psqlrc; query results go to /dev/null, \echo lines (progress) to stdout.
 run_psql() {
   psql -X -q -v ON_ERROR_STOP=1 --output=/dev/null \
-    -v database="$APP_DATABASE" -v owner_role="$OWNER_ROLE" -v app_role="$APP_ROLE" \
-    -v dapr_role="$DAPR_ROLE" -v dapr_schema="$DAPR_SCHEMA" \
+    -v database="$APP_DATABASE" -v owner_role="$OWNER_ROLE" -v app_role="$APP_ROLE" -v app_role_twin="$APP_ROLE_TWIN" \
+    -v dapr_role="$DAPR_ROLE" -v dapr_role_twin="$DAPR_ROLE_TWIN" -v dapr_schema="$DAPR_SCHEMA" \
     -v app_connection_limit="$APP_CONNECTION_LIMIT" -v dapr_connection_limit="$DAPR_CONNECTION_LIMIT" "$@"
 }
 

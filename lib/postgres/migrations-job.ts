@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { rotationTwin } from '../config/postgres';
 import { backupRoleConnectionLimit } from '../config/postgres-security';
 import type { PostgresConfig } from '../config/schema';
 import { readProjectFile } from '../platform/project-files';
@@ -53,7 +54,9 @@ export class MigrationsJob extends Construct {
         { name: 'APP_DATABASE', value: server.database },
         { name: 'OWNER_ROLE', value: server.ownerRole },
         { name: 'APP_ROLE', value: server.appRole },
+        { name: 'APP_ROLE_TWIN', value: rotationTwin(server.appRole) },
         { name: 'DAPR_ROLE', value: server.daprRole },
+        { name: 'DAPR_ROLE_TWIN', value: rotationTwin(server.daprRole) },
         { name: 'DAPR_SCHEMA', value: server.daprSchema },
         { name: 'APP_CONNECTION_LIMIT', value: String(config.connectionLimits.appRole) },
         { name: 'DAPR_CONNECTION_LIMIT', value: String(props.daprRoleConnectionLimit) },
@@ -67,7 +70,9 @@ export class MigrationsJob extends Construct {
       ],
       passwordFiles: [
         { path: 'login-password', secretName: secrets.superuser.name, key: 'password' },
+        { path: 'app-role-username', secretName: secrets.app.name, key: 'username' },
         { path: 'app-role-password', secretName: secrets.app.name, key: 'password' },
+        { path: 'dapr-role-username', secretName: secrets.dapr.name, key: 'username' },
         { path: 'dapr-role-password', secretName: secrets.dapr.name, key: 'password' },
         ...(secrets.backup ? [{ path: 'backup-role-password', secretName: secrets.backup.name, key: 'password' }] : []),
       ],

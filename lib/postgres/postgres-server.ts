@@ -47,8 +47,8 @@ export interface PostgresServerProps {
    * @default false
    */
   readonly seedTestUsers?: boolean;
-  /** The monitoring role postgres_exporter logs in as, which adds its Secret to the contract. @default - none */
-  readonly monitoringRole?: string;
+  /** The monitoring role postgres_exporter logs in as and its Deployment, which add its Secret to the contract. @default - none */
+  readonly monitoring?: { readonly role: string; readonly exporterDeployment: string };
 }
 
 /**
@@ -107,7 +107,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
       host: this.host,
       port: this.port,
       seedTestUsers: props.seedTestUsers ?? false,
-      monitoringRole: props.monitoringRole,
+      monitoring: props.monitoring,
     });
     const labels = appLabels(config.name, 'database');
     const port = { name: 'postgresql', port: POSTGRES_PORT, targetPort: IntOrString.fromString('postgresql') };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rotationTwin } from '../config/postgres';
 import type { PostgresConfig } from '../config/schema';
 import { CLIENT_CA_FILE } from './tls';
 
@@ -20,9 +21,38 @@ export interface SecretContract {
   readonly generatedKeys: readonly string[];
   /** Who reads the Secret: workloads, components. */
   readonly readers: readonly string[];
-  /** All key values from the generated ones. */
-  readonly render: (generated: Readonly<Record<string, string>>) => Record<string, string>;
+  /**
+   * All key values from the generated ones; `login` is the login role the values are for (a rotatable
+   * role's twin after a rotation). @default login - the contract's role
+   */
+  readonly render: (generated: Readonly<Record<string, string>>, login?: string) => Record<string, string>;
+  /** How `npm run secrets -- --rotate` rotates it without downtime. @default - not rotatable */
+  readonly rotation?: RoleRotation;
 }
+
+/**
+ * A PostgreSQL role has one password, so a rotatable role has two logins: the role itself (which holds the
+ * grants) and its twin, a member of it that acts as it (`SET role` at login). The Secret's `username` names
+ * the login in use; a rotation gives the other one a new password and switches the Secret to it.
+ */
+export interface RoleRotation {
+  /** What `--rotate` takes: app, dapr or monitoring. */
+  readonly name: string;
+  readonly role: string;
+  readonly twin: string;
+  /** The workloads that read the Secret once, at start (restarted after a rotation). */
+  readonly restart: RestartRule;
+}
+
+/** Which live workloads must restart to read a rotated Secret. */
+export type RestartRule =
+  /** Every workload of the namespace whose pod template references the Secret (env, envFrom, volumes). */
+  | { readonly kind: 'references'; readonly namespace: string }
+  /** Every Dapr-enabled workload of the namespace (its sidecar resolves the component's secretKeyRef at start). */
+  | { readonly kind: 'dapr-sidecars'; readonly namespace: string }
+  /** One named Deployment. */
+  | { readonly kind: 'deployment'; readonly namespace: string; readonly name: string };
+
 
 export interface PostgresSecretsProps {
   readonly config: PostgresConfig;
@@ -33,8 +63,8 @@ export interface PostgresSecretsProps {
   readonly port: number;
   /** Whether the seed Job creates test users (development profiles). */
   readonly seedTestUsers: boolean;
-  /** postgres_exporter's login role (observability on). @default - none */
-  readonly monitoringRole?: string;
+  /** postgres_exporter's login role and its Deployment (observability on). @default - none */
+  readonly monitoring?: { readonly role: string; readonly exporterDeployment: string };
 }
 
 /** The superuser's fixed name: the image's default POSTGRES_USER. */
@@ -62,6 +92,7 @@ export class PostgresSecrets {
   constructor(props: PostgresSecretsProps) {
     const { config, postgresNamespace, appsNamespace, host, port } = props;
     const endpointKeys = (user: string) => ({ username: user, host, port: String(port), database: config.database });
+    const rotation = (name: string, role: string, restart: RestartRule): RoleRotation => ({ name, role, twin: rotationTwin(role), restart });
     // verify-full: encrypted, and the server proves it is the host named (its certificate, signed by the CA
     // that clients mount from the Secret learnflow-postgres-ca at CLIENT_CA_FILE).
     const ssl = config.tls.enabled ? { sslmode: 'verify-full', sslrootcert: CLIENT_CA_FILE } : { sslmode: 'disable' };
@@ -80,7 +111,7 @@ export class PostgresSecrets {
       name: 'learnflow-postgres-app',
       namespaces: [postgresNamespace, appsNamespace],
       keys: [
-        { key: 'username', description: `the application role (${config.appRole})` },
+        { key: 'username', description: `the application role's login in use (${config.appRole}, or ${rotationTwin(config.appRole)} after a rotation)` },
         { key: 'password', description: 'its password (the migrations Job sets it on the role)' },
         { key: 'host', description: 'in-cluster host of the client Service' },
         { key: 'port', description: 'server port' },
@@ -89,10 +120,11 @@ export class PostgresSecrets {
       ],
       generatedKeys: ['password'],
       readers: ['the migrations Job', 'the seed Job', `LearnFlow services (namespace ${appsNamespace})`],
-      render: (generated) => ({
-        ...endpointKeys(config.appRole),
+      rotation: rotation('app', config.appRole, { kind: 'references', namespace: appsNamespace }),
+      render: (generated, login = config.appRole) => ({
+        ...endpointKeys(login),
         password: generated.password,
-        connectionString: `postgresql://${config.appRole}:${generated.password}@${host}:${port}/${config.database}?${sslParameters.map(([key, value]) => `${key}=${value}`).join('&')}`,
+        connectionString: `postgresql://${login}:${generated.password}@${host}:${port}/${config.database}?${sslParameters.map(([key, value]) => `${key}=${value}`).join('&')}`,
       }),
     };
 
@@ -100,20 +132,21 @@ export class PostgresSecrets {
       name: 'learnflow-postgres-dapr',
       namespaces: [postgresNamespace, appsNamespace],
       keys: [
-        { key: 'username', description: `the Dapr state store role (${config.daprRole})` },
+        { key: 'username', description: `the Dapr state store role's login in use (${config.daprRole}, or ${rotationTwin(config.daprRole)} after a rotation)` },
         { key: 'password', description: 'its password (the migrations Job sets it on the role)' },
         { key: 'connectionString', description: `libpq key=value string for state.postgresql v2 (schema ${config.daprSchema})` },
       ],
       generatedKeys: ['password'],
       readers: ['the migrations Job', `Dapr component state.postgresql (namespace ${appsNamespace}, key connectionString)`],
-      render: (generated) => ({
-        username: config.daprRole,
+      rotation: rotation('dapr', config.daprRole, { kind: 'dapr-sidecars', namespace: appsNamespace }),
+      render: (generated, login = config.daprRole) => ({
+        username: login,
         password: generated.password,
         // Plain libpq keywords only, so psql accepts it too; the role's search_path points at its schema.
         connectionString: [
           `host=${host}`,
           `port=${port}`,
-          `user=${config.daprRole}`,
+          `user=${login}`,
           `password=${generated.password}`,
           `dbname=${config.database}`,
           // pgx (Dapr's driver) reads sslrootcert as a file path of the daprd container (pgconn/config.go, configTLS).
@@ -133,14 +166,20 @@ export class PostgresSecrets {
       };
     }
 
-    if (props.monitoringRole) {
+    const { monitoring: monitoringProps } = props;
+    if (monitoringProps) {
+      const role = monitoringProps.role;
       this.monitoring = {
         name: 'learnflow-postgres-monitoring',
         namespaces: [postgresNamespace],
-        keys: [{ key: 'password', description: `password of the monitoring role '${props.monitoringRole}' (member of pg_monitor)` }],
+        keys: [
+          { key: 'username', description: `the monitoring role's login in use (${role}, or ${rotationTwin(role)} after a rotation)` },
+          { key: 'password', description: `its password (member of pg_monitor)` },
+        ],
         generatedKeys: ['password'],
-        readers: ['the monitoring-role Job (sets it on the role)', 'postgres_exporter (DATA_SOURCE_PASS_FILE)'],
-        render: (generated) => ({ password: generated.password }),
+        readers: ['the monitoring-role Job (sets it on the role)', 'postgres_exporter (DATA_SOURCE_USER_FILE, DATA_SOURCE_PASS_FILE)'],
+        rotation: rotation('monitoring', role, { kind: 'deployment', namespace: postgresNamespace, name: monitoringProps.exporterDeployment }),
+        render: (generated, login = role) => ({ username: login, password: generated.password }),
       };
     }
 

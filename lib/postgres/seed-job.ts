@@ -45,12 +45,13 @@ export class SeedJob extends Construct {
         { name: 'PGHOST', value: server.host },
         { name: 'PGPORT', value: String(server.port) },
         { name: 'PGDATABASE', value: server.database },
-        { name: 'PGUSER', value: server.appRole },
         { name: 'SCHEMA_VERSION', value: props.schemaVersion },
         { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.jobs.waitTimeoutSeconds) },
         { name: 'SEED_TEST_USERS', value: String(seedUsers !== undefined) },
       ],
       passwordFiles: [
+        // The login in use: the application role, or its twin after `npm run secrets -- --rotate app`.
+        { path: 'login-username', secretName: secrets.app.name, key: 'username' },
         { path: 'login-password', secretName: secrets.app.name, key: 'password' },
         ...(seedUsers ? TEST_USERS.map((user) => ({ path: `${user.role}-password`, secretName: seedUsers.name, key: user.passwordKey })) : []),
       ],

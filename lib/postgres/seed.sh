@@ -2,9 +2,10 @@
 # Loads the seed data into the LearnFlow database, as the seed Job does.
 #
 # Layout (the Job's ConfigMap mount): seed.sh  data/NN_name.sql
-# Environment: PGHOST PGPORT PGDATABASE PGUSER (the application role: seeds are plain DML), PGPASSFILE (where
-# the pgpass file goes), SCHEMA_VERSION (the migration the data needs), WAIT_TIMEOUT_SECONDS, SEED_TEST_USERS,
-# CREDENTIALS_DIR with the password files login-password (PGUSER's) and, with SEED_TEST_USERS=true, the test
+# Environment: PGHOST PGPORT PGDATABASE, PGPASSFILE (where the pgpass file goes), SCHEMA_VERSION (the migration
+# the data needs), WAIT_TIMEOUT_SECONDS, SEED_TEST_USERS, CREDENTIALS_DIR with the files login-username (the
+# application role's login in use: seeds are plain DML; the role or its twin after a rotation), login-password
+# (its password) and, with SEED_TEST_USERS=true, the test
 # users' admin-password teacher-password student-password. Those never reach the server: each is hashed
 # here and passed to the SQL as SEED_<ROLE>_PASSWORD_HASH.
 #
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-: "${PGHOST:?}" "${PGPORT:?}" "${PGDATABASE:?}" "${PGUSER:?}" "${SCHEMA_VERSION:?}"
+: "${PGHOST:?}" "${PGPORT:?}" "${PGDATABASE:?}" "${SCHEMA_VERSION:?}"
 wait_timeout="${WAIT_TIMEOUT_SECONDS:-300}"
 export PGAPPNAME="${PGAPPNAME:-learnflow-seed}" PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
@@ -21,6 +22,9 @@ log() { echo "seed: $*"; }
 fail() { echo "seed: error: $*" >&2; exit 1; }
 # shellcheck source=credentials.sh
 source "$here/credentials.sh"
+require_password_files login-username
+PGUSER="$(< "$CREDENTIALS_DIR/login-username")"
+export PGUSER
 write_pgpass
 
 # Prints the bcrypt hash (cost 10) of the password in file $1, made with crypt(3): libxcrypt through

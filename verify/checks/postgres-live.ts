@@ -219,7 +219,8 @@ export const postgresLiveRolePrivileges: Check<PostgresLiveContext> = {
   run: async ({ dist, postgres }) => {
     const role = jobEnv(dist, 'APP_ROLE')?.value ?? postgres.user;
     const results: CheckResult[] = [];
-    if (role !== postgres.user) {
+    // Its rotation twin acts as the role from login (seed/cluster.sql): the same privileges.
+    if (role !== postgres.user && postgres.user !== jobEnv(dist, 'APP_ROLE_TWIN')?.value) {
       results.push(warn([roleRef(postgres.user)], `connected as ${postgres.user}, not the application role ${role}: the write round trip ran with that role's privileges`));
     }
     const [attributes] = await postgres.query<{ rolsuper: boolean; rolcreaterole: boolean; rolcreatedb: boolean; rolbypassrls: boolean; schema_create: boolean }>(

@@ -39,6 +39,11 @@ export interface AppRole {
   readonly user: string;
   readonly database: string;
   readonly secret: { name: string; key: string };
+  /**
+   * The Secret key naming the login in use (the file app-role-username): the role, or its twin after
+   * `npm run secrets -- --rotate app`, whose password the Secret holds. @default - the role itself
+   */
+  readonly login?: { name: string; key: string };
   /** With the Job on verify-full (PGSSLMODE): the Secret key of its CA file (PGSSLROOTCERT) and the host it verifies (PGHOST). */
   readonly tls?: { readonly secret: { name: string; key: string }; readonly servername: string };
 }
@@ -52,9 +57,10 @@ export function appRoleOf(dist: Dist): AppRole | undefined {
       const database = env.get('APP_DATABASE');
       const credentials = env.get('CREDENTIALS_DIR');
       const secret = credentials ? secretKeyOfFile(pod, container, `${credentials}/app-role-password`) : undefined;
+      const login = credentials ? secretKeyOfFile(pod, container, `${credentials}/app-role-username`) : undefined;
       const caSecret = env.get('PGSSLMODE') === 'verify-full' && env.get('PGSSLROOTCERT') ? secretKeyOfFile(pod, container, env.get('PGSSLROOTCERT')!) : undefined;
       const tls = caSecret && env.get('PGHOST') ? { secret: caSecret, servername: env.get('PGHOST')! } : undefined;
-      if (user && database && secret) return { job, user, database, secret, ...(tls ? { tls } : {}) };
+      if (user && database && secret) return { job, user, database, secret, ...(login ? { login } : {}), ...(tls ? { tls } : {}) };
     }
   }
   return undefined;
@@ -118,8 +124,9 @@ export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
     try {
       onProgress?.(`starting ${kafkaForwards.length + (postgresForward ? 1 : 0)} port-forward(s)`);
       const namespace = role?.job.object.metadata.namespace ?? 'default';
-      const [password, ca] = await Promise.all([
+      const [password, login, ca] = await Promise.all([
         role ? readSecretKey(namespace, role.secret.name, role.secret.key, timeoutMs) : undefined,
+        role?.login ? readSecretKey(namespace, role.login.name, role.login.key, timeoutMs) : undefined,
         // PostgreSQL with TLS on admits only TLS: verified against the CA the Jobs use, for the in-cluster name.
         role?.tls ? readSecretKey(namespace, role.tls.secret.name, role.tls.secret.key, timeoutMs) : undefined,
         ...[...kafkaForwards, ...(postgresForward ? [postgresForward] : [])].map((forward) => startPortForward(forward, timeoutMs, started)),
@@ -130,7 +137,7 @@ export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
           ? {
               host: '127.0.0.1',
               port: postgresForward.localPort,
-              user: role.user,
+              user: login ?? role.user,
               password,
               database: role.database,
               ...(role.tls && ca !== undefined ? { tls: { ca, servername: role.tls.servername } } : {}),
