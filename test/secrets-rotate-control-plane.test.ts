@@ -11,7 +11,7 @@ import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine
 import { JobPod } from './harness/postgres/job-pod';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
-import { buildCli, findObject, ROOT, readDistDir, tempDir } from './support/synth';
+import { findObject, ROOT, readDistDir, tempDir } from './support/synth';
 
 // `npm run secrets` and `--rotate app` against a real kube-apiserver: the Secrets are created, then replaced in
 // both namespaces, and the restarts are read from the live Deployments. The control plane runs no container, so
@@ -52,7 +52,6 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
   };
 
   beforeAll(async () => {
-    buildCli();
     const objects = readDistDir(path.join(ROOT, 'dist'));
     plane = await ControlPlane.start({ nodes: 0 });
     await plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'dist', '00-namespaces.yaml')]);
