@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { jobSettings } from './job';
+import { kafkaSecurity, kafkaSecurityDefaults } from './kafka-security';
 import { dnsLabel, pinnedImage } from './names';
 import { byteQuantity, resources } from './resources';
 import { loadTopicConfigDefinitions, topicConfigProblem, topicConfigsFile } from './topic-configs';
@@ -176,6 +177,8 @@ const kafkaShape = z
     rebalanceJob: jobSettings,
     /** Replication throttle while the rebalance Job moves partitions (kafka-reassign-partitions.sh --throttle). */
     rebalanceThrottleBytesPerSecond: z.number().int('must be a whole number').min(1_048_576, 'must be >= 1048576 (1 MiB/s)'),
+    /** Listeners' authentication and TLS (lib/kafka/kafka-tls.ts). */
+    security: kafkaSecurity,
   })
   .strict();
 
@@ -236,6 +239,7 @@ export const kafkaDefaults: KafkaConfigInput = {
   // Kafka's operations guide throttles reassignments to 50 MB/s in its example; a third of a 1 Gbit/s link,
   // leaving the rest to producers and consumers.
   rebalanceThrottleBytesPerSecond: 52_428_800,
+  security: kafkaSecurityDefaults,
 };
 
 export const kafkaProfiles = {
@@ -250,5 +254,6 @@ export const kafkaProfiles = {
     antiAffinity: 'required',
     storage: { size: '100Gi' },
     resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
+    security: { ...kafkaSecurityDefaults, enabled: true },
   },
 } satisfies Record<string, Partial<KafkaConfigInput>>;

@@ -27,6 +27,7 @@ export class RebalanceJob extends Construct {
   constructor(scope: Construct, id: string, props: RebalanceJobProps) {
     super(scope, id);
     const { cluster, config } = props;
+    const admin = cluster.tls.adminClient();
     const job = new HashedJob(this, 'Job', {
       namePrefix: kafkaObjectNames(config.name).rebalanceJobPrefix,
       namespace: cluster.namespace,
@@ -35,7 +36,7 @@ export class RebalanceJob extends Construct {
       identity: { uid: KAFKA_UID, gid: KAFKA_UID },
       argoCdHooks: props.platform.argoCdHooks,
       // Only the names: a change of a topic's retention need not run the Job again.
-      files: { 'rebalance.sh': readProjectFile('lib/kafka/rebalance.sh'), topics: `${config.topics.map((topic) => topic.name).join('\n')}\n` },
+      files: { 'rebalance.sh': readProjectFile('lib/kafka/rebalance.sh'), topics: `${config.topics.map((topic) => topic.name).join('\n')}\n`, ...admin.files },
       mountPath: MOUNT,
       container: {
         name: 'rebalance',
@@ -43,7 +44,8 @@ export class RebalanceJob extends Construct {
         imagePullPolicy: 'IfNotPresent',
         command: ['/bin/bash', `${MOUNT}/rebalance.sh`],
         env: [
-          { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
+          { name: 'BOOTSTRAP_SERVERS', value: cluster.adminBootstrapServers },
+          ...admin.env,
           { name: 'TOPICS_FILE', value: `${MOUNT}/topics` },
           { name: 'BROKERS', value: String(cluster.brokers) },
           { name: 'THROTTLE_BYTES_PER_SECOND', value: String(config.rebalanceThrottleBytesPerSecond) },
@@ -51,9 +53,11 @@ export class RebalanceJob extends Construct {
           { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
         ],
       },
+      secretFiles: admin.secretFiles,
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
+        ...admin.writablePaths,
       ],
     });
     this.jobName = job.jobName;
