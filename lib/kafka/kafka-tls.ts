@@ -53,6 +53,10 @@ export class KafkaTls extends Construct {
   /** Subject common names of the two certificates, which are also the principals' names. */
   public readonly nodeCommonName: string;
   public readonly adminCommonName: string;
+  private readonly namespace: string;
+  private readonly source: KafkaConfig['security']['source'];
+  private readonly nodeCertificateName: string;
+  private readonly adminCertificateName: string;
 
   constructor(scope: Construct, id: string, props: KafkaTlsProps) {
     super(scope, id);
@@ -61,6 +65,10 @@ export class KafkaTls extends Construct {
     this.enabled = security.enabled;
     this.nodeCommonName = `${config.name}-node`;
     this.adminCommonName = `${config.name}-admin`;
+    this.namespace = namespace;
+    this.source = security.source;
+    this.nodeCertificateName = `${config.name}-node`;
+    this.adminCertificateName = `${config.name}-admin`;
     if (!security.enabled) return;
     this.secretName = security.secretName;
     this.adminSecretName = security.adminSecretName;
@@ -75,7 +83,7 @@ export class KafkaTls extends Construct {
       rotationPolicy: CertificateSpecPrivateKeyRotationPolicy.ALWAYS,
     };
     new Certificate(this, 'Nodes', {
-      metadata: { name: `${config.name}-node`, namespace, labels },
+      metadata: { name: this.nodeCertificateName, namespace, labels },
       spec: {
         secretName: security.secretName,
         commonName: this.nodeCommonName,
@@ -87,7 +95,7 @@ export class KafkaTls extends Construct {
       },
     });
     new Certificate(this, 'Admin', {
-      metadata: { name: `${config.name}-admin`, namespace, labels },
+      metadata: { name: this.adminCertificateName, namespace, labels },
       spec: {
         secretName: security.adminSecretName,
         commonName: this.adminCommonName,
@@ -98,10 +106,33 @@ export class KafkaTls extends Construct {
     });
   }
 
+  /** The security lines of the Kafka endpoints section: listeners, principals and the certificate Secrets (never a value). */
+  endpointLines(nodeReaders: readonly string[], adminBootstrapServers: string): string[] {
+    if (!this.enabled) return ['security: none (PLAINTEXT listeners, no authentication)'];
+    const writer = (certificate: string) =>
+      this.source === 'cert-manager' ? `cert-manager (Certificate ${certificate})` : 'you, before deploying (kubectl create secret generic ... --from-file; PKCS#8 key)';
+    return [
+      `security: clients SASL_SSL with ${SASL_MECHANISM} (TLS verified against the CA); voters, replication and the admin Jobs (${adminBootstrapServers}) TLS client certificates`,
+      `principals: User:${this.nodeCommonName} (the nodes' certificate), User:${this.adminCommonName} (the admin Jobs' certificate), User:<SCRAM user> (clients)`,
+      '',
+      '### Kafka TLS',
+      `${this.secretName}  (namespaces: ${this.namespace})`,
+      '  keys:    tls.crt, tls.key, ca.crt',
+      `  writer:  ${writer(this.nodeCertificateName)}`,
+      `  readers: ${nodeReaders.join(', ')}`,
+      `${this.adminSecretName}  (namespaces: ${this.namespace})`,
+      '  keys:    tls.crt, tls.key, ca.crt',
+      `  writer:  ${writer(this.adminCertificateName)}`,
+      '  readers: the topics and rebalance Jobs',
+    ];
+  }
+
   /** The nodes' TLS settings as the image's KAFKA_* variables (server.properties through KafkaDockerWrapper). */
   nodeEnv(): k8s.EnvVar[] {
     if (!this.enabled) return [];
     return [
+      // Not KAFKA_*: the image would turn it into a broker property.
+      { name: 'TLS_DIR', value: NODE_TLS_MOUNT },
       { name: 'KAFKA_SSL_KEYSTORE_TYPE', value: 'PEM' },
       { name: 'KAFKA_SSL_KEYSTORE_LOCATION', value: `${NODE_KEYSTORE_DIR}/keystore.pem` },
       { name: 'KAFKA_SSL_TRUSTSTORE_TYPE', value: 'PEM' },
@@ -115,7 +146,7 @@ export class KafkaTls extends Construct {
   /** Bash lines of the Kafka container's command, before the launcher: the PEM keystore Kafka reads. */
   nodeScript(): string[] {
     if (!this.enabled) return [];
-    return [`(umask 077 && cat ${NODE_TLS_MOUNT}/tls.key ${NODE_TLS_MOUNT}/tls.crt >"$KAFKA_SSL_KEYSTORE_LOCATION")`];
+    return ['(umask 077 && cat "$TLS_DIR/tls.key" "$TLS_DIR/tls.crt" >"$KAFKA_SSL_KEYSTORE_LOCATION")'];
   }
 
   nodeVolumes(): { readonly volumes: k8s.Volume[]; readonly mounts: k8s.VolumeMount[]; readonly writablePaths: WritablePath[] } {
