@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KAFKA_INSECURE_ANNOTATION } from '../lib/config/kafka-security';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
+import { KAFKA_INSECURE_ANNOTATION } from '../lib/platform/labels';
 import { findObject, readTree, runSynthCli, synthObjects, tempDir } from './support/synth';
 
 interface BadInput {

@@ -34,9 +34,6 @@ export const kafkaSecurity = z
     }
   });
 
-/** On the Kafka StatefulSets when kafka.security.insecurePlaintextInProduction lets them run unauthenticated (the verifier reads it). */
-export const KAFKA_INSECURE_ANNOTATION = 'learnflow.io/kafka-insecure-plaintext-in-production';
-
 export type KafkaSecurityInput = z.input<typeof kafkaSecurity>;
 
 export const kafkaSecurityDefaults = {

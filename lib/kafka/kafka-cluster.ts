@@ -1,6 +1,5 @@
 import { Construct } from 'constructs';
 import { kafkaVersionOf } from '../config/kafka';
-import { KAFKA_INSECURE_ANNOTATION } from '../config/kafka-security';
 import { kafkaObjectNames, serviceHost } from '../config/object-names';
 import { mebibytes, type Resources } from '../config/quantity';
 import type { KafkaConfig } from '../config/schema';
@@ -8,7 +7,7 @@ import { type EndpointsSection, type ExposesEndpoints, portForwardLine } from '.
 import * as k8s from '../platform/k8s';
 import { IntOrString } from '../platform/k8s';
 import { readProjectFile } from '../platform/project-files';
-import { appLabels, selectorLabels } from '../platform/labels';
+import { appLabels, KAFKA_INSECURE_ANNOTATION, selectorLabels } from '../platform/labels';
 import type { PodExtension } from '../platform/pod-extension';
 import {
   resourceRequirements,

@@ -1,5 +1,5 @@
 import { formatBytes, quantityValue } from '../../lib/config/quantity';
-import { KAFKA_INSECURE_ANNOTATION } from '../../lib/config/kafka-security';
+import { KAFKA_INSECURE_ANNOTATION } from '../../lib/platform/labels';
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
