@@ -1,22 +1,10 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as yaml from 'js-yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../lib/config/load';
-import { EXIT } from '../lib/exit-codes';
+import { describe, expect, it } from 'vitest';
 import { KAFKA_INSECURE_ANNOTATION } from '../lib/platform/labels';
-import { findObject, readTree, runSynthCli, synthObjects, tempDir } from './support/synth';
-
-interface BadInput {
-  readonly case: string;
-  readonly profile: 'minikube' | 'production';
-  readonly override: Record<string, unknown>;
-  readonly path: string;
-  readonly rule: string;
-}
+import { type BadConfigInput, describeBadConfig } from './support/bad-config';
+import { findObject, synthObjects } from './support/synth';
 
 // kafka.security: one clear error each (field path, value, rule), exit 3, dist/ untouched.
-const BAD_INPUTS: BadInput[] = [
+const BAD_INPUTS: BadConfigInput[] = [
   {
     case: 'production with Kafka security turned off and no opt-out',
     profile: 'production',
@@ -56,30 +44,7 @@ const BAD_INPUTS: BadInput[] = [
 
 const env = (container: { env: { name: string; value?: string }[] }, name: string) => container.env.find((e) => e.name === name)?.value;
 
-describe('Kafka security configuration: bad input', () => {
-  let work: string;
-  let outDir: string;
-  let before: Record<string, string>;
-
-  beforeAll(() => {
-    work = tempDir('kafka-security-input');
-    outDir = path.join(work, 'dist');
-    expect(runSynthCli(['--out', outDir, '--quiet']).status).toBe(0);
-    before = readTree(outDir);
-  });
-
-  it.each(BAD_INPUTS)('$case: names $path, exits 3 (usage), leaves dist/ untouched', (badInput) => {
-    expect(() => loadConfig({ profile: badInput.profile, override: badInput.override })).toThrow(ConfigError);
-    const file = path.join(work, `bad-${BAD_INPUTS.indexOf(badInput)}.yaml`);
-    fs.writeFileSync(file, yaml.dump(badInput.override));
-    const result = runSynthCli(['--profile', badInput.profile, '--config', file, '--out', outDir]);
-    expect(result.status, result.stderr).toBe(EXIT.usage);
-    const line = result.stderr.split('\n').find((l) => l.trim().startsWith(`${badInput.path}:`));
-    expect(line, result.stderr).toBeDefined();
-    expect(line).toContain(badInput.rule);
-    expect(readTree(outDir)).toEqual(before);
-  });
-});
+describeBadConfig('Kafka security configuration: bad input', BAD_INPUTS);
 
 describe('Kafka security configuration: what each choice synthesizes', () => {
   const kafkaContainer = (objects: ReturnType<typeof synthObjects>, name: string) => findObject(objects, 'StatefulSet', name).spec.template.spec.containers[0];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { certificateIssuer, certificateSource, checkCertificateIssuer } from './certificate-source';
 import { dnsSubdomain } from './names';
 
 // Kafka's transport security: the kafka.security setting and its production rule.
@@ -14,21 +15,19 @@ export const kafkaSecurity = z
      * Where the certificates come from: 'cert-manager' (Certificates in dist/, cert-manager is a prerequisite) or
      * 'secret' (kubernetes.io/tls Secrets the user creates, each with tls.crt, a PKCS#8 tls.key and ca.crt).
      */
-    source: z.enum(['cert-manager', 'secret']),
+    source: certificateSource,
     /** The Secret of the Kafka nodes' certificate (server and client: brokers and voters present it to each other). */
     secretName: dnsSubdomain,
     /** The Secret of the admin Jobs' client certificate (topics, rebalance): the only principal besides the nodes' with every right. */
     adminSecretName: dnsSubdomain,
     /** cert-manager only: the issuer that signs both certificates. @default - a self-signed CA created in the kafka namespace */
-    issuer: z.object({ kind: z.enum(['Issuer', 'ClusterIssuer']), name: dnsSubdomain }).strict().optional(),
+    issuer: certificateIssuer,
     /** The only way to run the production profile without it: every pod that reaches a broker can read, write and delete every topic. */
     insecurePlaintextInProduction: z.boolean(),
   })
   .strict()
   .superRefine((security, ctx) => {
-    if (security.issuer && security.source !== 'cert-manager') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['issuer'], message: "applies only to source 'cert-manager' (a 'secret' source is issued by whoever created it)" });
-    }
+    checkCertificateIssuer(security, ctx);
     if (security.secretName === security.adminSecretName) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['adminSecretName'], message: 'must differ from kafka.security.secretName: the admin Jobs get a certificate of their own' });
     }
