@@ -167,6 +167,10 @@ const CASES: BreakCase[] = [
       editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH'))) },
   { check: 'kafka-listeners-authenticated', breaks: 'brokers that reach the voters in PLAINTEXT', profile: 'production', says: 'CONTROLLER (PLAINTEXT)', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP', 'INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT,EXTERNAL:SASL_SSL,INTERBROKER:SSL')) },
+  { check: 'kafka-jobs-authenticated', breaks: 'the topics Job without its certificate', profile: 'production', says: 'no KAFKA_CLIENT_TLS_DIR: its tools connect without credentials', apply: (dir) =>
+      editObjects(dir, topicsJob, (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_CLIENT_TLS_DIR'))) },
+  { check: 'kafka-jobs-authenticated', breaks: "the rebalance Job's certificate directory on no Secret", profile: 'production', says: 'KAFKA_CLIENT_TLS_DIR /tmp/admin is on no mounted Secret', apply: (dir) =>
+      editObjects(dir, byKind('Job', /^kafka-rebalance-/), (o) => setEnv(containerNamed(o), 'KAFKA_CLIENT_TLS_DIR', '/tmp/admin')) },
   { check: 'kafka-client-port', breaks: 'the topics Job on the controller port', says: 'reaches container port 9093', apply: (dir) => editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-headless.kafka.svc.cluster.local:9093')) },
   { check: 'kafka-client-port', breaks: 'Dapr on the port-forward listener of a broker', says: 'reaches container port 9094', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-0.kafka-headless.kafka.svc.cluster.local:9094')) },

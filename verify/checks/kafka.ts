@@ -399,3 +399,36 @@ export const kafkaListenersAuthenticated: Check<StaticContext> = {
     ];
   },
 };
+
+/** The Secret volumes (secret, or projected secret sources) a container mounts at or above `path`. */
+function secretsMountedAt(template: { spec: Record<string, any> }, container: Record<string, any>, path: string): string[] {
+  const mounts = ((container.volumeMounts ?? []) as { name: string; mountPath: string }[]).filter((m) => path === m.mountPath || path.startsWith(`${m.mountPath.replace(/\/+$/, '')}/`));
+  return mounts.flatMap((mount) => {
+    const volume = ((template.spec.volumes ?? []) as Record<string, any>[]).find((v) => v.name === mount.name);
+    if (volume?.secret?.secretName) return [volume.secret.secretName as string];
+    return ((volume?.projected?.sources ?? []) as Record<string, any>[]).flatMap((source) => (source.secret?.name ? [source.secret.name as string] : []));
+  });
+}
+
+export const kafkaJobsAuthenticated: Check<StaticContext> = {
+  id: 'kafka-jobs-authenticated',
+  description: "where the brokers authenticate, every Job running Kafka's tools (env BOOTSTRAP_SERVERS) presents credentials from a Secret (KAFKA_CLIENT_TLS_DIR on a mounted Secret)",
+  component: 'kafka',
+  remediation: 'set KAFKA_CLIENT_TLS_DIR to a directory of the admin certificate Secret the Job mounts (tls.crt, tls.key, ca.crt): npm run synth does',
+  run: ({ dist }) => {
+    const secured = kafkaStatefulSets(dist).some((item) => unauthenticatedListeners(kafkaContainer(item)).length === 0);
+    if (!secured) return [skip('no Kafka StatefulSet in dist/ whose listeners all authenticate')];
+    const jobs = allContainers(dist).filter(({ template, container }) => !template.longRunning && envValue(container, 'BOOTSTRAP_SERVERS') !== undefined);
+    if (jobs.length === 0) return [skip('no Job with env BOOTSTRAP_SERVERS in dist/')];
+    return jobs.map(({ template, container, where }) => {
+      const ref = refOf(template.owner);
+      const at = `${formatRef(ref)} ${where}`;
+      const dir = envValue(container, 'KAFKA_CLIENT_TLS_DIR');
+      if (!dir) return fail([ref], `${at}: no KAFKA_CLIENT_TLS_DIR: its tools connect without credentials and the brokers refuse them`);
+      const secrets = secretsMountedAt(template, container, dir);
+      return secrets.length > 0
+        ? pass([ref], `${at}: credentials from Secret ${secrets.join(', ')} at ${dir}`)
+        : fail([ref], `${at}: KAFKA_CLIENT_TLS_DIR ${dir} is on no mounted Secret`);
+    });
+  },
+};
