@@ -3,6 +3,7 @@ export { parseQuantity } from './config/quantity';
 export * from './config/schema';
 export { DaprComponents, DaprComponentsProps, SecretKeyReference } from './dapr/dapr-components';
 export { KAFKA_PORTS, KafkaCluster, KafkaClusterProps } from './kafka/kafka-cluster';
+export { KafkaTls, KafkaTlsProps, SASL_MECHANISM } from './kafka/kafka-tls';
 export { KafkaNetworkPolicies, KafkaNetworkPoliciesProps } from './kafka/network-policies';
 export { FeaturesJob, FeaturesJobProps } from './kafka/features-job';
 export { RebalanceJob, RebalanceJobProps } from './kafka/rebalance-job';

@@ -113,7 +113,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       override: {},
       breakIt: () => plane.kubectlOk(['delete', 'crd', 'certificates.cert-manager.io', '--wait=true']),
       repair: () => plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'reference', 'cert-manager-crds', 'certificates.yaml')]),
-      message: /✗ live-cert-manager-crds [\s\S]*✗ CRD certificates\.cert-manager\.io is not installed: dist\/ holds cert-manager Certificates \(postgres\/postgres-ca, postgres\/postgres\)/,
+      message: /✗ live-cert-manager-crds [\s\S]*✗ CRD certificates\.cert-manager\.io is not installed: dist\/ holds cert-manager Certificates \([^)\n]*kafka\/kafka-node[^)\n]*postgres\/postgres\)/,
       fix: 'helm upgrade --install cert-manager',
     },
     {

@@ -37,7 +37,6 @@ const TABLE: [Who, Who, Port, boolean][] = [
   ['daprApp', 'voter', tcp(9093), false],
   ['daprApp', 'broker', tcp(9094), false],
   // The Jobs: their server, nothing else.
-  ['topicsJob', 'broker', tcp(9092), true],
   ['topicsJob', 'broker', tcp(9093), false],
   ['topicsJob', 'voter', tcp(9093), false],
   ['topicsJob', 'postgres', tcp(5432), false],
@@ -46,10 +45,9 @@ const TABLE: [Who, Who, Port, boolean][] = [
   ['migrationsJob', 'broker', tcp(9092), false],
   ['migrationsJob', 'internet', tcp(443), false],
   ['topicsJob', 'dns', udp(53), true],
-  // Brokers: each other on the client port, the KRaft voters (the brokers themselves on minikube, the
+  // Brokers: each other (on the client port, or with kafka.security the inter-broker one: tables below), the KRaft voters (the brokers themselves on minikube, the
   // controllers' StatefulSet in production) on the controller port; never the port-forward port, PostgreSQL
   // or the outside. The voters: each other on the controller port, nothing else but DNS.
-  ['broker', 'broker', tcp(9092), true],
   ['broker', 'voter', tcp(9093), true],
   ['voter', 'voter', tcp(9093), true],
   ['voter', 'postgres', tcp(5432), false],
@@ -70,7 +68,23 @@ const TABLE: [Who, Who, Port, boolean][] = [
 
 // The controller port: in minikube the single node is broker and voter (combined mode) and reaches itself on it;
 // production's voters are their own StatefulSet, reached on it by the brokers and each other, by nothing else.
-const MINIKUBE_TABLE: [Who, Who, Port, boolean][] = [['broker', 'broker', tcp(9093), true]];
+// minikube's PLAINTEXT listeners: the brokers replicate, and the topics Job connects, on the client port.
+const MINIKUBE_TABLE: [Who, Who, Port, boolean][] = [
+  ['broker', 'broker', tcp(9093), true],
+  ['topicsJob', 'broker', tcp(9092), true],
+  ['broker', 'broker', tcp(9092), true],
+];
+// production's kafka.security: replication and the admin Jobs on the certificate listener (9095), which no
+// service or stranger reaches; the client port (SCRAM) admits the services only.
+const SECURED_TABLE: [Who, Who, Port, boolean][] = [
+  ['topicsJob', 'broker', tcp(9095), true],
+  ['broker', 'broker', tcp(9095), true],
+  ['topicsJob', 'broker', tcp(9092), false],
+  ['broker', 'broker', tcp(9092), false],
+  ['daprApp', 'broker', tcp(9095), false],
+  ['sandbox', 'broker', tcp(9095), false],
+  ['stranger', 'broker', tcp(9095), false],
+];
 const CONTROLLER_TABLE: [Who | 'controller', Who | 'controller', Port, boolean][] = [
   ['broker', 'controller', tcp(9093), true],
   ['controller', 'controller', tcp(9093), true],
@@ -138,7 +152,7 @@ describe.each(['minikube', 'production'])('who reaches whom in the %s profile', 
     who = { ...endpoints(model, distDir), ...optional } as Record<Who | 'backupJob' | 'controller', Endpoint>;
   });
 
-  it.each(profile === 'production' ? [...TABLE, ...CONTROLLER_TABLE, ...BACKUP_TABLE] : [...TABLE, ...MINIKUBE_TABLE])('%s -> %s %o: %s', (from, to, port, reaches) => {
+  it.each(profile === 'production' ? [...TABLE, ...CONTROLLER_TABLE, ...SECURED_TABLE, ...BACKUP_TABLE] : [...TABLE, ...MINIKUBE_TABLE])('%s -> %s %o: %s', (from, to, port, reaches) => {
     expect(model.allows(who[from], who[to], port)).toBe(reaches);
   });
 

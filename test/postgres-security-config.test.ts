@@ -1,22 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as yaml from 'js-yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../lib/config/load';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config/load';
 import { backupRoleConnectionLimit, daprRoleConnectionLimit } from '../lib/config/postgres-security';
-import { EXIT } from '../lib/exit-codes';
-import { findObject, readTree, runSynthCli, synthObjects, tempDir } from './support/synth';
-
-interface BadInput {
-  readonly case: string;
-  readonly profile: 'minikube' | 'production';
-  readonly override: Record<string, unknown>;
-  readonly path: string;
-  readonly rule: string;
-}
+import { type BadConfigInput, describeBadConfig } from './support/bad-config';
+import { findObject, synthObjects } from './support/synth';
 
 // PostgreSQL's TLS and connection budget: one clear error each (field path, value, rule), exit 1, dist/ untouched.
-const BAD_INPUTS: BadInput[] = [
+const BAD_INPUTS: BadConfigInput[] = [
   {
     case: 'production with TLS turned off and no opt-out',
     profile: 'production',
@@ -69,34 +58,13 @@ const BAD_INPUTS: BadInput[] = [
   },
 ];
 
-describe('PostgreSQL security configuration: bad input', () => {
-  let work: string;
-  let outDir: string;
-  let before: Record<string, string>;
-
-  beforeAll(() => {
-    work = tempDir('pg-security-input');
-    outDir = path.join(work, 'dist');
-    expect(runSynthCli(['--out', outDir, '--quiet']).status).toBe(0);
-    before = readTree(outDir);
-  });
-
-  it.each(BAD_INPUTS)('$case: names $path, exits 3 (usage), leaves dist/ untouched', (badInput) => {
-    expect(() => loadConfig({ profile: badInput.profile, override: badInput.override })).toThrow(ConfigError);
-    const file = path.join(work, `bad-${BAD_INPUTS.indexOf(badInput)}.yaml`);
-    fs.writeFileSync(file, yaml.dump(badInput.override));
-    const result = runSynthCli(['--profile', badInput.profile, '--config', file, '--out', outDir]);
-    expect(result.status, result.stderr).toBe(EXIT.usage);
-    const line = result.stderr.split('\n').find((l) => l.trim().startsWith(`${badInput.path}:`));
-    expect(line, result.stderr).toBeDefined();
-    expect(line).toContain(badInput.rule);
-    expect(readTree(outDir)).toEqual(before);
-  });
-});
+describeBadConfig('PostgreSQL security configuration: bad input', BAD_INPUTS);
 
 describe('PostgreSQL security configuration: what each choice synthesizes', () => {
   const server = (objects: ReturnType<typeof synthObjects>) => findObject(objects, 'StatefulSet', 'postgres').spec.template.spec;
-  const kinds = (objects: ReturnType<typeof synthObjects>) => objects.filter((o) => ['Certificate', 'Issuer'].includes(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`);
+  // PostgreSQL's own (production's Kafka has Certificates of its own in the kafka namespace).
+  const kinds = (objects: ReturnType<typeof synthObjects>) =>
+    objects.filter((o) => ['Certificate', 'Issuer'].includes(o.kind) && o.metadata.namespace === 'postgres').map((o) => `${o.kind}/${o.metadata.name}`);
 
   it('production: ssl on, our pg_hba, a Certificate from a self-signed CA by default, and clients on verify-full', () => {
     const objects = synthObjects({ profile: 'production' });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { jobSettings } from './job';
+import { kafkaSecurity, kafkaSecurityDefaults } from './kafka-security';
 import { dnsLabel, pinnedImage } from './names';
 import { byteQuantity, resources } from './resources';
 import { loadTopicConfigDefinitions, topicConfigProblem, topicConfigsFile } from './topic-configs';
@@ -178,6 +179,8 @@ const kafkaShape = z
     rebalanceThrottleBytesPerSecond: z.number().int('must be a whole number').min(1_048_576, 'must be >= 1048576 (1 MiB/s)'),
     /** The features Job (lib/kafka/features.sh): raises metadata.version to the image's release after an upgrade. */
     featuresJob: jobSettings,
+    /** Listeners' authentication and TLS (lib/kafka/kafka-tls.ts). */
+    security: kafkaSecurity,
   })
   .strict();
 
@@ -248,6 +251,7 @@ export const kafkaDefaults: KafkaConfigInput = {
     waitTimeoutSeconds: 900,
     activeDeadlineSeconds: 1_200,
   },
+  security: kafkaSecurityDefaults,
 };
 
 export const kafkaProfiles = {
@@ -262,5 +266,6 @@ export const kafkaProfiles = {
     antiAffinity: 'required',
     storage: { size: '100Gi' },
     resources: { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } },
+    security: { ...kafkaSecurityDefaults, enabled: true },
   },
 } satisfies Record<string, Partial<KafkaConfigInput>>;

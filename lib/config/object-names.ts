@@ -12,6 +12,8 @@ export function kafkaObjectNames(name: string) {
     statefulSet: name,
     headlessService: `${name}-headless`,
     bootstrapService: `${name}-bootstrap`,
+    // kafka.security: the admin Jobs' bootstrap, the brokers' certificate listener only (headless).
+    adminService: `${name}-admin`,
     topicsJobPrefix: `${name}-topics`,
     rebalanceJobPrefix: `${name}-rebalance`,
     featuresJobPrefix: `${name}-features`,
@@ -123,7 +125,7 @@ const hashedJob = (object: string, prefix: string): DerivedName => ({
 
 export interface NamingConfig {
   readonly platform: { readonly namespaces: { readonly kafka: string; readonly postgres: string }; readonly clusterDomain: string };
-  readonly kafka: { readonly name: string; readonly brokers: number; readonly dedicatedControllers: boolean };
+  readonly kafka: { readonly name: string; readonly brokers: number; readonly dedicatedControllers: boolean; readonly security: { readonly enabled: boolean } };
   readonly postgres: { readonly name: string };
   readonly dapr: { readonly subscriptions: readonly { readonly topic: string }[] };
 }
@@ -144,6 +146,7 @@ function namingFields(config: NamingConfig): NamingField[] {
       named('the StatefulSet', kafka.statefulSet, STATEFUL_SET),
       named('the headless Service', kafka.headlessService, SERVICE),
       named('the bootstrap Service', kafka.bootstrapService, SERVICE),
+      ...(config.kafka.security.enabled ? [named('the admin Service', kafka.adminService, SERVICE)] : []),
       hashedJob('the topics Job', kafka.topicsJobPrefix),
       hashedJob('the rebalance Job', kafka.rebalanceJobPrefix),
       hashedJob('the features Job', kafka.featuresJobPrefix),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { certificateIssuer, certificateSource, checkCertificateIssuer } from './certificate-source';
 import { dnsSubdomain } from './names';
 
 // PostgreSQL's transport security and connection budget: the postgres.tls and postgres.connectionLimits
@@ -12,20 +13,16 @@ export const postgresTls = z
      * Where the server certificate comes from: 'cert-manager' (a Certificate in dist/, cert-manager is a
      * prerequisite) or 'secret' (a kubernetes.io/tls Secret the user creates, with tls.crt, tls.key and ca.crt).
      */
-    source: z.enum(['cert-manager', 'secret']),
+    source: certificateSource,
     /** The Secret with tls.crt, tls.key and ca.crt in the postgres namespace: written by cert-manager, or the user's. */
     secretName: dnsSubdomain,
     /** cert-manager only: the issuer that signs the server certificate. @default - a self-signed CA created in the postgres namespace */
-    issuer: z.object({ kind: z.enum(['Issuer', 'ClusterIssuer']), name: dnsSubdomain }).strict().optional(),
+    issuer: certificateIssuer,
     /** The only way to run the production profile without TLS: every password and row crosses the network in the clear. */
     insecurePlaintextInProduction: z.boolean(),
   })
   .strict()
-  .superRefine((tls, ctx) => {
-    if (tls.issuer && tls.source !== 'cert-manager') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['issuer'], message: "applies only to source 'cert-manager' (a 'secret' source is issued by whoever created it)" });
-    }
-  });
+  .superRefine(checkCertificateIssuer);
 
 /** The Secret in the apps namespace that holds the CA (key ca.crt) the services and the Dapr sidecars verify the server with. */
 export const POSTGRES_CA_SECRET = 'learnflow-postgres-ca';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { daprConfig } from './dapr';
 import { derivedClusterId, kafkaConfig } from './kafka';
+import { checkKafkaSecurity } from './kafka-security';
 import { checkObjectNames } from './object-names';
 import { observabilityConfig } from './observability';
 import { platformConfig } from './platform';
@@ -136,7 +137,7 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
   return replicationFactor >= 3 ? 2 : 1;
 }
 
-export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).superRefine(checkPostgresSecurity).transform((config) => {
+export const learnflowConfig = configShape.superRefine(checkTopics).superRefine(checkObjectNames).superRefine(checkPostgresSecurity).superRefine(checkKafkaSecurity).transform((config) => {
   const replicationFactor = defaultReplicationFactor(config.kafka.brokers);
   return {
     ...config,

@@ -22,6 +22,7 @@
 #   RELEASE_VERSION        the image's Kafka release, major.minor (kafka-features.sh version-mapping --release-version)
 #   WAIT_TIMEOUT_SECONDS   how long to wait for the brokers and for every node to run the release (default 900)
 #   KAFKA_HOME             the Kafka installation (default /opt/kafka, as in the apache/kafka image)
+#   KAFKA_CLIENT_TLS_DIR   with kafka.security: the admin certificate's files, for client-tls.sh
 set -euo pipefail
 
 : "${BOOTSTRAP_SERVERS:?must be set}"
@@ -43,6 +44,9 @@ fail() {
 
 client_config=$work/client.properties
 printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=10000' >"$client_config"
+# kafka.security: the TLS client-certificate listener, as the admin principal (client-tls.sh beside this script).
+# shellcheck source=client-tls.sh
+[[ -z ${KAFKA_CLIENT_TLS_DIR-} ]] || source "$(dirname "$0")/client-tls.sh" "$client_config"
 features() { # <args...>: kafka-features.sh against the cluster
   "$bin/kafka-features.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"
 }

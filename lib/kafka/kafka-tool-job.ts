@@ -22,13 +22,14 @@ export interface KafkaToolJobProps {
   readonly script: string;
   /** Further files of the ConfigMap. @default - none */
   readonly files?: Record<string, string>;
-  /** The script's environment besides BOOTSTRAP_SERVERS, WAIT_TIMEOUT_SECONDS and the tools' heap, given where the files are. */
+  /** The script's environment besides BOOTSTRAP_SERVERS, the admin client TLS, WAIT_TIMEOUT_SECONDS and the tools' heap, given where the files are. */
   readonly env: (mountPath: string) => readonly k8s.EnvVar[];
 }
 
 /**
  * A content-hashed Job that runs a bash script over Kafka's own tools on the brokers' image (restricted Pod
- * Security, one tool JVM at a time), admitted to the brokers' client port like the topics Job.
+ * Security, one tool JVM at a time), admitted to the brokers like the topics Job; with kafka.security it
+ * presents the admin certificate (KafkaTls.adminClient) on the kafka-admin Service's listener.
  */
 export class KafkaToolJob extends Construct {
   public readonly jobName: string;
@@ -39,6 +40,8 @@ export class KafkaToolJob extends Construct {
     super(scope, id);
     const { cluster } = props;
     this.mountPath = `/etc/learnflow/${props.component}`;
+    // kafka.security: the tools connect through the kafka-admin Service with the admin certificate (client-tls.sh).
+    const admin = cluster.tls.adminClient();
     const job = new HashedJob(this, 'Job', {
       namePrefix: props.namePrefix,
       namespace: cluster.namespace,
@@ -46,7 +49,7 @@ export class KafkaToolJob extends Construct {
       settings: props.settings,
       identity: { uid: KAFKA_UID, gid: KAFKA_UID },
       argoCdHooks: props.platform.argoCdHooks,
-      files: { [props.script]: readProjectFile(`lib/kafka/${props.script}`), ...props.files },
+      files: { [props.script]: readProjectFile(`lib/kafka/${props.script}`), ...props.files, ...admin.files },
       mountPath: this.mountPath,
       container: {
         name: props.component,
@@ -54,15 +57,18 @@ export class KafkaToolJob extends Construct {
         imagePullPolicy: 'IfNotPresent',
         command: ['/bin/bash', `${this.mountPath}/${props.script}`],
         env: [
-          { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
+          { name: 'BOOTSTRAP_SERVERS', value: cluster.adminBootstrapServers },
+          ...admin.env,
           ...props.env(this.mountPath),
           { name: 'WAIT_TIMEOUT_SECONDS', value: String(props.settings.waitTimeoutSeconds) },
           { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
         ],
       },
+      secretFiles: admin.secretFiles,
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
+        ...admin.writablePaths,
       ],
     });
     this.jobName = job.jobName;

@@ -35,6 +35,10 @@ export class KafkaNetworkPolicies extends Construct {
     // One node set when every broker is a voter (minikube), two with dedicated controllers.
     const dedicated = cluster.controllerSelector !== cluster.podSelector;
     const quorum = dedicated ? [brokers, { labels: cluster.controllerSelector }] : [brokers];
+    // With kafka.security the brokers replicate, and the admin Jobs connect, on the interBroker listener
+    // (certificates only), so the client port admits the services alone.
+    const secured = cluster.tls.enabled;
+    const adminPort = secured ? KAFKA_PORTS.interBroker : KAFKA_PORTS.internal;
     denyAll(this, namespace, labels);
     allowDnsEgress(this, namespace, labels);
     allowIngress(this, 'Clients', {
@@ -43,9 +47,19 @@ export class KafkaNetworkPolicies extends Construct {
       labels,
       podSelector: cluster.podSelector,
       ports: [KAFKA_PORTS.internal],
-      // Brokers replicate to each other on the internal listener too.
-      peers: [...props.clientNamespaces.map((client) => daprAppPods(client, props.appIds)), topicsJob, brokers],
+      // Unsecured, brokers replicate to each other on the internal listener too.
+      peers: [...props.clientNamespaces.map((client) => daprAppPods(client, props.appIds)), ...(secured ? [] : [topicsJob, brokers])],
     });
+    if (secured) {
+      allowIngress(this, 'InterBroker', {
+        name: `${cluster.statefulSetName}-inter-broker`,
+        namespace,
+        labels,
+        podSelector: cluster.podSelector,
+        ports: [KAFKA_PORTS.interBroker],
+        peers: [topicsJob, brokers],
+      });
+    }
     allowIngress(this, 'Controllers', {
       name: `${cluster.statefulSetName}-controllers`,
       namespace,
@@ -59,7 +73,7 @@ export class KafkaNetworkPolicies extends Construct {
       namespace,
       labels,
       podSelector: cluster.podSelector,
-      ports: dedicated ? [KAFKA_PORTS.internal] : [KAFKA_PORTS.internal, KAFKA_PORTS.controller],
+      ports: dedicated ? [adminPort] : [adminPort, KAFKA_PORTS.controller],
       peers: [brokers],
     });
     if (dedicated) {
@@ -79,7 +93,7 @@ export class KafkaNetworkPolicies extends Construct {
       namespace,
       labels,
       podSelector: props.topicsJob.clientSelector,
-      ports: [KAFKA_PORTS.internal],
+      ports: [adminPort],
       peers: [brokers],
     });
   }

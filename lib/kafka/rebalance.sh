@@ -19,6 +19,7 @@
 #   THROTTLE_BYTES_PER_SECOND   replication throttle while partitions move (kafka-reassign-partitions.sh --throttle)
 #   WAIT_TIMEOUT_SECONDS        how long to wait for the brokers, and for the moves to finish (default 1800)
 #   KAFKA_HOME                  the Kafka installation (default /opt/kafka, as in the apache/kafka image)
+#   KAFKA_CLIENT_TLS_DIR        with kafka.security: the admin certificate's files, for client-tls.sh
 set -euo pipefail
 
 : "${BOOTSTRAP_SERVERS:?must be set}"
@@ -42,6 +43,9 @@ fail() {
 
 client_config=$work/client.properties
 printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=10000' >"$client_config"
+# kafka.security: the TLS client-certificate listener, as the admin principal (client-tls.sh beside this script).
+# shellcheck source=client-tls.sh
+[[ -z ${KAFKA_CLIENT_TLS_DIR-} ]] || source "$(dirname "$0")/client-tls.sh" "$client_config"
 tool() { # <script> <args...>: a Kafka tool against the cluster
   local script=$1
   shift

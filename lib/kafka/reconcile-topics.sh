@@ -12,6 +12,7 @@
 #   TOPICS_FILE           the declared topics
 #   WAIT_TIMEOUT_SECONDS  how long to wait for the brokers and retry failed changes (default 300)
 #   KAFKA_HOME            the Kafka installation (default /opt/kafka, as in the apache/kafka image)
+#   KAFKA_CLIENT_TLS_DIR  with kafka.security: the admin certificate's files, for client-tls.sh
 #   MAX_PARALLEL_TOOLS    Kafka tool JVMs run at once (default 3; each takes about 100 MiB)
 set -euo pipefail
 
@@ -33,6 +34,9 @@ log() { printf '[reconcile-topics] %s\n' "$*"; }
 # admin client's default of 60 s. 10 s is still ample for one metadata call on a healthy cluster.
 client_config=$work/client.properties
 printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=10000' >"$client_config"
+# kafka.security: the TLS client-certificate listener, as the admin principal (client-tls.sh beside this script).
+# shellcheck source=client-tls.sh
+[[ -z ${KAFKA_CLIENT_TLS_DIR-} ]] || source "$(dirname "$0")/client-tls.sh" "$client_config"
 
 topics() { "$bin/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"; }
 configs() { "$bin/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"; }

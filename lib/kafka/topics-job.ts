@@ -34,6 +34,7 @@ export class TopicsJob extends Construct implements ExposesEndpoints {
   constructor(scope: Construct, id: string, props: TopicsJobProps) {
     super(scope, id);
     const { cluster, config } = props;
+    const admin = cluster.tls.adminClient();
     this.podLabels = { ...appLabels(config.name, 'topics'), ...this.clientSelector };
     this.topicNames = config.topics.map((topic) => topic.name);
     const job = new HashedJob(this, 'Job', {
@@ -43,7 +44,7 @@ export class TopicsJob extends Construct implements ExposesEndpoints {
       settings: config.topicsJob,
       identity: { uid: KAFKA_UID, gid: KAFKA_UID },
       argoCdHooks: props.platform.argoCdHooks,
-      files: { 'reconcile-topics.sh': readProjectFile('lib/kafka/reconcile-topics.sh'), 'topics.conf': renderTopicsConf(config.topics) },
+      files: { 'reconcile-topics.sh': readProjectFile('lib/kafka/reconcile-topics.sh'), 'topics.conf': renderTopicsConf(config.topics), ...admin.files },
       mountPath: MOUNT,
       container: {
         name: 'reconcile-topics',
@@ -51,7 +52,8 @@ export class TopicsJob extends Construct implements ExposesEndpoints {
         imagePullPolicy: 'IfNotPresent',
         command: ['/bin/bash', `${MOUNT}/reconcile-topics.sh`],
         env: [
-          { name: 'BOOTSTRAP_SERVERS', value: cluster.bootstrapServers },
+          { name: 'BOOTSTRAP_SERVERS', value: cluster.adminBootstrapServers },
+          ...admin.env,
           { name: 'TOPICS_FILE', value: `${MOUNT}/topics.conf` },
           { name: 'WAIT_TIMEOUT_SECONDS', value: String(config.topicsJob.waitTimeoutSeconds) },
           // The CLI tools need little heap; the default would be 1 GiB per JVM.
@@ -60,9 +62,11 @@ export class TopicsJob extends Construct implements ExposesEndpoints {
           { name: 'MAX_PARALLEL_TOOLS', value: '2' },
         ],
       },
+      secretFiles: admin.secretFiles,
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
+        ...admin.writablePaths,
       ],
     });
     this.jobName = job.jobName;

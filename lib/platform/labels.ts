@@ -15,3 +15,6 @@ export function selectorLabels(name: string, component: string): Record<string, 
 
 /** The label on every Namespace of dist/ that names the profile it was synthesized with (what the verifier judges by). */
 export const PROFILE_LABEL = 'learnflow.io/profile';
+
+/** On the Kafka StatefulSets when kafka.security.insecurePlaintextInProduction lets them run unauthenticated (the verifier reads it). */
+export const KAFKA_INSECURE_ANNOTATION = 'learnflow.io/kafka-insecure-plaintext-in-production';

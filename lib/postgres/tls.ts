@@ -5,8 +5,8 @@ import {
   CertificateSpecPrivateKeyRotationPolicy,
   CertificateSpecUsages,
 } from '../../imports/cert-manager-certificate-cert-manager.io';
-import { Issuer } from '../../imports/cert-manager-issuer-cert-manager.io';
 import type { PostgresConfig } from '../config/schema';
+import { certificateIssuer } from '../platform/certificates';
 import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
 import { resourceRequirements, restrictedContainerSecurityContext, writableVolumes } from '../platform/pod-security';
@@ -114,27 +114,7 @@ export class PostgresTls extends Construct {
 
   /** The server Certificate, signed by the configured issuer or by a self-signed CA of the postgres namespace. */
   private certificate(config: PostgresConfig, namespace: string, dnsNames: readonly string[], labels: Record<string, string>): void {
-    let issuerRef = config.tls.issuer && { group: 'cert-manager.io', kind: config.tls.issuer.kind, name: config.tls.issuer.name };
-    if (!issuerRef) {
-      // cert-manager's CA bootstrap (cert-manager.io/docs/configuration/selfsigned, "Bootstrapping CA Issuers"):
-      // a self-signed Issuer signs the CA, whose Secret backs the Issuer that signs the server certificate.
-      const selfSigned = `${config.name}-selfsigned`;
-      const ca = `${config.name}-ca`;
-      new Issuer(this, 'SelfSigned', { metadata: { name: selfSigned, namespace, labels }, spec: { selfSigned: {} } });
-      new Certificate(this, 'Ca', {
-        metadata: { name: ca, namespace, labels },
-        spec: {
-          isCa: true,
-          commonName: `${config.name} CA`,
-          secretName: ca,
-          duration: '87600h',
-          privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256 },
-          issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: selfSigned },
-        },
-      });
-      new Issuer(this, 'CaIssuer', { metadata: { name: ca, namespace, labels }, spec: { ca: { secretName: ca } } });
-      issuerRef = { group: 'cert-manager.io', kind: 'Issuer', name: ca };
-    }
+    const issuerRef = certificateIssuer(this, { name: config.name, namespace, labels, issuer: config.tls.issuer });
     new Certificate(this, 'Server', {
       metadata: { name: config.name, namespace, labels },
       spec: {

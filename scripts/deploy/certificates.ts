@@ -5,7 +5,7 @@ import { type CheckResult, fail, pass, skip } from '../../verify/model';
 import { GET_TIMEOUT_MS, REQUEST_TIMEOUT } from '../kubectl';
 import type { PreflightCheck } from './preflight';
 
-// A user-provided Secret (postgres.tls.source: secret names your own certificate Secret): what a pod of
+// A user-provided Secret (postgres.tls.source or kafka.security.source: secret names your own certificate Secret): what a pod of
 // dist/ mounts that neither step 2 (`npm run secrets`) creates nor a Certificate of dist/ writes must exist
 // before anything is applied. A pod whose Secret is missing never starts, and says so only in its events.
 // cert-manager's CRDs and the issuer are the verifier's live-cert-manager-crds and live-certificate-issuers.
@@ -14,7 +14,7 @@ export const certificateSecretsCheck: PreflightCheck = {
   id: 'preflight-certificate-secrets',
   description: 'every Secret a pod of dist/ mounts that neither `npm run secrets` creates nor a Certificate of dist/ writes exists (your TLS Secret)',
   component: 'cluster',
-  remediation: 'create the Secret (tls.crt, tls.key, ca.crt), or postgres.tls.source: cert-manager',
+  remediation: 'create the Secret (tls.crt, tls.key, ca.crt), or postgres.tls.source / kafka.security.source: cert-manager',
   needs: ['dist', 'cluster'],
   run: (context) => {
     const { readDist: dist, kubectl, options } = context;
@@ -46,8 +46,8 @@ export const certificateSecretsCheck: PreflightCheck = {
         read.stdout.trim() === ''
           ? fail(
               [ref],
-              `Secret ${secret} in ${namespace} does not exist: ${reader} mount${readers.size > 1 ? '' : 's'} it and nothing creates it (postgres.tls.source: secret names your own certificate Secret, with tls.crt, tls.key and ca.crt)`,
-              `\`kubectl -n ${namespace} create secret generic ${secret} --from-file=tls.crt --from-file=tls.key --from-file=ca.crt\`, or postgres.tls.source: cert-manager`,
+              `Secret ${secret} in ${namespace} does not exist: ${reader} mount${readers.size > 1 ? '' : 's'} it and nothing creates it (postgres.tls.source or kafka.security.source: secret names your own certificate Secret, with tls.crt, tls.key and ca.crt)`,
+              `\`kubectl -n ${namespace} create secret generic ${secret} --from-file=tls.crt --from-file=tls.key --from-file=ca.crt\`, or postgres.tls.source / kafka.security.source: cert-manager`,
             )
           : pass([ref], `Secret ${key} exists (mounted by ${reader})`),
       );

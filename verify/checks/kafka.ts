@@ -1,4 +1,5 @@
 import { formatBytes, quantityValue } from '../../lib/config/quantity';
+import { KAFKA_INSECURE_ANNOTATION } from '../../lib/platform/labels';
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { parseJavaMaxHeap } from '../jvm-options';
@@ -349,5 +350,85 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
       }
       return pass([ref], `${at}: min.insync.replicas ${minIsr} with replication factor ${rf}`);
     })];
+  },
+};
+
+
+/**
+ * Listeners that let a peer in unauthenticated: PLAINTEXT and SASL_PLAINTEXT (credentials and data in the
+ * clear), and SSL without `listener.name.<name>.ssl.client.auth=required` (encrypted, but anyone).
+ */
+function unauthenticatedListeners(container: Record<string, any>): string[] {
+  const map = envValue(container, 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP') ?? '';
+  const listeners = (envValue(container, 'KAFKA_LISTENERS') ?? '').split(',').map((listener) => listener.split('://')[0].trim()).filter(Boolean);
+  const controllerNames = (envValue(container, 'KAFKA_CONTROLLER_LISTENER_NAMES') ?? '').split(',').map((name) => name.trim());
+  const protocols = new Map(map.split(',').filter(Boolean).map((pair): [string, string] => [pair.split(':')[0].trim(), (pair.split(':')[1] ?? '').trim()]));
+  // A node connects to the voters' listener as a client: its protocol counts even where the node does not listen on it.
+  const used = [...new Set([...listeners, ...controllerNames.filter((name) => protocols.has(name))])];
+  return used.flatMap((name) => {
+    const protocol = protocols.get(name) ?? name;
+    if (protocol === 'PLAINTEXT' || protocol === 'SASL_PLAINTEXT') return [`${name} (${protocol})`];
+    if (protocol === 'SSL' && listeners.includes(name) && envValue(container, `KAFKA_LISTENER_NAME_${name.toUpperCase()}_SSL_CLIENT_AUTH`) !== 'required') {
+      return [`${name} (SSL without client certificates required)`];
+    }
+    return [];
+  });
+}
+
+export const kafkaListenersAuthenticated: Check<StaticContext> = {
+  id: 'kafka-listeners-authenticated',
+  description: 'in production, every Kafka listener authenticates its peers over TLS: SASL_SSL, or SSL with client certificates required; no PLAINTEXT',
+  component: 'kafka',
+  remediation:
+    'set kafka.security.enabled: true and synthesize again (SCRAM-SHA-512 over TLS for clients, certificates for brokers and voters); kafka.security.insecurePlaintextInProduction: true accepts the risk, and is reported',
+  run: ({ dist }) => {
+    const profile = profileOf(dist);
+    const production = profile.name === 'production';
+    return [
+      ...unknownProfile(profile),
+      ...perKafkaStatefulSet(dist, (item) => {
+        const ref = refOf(item);
+        const open = unauthenticatedListeners(kafkaContainer(item));
+        if (open.length === 0) return pass([ref], `${formatRef(ref)}: every listener authenticates over TLS`);
+        const message = `${formatRef(ref)}: ${open.join(', ')}: any pod that reaches the port is let in${production ? '' : ` (profile ${profile.name ?? 'unknown'}; required in production)`}`;
+        if (!production) return pass([ref], message);
+        return item.object.metadata?.annotations?.[KAFKA_INSECURE_ANNOTATION] === 'true'
+          ? warn([ref], `${message}, accepted by kafka.security.insecurePlaintextInProduction`, 'set kafka.security.enabled: true')
+          : fail([ref], message);
+      }),
+    ];
+  },
+};
+
+/** The Secret volumes (secret, or projected secret sources) a container mounts at or above `path`. */
+function secretsMountedAt(template: { spec: Record<string, any> }, container: Record<string, any>, path: string): string[] {
+  const mounts = ((container.volumeMounts ?? []) as { name: string; mountPath: string }[]).filter((m) => path === m.mountPath || path.startsWith(`${m.mountPath.replace(/\/+$/, '')}/`));
+  return mounts.flatMap((mount) => {
+    const volume = ((template.spec.volumes ?? []) as Record<string, any>[]).find((v) => v.name === mount.name);
+    if (volume?.secret?.secretName) return [volume.secret.secretName as string];
+    return ((volume?.projected?.sources ?? []) as Record<string, any>[]).flatMap((source) => (source.secret?.name ? [source.secret.name as string] : []));
+  });
+}
+
+export const kafkaJobsAuthenticated: Check<StaticContext> = {
+  id: 'kafka-jobs-authenticated',
+  description: "where the brokers authenticate, every Job running Kafka's tools (env BOOTSTRAP_SERVERS) presents credentials from a Secret (KAFKA_CLIENT_TLS_DIR on a mounted Secret)",
+  component: 'kafka',
+  remediation: 'set KAFKA_CLIENT_TLS_DIR to a directory of the admin certificate Secret the Job mounts (tls.crt, tls.key, ca.crt): npm run synth does',
+  run: ({ dist }) => {
+    const secured = kafkaStatefulSets(dist).some((item) => unauthenticatedListeners(kafkaContainer(item)).length === 0);
+    if (!secured) return [skip('no Kafka StatefulSet in dist/ whose listeners all authenticate')];
+    const jobs = allContainers(dist).filter(({ template, container }) => !template.longRunning && envValue(container, 'BOOTSTRAP_SERVERS') !== undefined);
+    if (jobs.length === 0) return [skip('no Job with env BOOTSTRAP_SERVERS in dist/')];
+    return jobs.map(({ template, container, where }) => {
+      const ref = refOf(template.owner);
+      const at = `${formatRef(ref)} ${where}`;
+      const dir = envValue(container, 'KAFKA_CLIENT_TLS_DIR');
+      if (!dir) return fail([ref], `${at}: no KAFKA_CLIENT_TLS_DIR: its tools connect without credentials and the brokers refuse them`);
+      const secrets = secretsMountedAt(template, container, dir);
+      return secrets.length > 0
+        ? pass([ref], `${at}: credentials from Secret ${secrets.join(', ')} at ${dir}`)
+        : fail([ref], `${at}: KAFKA_CLIENT_TLS_DIR ${dir} is on no mounted Secret`);
+    });
   },
 };

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { type Admin, ConfigResourceTypes, ConfigSource, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, ConfigSource, Kafka, type KafkaConfig, logLevel, Partitioners } from 'kafkajs';
 import { requireEngine } from '../../support/engines';
 import { ROOT, runSynthCli, tempDir } from '../../support/synth';
 import type { KafkaTestCluster } from './cluster';
@@ -43,8 +43,12 @@ export interface TopicState {
   readonly topicConfigs: Record<string, string>;
 }
 
-function client(brokers: string[]): Kafka {
+/** kafkajs's TLS and SASL settings (`KafkaTestCluster.clientConfig()`); none for plaintext listeners. */
+export type ClientSecurity = Pick<KafkaConfig, 'ssl' | 'sasl'>;
+
+function client(brokers: string[], security: ClientSecurity = {}): Kafka {
   return new Kafka({
+    ...security,
     clientId: 'learnflow-kafka-tests',
     brokers,
     // Transient errors (a coordinator still loading) are retried; failures surface as rejections.
@@ -85,8 +89,8 @@ export async function describeTopics(brokers: string[], names: readonly string[]
   });
 }
 
-export async function produce(brokers: string[], topic: string, messages: readonly string[], acks = -1): Promise<void> {
-  const producer = client(brokers).producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+export async function produce(brokers: string[], topic: string, messages: readonly string[], acks = -1, security: ClientSecurity = {}): Promise<void> {
+  const producer = client(brokers, security).producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
   try {
     await producer.send({ topic, acks, messages: messages.map((value, i) => ({ key: `key-${i}`, value })) });
@@ -96,8 +100,15 @@ export async function produce(brokers: string[], topic: string, messages: readon
 }
 
 /** Consume a topic from the beginning through consumer group `groupId` until `expected` messages arrived. */
-export async function consume(brokers: string[], topic: string, groupId: string, expected: number, timeoutMs = 60_000): Promise<string[]> {
-  const consumer = client(brokers).consumer({ groupId });
+export async function consume(
+  brokers: string[],
+  topic: string,
+  groupId: string,
+  expected: number,
+  timeoutMs = 60_000,
+  security: ClientSecurity = {},
+): Promise<string[]> {
+  const consumer = client(brokers, security).consumer({ groupId });
   const received: string[] = [];
   await consumer.connect();
   try {
@@ -130,17 +141,27 @@ export function kafkaEnginesAvailable(suite: string): boolean {
  * The dist directory a Kafka suite runs against: the repository's dist/ for the default profile, a fresh
  * synth into a temporary directory for another profile. LEARNFLOW_KAFKA_CONFIG (a YAML override, e.g.
  * `kafka: { image: apache/kafka:<version> }`) makes both synthesize with it, to try another Kafka version.
+ * `kafka` settings are merged over those (e.g. another `brokers` count, or `security`).
+ *
+ * The production profile is synthesized with kafka.security's loud opt-out unless `kafka.security` is given:
+ * the production suite's clients (kafkajs, the verifiable producer and consumer) do not authenticate yet
+ * (issue 10, step 5); test/kafka-security.test.ts runs the secured listeners.
  */
-export function kafkaDistDir(profile: 'minikube' | 'production', options: { brokers?: number; image?: string } = {}): string {
+export function kafkaDistDir(profile: 'minikube' | 'production', options: { brokers?: number; image?: string; kafka?: Record<string, unknown> } = {}): string {
   let override = process.env.LEARNFLOW_KAFKA_CONFIG;
-  const replaced = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  if (profile === 'minikube' && !override && Object.keys(replaced).length === 0) return path.join(ROOT, 'dist');
+  const kafka = {
+    ...(profile === 'production' ? { security: { enabled: false, insecurePlaintextInProduction: true } } : {}),
+    ...(options.brokers === undefined ? {} : { brokers: options.brokers }),
+    ...(options.image === undefined ? {} : { image: options.image }),
+    ...options.kafka,
+  };
+  if (profile === 'minikube' && !override && Object.keys(kafka).length === 0) return path.join(ROOT, 'dist');
   const out = tempDir(`dist-${profile}`);
-  if (Object.keys(replaced).length > 0) {
-    // The same install with another broker count or image: LEARNFLOW_KAFKA_CONFIG's settings, those kafka fields replaced.
+  if (Object.keys(kafka).length > 0) {
+    // The same install with other Kafka settings (broker count, image, security): LEARNFLOW_KAFKA_CONFIG's, these merged over them.
     const settings = (override ? yaml.load(fs.readFileSync(override, 'utf8')) : {}) as { kafka?: Record<string, unknown> };
     override = path.join(out, '..', `${path.basename(out)}-override.yaml`);
-    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, ...replaced } }));
+    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, ...kafka } }));
   }
   const result = runSynthCli(['--quiet', '--profile', profile, '--out', out, ...(override ? ['--config', override] : [])]);
   if (result.status !== 0) throw new Error(`synth --profile ${profile} failed:\n${result.stderr}`);

@@ -2,14 +2,14 @@ import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import type { K8sObject } from '../../support/synth';
 import { isAlive, killGroup, type ProcessResult, ProcessWatchdog, runProcess, sleep, tail } from '../processes';
 import { initImageFiles } from './init-images';
 import { kafkaJarsDir } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
 import { imageKafkaVersion, type KafkaManifests, loadKafkaManifests, selects } from './manifests';
-import { ContainerFilesystem, containerCommand, type PodIdentity, resolveContainerEnv, serviceLinkEnv } from './pod';
+import { ContainerFilesystem, containerCommand, type PodIdentity, resolveContainerEnv, type SecretData, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
@@ -91,6 +91,25 @@ export interface KafkaTestClusterOptions {
   readonly dataFrom?: string;
   /** Whether `start` waits until the brokers are registered. @default true */
   readonly waitUntilReady?: boolean;
+  /**
+   * For a dist/ with kafka.security: the Secrets its pods and Jobs mount (the certificates that cert-manager
+   * would issue, made by the test) and the SCRAM user the harness creates through the admin Jobs' listener and
+   * then connects as. @default - none (a dist/ with SASL listeners is refused)
+   */
+  readonly security?: HarnessSecurity;
+}
+
+export interface HarnessSecurity {
+  readonly secrets: SecretData;
+  /** The admin certificate's Secret (tls.crt, tls.key, ca.crt), which the harness's own tools present. */
+  readonly adminSecretName: string;
+  readonly user: { readonly username: string; readonly password: string };
+}
+
+/** Whether a dist/'s brokers have SASL listeners (kafka.security). */
+function hasSaslListeners(manifests: KafkaManifests): boolean {
+  const env: { name: string; value?: string }[] = manifests.statefulSet.spec.template.spec.containers[0].env ?? [];
+  return (env.find((e) => e.name === 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP')?.value ?? '').includes('SASL_');
 }
 
 /**
@@ -108,7 +127,8 @@ export class KafkaTestCluster {
     await acquireHostLock(options.lockTimeoutMs ?? 600_000);
     let cluster: KafkaTestCluster;
     try {
-      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom);
+      if (hasSaslListeners(manifests) && !options.security) throw new Error(`${options.distDir} has SASL listeners (kafka.security): pass the harness its Secrets and a SCRAM user (security)`);
+      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom, options.security);
     } catch (error) {
       releaseHostLock();
       throw error;
@@ -146,6 +166,8 @@ export class KafkaTestCluster {
     public manifests: KafkaManifests,
     private readonly readyTimeoutMs: number,
     dataFrom: string | undefined,
+    /** kafka.security: the Secrets and the harness's SCRAM user. */
+    readonly security?: HarnessSecurity,
   ) {
     const sts = manifests.statefulSet;
     this.brokerCount = sts.spec.replicas ?? 1;
@@ -214,6 +236,58 @@ export class KafkaTestCluster {
   /** The external listeners' addresses (localhost:<19092+i>), as an operator reaches them through port-forward. */
   get externalBootstrapServers(): string[] {
     return this.pods.map((pod) => this.externalAddress(pod)).filter((address): address is string => address !== undefined);
+  }
+
+  private get secrets(): SecretData {
+    return this.security?.secrets ?? {};
+  }
+
+  /**
+   * kafkajs settings for the external listeners: with kafka.security, SCRAM-SHA-512 as `user` (default: the
+   * harness's own) over TLS verified against `ca` (default: the admin Secret's ca.crt, the install's CA).
+   */
+  clientConfig(options: { user?: { username: string; password: string }; ca?: string } = {}): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+    if (!this.security) return {};
+    const { username, password } = options.user ?? this.security.user;
+    const ca = options.ca ?? this.secrets[this.security.adminSecretName]['ca.crt'];
+    return { ssl: { ca: [ca] }, sasl: { mechanism: 'scram-sha-512', username, password } };
+  }
+
+  /**
+   * A client properties file for the host's Kafka tools (`runTool` with --command-config) on the admin
+   * listener (`internalBootstrapServers`): the admin certificate, as the Jobs present it.
+   */
+  adminToolConfig(): string {
+    const file = path.join(this.dir, 'admin-client.properties');
+    if (!this.security) {
+      fs.writeFileSync(file, '');
+      return file;
+    }
+    const admin = this.secrets[this.security.adminSecretName];
+    const keystore = path.join(this.dir, 'admin-keystore.pem');
+    const ca = path.join(this.dir, 'admin-ca.crt');
+    fs.writeFileSync(keystore, admin['tls.key'] + admin['tls.crt'], { mode: 0o600 });
+    fs.writeFileSync(ca, admin['ca.crt']);
+    const lines = ['security.protocol=SSL', 'ssl.keystore.type=PEM', `ssl.keystore.location=${keystore}`, 'ssl.truststore.type=PEM', `ssl.truststore.location=${ca}`];
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+
+  /** Create or update a SCRAM-SHA-512 user with Kafka's own kafka-configs.sh, as the admin principal. */
+  async upsertScramUser(username: string, password: string): Promise<ProcessResult> {
+    return this.runTool('kafka-configs.sh', [
+      '--bootstrap-server',
+      this.internalBootstrapServers,
+      '--command-config',
+      this.adminToolConfig(),
+      '--alter',
+      '--add-config',
+      `SCRAM-SHA-512=[iterations=4096,password=${password}]`,
+      '--entity-type',
+      'users',
+      '--entity-name',
+      username,
+    ]);
   }
 
   /** The bootstrap address the topics Job uses, resolvable by the tools of `kafkaHome`. */
@@ -515,7 +589,7 @@ export class KafkaTestCluster {
       annotations: job.spec.template.metadata?.annotations ?? {},
       podIP: '127.0.0.100',
     };
-    const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps);
+    const filesystem = new ContainerFilesystem(path.join(this.dir, name), podSpec, container, configMaps, [], undefined, true, this.secrets);
     const resolved = resolveContainerEnv(container, identity, this.serviceLinks(podSpec));
     const env = { ...this.processEnv(resolved, identity, filesystem), ...overrides };
     // The one addition to the Job's environment: where the tools of its image are (the script defaults to /opt/kafka).
@@ -560,7 +634,7 @@ export class KafkaTestCluster {
    */
   private containerEnv(pod: KafkaPod, container: ContainerSpec, sidecar: boolean): { env: NodeJS.ProcessEnv; resolved: Map<string, string>; filesystem: ContainerFilesystem } {
     const podSpec = pod.statefulSet.spec.template.spec;
-    const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, undefined, false);
+    const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, undefined, false, this.secrets);
     const resolved = resolveContainerEnv(container, pod.identity, this.serviceLinks(podSpec));
     for (const [name, value] of resolved) resolved.set(name, value.split('127.0.0.1').join(pod.identity.podIP));
     const env = this.processEnv(resolved, pod.identity, filesystem);
@@ -573,7 +647,7 @@ export class KafkaTestCluster {
     const podSpec = pod.statefulSet.spec.template.spec;
     const [container, ...sidecars]: ContainerSpec[] = podSpec.containers;
     // A new pod: fresh emptyDirs (for every container, before any starts), the PVC directory kept.
-    for (const each of podSpec.containers) new ContainerFilesystem(pod.dir, podSpec, each, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates);
+    for (const each of podSpec.containers) new ContainerFilesystem(pod.dir, podSpec, each, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, undefined, true, this.secrets);
     for (const init of podSpec.initContainers ?? []) this.runInitContainer(pod, init);
     const { env, resolved, filesystem } = this.containerEnv(pod, container, false);
 
@@ -629,7 +703,7 @@ export class KafkaTestCluster {
   private runInitContainer(pod: KafkaPod, init: ContainerSpec & { image: string }): void {
     const podSpec = pod.statefulSet.spec.template.spec;
     const imageFiles = initImageFiles(init.image);
-    const filesystem = new ContainerFilesystem(pod.dir, podSpec, init, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, true, false);
+    const filesystem = new ContainerFilesystem(pod.dir, podSpec, init, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, true, false, this.secrets);
     const [command, ...args] = [...(init.command ?? []), ...(init.args ?? [])].map((token) => imageFiles.get(token) ?? filesystem.translate(token));
     const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
     if (result.status !== 0) throw new Error(`${pod.identity.name}: init container ${init.name} failed (${result.status ?? result.error}): ${result.stderr}`);
@@ -650,6 +724,7 @@ export class KafkaTestCluster {
     const expected = this.pods.filter((pod) => pod.process).length;
     const watched = this.allPods.filter((pod) => pod.process);
     let lastError = 'no external listener address yet';
+    let userCreated = false;
     while (Date.now() < deadline) {
       for (const pod of watched) {
         const child = pod.process;
@@ -658,8 +733,14 @@ export class KafkaTestCluster {
         }
       }
       const brokers = this.externalBootstrapServers;
-      if (brokers.length === this.brokerCount) {
-        const admin = new Kafka({ clientId: 'kafka-harness', brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+      if (brokers.length === this.brokerCount && this.security && !userCreated) {
+        // The SASL listeners admit no one before the harness's SCRAM user exists: create it on the admin listener.
+        const created = await this.upsertScramUser(this.security.user.username, this.security.user.password);
+        userCreated = created.exitCode === 0;
+        lastError = userCreated ? 'SCRAM user created' : `kafka-configs.sh: ${created.output.trim().split('\n').slice(-3).join(' ')}`;
+      }
+      if (brokers.length === this.brokerCount && (!this.security || userCreated)) {
+        const admin = new Kafka({ clientId: 'kafka-harness', brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 }, ...this.clientConfig() }).admin();
         try {
           await admin.connect();
           const { brokers: registered } = await admin.describeCluster();

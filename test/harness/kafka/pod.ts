@@ -138,6 +138,30 @@ export function containerCommand(container: { command?: string[]; args?: string[
   return [...(container.command ?? []), ...(container.args ?? [])].map((token) => expandReferences(token, env));
 }
 
+/** Secrets as the API server would hold them: name -> key -> content (the test's own certificates, passwords). */
+export type SecretData = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+interface KeyToPath {
+  key: string;
+  path: string;
+}
+
+/** The files a `secret` or `projected` (secret sources) volume shows: path -> content; the kubelet refuses a missing Secret or key. */
+function secretVolumeFiles(volume: { secret?: { secretName: string; items?: KeyToPath[] }; projected?: { sources: { secret?: { name: string; items?: KeyToPath[] } }[] } }, secrets: SecretData): [string, string][] {
+  const sources = volume.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : (volume.projected?.sources ?? []).map((source) => {
+    if (!source.secret) throw new Error('only secret sources of projected volumes are supported by the harness');
+    return source.secret;
+  });
+  return sources.flatMap(({ name, items }) => {
+    const data = secrets[name];
+    if (!data) throw new Error(`secret "${name}" not found (the kubelet keeps the pod in ContainerCreating)`);
+    return (items ?? Object.keys(data).map((key) => ({ key, path: key }))).map(({ key, path: file }): [string, string] => {
+      if (data[key] === undefined) throw new Error(`secret "${name}" has no key ${key}`);
+      return [file, data[key]];
+    });
+  });
+}
+
 /**
  * A container's view of the filesystem, emulated on the host: each volume mount is a directory under the
  * pod's directory, and the root filesystem is either read-only (nothing outside the mounts is writable)
@@ -155,6 +179,8 @@ export class ContainerFilesystem {
     private readonly readOnlyRoot = container.securityContext?.readOnlyRootFilesystem === true,
     /** A new pod's view (fresh emptyDirs), or another look at a running pod's volumes. */
     fresh = true,
+    /** What secret and projected volumes read. */
+    secrets: SecretData = {},
   ) {
     for (const mount of container.volumeMounts ?? []) {
       const volumeDir = path.join(podDir, 'volumes', mount.name);
@@ -168,10 +194,20 @@ export class ContainerFilesystem {
         if (!configMap) throw new Error(`volume ${mount.name}: no ConfigMap ${volume.configMap.name} in dist`);
         fs.mkdirSync(volumeDir, { recursive: true });
         if (fresh) for (const [key, content] of Object.entries(configMap.data ?? {})) fs.writeFileSync(path.join(volumeDir, key), content);
+      } else if (volume?.secret || volume?.projected) {
+        fs.mkdirSync(volumeDir, { recursive: true });
+        if (fresh) {
+          const mode = volume.secret?.defaultMode ?? volume.projected?.defaultMode ?? 0o644;
+          for (const [file, content] of secretVolumeFiles(volume, secrets)) {
+            fs.mkdirSync(path.dirname(path.join(volumeDir, file)), { recursive: true });
+            // The harness runs as the files' owner; the kubelet's owner is root with the pod's group.
+            fs.writeFileSync(path.join(volumeDir, file), content, { mode: mode | 0o400 });
+          }
+        }
       } else if (volume?.emptyDir || persistent) {
         fs.mkdirSync(volumeDir, { recursive: true });
       } else {
-        throw new Error(`volume ${mount.name}: only configMap, emptyDir and volumeClaimTemplate volumes are supported`);
+        throw new Error(`volume ${mount.name}: only configMap, secret, projected (secrets), emptyDir and volumeClaimTemplate volumes are supported`);
       }
       const hostPath = mount.subPath ? path.join(volumeDir, mount.subPath) : volumeDir;
       fs.mkdirSync(hostPath, { recursive: true });

@@ -1,0 +1,180 @@
+import { Construct } from 'constructs';
+import {
+  Certificate,
+  CertificateSpecPrivateKeyAlgorithm,
+  CertificateSpecPrivateKeyEncoding,
+  CertificateSpecPrivateKeyRotationPolicy,
+  CertificateSpecUsages,
+} from '../../imports/cert-manager-certificate-cert-manager.io';
+import type { KafkaConfig } from '../config/schema';
+import { certificateIssuer } from '../platform/certificates';
+import type { SecretFile } from '../platform/hashed-job';
+import { SECRETS_MOUNT } from '../platform/hashed-job';
+import type * as k8s from '../platform/k8s';
+import { appLabels } from '../platform/labels';
+import type { WritablePath } from '../platform/pod-security';
+import { readProjectFile } from '../platform/project-files';
+
+/** Where the nodes' certificate Secret (tls.crt, tls.key, ca.crt) is mounted in the Kafka container. */
+export const NODE_TLS_MOUNT = '/etc/kafka/tls';
+/**
+ * Kafka reads a PEM keystore as one file holding the private key and its chain (ssl.keystore.type=PEM,
+ * KIP-651; DefaultSslEngineFactory.FileBasedPemStore); cert-manager writes them apart, so the container joins
+ * them at start into this RAM-backed emptyDir (the key never touches the node's disk).
+ */
+const NODE_KEYSTORE_DIR = '/var/run/kafka-keystore';
+const CLIENT_KEYSTORE_DIR = '/var/run/kafka-client';
+
+/** SCRAM-SHA-512 on the client listeners: the only mechanism enabled. */
+export const SASL_MECHANISM = 'SCRAM-SHA-512';
+
+export interface KafkaTlsProps {
+  readonly config: KafkaConfig;
+  readonly namespace: string;
+  /** The names clients reach the nodes by: the certificate's DNS names, which TLS clients verify. */
+  readonly dnsNames: readonly string[];
+}
+
+/**
+ * Kafka's TLS and authentication (kafka.security): the certificates (cert-manager Certificates, or the user's
+ * Secrets), the nodes' ssl and sasl settings, and what an admin Job needs to connect. The listeners
+ * themselves (which protocol each speaks) are KafkaCluster's. Adds nothing when security is off.
+ *
+ * Principals: a client of a SASL listener is `User:<SCRAM user>`; a TLS client-certificate peer is `User:<its
+ * certificate's CN>` (ssl.principal.mapping.rules), so the nodes are `User:<kafka.name>-node` and the admin
+ * Jobs `User:<kafka.name>-admin`.
+ */
+export class KafkaTls extends Construct {
+  public readonly enabled: boolean;
+  /** The nodes' certificate Secret. */
+  public readonly secretName?: string;
+  /** The admin Jobs' certificate Secret. */
+  public readonly adminSecretName?: string;
+  /** Subject common names of the two certificates, which are also the principals' names. */
+  public readonly nodeCommonName: string;
+  public readonly adminCommonName: string;
+  private readonly namespace: string;
+  private readonly source: KafkaConfig['security']['source'];
+  private readonly nodeCertificateName: string;
+  private readonly adminCertificateName: string;
+
+  constructor(scope: Construct, id: string, props: KafkaTlsProps) {
+    super(scope, id);
+    const { config, namespace } = props;
+    const { security } = config;
+    this.enabled = security.enabled;
+    this.nodeCommonName = `${config.name}-node`;
+    this.adminCommonName = `${config.name}-admin`;
+    this.namespace = namespace;
+    this.source = security.source;
+    this.nodeCertificateName = `${config.name}-node`;
+    this.adminCertificateName = `${config.name}-admin`;
+    if (!security.enabled) return;
+    this.secretName = security.secretName;
+    this.adminSecretName = security.adminSecretName;
+    if (security.source !== 'cert-manager') return;
+    const labels = appLabels(config.name, 'tls');
+    const issuerRef = certificateIssuer(this, { name: config.name, namespace, labels, issuer: security.issuer });
+    // Kafka's PEM parser takes only PKCS#8 keys ("BEGIN PRIVATE KEY"); cert-manager writes SEC1 for ECDSA by default.
+    const privateKey = {
+      algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA,
+      size: 256,
+      encoding: CertificateSpecPrivateKeyEncoding.PKCS8,
+      rotationPolicy: CertificateSpecPrivateKeyRotationPolicy.ALWAYS,
+    };
+    new Certificate(this, 'Nodes', {
+      metadata: { name: this.nodeCertificateName, namespace, labels },
+      spec: {
+        secretName: security.secretName,
+        commonName: this.nodeCommonName,
+        dnsNames: [...props.dnsNames],
+        // Server for its listeners, client towards the other brokers and the voters.
+        usages: [CertificateSpecUsages.SERVER_AUTH, CertificateSpecUsages.CLIENT_AUTH, CertificateSpecUsages.DIGITAL_SIGNATURE],
+        privateKey,
+        issuerRef,
+      },
+    });
+    new Certificate(this, 'Admin', {
+      metadata: { name: this.adminCertificateName, namespace, labels },
+      spec: {
+        secretName: security.adminSecretName,
+        commonName: this.adminCommonName,
+        usages: [CertificateSpecUsages.CLIENT_AUTH, CertificateSpecUsages.DIGITAL_SIGNATURE],
+        privateKey,
+        issuerRef,
+      },
+    });
+  }
+
+  /** The security lines of the Kafka endpoints section: listeners, principals and the certificate Secrets (never a value). */
+  endpointLines(nodeReaders: readonly string[], adminBootstrapServers: string): string[] {
+    if (!this.enabled) return ['security: none (PLAINTEXT listeners, no authentication)'];
+    const writer = (certificate: string) =>
+      this.source === 'cert-manager' ? `cert-manager (Certificate ${certificate})` : 'you, before deploying (kubectl create secret generic ... --from-file; PKCS#8 key)';
+    return [
+      `security: clients SASL_SSL with ${SASL_MECHANISM} (TLS verified against the CA); voters, replication and the admin Jobs (${adminBootstrapServers}) TLS client certificates`,
+      `principals: User:${this.nodeCommonName} (the nodes' certificate), User:${this.adminCommonName} (the admin Jobs' certificate), User:<SCRAM user> (clients)`,
+      '',
+      '### Kafka TLS',
+      `${this.secretName}  (namespaces: ${this.namespace})`,
+      '  keys:    tls.crt, tls.key, ca.crt',
+      `  writer:  ${writer(this.nodeCertificateName)}`,
+      `  readers: ${nodeReaders.join(', ')}`,
+      `${this.adminSecretName}  (namespaces: ${this.namespace})`,
+      '  keys:    tls.crt, tls.key, ca.crt',
+      `  writer:  ${writer(this.adminCertificateName)}`,
+      '  readers: the topics and rebalance Jobs',
+    ];
+  }
+
+  /** The nodes' TLS settings as the image's KAFKA_* variables (server.properties through KafkaDockerWrapper). */
+  nodeEnv(): k8s.EnvVar[] {
+    if (!this.enabled) return [];
+    return [
+      // Not KAFKA_*: the image would turn it into a broker property.
+      { name: 'TLS_DIR', value: NODE_TLS_MOUNT },
+      { name: 'KAFKA_SSL_KEYSTORE_TYPE', value: 'PEM' },
+      { name: 'KAFKA_SSL_KEYSTORE_LOCATION', value: `${NODE_KEYSTORE_DIR}/keystore.pem` },
+      { name: 'KAFKA_SSL_TRUSTSTORE_TYPE', value: 'PEM' },
+      { name: 'KAFKA_SSL_TRUSTSTORE_LOCATION', value: `${NODE_TLS_MOUNT}/ca.crt` },
+      // The peer's certificate subject `CN=<name>[,...]` is the principal `<name>`.
+      { name: 'KAFKA_SSL_PRINCIPAL_MAPPING_RULES', value: 'RULE:^CN=([^,]+).*$/$1/,DEFAULT' },
+      { name: 'KAFKA_SASL_ENABLED_MECHANISMS', value: SASL_MECHANISM },
+    ];
+  }
+
+  /** Bash lines of the Kafka container's command, before the launcher: the PEM keystore Kafka reads. */
+  nodeScript(): string[] {
+    if (!this.enabled) return [];
+    return ['(umask 077 && cat "$TLS_DIR/tls.key" "$TLS_DIR/tls.crt" >"$KAFKA_SSL_KEYSTORE_LOCATION")'];
+  }
+
+  nodeVolumes(): { readonly volumes: k8s.Volume[]; readonly mounts: k8s.VolumeMount[]; readonly writablePaths: WritablePath[] } {
+    if (!this.enabled) return { volumes: [], mounts: [], writablePaths: [] };
+    return {
+      // Group-readable: the files belong to root with the pod's fsGroup (the image's appuser group).
+      volumes: [{ name: 'tls', secret: { secretName: this.secretName, defaultMode: 0o440, items: ['tls.crt', 'tls.key', 'ca.crt'].map((key) => ({ key, path: key })) } }],
+      mounts: [{ name: 'tls', mountPath: NODE_TLS_MOUNT, readOnly: true }],
+      writablePaths: [{ name: 'keystore', mountPath: NODE_KEYSTORE_DIR, memory: true, sizeLimit: '1Mi' }],
+    };
+  }
+
+  /**
+   * What an admin Job adds to run Kafka's tools over the TLS client-certificate listener: the admin Secret's
+   * files, a RAM-backed directory for the joined keystore, client-tls.sh (beside the Job's script in its
+   * ConfigMap) and the variables it reads.
+   */
+  adminClient(): { readonly env: k8s.EnvVar[]; readonly secretFiles: SecretFile[]; readonly writablePaths: WritablePath[]; readonly files: Record<string, string> } {
+    if (!this.enabled || !this.adminSecretName) return { env: [], secretFiles: [], writablePaths: [], files: {} };
+    const secretName = this.adminSecretName;
+    return {
+      env: [
+        { name: 'KAFKA_CLIENT_TLS_DIR', value: `${SECRETS_MOUNT}/kafka-admin` },
+        { name: 'KAFKA_CLIENT_KEYSTORE', value: `${CLIENT_KEYSTORE_DIR}/keystore.pem` },
+      ],
+      secretFiles: ['tls.crt', 'tls.key', 'ca.crt'].map((key) => ({ secretName, key, path: `kafka-admin/${key}` })),
+      writablePaths: [{ name: 'client-tls', mountPath: CLIENT_KEYSTORE_DIR, memory: true, sizeLimit: '1Mi' }],
+      files: { 'client-tls.sh': readProjectFile('lib/kafka/client-tls.sh') },
+    };
+  }
+}
