@@ -18,7 +18,7 @@ export const kafkaSecurity = z
     source: certificateSource,
     /** The Secret of the Kafka nodes' certificate (server and client: brokers and voters present it to each other). */
     secretName: dnsSubdomain,
-    /** The Secret of the admin Jobs' client certificate (topics, rebalance): the only principal besides the nodes' with every right. */
+    /** The Secret of the admin Jobs' client certificate (topics, rebalance, features): the only principal besides the nodes' with every right. */
     adminSecretName: dnsSubdomain,
     /** cert-manager only: the issuer that signs both certificates. @default - a self-signed CA created in the kafka namespace */
     issuer: certificateIssuer,

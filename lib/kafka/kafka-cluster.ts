@@ -83,7 +83,7 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
   /** In-cluster bootstrap address for clients (the ClusterIP Service). */
   public readonly bootstrapServers: string;
   /**
-   * In-cluster bootstrap address for the admin Jobs (topics, rebalance): the client one, or with kafka.security
+   * In-cluster bootstrap address for the admin Jobs (topics, rebalance, features): the client one, or with kafka.security
    * the interBroker listener, where they present the admin certificate (`tls.adminClient()`).
    */
   public readonly adminBootstrapServers: string;
