@@ -78,13 +78,17 @@ describe('Kafka security configuration: what each choice synthesizes', () => {
     ]);
     expect(node.privateKey.encoding).toBe('PKCS8');
     expect(node.usages).toEqual(expect.arrayContaining(['server auth', 'client auth']));
-    // The admin Jobs present their own certificate on the certificate listener, through the admin Service.
-    for (const prefix of [/^kafka-topics-/, /^kafka-rebalance-/]) {
+    // The admin Jobs present their own certificate on the certificate listener, through the admin Service, and
+    // their scripts read it (client-tls.sh, shipped beside them).
+    for (const [prefix, script] of [[/^kafka-topics-/, 'reconcile-topics.sh'], [/^kafka-rebalance-/, 'rebalance.sh'], [/^kafka-features-/, 'features.sh']] as const) {
       const job = findObject(objects, 'Job', prefix).spec.template.spec;
       expect(env(job.containers[0], 'BOOTSTRAP_SERVERS')).toBe('kafka-admin.kafka.svc.cluster.local:9095');
       expect(env(job.containers[0], 'KAFKA_CLIENT_TLS_DIR')).toBe('/etc/learnflow/secrets/kafka-admin');
       const sources = job.volumes.find((v: { name: string }) => v.name === 'secrets').projected.sources;
       expect(sources).toEqual([expect.objectContaining({ secret: expect.objectContaining({ name: 'kafka-admin-tls' }) })]);
+      const files: Record<string, string> = findObject(objects, 'ConfigMap', job.volumes.find((v: { name: string }) => v.name === 'files').configMap.name).data ?? {};
+      expect(Object.keys(files)).toContain('client-tls.sh');
+      expect(files[script]).toContain('source "$(dirname "$0")/client-tls.sh" "$client_config"');
     }
   });
 
