@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
 import { loadMigrations } from '../lib/postgres/migrations';
 import { serverSettings } from '../lib/postgres/server-settings';
-import { ROOT, readTree, runSynthCli, tempDir } from './support/synth';
+import { describeBadConfig } from './support/bad-config';
+import { ROOT, readTree, tempDir } from './support/synth';
 
 interface BadInput {
   readonly case: string;
@@ -46,32 +46,10 @@ const BAD_INPUTS: BadInput[] = [
   { case: 'unknown key', postgres: { replicas: 3 }, path: 'postgres.replicas', value: '3', rule: 'unknown key' },
 ];
 
-describe('PostgreSQL configuration: bad input', () => {
-  let work: string;
-  let outDir: string;
-  let before: Record<string, string>;
-
-  beforeAll(() => {
-    work = tempDir('pg-bad-input');
-    outDir = path.join(work, 'dist');
-    expect(runSynthCli(['--out', outDir, '--quiet']).status).toBe(0);
-    before = readTree(outDir);
-  });
-
-  it.each(BAD_INPUTS)('$case: names $path, exits 3 (invalid input), leaves dist/ untouched', (badInput) => {
-    // The same rule in-process and through the CLI; the CLI also proves the exit code and dist/.
-    expect(() => loadConfig({ override: { postgres: badInput.postgres } })).toThrow(ConfigError);
-    const file = path.join(work, `${badInput.path}-${BAD_INPUTS.indexOf(badInput)}.yaml`);
-    fs.writeFileSync(file, yaml.dump({ postgres: badInput.postgres }));
-    const result = runSynthCli(['--config', file, '--out', outDir]);
-    expect(result.status).toBe(EXIT.usage);
-    const line = result.stderr.split('\n').find((l) => l.trim().startsWith(`${badInput.path}:`));
-    expect(line, result.stderr).toBeDefined();
-    expect(line).toContain(badInput.value);
-    expect(line).toContain(badInput.rule);
-    expect(readTree(outDir)).toEqual(before);
-  });
-});
+describeBadConfig(
+  'PostgreSQL configuration: bad input',
+  BAD_INPUTS.map((bad) => ({ case: bad.case, profile: 'minikube', override: { postgres: bad.postgres }, path: bad.path, value: bad.value, rule: bad.rule })),
+);
 
 describe('PostgreSQL configuration: derived settings', () => {
   const settingsOf = (memory: string, maxConnections?: number) =>

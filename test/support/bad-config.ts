@@ -13,6 +13,8 @@ export interface BadConfigInput {
   readonly override: Record<string, unknown>;
   /** The field path the error line starts with. */
   readonly path: string;
+  /** Text of that line: the value as the message shows it. @default - not checked apart from the rule */
+  readonly value?: string;
   /** Text of that line: the rule (and the value). */
   readonly rule: string;
 }
@@ -39,6 +41,7 @@ export function describeBadConfig(title: string, cases: readonly BadConfigInput[
       expect(result.status, result.stderr).toBe(EXIT.usage);
       const line = result.stderr.split('\n').find((l) => l.trim().startsWith(`${badInput.path}:`));
       expect(line, result.stderr).toBeDefined();
+      if (badInput.value !== undefined) expect(line).toContain(badInput.value);
       expect(line).toContain(badInput.rule);
       expect(readTree(outDir)).toEqual(before);
     });
