@@ -83,6 +83,17 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka security suite'))('Kafka with kafk
     expect(run.output).toMatch(/summary: created=10 /);
   }, 240_000);
 
+  it('runs the rebalance and features Jobs (KafkaToolJob) over the certificate listener as the admin principal', async () => {
+    const rebalance = await cluster.runRebalanceJob();
+    expect(rebalance.exitCode, rebalance.output).toBe(0);
+    // One broker: balanced, nothing to move; it got that far only by describing the topics on the listener.
+    expect(rebalance.output).toMatch(/summary: partitions=0 replicas-moved=0/);
+    // A short wait: a refused connection fails here in seconds instead of retrying for the Job's 900 s.
+    const features = await cluster.runFeaturesJob({ env: { WAIT_TIMEOUT_SECONDS: '30' } });
+    expect(features.exitCode, features.output).toBe(0);
+    expect(features.output).toMatch(/summary: raised=\d+ metadata\.version=\S+/);
+  }, 300_000);
+
   it('a client with the right SCRAM user over TLS verified against the CA produces and consumes', async () => {
     const security = cluster.clientConfig({ ca: caCertificate });
     await produce(cluster.externalBootstrapServers, 'learnflow.verify', ['secured-1', 'secured-2'], -1, security);
