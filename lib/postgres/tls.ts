@@ -99,7 +99,6 @@ export class PostgresTls extends Construct {
         // Ready once its loop has gone round; alive while it keeps going round (a psql that never returns).
         readinessProbe: { exec: { command: ['/bin/bash', '-c', '[[ -s $TLS_RELOAD_STATE/tls-reload.alive ]]'] }, periodSeconds: 10, timeoutSeconds: 5 },
         livenessProbe: {
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansions.
           exec: { command: ['/bin/bash', '-c', `read -r beat <"$TLS_RELOAD_STATE/tls-reload.alive" && ((\${EPOCHREALTIME%.*} - \${beat%.*} < ${3 * TLS_RELOAD_INTERVAL_SECONDS}))`] },
           periodSeconds: 30,
           timeoutSeconds: 5,
