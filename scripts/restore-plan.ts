@@ -194,9 +194,11 @@ export function switchOverScript(live: any, restored: string, kubectl = 'kubectl
   };
   const k = `${kubectl} -n ${namespace}`;
   const retain = `-p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`;
+  const policy = `-o jsonpath='{.spec.persistentVolumeReclaimPolicy}'`;
   return [
     `# Switch-over of statefulset/${liveName} onto the data of ${restored}. Pause Argo CD or Flux auto-sync of`,
-    `# ${liveName} first: a sync would scale it back up in the middle. Paste the lines in order, or run them with bash -eu.`,
+    `# ${liveName} first: a sync would scale it back up in the middle. Save the lines to a file and run it with`,
+    '# bash -eu (pasted lines go on after a failed one).',
     '# 1. Keep both volumes, whatever happens to their claims below.',
     `LIVE_PV=$(${k} get pvc ${liveClaim} -o jsonpath='{.spec.volumeName}')`,
     `RESTORED_PV=$(${k} get pvc ${restoredClaim} -o jsonpath='{.spec.volumeName}')`,
@@ -204,6 +206,8 @@ export function switchOverScript(live: any, restored: string, kubectl = 'kubectl
     'echo "live data: ${LIVE_PV:?is not set}, restored data: ${RESTORED_PV:?is not set}"',
     `${kubectl} patch pv "$LIVE_PV" ${retain}`,
     `${kubectl} patch pv "$RESTORED_PV" ${retain}`,
+    '#    Nothing below runs unless both volumes are Retain now (step 3 deletes their claims).',
+    `[ "$(${kubectl} get pv "$LIVE_PV" ${policy})/$(${kubectl} get pv "$RESTORED_PV" ${policy})" = Retain/Retain ] || { echo "stop: both volumes must be Retain first" >&2; exit 1; }`,
     '# 2. Stop both servers: the write outage begins.',
     `${k} scale statefulset ${restored} --replicas=0`,
     `${k} scale statefulset ${liveName} --replicas=0`,

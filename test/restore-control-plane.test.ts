@@ -43,7 +43,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     for (const file of ['00-namespaces.yaml', '03-network-policies-postgres.yaml', '20-postgres.yaml', '23-postgres-backup.yaml']) {
       await plane.kubectlOk(['apply', '--server-side', '-f', path.join(dist, file)]);
     }
-    await plane.kubectlOk(['rollout', 'status', 'statefulset/postgres', '-n', 'postgres', '--timeout=120s'], { timeoutMs: 130_000 });
+    await plane.kubectlOk(['rollout', 'status', 'statefulset/postgres', '-n', 'postgres', '--timeout=240s'], { timeoutMs: 250_000 });
   }, 300_000);
 
   afterAll(async () => {
@@ -81,7 +81,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     const [created] = await restoreStatefulSets();
     expect(created.metadata.annotations['learnflow.dev/restore-target']).toBe(`${target.replace('T', ' ').replace('Z', '')}+00:00`);
     const name = created.metadata.name;
-    await plane.kubectlOk(['rollout', 'status', `statefulset/${name}`, '-n', 'postgres', '--timeout=120s'], { timeoutMs: 130_000 });
+    await plane.kubectlOk(['rollout', 'status', `statefulset/${name}`, '-n', 'postgres', '--timeout=240s'], { timeoutMs: 250_000 });
     const pod = await plane.getJson(['pod', `${name}-0`, '-n', 'postgres']);
     expect(pod.spec.initContainers.map((c: any) => c.name)).toEqual(['restore-data']);
     expect(pod.spec.containers[0].args).toContain('archive_mode=off');
@@ -94,7 +94,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     expect(endpoints.subsets.flatMap((s: any) => s.addresses.map((a: any) => a.targetRef.name))).toEqual(['postgres-0']);
     expect(await liveState()).toEqual(before);
     // Its waits (the rollout, 120 s) are longer than the default 60 s: under a load average of 30 they took more.
-  }, 180_000);
+  }, 300_000);
 
   it('the printed switch-over, run as printed: the live pod claims the restored volume, the old one is kept, a base backup starts', async () => {
     expect(printed, 'the restore of the previous test printed nothing').toBeDefined();
@@ -113,6 +113,16 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run restore on a real
     const execs = script.split('\n').filter((line) => !line.startsWith('#') && line.includes(' exec '));
     expect(execs).toEqual([expect.stringMatching(/^kubectl -n postgres exec postgres-0 -c postgres -- bash -c '.*archive-wal\.sh/)]);
     const runnable = script.replace(execs[0], ': the exec runs no container on kwok');
+    // Pasted into a shell (no -e), with the Retain patches refused (no right to change cluster-scoped volumes):
+    // the check after step 1 stops it before anything is scaled down or deleted.
+    const refusedPatches = runnable.split('\n').map((line) => (/^kubectl patch pv "\$(LIVE|RESTORED)_PV" .*Retain/.test(line) ? 'false' : line));
+    expect(refusedPatches.filter((line) => line === 'false')).toHaveLength(2);
+    const stopped = await runProcess('bash', ['-u', '-c', refusedPatches.join('\n')], plane.env, 120_000);
+    expect(stopped.exitCode, stopped.output).not.toBe(0);
+    expect(stopped.output).toContain('stop: both volumes must be Retain first');
+    for (const name of ['data-postgres-0', restoredClaim.metadata.name]) expect((await plane.getJson(['pvc', name, '-n', 'postgres'])).metadata.uid).toBeDefined();
+    expect((await plane.getJson(['statefulset', 'postgres', '-n', 'postgres'])).spec.replicas).toBe(1);
+
     const run = await runProcess('bash', ['-eu', '-o', 'pipefail', '-c', runnable], plane.env, 600_000);
     expect(run.exitCode, `${runnable}\n---\n${run.output}`).toBe(0);
 

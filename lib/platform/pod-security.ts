@@ -76,7 +76,8 @@ export function writableVolumes(paths: readonly WritablePath[]): WritableVolumes
  * CPU and memory as configured; ephemeral storage from the container's writable volumes. The scheduler
  * sees only requests, never emptyDir size limits: without a request, a node's disk is overcommitted and
  * the kubelet evicts pods when it fills. Request equals limit, so what the pod may fill is reserved.
- * (Every pod here has one container, which therefore accounts for all of the pod's emptyDirs.)
+ * (A pod's first container accounts for all of the pod's emptyDirs; a sidecar that writes into them, Kafka's
+ * readiness or PostgreSQL's tls-reload, reserves only its own logs: writableVolumes([]).)
  */
 export function resourceRequirements(resources: Resources, writable: WritableVolumes): k8s.ResourceRequirements {
   const ephemeralStorage = Quantity.fromString(`${writable.ephemeralStorageMiB}Mi`);

@@ -5,7 +5,8 @@
 # mounted files with those it last saw the server load, and on a change asks the server to reload
 # (pg_reload_conf(), over the pod's Unix socket as the superuser by peer: the only local line of our
 # pg_hba.conf). A reload whose files are broken keeps the previous certificate in use (the postmaster
-# logs "SSL configuration was not reloaded"); the loop tries again at its next turn until one succeeds.
+# logs "SSL configuration was not reloaded"; pg_reload_conf() cannot tell): the next change of the files,
+# cert-manager's next issue, is reloaded again. A reload that cannot reach the server is tried again at each turn.
 # The first turn reloads once too, so a renewal between the server's start and this loop's is not missed.
 #   TLS_DIR               the mounted certificate (tls.crt, tls.key)
 #   TLS_RELOAD_INTERVAL   seconds between two looks
@@ -19,7 +20,8 @@ loaded= first=1
 while :; do
   printf '%s\n' "$EPOCHREALTIME" >"$TLS_RELOAD_STATE/tls-reload.alive"
   if current=$(cat "$TLS_DIR/tls.crt" "$TLS_DIR/tls.key" | sha256sum) && [[ $current != "$loaded" ]]; then
-    if psql -X -q -A -t -h "$TLS_RELOAD_SOCKET" -U postgres -d postgres -c 'SELECT pg_reload_conf()' >/dev/null 2>"$TLS_RELOAD_STATE/tls-reload.err"; then
+    # Bounded, so that a server that does not answer never stops the loop (and its heartbeat).
+    if PGCONNECT_TIMEOUT=5 timeout 30 psql -X -q -A -t -h "$TLS_RELOAD_SOCKET" -U postgres -d postgres -c 'SELECT pg_reload_conf()' >/dev/null 2>"$TLS_RELOAD_STATE/tls-reload.err"; then
       [[ -n $loaded ]] && echo "$(date -u +%FT%TZ) the certificate in $TLS_DIR changed: PostgreSQL reloaded it"
       loaded=$current
     elif [[ -z $first ]]; then
