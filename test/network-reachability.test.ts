@@ -13,7 +13,7 @@ import { tempDir } from './support/synth';
 const tcp = (port: number): Port => ({ port, protocol: 'TCP' });
 const udp = (port: number): Port => ({ port, protocol: 'UDP' });
 
-type Who = 'sandbox' | 'stranger' | 'daprApp' | 'daprImpostor' | 'unknownAppId' | 'broker' | 'voter' | 'postgres' | 'topicsJob' | 'migrationsJob' | 'seedJob' | 'dns' | 'internet';
+type Who = 'sandbox' | 'stranger' | 'kafkaStranger' | 'daprApp' | 'daprImpostor' | 'unknownAppId' | 'broker' | 'voter' | 'postgres' | 'topicsJob' | 'migrationsJob' | 'seedJob' | 'dns' | 'internet';
 
 // [from, to, port, reaches]
 const TABLE: [Who, Who, Port, boolean][] = [
@@ -84,6 +84,8 @@ const SECURED_TABLE: [Who, Who, Port, boolean][] = [
   ['daprApp', 'broker', tcp(9095), false],
   ['sandbox', 'broker', tcp(9095), false],
   ['stranger', 'broker', tcp(9095), false],
+  ['kafkaStranger', 'broker', tcp(9095), false],
+  ['kafkaStranger', 'broker', tcp(9092), false],
 ];
 const CONTROLLER_TABLE: [Who | 'controller', Who | 'controller', Port, boolean][] = [
   ['broker', 'controller', tcp(9093), true],
@@ -92,6 +94,7 @@ const CONTROLLER_TABLE: [Who | 'controller', Who | 'controller', Port, boolean][
   ['sandbox', 'controller', tcp(9093), false],
   ['daprApp', 'controller', tcp(9093), false],
   ['topicsJob', 'controller', tcp(9093), false],
+  ['kafkaStranger', 'controller', tcp(9093), false],
   ['controller', 'internet', tcp(443), false],
 ];
 
@@ -123,6 +126,8 @@ function endpoints(model: NetworkModel, distDir: string): Record<Who, Endpoint> 
     daprImpostor: { ...imagined.sandbox, description: 'a pod with only dapr.io/app-id', labels: { 'dapr.io/app-id': 'frontend' } },
     unknownAppId: { ...imagined.sandbox, description: 'a Dapr-injected pod of app-id student-code', labels: { 'dapr.io/sidecar-injected': 'true', 'dapr.io/app-id': 'student-code' }, namespace },
     broker: pod(/^statefulset\/kafka /),
+    // A pod of the kafka namespace that is none of ours (a `kubectl run` debug pod): no label, no port.
+    kafkaStranger: { ...imagined.sandbox, description: 'an unlabelled pod in the kafka namespace', labels: {}, namespace: pod(/^statefulset\/kafka /).namespace },
     // Dedicated controllers in production; every broker is a voter on minikube.
     voter: pods.some((candidate) => /^statefulset\/kafka-controller /.test(candidate.description)) ? pod(/^statefulset\/kafka-controller /) : pod(/^statefulset\/kafka /),
     postgres: pod(/^statefulset\/postgres /),

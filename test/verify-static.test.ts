@@ -167,6 +167,10 @@ const CASES: BreakCase[] = [
       editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH'))) },
   { check: 'kafka-listeners-authenticated', breaks: 'brokers that reach the voters in PLAINTEXT', profile: 'production', says: 'CONTROLLER (PLAINTEXT)', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP', 'INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT,EXTERNAL:SASL_SSL,INTERBROKER:SSL')) },
+  { check: 'kafka-listeners-authenticated', breaks: 'host-name checks turned off between the nodes', profile: 'production', says: 'INTERBROKER (SSL with host-name checks off: ssl.endpoint.identification.algorithm is empty)', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM', '')) },
+  { check: 'kafka-listeners-authenticated', breaks: 'the nodes without a truststore', profile: 'production', says: "CONTROLLER (SSL with no truststore: the JVM's public CAs vouch for peers)", apply: (dir) =>
+      editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_SSL_TRUSTSTORE_LOCATION'))) },
   { check: 'kafka-jobs-authenticated', breaks: 'the topics Job without its certificate', profile: 'production', says: 'no KAFKA_CLIENT_TLS_DIR: its tools connect without credentials', apply: (dir) =>
       editObjects(dir, topicsJob, (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_CLIENT_TLS_DIR'))) },
   { check: 'kafka-jobs-authenticated', breaks: "the rebalance Job's certificate directory on no Secret", profile: 'production', says: 'KAFKA_CLIENT_TLS_DIR /tmp/admin is on no mounted Secret', apply: (dir) =>
@@ -306,6 +310,12 @@ const KEEPS: KeepCase[] = [
     } },
   { check: 'kafka-client-port', keeps: 'every broker by its pod name', profile: 'production', says: 'kafka-2.kafka-headless.kafka.svc.cluster.local:9092 reaches the client listener', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = [0, 1, 2].map((i) => `kafka-${i}.kafka-headless.kafka.svc.cluster.local:9092`).join(','))) },
+  { check: 'kafka-listeners-authenticated', keeps: "the voters' client certificates required node-wide (ssl.client.auth)", profile: 'production', says: 'every listener authenticates over TLS', apply: (dir) =>
+      editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => {
+        const container = containerNamed(o);
+        container.env = container.env.filter((e: { name: string }) => e.name !== 'KAFKA_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH');
+        setEnv(container, 'KAFKA_SSL_CLIENT_AUTH', 'required');
+      }) },
   { check: 'postgres-client-port', keeps: 'PGHOST as <svc>.<ns>', says: 'postgres.postgres:5432 reaches the port PostgreSQL listens on', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres')) },
   { check: 'kafka-quorum-voters', keeps: 'a voter without the cluster domain', says: '1 voter(s) for 1 replica(s)', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.svc:9093')) },

@@ -170,9 +170,14 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
     this.tls = new KafkaTls(this, 'Tls', {
       config,
       namespace,
-      // Pods by their headless names (advertised listeners, voters), the bootstrap Service, and localhost for
-      // the port-forwarded external listener (advertised as localhost:<port>).
-      dnsNames: [...this.nodeSets.map((set) => `*.${serviceHost(set.headlessService, namespace, clusterDomain)}`), bootstrapHost, adminHost, 'localhost'],
+      // Pods by their headless names (advertised listeners, voters), the bootstrap and admin Services by every
+      // name the cluster DNS answers for them (the verifier's kafka-client-port accepts the short ones too), and
+      // localhost for the port-forwarded external listener (advertised as localhost:<port>).
+      dnsNames: [
+        ...this.nodeSets.map((set) => `*.${serviceHost(set.headlessService, namespace, clusterDomain)}`),
+        ...[this.bootstrapServiceName, names.adminService].flatMap((service) => [serviceHost(service, namespace, clusterDomain), `${service}.${namespace}.svc`, `${service}.${namespace}`]),
+        'localhost',
+      ],
     });
     // Static voters: the stock launcher formats storage without --standalone or --initial-controllers,
     // which a dynamic quorum (KIP-853) needs (KAFKA-18737), so the voter set is fixed at install. A new
@@ -273,7 +278,10 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
       ...(secured ? [{ name: 'INTERBROKER', port: KAFKA_PORTS.interBroker, protocol: 'SSL', here: hasBroker }] : []),
     ];
     const protocols = listenerProtocols.filter((listener) => listener.here || listener.name === 'CONTROLLER');
-    const listeners = listenerProtocols.filter((listener) => listener.here).map(({ name, port }) => `${name}://:${port}`);
+    // The port-forward listener binds the pod's loopback only: `kubectl port-forward` dials localhost inside the
+    // pod's network namespace (containerd's CRI, sandbox_portforward_linux.go: net.Dial of tcp4 "localhost:<port>"
+    // in the sandbox's netns; CRI-O does the same), and no other pod, nor the node, reaches it, whatever the CNI enforces.
+    const listeners = listenerProtocols.filter((listener) => listener.here).map(({ name, port }) => `${name}://${name === 'EXTERNAL' ? '127.0.0.1' : ''}:${port}`);
     const securityEnv: k8s.EnvVar[] = secured
       ? [
           ...tls.nodeEnv(),

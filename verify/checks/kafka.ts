@@ -356,7 +356,10 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
 
 /**
  * Listeners that let a peer in unauthenticated: PLAINTEXT and SASL_PLAINTEXT (credentials and data in the
- * clear), and SSL without `listener.name.<name>.ssl.client.auth=required` (encrypted, but anyone).
+ * clear), and SSL without client certificates required (`listener.name.<name>.ssl.client.auth`, else the
+ * node-wide `ssl.client.auth`: encrypted, but anyone). And TLS that proves nothing: no truststore (the JVM's
+ * public CAs would vouch for a peer) or host-name checks turned off (`ssl.endpoint.identification.algorithm`
+ * empty: any certificate of the CA passes for any broker or voter).
  */
 function unauthenticatedListeners(container: Record<string, any>): string[] {
   const map = envValue(container, 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP') ?? '';
@@ -365,13 +368,17 @@ function unauthenticatedListeners(container: Record<string, any>): string[] {
   const protocols = new Map(map.split(',').filter(Boolean).map((pair): [string, string] => [pair.split(':')[0].trim(), (pair.split(':')[1] ?? '').trim()]));
   // A node connects to the voters' listener as a client: its protocol counts even where the node does not listen on it.
   const used = [...new Set([...listeners, ...controllerNames.filter((name) => protocols.has(name))])];
+  // A listener's own setting, else the node-wide one (Kafka's listener.name.<name>. prefix overrides the plain key).
+  const setting = (name: string, key: string): string | undefined =>
+    envValue(container, `KAFKA_LISTENER_NAME_${name.toUpperCase()}_${key}`) ?? envValue(container, `KAFKA_${key}`);
   return used.flatMap((name) => {
     const protocol = protocols.get(name) ?? name;
     if (protocol === 'PLAINTEXT' || protocol === 'SASL_PLAINTEXT') return [`${name} (${protocol})`];
-    if (protocol === 'SSL' && listeners.includes(name) && envValue(container, `KAFKA_LISTENER_NAME_${name.toUpperCase()}_SSL_CLIENT_AUTH`) !== 'required') {
-      return [`${name} (SSL without client certificates required)`];
-    }
-    return [];
+    const found: string[] = [];
+    if (protocol === 'SSL' && listeners.includes(name) && setting(name, 'SSL_CLIENT_AUTH') !== 'required') found.push(`${name} (SSL without client certificates required)`);
+    if (!setting(name, 'SSL_TRUSTSTORE_LOCATION')) found.push(`${name} (${protocol} with no truststore: the JVM's public CAs vouch for peers)`);
+    if (setting(name, 'SSL_ENDPOINT_IDENTIFICATION_ALGORITHM') === '') found.push(`${name} (${protocol} with host-name checks off: ssl.endpoint.identification.algorithm is empty)`);
+    return found;
   });
 }
 
