@@ -4,6 +4,7 @@ import * as yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane, PREREQUISITE_CRD_DIRS, STORAGE_CLASS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
+import { testCertificate, testCertificateAuthority, tlsSecretData } from './harness/kafka/certificates';
 import { type ProcessResult, runProcess } from './harness/processes';
 import { requireEngine } from './support/engines';
 import { ROOT, readDistDir, runSynthCli, tempDir } from './support/synth';
@@ -128,6 +129,25 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
       message:
         /✗ preflight-certificate-secrets [\s\S]*✗ Secret corp-postgres-tls in postgres does not exist: statefulset\/postgres, job\/postgres-migrations-[0-9a-f]+, job\/postgres-seed-[0-9a-f]+, [^\n]*deployment\/postgres-exporter mount it and nothing creates it/,
       fix: 'kubectl -n postgres create secret generic corp-postgres-tls --from-file=tls.crt --from-file=tls.key --from-file=ca.crt',
+    },
+    {
+      name: "the user's Kafka certificate Secret holds a key Kafka cannot read (SEC1, not PKCS#8)",
+      override: { kafka: { security: { source: 'secret', secretName: 'corp-kafka-tls', adminSecretName: 'corp-kafka-admin-tls' } } },
+      breakIt: async () => {
+        const dir = tempDir('corp-kafka-certificates');
+        const ca = testCertificateAuthority(dir, 'corp-ca');
+        const usages = ['serverAuth', 'clientAuth'] as const;
+        const node = testCertificate(dir, ca, { name: 'node', commonName: 'kafka-node', dnsNames: ['kafka-bootstrap.kafka.svc.cluster.local'], usages });
+        const admin = testCertificate(dir, ca, { name: 'admin', commonName: 'kafka-admin', usages: ['clientAuth'] });
+        const sec1 = (await runProcess('openssl', ['ec', '-in', path.join(dir, 'node.key')], process.env, 10_000)).stdout;
+        const secret = (name: string, data: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'kafka' }, stringData: data });
+        await plane.kubectlOk(['create', 'namespace', 'kafka']);
+        const items = [secret('corp-kafka-tls', { ...tlsSecretData(node, ca), 'tls.key': sec1 }), secret('corp-kafka-admin-tls', tlsSecretData(admin, ca))];
+        await plane.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+      },
+      repair: () => plane.kubectlOk(['delete', 'namespace', 'kafka', '--wait=true'], { timeoutMs: 120_000 }),
+      message: /✗ preflight-certificate-secrets [\s\S]*✗ Secret kafka\/corp-kafka-tls \(mounted by [^)\n]*statefulset\/kafka[^)\n]*\): tls\.key is not an unencrypted PKCS#8 key \(EC PRIVATE KEY\)/,
+      fix: 'replace the Secret with a certificate, its key and the CA that signed it',
     },
   ];
   for (const source of CERTIFICATE_SOURCES) {

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { loadConfig } from '../../lib/config/load';
 import { LearnflowStack } from '../../lib/learnflow-stack';
 import { referencesIn } from '../../verify/checks/references';
@@ -19,9 +20,13 @@ export const certificateSecretsCheck: PreflightCheck = {
   run: (context) => {
     const { readDist: dist, kubectl, options } = context;
     let created: Set<string>;
+    let kafkaKeys: Set<string>;
     try {
+      const stack = new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config }));
       // What step 2 creates: the Secret contract of --profile and --config, as `npm run secrets` makes it.
-      created = new Set(new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config })).postgres.secrets.all.map((secret) => secret.name));
+      created = new Set(stack.postgres.secrets.all.map((secret) => secret.name));
+      const { tls } = stack.kafka;
+      kafkaKeys = new Set([tls.secretName, tls.adminSecretName].filter((name) => name !== undefined).map((name) => `${stack.kafka.namespace}/${name}`));
     } catch (error) {
       return [fail([], `the configuration cannot be loaded: ${(error as Error).message}`, 'fix --profile/--config (`npm run synth` shows the same errors)')];
     }
@@ -39,11 +44,14 @@ export const certificateSecretsCheck: PreflightCheck = {
     for (const [key, readers] of provided) {
       const [namespace, secret] = key.split('/');
       const ref = { kind: 'Secret', namespace, name: secret };
-      const read = kubectl.run(['get', 'secret', secret, '-n', namespace, '-o', 'name', '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
+      const read = kubectl.run(['get', 'secret', secret, '-n', namespace, '-o', 'json', '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
       if (!read.ok) return [context.cannotRead(`read Secret ${key}`, read.reason, ['get', 'secrets', '-n', namespace])];
       const reader = [...readers].join(', ');
+      const problem = read.stdout.trim() === '' ? undefined : certificateProblem(JSON.parse(read.stdout).data ?? {}, kafkaKeys.has(key));
       results.push(
-        read.stdout.trim() === ''
+        problem
+          ? fail([ref], `Secret ${key} (mounted by ${reader}): ${problem}`, 'replace the Secret with a certificate, its key and the CA that signed it (tls.crt, tls.key, ca.crt)')
+          : read.stdout.trim() === ''
           ? fail(
               [ref],
               `Secret ${secret} in ${namespace} does not exist: ${reader} mount${readers.size > 1 ? '' : 's'} it and nothing creates it (postgres.tls.source or kafka.security.source: secret names your own certificate Secret, with tls.crt, tls.key and ca.crt)`,
@@ -55,3 +63,33 @@ export const certificateSecretsCheck: PreflightCheck = {
     return results;
   },
 };
+
+/**
+ * What would keep the pods that mount a certificate Secret from starting or from being trusted, or undefined:
+ * a missing key, PEM that does not parse, a private key that is not the certificate's, a certificate that its
+ * chain or ca.crt did not sign, an expired one; for Kafka a key that is not PKCS#8 (Kafka's PEM keystore reads
+ * only `BEGIN PRIVATE KEY`, DefaultSslEngineFactory.PemParser). Each would crash-loop or strand every pod at once.
+ */
+export function certificateProblem(data: Record<string, string>, kafka: boolean): string | undefined {
+  const decoded = Object.fromEntries(Object.entries(data).map(([name, value]) => [name, Buffer.from(value, 'base64').toString('utf8')]));
+  const missing = ['tls.crt', 'tls.key', 'ca.crt'].filter((name) => !decoded[name]?.trim());
+  if (missing.length > 0) return `no ${missing.join(', ')} (the pods mount each key by name and would wait for it forever)`;
+  if (kafka && !/-----BEGIN PRIVATE KEY-----/.test(decoded['tls.key'])) {
+    const found = /-----BEGIN ([A-Z ]+)-----/.exec(decoded['tls.key'])?.[1] ?? 'no PEM block';
+    return `tls.key is not an unencrypted PKCS#8 key (${found}); Kafka reads only "BEGIN PRIVATE KEY" (convert it: openssl pkcs8 -topk8 -nocrypt)`;
+  }
+  const pemBlocks = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    const [leaf, ...chain] = pemBlocks(decoded['tls.crt']).map((pem) => new X509Certificate(pem));
+    const authorities = [...chain, ...pemBlocks(decoded['ca.crt']).map((pem) => new X509Certificate(pem))];
+    if (!leaf || authorities.length === 0) return 'tls.crt or ca.crt holds no PEM certificate';
+    if (!leaf.checkPrivateKey(createPrivateKey(decoded['tls.key']))) return "tls.key is not the key of tls.crt's certificate";
+    if (!authorities.some((authority) => leaf.checkIssued(authority) && leaf.verify(authority.publicKey))) {
+      return `tls.crt (${leaf.subject.replace(/\n/g, ', ')}) is signed by neither its chain nor ca.crt: clients and the other nodes would refuse it`;
+    }
+    if (Date.parse(leaf.validTo) <= Date.now()) return `tls.crt expired on ${leaf.validTo}`;
+  } catch (error) {
+    return `tls.crt, tls.key or ca.crt does not parse: ${(error as Error).message}`;
+  }
+  return undefined;
+}
