@@ -14,6 +14,9 @@ import { generateSecretValues, type RestartRule, type SecretContract } from '../
 // keep working (their password is unchanged) until they restart onto the new one; --finish removes the old
 // login's password once nobody uses it.
 
+/** On every copy of a rotated Secret: when --rotate pointed it at the new login (ISO 8601), which --finish checks the readers' start against. */
+export const ROTATED_AT_ANNOTATION = 'learnflow.dev/rotated-at';
+
 export class RotationError extends Error {
   constructor(
     message: string,
@@ -154,10 +157,13 @@ export function rotate(cluster: RotationCluster, secret: SecretContract, print: 
   }
   print(`password: ${next} has a new password (CONNECTION LIMIT ${limit}); ${current} keeps its own until --finish`);
   const values = secret.render(generated, next);
+  // Rounded up to the second: Kubernetes reports start times in whole seconds, so a pod that started in the
+  // same second as the rotation counts as started before it (refusing is the safe side).
+  const rotatedAt = new Date(Math.ceil(Date.now() / 1000) * 1000).toISOString();
   const updated: string[] = [];
   for (const [namespace, data] of copies) {
     try {
-      replaceSecret(cluster, secret.name, namespace, { ...data, ...values });
+      replaceSecret(cluster, secret.name, namespace, { ...data, ...values }, { [ROTATED_AT_ANNOTATION]: rotatedAt });
     } catch (error) {
       throw new RotationError(
         `updating secret ${secret.name} in ${namespace} failed (${(error as Error).message}); ` +
@@ -186,6 +192,15 @@ export function finish(cluster: RotationCluster, secret: SecretContract, print: 
     print(`nothing to finish: ${old} has no password and CONNECTION LIMIT 0; the Secret names ${current}`);
     return;
   }
+  const stale = podsStartedBefore(cluster, secret, rotation.restart);
+  if (stale.length > 0) {
+    // A pod whose pool is idle holds no session, yet it still has the old password and is refused at its next connect.
+    throw new RotationError(
+      `${stale.length} pod(s) that read secret ${secret.name} at their start have run since before the rotation, so they still hold ${old}'s password:\n` +
+        `${stale.map((line) => `  ${line}`).join('\n')}\nrestart them (see the lines --rotate printed), then run this again. Nothing was changed`,
+      EXIT.preflight,
+    );
+  }
   if (state.sessions > 0) {
     const who = cluster.psql(
       `SELECT client || ': ' || count(*) FROM (
@@ -208,11 +223,12 @@ export function finish(cluster: RotationCluster, secret: SecretContract, print: 
 }
 
 /** Replaces a Secret's data, keeping its metadata; on stdin, so that no value is on a command line. */
-function replaceSecret(cluster: RotationCluster, name: string, namespace: string, data: Record<string, string>): void {
+function replaceSecret(cluster: RotationCluster, name: string, namespace: string, data: Record<string, string>, addedAnnotations: Record<string, string>): void {
   const live = JSON.parse(cluster.kubectl(['get', 'secret', name, '-n', namespace, '-o', 'json'])) as { metadata: Record<string, unknown>; type?: string };
   const { labels, annotations, resourceVersion } = live.metadata as { labels?: object; annotations?: object; resourceVersion: string };
   // resourceVersion: a concurrent change makes the replace fail (409) rather than be overwritten.
-  const manifest = { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels, annotations, resourceVersion }, type: live.type ?? 'Opaque', stringData: data };
+  const metadata = { name, namespace, labels, annotations: { ...annotations, ...addedAnnotations }, resourceVersion };
+  const manifest = { apiVersion: 'v1', kind: 'Secret', metadata, type: live.type ?? 'Opaque', stringData: data };
   cluster.kubectl(['replace', '-f', '-'], JSON.stringify(manifest));
 }
 
@@ -220,6 +236,12 @@ interface Workload {
   kind: string;
   metadata: { name: string };
   spec: { template: { metadata?: { annotations?: Record<string, string> }; spec: PodSpec } };
+}
+
+interface Pod {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: PodSpec;
+  status?: { phase?: string; startTime?: string; containerStatuses?: { name: string; state?: { running?: { startedAt?: string } } }[] };
 }
 
 interface PodSpec {
@@ -242,6 +264,34 @@ function referencesSecret(pod: PodSpec, name: string): boolean {
   );
 }
 
+/** Whether a pod (template) is one the rule says reads the Secret at its start. */
+function readsAtStart(rule: RestartRule, annotations: Record<string, string> | undefined, pod: PodSpec, secretName: string): boolean {
+  return rule.kind === 'dapr-sidecars' ? annotations?.['dapr.io/enabled'] === 'true' : referencesSecret(pod, secretName);
+}
+
+/**
+ * The running pods that read the Secret at their start and whose containers started before --rotate changed it
+ * (the Secret's rotated-at annotation): they hold the old login's password. A container restarted since then
+ * has read the new value; so the oldest running container of the pod decides. Without the annotation (a
+ * rotation by an older version, or by hand) there is nothing to compare with, and only the sessions are checked.
+ */
+function podsStartedBefore(cluster: RotationCluster, secret: SecretContract, rule: RestartRule): string[] {
+  const { namespace } = rule;
+  const live = JSON.parse(cluster.kubectl(['get', 'secret', secret.name, '-n', namespace, '-o', 'json'])) as { metadata: { annotations?: Record<string, string> } };
+  const rotatedAt = Date.parse(live.metadata.annotations?.[ROTATED_AT_ANNOTATION] ?? '');
+  if (Number.isNaN(rotatedAt)) return [];
+  const pods = (JSON.parse(cluster.kubectl(['get', 'pods', '-n', namespace, '-o', 'json'])) as { items: Pod[] }).items;
+  return pods
+    .filter((pod) => pod.status?.phase === 'Running' && readsAtStart(rule, pod.metadata.annotations, pod.spec, secret.name))
+    .flatMap((pod) => {
+      const started = (pod.status?.containerStatuses ?? []).map((container) => container.state?.running?.startedAt).filter((at) => at !== undefined);
+      const oldest = Math.min(...(started.length > 0 ? started : [pod.status?.startTime ?? '']).map((at) => Date.parse(at)));
+      if (!Number.isNaN(oldest) && oldest >= rotatedAt) return [];
+      const since = Number.isNaN(oldest) ? 'start time unknown' : `running since ${new Date(oldest).toISOString()}`;
+      return [`pod ${pod.metadata.name} in ${namespace} (${since}; rotated at ${new Date(rotatedAt).toISOString()})`];
+    });
+}
+
 /**
  * The `kubectl rollout restart` lines for the live workloads that read the Secret once, at start: env vars
  * from a Secret are resolved when the container starts (Kubernetes docs, "Secrets": "environment variables
@@ -251,9 +301,7 @@ function restartCommands(cluster: RotationCluster, secretName: string, rule: Res
   const k = `kubectl -n ${rule.namespace}`;
   if (rule.kind === 'deployment') return [`${k} rollout restart deployment/${rule.name} && ${k} rollout status deployment/${rule.name}`];
   const items = (JSON.parse(cluster.kubectl(['get', 'deployments,statefulsets,daemonsets', '-n', rule.namespace, '-o', 'json'])) as { items: Workload[] }).items;
-  const readers = items.filter((item) =>
-    rule.kind === 'dapr-sidecars' ? item.spec.template.metadata?.annotations?.['dapr.io/enabled'] === 'true' : referencesSecret(item.spec.template.spec, secretName),
-  );
+  const readers = items.filter((item) => readsAtStart(rule, item.spec.template.metadata?.annotations, item.spec.template.spec, secretName));
   const what = rule.kind === 'dapr-sidecars' ? 'Dapr-enabled workload (annotation dapr.io/enabled)' : `workload referencing secret ${secretName}`;
   if (readers.length === 0) return [`(no ${what} in ${rule.namespace} now: restart whatever reads it, if anything does)`];
   return readers.map((item) => {

@@ -53,7 +53,8 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
 
   beforeAll(async () => {
     const objects = readDistDir(path.join(ROOT, 'dist'));
-    plane = await ControlPlane.start({ nodes: 0 });
+    // One simulated node: the service's pod runs, with the start times --finish compares with the rotation's.
+    plane = await ControlPlane.start({ nodes: 1 });
     await plane.kubectlOk(['apply', '--server-side', '-f', path.join(ROOT, 'dist', '00-namespaces.yaml')]);
     // A LearnFlow service: its env reads the app Secret, and it has a Dapr sidecar.
     const service = {
@@ -61,12 +62,21 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
       kind: 'Deployment',
       metadata: { name: 'triage-agent', namespace: APPS },
       spec: {
-        replicas: 0,
+        replicas: 1,
         selector: { matchLabels: { app: 'triage-agent' } },
         template: {
           metadata: { labels: { app: 'triage-agent' }, annotations: { 'dapr.io/enabled': 'true', 'dapr.io/app-id': 'triage-agent' } },
           spec: {
-            containers: [{ name: 'app', image: 'example/triage:1', env: [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: contract.app.name, key: 'connectionString' } } }] }],
+            // Restricted, as the namespace's Pod Security admission demands.
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'app',
+                image: 'example/triage:1',
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                env: [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: contract.app.name, key: 'connectionString' } } }],
+              },
+            ],
           },
         },
       },
@@ -74,6 +84,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
     const manifest = path.join(tempDir('rotate-plane'), 'service.json');
     fs.writeFileSync(manifest, JSON.stringify(service));
     await plane.kubectlOk(['apply', '-f', manifest]);
+    await plane.kubectlOk(['-n', APPS, 'rollout', 'status', 'deployment/triage-agent', '--timeout=120s'], { timeoutMs: 130_000 });
 
     const bin = tempDir('rotate-kubectl');
     fs.symlinkSync(WRAPPER, path.join(bin, 'kubectl'));
@@ -108,7 +119,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
     expect(await contractState()).toEqual(before);
   });
 
-  it('--rotate app replaces both copies on the API server and names the live Deployment to restart; --finish retires the old login', async () => {
+  it('--rotate app replaces both copies on the API server and names the live Deployment to restart; --finish refuses while its pod predates the rotation, then retires the old login', async () => {
     const before = await secretOf(contract.app.name, APPS);
     const versions = await contractState();
     const rotated = await secrets(['--rotate', 'app']);
@@ -129,6 +140,18 @@ describe.skipIf(!requireEngine(SUITE, built.missing) || !requirePostgresEngine(S
     expect(await logIn(before.data.username, before.data.password)).toBe('ok');
     expect(await logIn(after.username, after.password)).toBe('ok');
 
+    // The service's pod started before the rotation: it holds no session (kwok runs no container), yet its
+    // env has the old password, so --finish refuses, naming it, and changes nothing.
+    const early = await secrets(['--finish', 'app']);
+    expect(early.exitCode, early.output).toBe(EXIT.preflight);
+    const stale = /pod (triage-agent-[a-z0-9-]+) in learnflow \(running since .*; rotated at .*\)/.exec(early.stderr);
+    expect(stale, early.output).not.toBeNull();
+    expect(await logIn(before.data.username, before.data.password)).toBe('ok');
+    // The restart --rotate printed: the new pod started after the rotation.
+    await plane.kubectlOk(['-n', APPS, 'rollout', 'restart', 'deployment/triage-agent']);
+    await plane.kubectlOk(['-n', APPS, 'rollout', 'status', 'deployment/triage-agent', '--timeout=120s'], { timeoutMs: 130_000 });
+    // A terminating pod still runs (its grace period), so --finish counts it until it is gone.
+    await plane.kubectlOk(['-n', APPS, 'wait', '--for=delete', `pod/${stale![1]}`, '--timeout=60s'], { timeoutMs: 70_000 });
     const finished = await secrets(['--finish', 'app']);
     expect(finished.exitCode, finished.output).toBe(EXIT.ok);
     expect(await logIn(before.data.username, before.data.password)).toBe('28P01');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A stand-in for kubectl (our own seam: scripts/secrets.ts only shells out to it). It keeps the
-// cluster's namespaces and Secrets in the JSON file FAKE_KUBECTL_STATE and appends each command
+// cluster's namespaces, Secrets, workloads and pods in the JSON file FAKE_KUBECTL_STATE and appends each command
 // line to FAKE_KUBECTL_STATE.calls, so that a test can see what the script ran. `kubectl exec ... -- psql ...`
 // (the server pod's psql, which `--rotate` runs) runs against a real PostgreSQL (pod-psql.js).
 'use strict';
@@ -54,6 +54,8 @@ if (verb === 'get' && kind === 'namespace') {
   process.stdout.write(`secret/${manifest.metadata.name} replaced\n`);
 } else if (verb === 'get' && kind === 'deployments,statefulsets,daemonsets') {
   process.stdout.write(JSON.stringify({ kind: 'List', items: (state.workloads ?? {})[flag('-n')] ?? [] }));
+} else if (verb === 'get' && kind === 'pods') {
+  process.stdout.write(JSON.stringify({ kind: 'List', items: (state.pods ?? {})[flag('-n')] ?? [] }));
 } else if (verb === 'exec') {
   runIfPodPsql(args);
   fail(`fake kubectl: unsupported command: ${args.join(' ')}`);
