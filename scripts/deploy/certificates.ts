@@ -21,7 +21,7 @@ export const certificateSecretsCheck: PreflightCheck = {
     let created: Set<string>;
     try {
       // What step 2 creates: the Secret contract of --profile and --config, as `npm run secrets` makes it.
-      created = new Set(new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config })).postgres.secrets.all.map((secret) => secret.name));
+      created = new Set(new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config })).secretContracts.map((secret) => secret.name));
     } catch (error) {
       return [fail([], `the configuration cannot be loaded: ${(error as Error).message}`, 'fix --profile/--config (`npm run synth` shows the same errors)')];
     }
