@@ -106,14 +106,17 @@ for principal in $(printf '%s\n' "${!want_user[@]}" | sort); do
   file=$CREDENTIALS_DIR/${want_user[$principal]}
   [[ -r $file ]] || fail "no password file $file for $principal: is its Secret mounted?"
   password=$(<"$file")
-  # SCRAM's config syntax (key=[iterations=N,password=P]) ends the value at ',' or ']'.
+  # A properties line that kafka-configs.sh reads as-is (no escapes, no separators in the value): ConfigCommand
+  # matches it against `(?:iterations=(-?[0-9]*),)?password=(.*)` (kafka.admin.ConfigCommand, Kafka 4.x); the
+  # brackets of --add-config's 'SCRAM-SHA-512=[...]' are that option's syntax, not the file's.
   [[ $password =~ ^[A-Za-z0-9._~+/=-]{16,}$ ]] || fail "the password of $principal ($file) must be at least 16 characters of [A-Za-z0-9._~+/=-]; recreate its Secret with npm run secrets"
   credential=$(umask 077 && mktemp "$SCRAM_WORK_DIR/credential.XXXXXX")
-  printf 'SCRAM-SHA-512=[iterations=%s,password=%s]\n' "$iterations" "$password" >"$credential"
+  printf 'SCRAM-SHA-512=iterations=%s,password=%s\n' "$iterations" "$password" >"$credential"
   unset password
   if ! configs --alter --entity-type users --entity-name "$principal" --add-config-file "$credential" >"$work/alter.out" 2>&1; then
     rm -f "$credential"
-    fail "setting the SCRAM credential of $principal failed: $(grep -v WARN "$work/alter.out" | tail -3)"
+    # The tool may echo the property it refused: never the password.
+    fail "setting the SCRAM credential of $principal failed: $(grep -v WARN "$work/alter.out" | tail -3 | sed -E 's/password=[^],[:space:]]*/password=<redacted>/g')"
   fi
   rm -f "$credential"
   if [[ -n ${have_user[$principal]-} ]]; then log "user $principal: credential set again (SCRAM-SHA-512)"; else log "user $principal: created (SCRAM-SHA-512)"; fi
