@@ -29,9 +29,10 @@ export interface KafkaAclSource {
  * (KafkaApis / AclAuthorizer semantics, docs "Authorization and ACLs"): Produce needs WRITE on the topic;
  * Fetch as a consumer READ on the topic; Metadata of a topic DESCRIBE (implied by READ and WRITE, granted
  * explicitly so `kafka-acls.sh --list` shows the whole right); JoinGroup, SyncGroup, Heartbeat, OffsetCommit
- * and OffsetFetch READ on the group; DescribeConfigs of a topic DESCRIBE_CONFIGS. An idempotent producer (Sarama
- * in Dapr's pubsub.kafka, kafkajs) needs no cluster right: since Kafka 3.0, WRITE on any topic implies
- * IDEMPOTENT_WRITE (KIP-679).
+ * and OffsetFetch READ on the group; DescribeConfigs of a topic DESCRIBE_CONFIGS. Dapr's pubsub.kafka
+ * (components-contrib v1.18.4, common/component/kafka) opens no admin client and creates no topic, so it needs
+ * nothing more; and an idempotent producer would need no cluster right either: since Kafka 3.0 WRITE on any topic
+ * implies IDEMPOTENT_WRITE (KIP-679).
  */
 export function deriveKafkaAcls(source: KafkaAclSource): KafkaAcl[] {
   const acls = new Map<string, KafkaAcl>();

@@ -127,7 +127,7 @@ export class KafkaTls extends Construct {
       `${this.adminSecretName}  (namespaces: ${this.namespace})`,
       '  keys:    tls.crt, tls.key, ca.crt',
       `  writer:  ${writer(this.adminCertificateName)}`,
-      '  readers: the topics, rebalance and features Jobs',
+      '  readers: the topics, rebalance, features and users Jobs',
     ];
   }
 
