@@ -8,6 +8,8 @@ export { KafkaNetworkPolicies, KafkaNetworkPoliciesProps } from './kafka/network
 export { FeaturesJob, FeaturesJobProps } from './kafka/features-job';
 export { RebalanceJob, RebalanceJobProps } from './kafka/rebalance-job';
 export { renderTopicsConf, TopicsJob, TopicsJobProps } from './kafka/topics-job';
+export { KafkaUser, UsersJob, UsersJobProps } from './kafka/users-job';
+export { deriveKafkaAcls, KafkaAcl, KafkaAclOperation, KafkaAclResource, KafkaAclSource, renderAclsFile } from './kafka/kafka-acls';
 export { LearnflowStack, ManifestFile } from './learnflow-stack';
 export { AlertRule, AlertRuleGroup, alertRuleGroups } from './observability/alert-rules';
 export { Dashboard, dashboards, grafanaJson } from './observability/dashboards';

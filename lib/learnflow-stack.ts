@@ -3,6 +3,7 @@ import * as yaml from 'js-yaml';
 import { longestScheduleGapMs } from './config/cron';
 import { kafkaObjectNames, POSTGRES_JOBS, type PostgresCronJob, postgresObjectNames } from './config/object-names';
 import { daprRoleConnectionLimit } from './config/postgres-security';
+import { VERIFY_TOPIC } from './config/kafka';
 import type { LearnflowConfig } from './config/schema';
 import { DaprComponents } from './dapr/dapr-components';
 import { KafkaCluster } from './kafka/kafka-cluster';
@@ -10,6 +11,7 @@ import { KafkaNetworkPolicies } from './kafka/network-policies';
 import { FeaturesJob } from './kafka/features-job';
 import { RebalanceJob } from './kafka/rebalance-job';
 import { TopicsJob } from './kafka/topics-job';
+import { UsersJob } from './kafka/users-job';
 import { KafkaMetricsAgent } from './observability/kafka-metrics-agent';
 import { AlertsAndDashboards, ScrapeTargets } from './observability/monitoring';
 import { exporterDeploymentName, PostgresMonitoring } from './observability/postgres-monitoring';
@@ -20,6 +22,7 @@ import { PostgresBackupJobs } from './postgres/backup-jobs';
 import { MigrationsJob } from './postgres/migrations-job';
 import { PostgresNetworkPolicies } from './postgres/network-policies';
 import { PostgresServer } from './postgres/postgres-server';
+import type { SecretContract } from './postgres/secrets';
 import { SeedJob } from './postgres/seed-job';
 
 /** One file of dist/: its name sorts in apply order. */
@@ -53,6 +56,8 @@ export class LearnflowStack {
   public readonly app = new App({ outdir: 'unused' });
   public readonly kafka: KafkaCluster;
   public readonly topicsJob: TopicsJob;
+  /** @default - none: kafka.security.enabled is false */
+  public readonly kafkaUsers?: UsersJob;
   public readonly postgres: PostgresServer;
   public readonly postgresMigrations: MigrationsJob;
   public readonly postgresSeed: SeedJob;
@@ -83,6 +88,17 @@ export class LearnflowStack {
     new RebalanceJob(this.stage('12-kafka-rebalance.yaml'), 'Rebalance', { cluster: this.kafka, config: config.kafka, platform });
     // Last of the Kafka waves: after a version upgrade, every pod runs the new image before it raises metadata.version.
     new FeaturesJob(this.stage('13-kafka-features.yaml'), 'Features', { cluster: this.kafka, config: config.kafka, platform });
+    if (config.kafka.security.enabled) {
+      // The app-ids' and the verifier's SCRAM users and ACLs, once the topics they name exist.
+      this.kafkaUsers = new UsersJob(this.stage('14-kafka-users.yaml'), 'Users', {
+        cluster: this.kafka,
+        config: config.kafka,
+        dapr: config.dapr,
+        platform,
+        appsNamespace: platform.namespaces.apps,
+        verifyTopic: VERIFY_TOPIC,
+      });
+    }
     this.postgres = new PostgresServer(this.stage('20-postgres.yaml'), 'Postgres', {
       namespace: platform.namespaces.postgres,
       appsNamespace: platform.namespaces.apps,
@@ -133,6 +149,11 @@ export class LearnflowStack {
       readableSecrets: [secrets.app.name],
     });
     if (kafkaMetrics) this.observe(kafkaMetrics);
+  }
+
+  /** Every Secret `npm run secrets` creates: PostgreSQL's, and with kafka.security the Kafka users' credentials. */
+  get secretContracts(): readonly SecretContract[] {
+    return [...this.postgres.secrets.all, ...(this.kafkaUsers?.secrets ?? [])];
   }
 
   /** Scrape targets, alerts and dashboards: prometheus-operator's kinds, applied after everything they watch. */
@@ -188,6 +209,7 @@ export class LearnflowStack {
         kafkaObjectNames(config.kafka.name).topicsJobPrefix,
         kafkaObjectNames(config.kafka.name).rebalanceJobPrefix,
         kafkaObjectNames(config.kafka.name).featuresJobPrefix,
+        ...(config.kafka.security.enabled ? [kafkaObjectNames(config.kafka.name).usersJobPrefix] : []),
         ...POSTGRES_JOBS.map((job) => postgresObjectNames(config.postgres.name).jobPrefix(job)),
         ...backups.map((b) => b.cronJob),
       ],
@@ -215,7 +237,7 @@ export class LearnflowStack {
         const documents = chart.toJson().map((object: unknown) => yaml.dump(object, { noRefs: true, lineWidth: -1 }));
         return { fileName: chart.fileName, content: HEADER + documents.map((doc: string) => `---\n${doc}`).join('') };
       });
-    const endpoints = renderEndpoints(this.config.profile, [this.kafka, this.topicsJob, this.postgres, this.dapr]);
+    const endpoints = renderEndpoints(this.config.profile, [this.kafka, this.topicsJob, ...(this.kafkaUsers ? [this.kafkaUsers] : []), this.postgres, this.dapr]);
     return [...files, { fileName: ENDPOINTS_DOCUMENT, content: endpoints }];
   }
 }

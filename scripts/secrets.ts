@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
+import { KAFKA_CA_SECRET } from '../lib/config/kafka-security';
 import { POSTGRES_CA_SECRET } from '../lib/config/postgres-security';
 import { EXIT, type ExitCode, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
@@ -129,23 +130,42 @@ function ensureSecret(options: Options, secret: SecretContract): void {
   }
 }
 
+/** A copy of a CA (key ca.crt of an issued certificate's Secret) for the services of the apps namespace. */
+interface CaCopy {
+  /** The copy's name, in `namespace`. */
+  readonly name: string;
+  readonly namespace: string;
+  /** The certificate Secret whose ca.crt is copied. */
+  readonly source: { readonly secretName: string; readonly namespace: string };
+}
+
 /**
- * With PostgreSQL's TLS on: a copy of the CA of its certificate (ca.crt of the certificate Secret) in the apps
- * namespace, which the services and their Dapr sidecars mount to verify the server. Issued certificates are
- * not ours to generate: until the certificate Secret exists (cert-manager writes it once 20-postgres.yaml is
- * applied) the copy is reported pending, and a later run makes it. An existing copy is never overwritten.
+ * The CA copies: with PostgreSQL's TLS on, learnflow-postgres-ca (the services and their Dapr sidecars verify the
+ * server); with kafka.security on, learnflow-kafka-ca (the Dapr pub/sub components verify the brokers).
  */
-function ensureCaCopy(options: Options, server: PostgresServer): void {
-  const { secretName } = server.tls;
-  if (!secretName) return;
-  const where = `secret ${POSTGRES_CA_SECRET} in ${server.appsNamespace}`;
-  if (readSecret(options, POSTGRES_CA_SECRET, server.appsNamespace)) {
+function caCopies(stack: LearnflowStack): CaCopy[] {
+  const { postgres, kafkaUsers } = stack;
+  return [
+    ...(postgres.tls.secretName ? [{ name: POSTGRES_CA_SECRET, namespace: postgres.appsNamespace, source: { secretName: postgres.tls.secretName, namespace: postgres.namespace } }] : []),
+    ...(kafkaUsers ? [{ name: KAFKA_CA_SECRET, namespace: kafkaUsers.appsNamespace, source: kafkaUsers.caSource }] : []),
+  ];
+}
+
+/**
+ * A copy of the CA of an issued certificate in the apps namespace. Issued certificates are not ours to generate:
+ * until the certificate Secret exists (cert-manager writes it once its Certificate is applied) the copy is
+ * reported pending, and a later run makes it. An existing copy is never overwritten.
+ */
+function ensureCaCopy(options: Options, copy: CaCopy): void {
+  const { secretName, namespace } = copy.source;
+  const where = `secret ${copy.name} in ${copy.namespace}`;
+  if (readSecret(options, copy.name, copy.namespace)) {
     console.log(`exists:  ${where} (left unchanged)`);
     return;
   }
-  const ca = readSecret(options, secretName, server.namespace)?.['ca.crt'];
+  const ca = readSecret(options, secretName, namespace)?.['ca.crt'];
   if (!ca) {
-    console.log(`pending: ${where}: secret ${secretName} in ${server.namespace} has no ca.crt yet; run npm run secrets again once its certificate is issued`);
+    console.log(`pending: ${where}: secret ${secretName} in ${namespace} has no ca.crt yet; run npm run secrets again once its certificate is issued`);
     return;
   }
   if (options.dryRun) {
@@ -155,12 +175,12 @@ function ensureCaCopy(options: Options, server: PostgresServer): void {
   const manifest = {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: POSTGRES_CA_SECRET, namespace: server.appsNamespace, labels: { 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-secrets' } },
+    metadata: { name: copy.name, namespace: copy.namespace, labels: { 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-secrets' } },
     type: 'Opaque',
     stringData: { 'ca.crt': ca },
   };
   kubectl(options, ['create', '-f', '-'], JSON.stringify(manifest));
-  console.log(`created: ${where} (keys ca.crt, copied from secret ${secretName} in ${server.namespace})`);
+  console.log(`created: ${where} (keys ca.crt, copied from secret ${secretName} in ${namespace})`);
 }
 
 /** --rotate or --finish: one role, nothing else of the contract touched. */
@@ -198,10 +218,12 @@ function main(): number {
   const options = program.opts<Options>();
   let secrets: readonly SecretContract[];
   let server: PostgresServer;
+  let copies: CaCopy[];
   try {
     const stack = new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config }));
     server = stack.postgres;
-    secrets = server.secrets.all;
+    secrets = stack.secretContracts;
+    copies = caCopies(stack);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return error instanceof ConfigError ? EXIT.usage : EXIT.couldNotCheck;
@@ -215,7 +237,7 @@ function main(): number {
       }
     }
     for (const secret of secrets) ensureSecret(options, secret);
-    ensureCaCopy(options, server);
+    for (const copy of copies) ensureCaCopy(options, copy);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof KubectlError) {

@@ -130,7 +130,46 @@ describe('npm run secrets', () => {
     expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-monitoring');
     // Backups are on in production: the backup role's Secret, in the postgres namespace only.
     expect(Object.keys(result.state.secrets)).toContain('postgres/learnflow-postgres-backup');
-    expect(Object.keys(result.state.secrets)).toHaveLength(7);
+    expect(Object.keys(result.state.secrets).filter((key) => key.includes('/learnflow-postgres-'))).toHaveLength(7);
+  });
+
+  it('with kafka.security (production): a SCRAM credential per app-id in the kafka and apps namespaces, the same password in both; the verifier\'s in kafka', () => {
+    const { appIds } = loadConfig({ profile: 'production' }).dapr;
+    const dir = cluster();
+    const result = runSecrets(dir, ['--profile', 'production']);
+    expect(result.status, result.stderr).toBe(0);
+    const secrets = secretsOf(result.state);
+    const kafkaSecrets = Object.keys(secrets).filter((key) => key.includes('/learnflow-kafka-')).sort();
+    expect(kafkaSecrets).toEqual(
+      [...appIds.flatMap((appId) => [`kafka/learnflow-kafka-${appId}`, `learnflow/learnflow-kafka-${appId}`]), 'kafka/learnflow-kafka-verify'].sort(),
+    );
+    for (const appId of appIds) {
+      const inKafka = secrets[`kafka/learnflow-kafka-${appId}`];
+      expect(inKafka).toEqual(secrets[`learnflow/learnflow-kafka-${appId}`]);
+      expect(inKafka.username).toBe(`learnflow.app.${appId}`);
+      expect(inKafka.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(result.stdout).not.toContain(inKafka.password);
+    }
+    expect(secrets['kafka/learnflow-kafka-verify'].username).toBe('learnflow.verify');
+    // The CA copy waits for the nodes' certificate, then is made once and never overwritten.
+    expect(result.stdout).toContain('pending: secret learnflow-kafka-ca in learnflow: secret kafka-tls in kafka has no ca.crt yet');
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB-kafka-ca\n-----END CERTIFICATE-----\n';
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
+    state.secrets['kafka/kafka-tls'] = { metadata: { name: 'kafka-tls', namespace: 'kafka' }, data: { 'ca.crt': b64(ca), 'tls.crt': b64('cert'), 'tls.key': b64('key') } };
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+    const copied = runSecrets(dir, ['--profile', 'production']);
+    expect(secretsOf(copied.state)['learnflow/learnflow-kafka-ca']).toEqual({ 'ca.crt': ca });
+    expect(copied.stdout).toContain('created: secret learnflow-kafka-ca in learnflow (keys ca.crt, copied from secret kafka-tls in kafka)');
+    // Existing credentials are left alone: a second run creates nothing.
+    expect(copied.stdout).toContain('exists:  secret learnflow-kafka-frontend in kafka (left unchanged)');
+    const again = runSecrets(dir, ['--profile', 'production']);
+    expect(again.calls.slice(copied.calls.length)).not.toContain('"create"');
+    expect(secretsOf(again.state)).toEqual(secretsOf(copied.state));
+  });
+
+  it('creates no Kafka credentials where Kafka does not authenticate (minikube)', () => {
+    const result = runSecrets(cluster());
+    expect(Object.keys(result.state.secrets).filter((key) => key.includes('/learnflow-kafka-'))).toEqual([]);
   });
 
   it("copies the CA of PostgreSQL's issued certificate into the apps namespace once it exists, and never overwrites the copy", () => {

@@ -50,6 +50,11 @@ const editTopics = (replace: (conf: string) => string) => (dir: string) =>
     configMap.data['topics.conf'] = replace(configMap.data['topics.conf']);
   });
 
+const editAcls = (replace: (acls: string) => string) => (dir: string) =>
+  editObjects(dir, (object) => object.kind === 'ConfigMap' && typeof object.data?.['acls.conf'] === 'string', (configMap) => {
+    configMap.data['acls.conf'] = replace(configMap.data['acls.conf']);
+  });
+
 interface BreakCase {
   readonly check: string;
   readonly breaks: string;
@@ -175,6 +180,18 @@ const CASES: BreakCase[] = [
       editObjects(dir, topicsJob, (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_CLIENT_TLS_DIR'))) },
   { check: 'kafka-jobs-authenticated', breaks: "the rebalance Job's certificate directory on no Secret", profile: 'production', says: 'KAFKA_CLIENT_TLS_DIR /tmp/admin is on no mounted Secret', apply: (dir) =>
       editObjects(dir, byKind('Job', /^kafka-rebalance-/), (o) => setEnv(containerNamed(o), 'KAFKA_CLIENT_TLS_DIR', '/tmp/admin')) },
+  { check: 'kafka-authorizer', breaks: 'brokers without an authorizer', profile: 'production', says: 'env KAFKA_AUTHORIZER_CLASS_NAME (unset): every authenticated user may read, write and delete every topic', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => void (containerNamed(o).env = containerNamed(o).env.filter((e: { name: string }) => e.name !== 'KAFKA_AUTHORIZER_CLASS_NAME'))) },
+  { check: 'kafka-authorizer', breaks: 'voters that allow everyone where no ACL is found', profile: 'production', says: 'env KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND true', apply: (dir) =>
+      editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => setEnv(containerNamed(o), 'KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND', 'true')) },
+  { check: 'kafka-authorizer', breaks: "an app-id's SCRAM user made a super user", profile: 'production', says: 'names the SCRAM user(s) User:learnflow.app.frontend', apply: (dir) =>
+      editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_SUPER_USERS', 'User:kafka-node;User:kafka-admin;User:learnflow.app.frontend')) },
+  { check: 'kafka-acls-least-privilege', breaks: 'the users Job removed', profile: 'production', says: 'no ConfigMap in dist/ carries acls.conf', apply: (dir) =>
+      editObjects(dir, (o) => (o.kind === 'Job' || o.kind === 'ConfigMap') && o.metadata.name.startsWith('kafka-users-'), () => null) },
+  { check: 'kafka-acls-least-privilege', breaks: 'an ACL on a topic that is not declared', profile: 'production', says: "'learnflow.app.frontend TOPIC payments WRITE': topic payments is not declared", apply: editAcls((acls) => `${acls}learnflow.app.frontend TOPIC payments WRITE\n`) },
+  { check: 'kafka-acls-least-privilege', breaks: "an app-id in another app-id's consumer group", profile: 'production', says: 'an app-id gets READ on the consumer group named by itself only', apply: editAcls((acls) => `${acls}learnflow.app.frontend GROUP triage-agent READ\n`) },
+  { check: 'kafka-acls-least-privilege', breaks: 'a Subscription whose app-id has no right on its topic', profile: 'production', says: 'learnflow.app.progress-agent lacks READ on topic struggle.detected, READ on group progress-agent', apply: (dir) =>
+      addObjects(dir, '31-subscription.yaml', [{ apiVersion: 'dapr.io/v2alpha1', kind: 'Subscription', metadata: { name: 'struggle-detected', namespace: 'learnflow' }, scopes: ['progress-agent'], spec: { pubsubname: 'pubsub', topic: 'struggle.detected', routes: { default: '/events' } } }]) },
   { check: 'kafka-client-port', breaks: 'the topics Job on the controller port', says: 'reaches container port 9093', apply: (dir) => editObjects(dir, topicsJob, (o) => setEnv(containerNamed(o), 'BOOTSTRAP_SERVERS', 'kafka-headless.kafka.svc.cluster.local:9093')) },
   { check: 'kafka-client-port', breaks: 'Dapr on the port-forward listener of a broker', says: 'reaches container port 9094', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka-0.kafka-headless.kafka.svc.cluster.local:9094')) },

@@ -16,6 +16,14 @@ const subscription = z
   })
   .strict();
 
+const publication = z
+  .object({
+    topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name'),
+    /** App-ids that publish to this topic (with kafka.security, the only principals that may write to it). */
+    appIds: z.array(dnsLabel).min(1, 'must list at least one app-id'),
+  })
+  .strict();
+
 export const daprConfig = z
   .object({
     /** Dapr app-ids every component is scoped to. */
@@ -65,6 +73,8 @@ export const daprConfig = z
       .strict(),
     /** Declarative subscriptions: topic -> app route. */
     subscriptions: z.array(subscription),
+    /** Which app-ids publish to which topics: with kafka.security, their WRITE rights (lib/kafka/kafka-acls.ts). */
+    publications: z.array(publication),
   })
   .strict();
 
@@ -78,6 +88,7 @@ export const daprDefaults: DaprConfigInput = {
   secretStore: { name: 'secretstore', readerServiceAccounts: [] },
   resiliency: { outboundTimeout: '30s', deliveryTimeout: '120s', maxRetries: 5, maxRetryInterval: '10s', breakerTrip: 5, breakerTimeout: '30s' },
   subscriptions: [],
+  publications: [],
 };
 
 export const daprProfiles = {

@@ -179,6 +179,8 @@ const kafkaShape = z
     rebalanceThrottleBytesPerSecond: z.number().int('must be a whole number').min(1_048_576, 'must be >= 1048576 (1 MiB/s)'),
     /** The features Job (lib/kafka/features.sh): raises metadata.version to the image's release after an upgrade. */
     featuresJob: jobSettings,
+    /** The users Job (lib/kafka/users.sh, kafka.security only): the app-ids' and the verifier's SCRAM users and ACLs. */
+    usersJob: jobSettings,
     /** Listeners' authentication and TLS (lib/kafka/kafka-tls.ts). */
     security: kafkaSecurity,
   })
@@ -187,6 +189,9 @@ const kafkaShape = z
 export const kafkaConfig = kafkaShape.superRefine(checkTopicConfigs);
 
 export type KafkaConfigInput = z.input<typeof kafkaConfig>;
+
+/** The topic `npm run verify -- --live` writes to and reads back. */
+export const VERIFY_TOPIC = 'learnflow.verify';
 
 /** The 9 LearnFlow topics (PRODUCT.md) and the verifier's round-trip topic. */
 export const LEARNFLOW_TOPICS: TopicSpecInput[] = [
@@ -199,7 +204,7 @@ export const LEARNFLOW_TOPICS: TopicSpecInput[] = [
   { name: 'exercise.graded', partitions: 2, retention: '30d' },
   { name: 'struggle.detected', partitions: 2, retention: '7d' },
   { name: 'progress.updated', partitions: 2, retention: '30d' },
-  { name: 'learnflow.verify', partitions: 1, retention: '1h' },
+  { name: VERIFY_TOPIC, partitions: 1, retention: '1h' },
 ];
 
 export const kafkaDefaults: KafkaConfigInput = {
@@ -249,6 +254,14 @@ export const kafkaDefaults: KafkaConfigInput = {
     // npm run deploy applies it after the StatefulSets rolled out; the wait covers a roll still under way
     // when another tool applies every file at once (kubectl apply -f dist/, Argo CD without waves).
     waitTimeoutSeconds: 900,
+    activeDeadlineSeconds: 1_200,
+  },
+  usersJob: {
+    // One tool JVM at a time, as the rebalance Job.
+    resources: { requests: { cpu: '100m', memory: '384Mi' }, limits: { cpu: '1', memory: '384Mi' } },
+    backoffLimit: 6,
+    ttlSecondsAfterFinished: 86_400,
+    waitTimeoutSeconds: 300,
     activeDeadlineSeconds: 1_200,
   },
   security: kafkaSecurityDefaults,

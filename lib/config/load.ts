@@ -83,7 +83,7 @@ function isPlain(value: unknown): value is Plain {
  * entry of the same name (key by key), adds a new one at the end, or removes it with `$remove: true`.
  * Other lists (app-ids, namespaces) replace the list they override.
  */
-const NAMED_LISTS: Readonly<Record<string, string>> = { 'kafka.topics': 'name', 'dapr.subscriptions': 'topic' };
+const NAMED_LISTS: Readonly<Record<string, string>> = { 'kafka.topics': 'name', 'dapr.subscriptions': 'topic', 'dapr.publications': 'topic' };
 const REMOVE = '$remove';
 
 type PathSegment = string | number | { readonly entry: string };

@@ -17,6 +17,8 @@ export function kafkaObjectNames(name: string) {
     topicsJobPrefix: `${name}-topics`,
     rebalanceJobPrefix: `${name}-rebalance`,
     featuresJobPrefix: `${name}-features`,
+    // kafka.security: the SCRAM users and ACLs of the app-ids and the verifier.
+    usersJobPrefix: `${name}-users`,
     // The dedicated KRaft voters (kafka.dedicatedControllers).
     controllerStatefulSet: `${name}-controller`,
     controllerHeadlessService: `${name}-controller-headless`,
@@ -150,6 +152,7 @@ function namingFields(config: NamingConfig): NamingField[] {
       hashedJob('the topics Job', kafka.topicsJobPrefix),
       hashedJob('the rebalance Job', kafka.rebalanceJobPrefix),
       hashedJob('the features Job', kafka.featuresJobPrefix),
+      ...(config.kafka.security.enabled ? [hashedJob('the users Job', kafka.usersJobPrefix)] : []),
       ...(config.kafka.dedicatedControllers
         ? [named('the controller StatefulSet', kafka.controllerStatefulSet, STATEFUL_SET), named('the controller headless Service', kafka.controllerHeadlessService, SERVICE)]
         : []),

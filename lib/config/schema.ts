@@ -92,10 +92,19 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
     }
   });
   const declared = new Set(topics.map((t) => t.name));
+  const checkAppIds = (list: 'subscriptions' | 'publications', i: number, appIds: readonly string[]) =>
+    appIds.forEach((appId, j) => {
+      if (!config.dapr.appIds.includes(appId)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['dapr', list, i, 'appIds', j],
+          message: 'must be one of dapr.appIds (the components are scoped to those)',
+        });
+      }
+    });
   config.dapr.subscriptions.forEach((subscription, i) => {
-    const path = ['dapr', 'subscriptions', i, 'topic'];
     if (!declared.has(subscription.topic)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: 'must be one of the declared kafka.topics' });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dapr', 'subscriptions', i, 'topic'], message: 'must be one of the declared kafka.topics' });
     }
     if (subscription.deadLetterTopic !== undefined && !declared.has(subscription.deadLetterTopic)) {
       ctx.addIssue({
@@ -104,15 +113,13 @@ function checkTopics(config: z.infer<typeof configShape>, ctx: z.RefinementCtx):
         message: 'must be one of the declared kafka.topics (topics are never auto-created)',
       });
     }
-    subscription.appIds.forEach((appId, j) => {
-      if (!config.dapr.appIds.includes(appId)) {
-        ctx.addIssue({
-          code: z.ZodIssueCode.custom,
-          path: ['dapr', 'subscriptions', i, 'appIds', j],
-          message: 'must be one of dapr.appIds (the components are scoped to those)',
-        });
-      }
-    });
+    checkAppIds('subscriptions', i, subscription.appIds);
+  });
+  config.dapr.publications.forEach((publication, i) => {
+    if (!declared.has(publication.topic)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['dapr', 'publications', i, 'topic'], message: 'must be one of the declared kafka.topics (an app may write only to those)' });
+    }
+    checkAppIds('publications', i, publication.appIds);
   });
   const namespaces = Object.entries(config.platform.namespaces);
   namespaces.forEach(([key, name], i) => {

@@ -50,6 +50,10 @@ export class KafkaTls extends Construct {
   public readonly secretName?: string;
   /** The admin Jobs' certificate Secret. */
   public readonly adminSecretName?: string;
+  /** The principals with every right (super.users): the nodes' and the admin Jobs' certificates. */
+  public get superUsers(): readonly string[] {
+    return [`User:${this.nodeCommonName}`, `User:${this.adminCommonName}`];
+  }
   /** Subject common names of the two certificates, which are also the principals' names. */
   public readonly nodeCommonName: string;
   public readonly adminCommonName: string;
@@ -123,7 +127,7 @@ export class KafkaTls extends Construct {
       `${this.adminSecretName}  (namespaces: ${this.namespace})`,
       '  keys:    tls.crt, tls.key, ca.crt',
       `  writer:  ${writer(this.adminCertificateName)}`,
-      '  readers: the topics, rebalance and features Jobs',
+      '  readers: the topics, rebalance, features and users Jobs',
     ];
   }
 
@@ -140,6 +144,13 @@ export class KafkaTls extends Construct {
       // The peer's certificate subject `CN=<name>[,...]` is the principal `<name>`.
       { name: 'KAFKA_SSL_PRINCIPAL_MAPPING_RULES', value: 'RULE:^CN=([^,]+).*$/$1/,DEFAULT' },
       { name: 'KAFKA_SASL_ENABLED_MECHANISMS', value: SASL_MECHANISM },
+      // Every request is authorized against the ACLs in the metadata log, on the brokers and on the voters
+      // (KRaft's controllers authorize the brokers' registrations and heartbeats and each other's requests:
+      // StandardAuthorizer, KIP-801); without an ACL a request is refused. Only the nodes' and the admin Jobs'
+      // certificates are super users; every SCRAM user has the rights the users Job gives it, no more.
+      { name: 'KAFKA_AUTHORIZER_CLASS_NAME', value: 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' },
+      { name: 'KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND', value: 'false' },
+      { name: 'KAFKA_SUPER_USERS', value: this.superUsers.join(';') },
     ];
   }
 

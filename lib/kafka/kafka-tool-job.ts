@@ -1,10 +1,11 @@
 import { Construct } from 'constructs';
 import type { JobSettings } from '../config/job';
 import type { PlatformConfig } from '../config/schema';
-import { HashedJob } from '../platform/hashed-job';
+import { HashedJob, type SecretFile } from '../platform/hashed-job';
 import { appLabels } from '../platform/labels';
 import { readProjectFile } from '../platform/project-files';
 import type * as k8s from '../platform/k8s';
+import type { WritablePath } from '../platform/pod-security';
 import { KAFKA_UID, type KafkaCluster } from './kafka-cluster';
 import { KAFKA_CLIENT_JOB_LABELS } from './topics-job';
 
@@ -22,6 +23,10 @@ export interface KafkaToolJobProps {
   readonly script: string;
   /** Further files of the ConfigMap. @default - none */
   readonly files?: Record<string, string>;
+  /** Keys of Secrets the script reads, besides the admin certificate's. @default - none */
+  readonly secretFiles?: readonly SecretFile[];
+  /** Writable directories besides /tmp, the logs and the admin keystore's. @default - none */
+  readonly writablePaths?: readonly WritablePath[];
   /** The script's environment besides BOOTSTRAP_SERVERS, the admin client TLS, WAIT_TIMEOUT_SECONDS and the tools' heap, given where the files are. */
   readonly env: (mountPath: string) => readonly k8s.EnvVar[];
 }
@@ -64,11 +69,12 @@ export class KafkaToolJob extends Construct {
           { name: 'KAFKA_HEAP_OPTS', value: '-Xmx128m -Xms64m' },
         ],
       },
-      secretFiles: admin.secretFiles,
+      secretFiles: [...admin.secretFiles, ...(props.secretFiles ?? [])],
       writablePaths: [
         { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
         { name: 'logs', mountPath: '/opt/kafka/logs', sizeLimit: '64Mi' },
         ...admin.writablePaths,
+        ...(props.writablePaths ?? []),
       ],
     });
     this.jobName = job.jobName;

@@ -17,7 +17,7 @@ import { readProjectFile } from '../platform/project-files';
 import { DataStatefulSet, dataVolumeClaimTemplate } from '../platform/storage';
 import { BACKUP_MOUNT, SERVER_FILES_MOUNT } from './backup-layout';
 import { hbaFile } from './pg-hba';
-import { PostgresSecrets, SUPERUSER } from './secrets';
+import { PostgresSecrets, SUPERUSER, secretContractLines } from './secrets';
 import { serverSettings, sharedMemorySizeMiB } from './server-settings';
 import { CLIENT_CA_FILE, PostgresTls } from './tls';
 
@@ -253,11 +253,7 @@ export class PostgresServer extends Construct implements ExposesEndpoints {
         `roles: ${this.appRole} (services: DML only), ${this.daprRole} (Dapr state store: owns schema ${this.daprSchema}), ${this.ownerRole} (owns the schema; NOLOGIN)`,
         '',
         '### Secrets (created by `npm run secrets`; values never appear in dist/)',
-        ...this.secrets.all.flatMap((secret) => [
-          `${secret.name}  (namespaces: ${secret.namespaces.join(', ')})`,
-          `  keys:    ${secret.keys.map((key) => key.key).join(', ')}`,
-          `  readers: ${secret.readers.join('; ')}`,
-        ]),
+        ...secretContractLines(this.secrets.all),
         ...this.tlsEndpointLines(),
       ],
     };

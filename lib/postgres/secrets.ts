@@ -208,6 +208,15 @@ export class PostgresSecrets {
   }
 }
 
+/** A contract's entries in the endpoints document (verify's secret-references reads them): name and namespaces, keys, readers. */
+export function secretContractLines(secrets: readonly SecretContract[]): string[] {
+  return secrets.flatMap((secret) => [
+    `${secret.name}  (namespaces: ${secret.namespaces.join(', ')})`,
+    `  keys:    ${secret.keys.map((key) => key.key).join(', ')}`,
+    `  readers: ${secret.readers.join('; ')}`,
+  ]);
+}
+
 /** A random password: 24 random bytes as base64url, safe unquoted in URLs and libpq key=value strings. */
 export function randomPassword(): string {
   return randomBytes(24).toString('base64url');

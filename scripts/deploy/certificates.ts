@@ -24,7 +24,7 @@ export const certificateSecretsCheck: PreflightCheck = {
     try {
       const stack = new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config }));
       // What step 2 creates: the Secret contract of --profile and --config, as `npm run secrets` makes it.
-      created = new Set(stack.postgres.secrets.all.map((secret) => secret.name));
+      created = new Set(stack.secretContracts.map((secret) => secret.name));
       const { tls } = stack.kafka;
       kafkaKeys = new Set([tls.secretName, tls.adminSecretName].filter((name) => name !== undefined).map((name) => `${stack.kafka.namespace}/${name}`));
     } catch (error) {

@@ -41,6 +41,7 @@ import {
   kafkaLiveTopicConfigs,
   kafkaLiveTopics,
 } from './kafka-live';
+import { kafkaAclsLeastPrivilege, kafkaAuthorizer } from './kafka-acls';
 import { networkReachability } from './network';
 import { applyOrder, dataDirSubdirectory, namespacePodSecurity, networkPolicyDefaultDeny, networkPolicyPeersResolve, noSecretValues, pvcRetention } from './platform';
 import { imagePinned, podSecurityRestricted, probesOnLongRunning, readOnlyRootFilesystem, resourcesRequestsLimits } from './pod-security';
@@ -99,6 +100,8 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   kafkaMinInsyncReplicas,
   kafkaListenersAuthenticated,
   kafkaJobsAuthenticated,
+  kafkaAuthorizer,
+  kafkaAclsLeastPrivilege,
   kafkaClientPort,
   kafkaTopicsDeclared,
   postgresTablesDeclared,

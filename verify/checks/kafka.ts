@@ -417,13 +417,18 @@ function secretsMountedAt(template: { spec: Record<string, any> }, container: Re
   });
 }
 
+/** Whether every listener of a Kafka StatefulSet authenticates its peers (kafka.security). */
+export function kafkaListenersSecured(item: DistObject): boolean {
+  return unauthenticatedListeners(kafkaContainer(item)).length === 0;
+}
+
 export const kafkaJobsAuthenticated: Check<StaticContext> = {
   id: 'kafka-jobs-authenticated',
   description: "where the brokers authenticate, every Job running Kafka's tools (env BOOTSTRAP_SERVERS) presents credentials from a Secret (KAFKA_CLIENT_TLS_DIR on a mounted Secret)",
   component: 'kafka',
   remediation: 'set KAFKA_CLIENT_TLS_DIR to a directory of the admin certificate Secret the Job mounts (tls.crt, tls.key, ca.crt): npm run synth does',
   run: ({ dist }) => {
-    const secured = kafkaStatefulSets(dist).some((item) => unauthenticatedListeners(kafkaContainer(item)).length === 0);
+    const secured = kafkaStatefulSets(dist).some(kafkaListenersSecured);
     if (!secured) return [skip('no Kafka StatefulSet in dist/ whose listeners all authenticate')];
     const jobs = allContainers(dist).filter(({ template, container }) => !template.longRunning && envValue(container, 'BOOTSTRAP_SERVERS') !== undefined);
     if (jobs.length === 0) return [skip('no Job with env BOOTSTRAP_SERVERS in dist/')];
