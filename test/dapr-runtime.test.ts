@@ -40,6 +40,8 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   const stack = new LearnflowStack(config);
   const contract = stack.postgres.secrets;
   const appId = config.dapr.appIds[0];
+  /** The app-id's own pub/sub component (one per app-id, scoped to it). */
+  const pubsubName = stack.dapr.pubsubNameOf(appId);
   const { daprSchema, daprRole, database } = config.postgres;
   const timings: Record<string, number> = {};
   let binary: string;
@@ -136,7 +138,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
     if (failed) throw failed.reason;
 
     // The one rewrite of the components: the in-cluster addresses become the harnesses' loopback ones.
-    const pubsub = findObject(components, 'Component', stack.dapr.pubsubName);
+    const pubsub = findObject(components, 'Component', pubsubName);
     const brokers = metadataOf(pubsub).find((item) => item.name === 'brokers')!;
     expect(brokers.value).toBe(stack.kafka.bootstrapServers);
     brokers.value = cluster.externalBootstrapServers.join(',');
@@ -161,11 +163,11 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
 
   it(`publishes to ${TOPIC} and receives the same payload through a subscription of the {appID} consumer group`, async () => {
     const payload = JSON.stringify({ id: randomUUID(), question: 'what is a closure?' });
-    const args = ['publish-subscribe', stack.dapr.pubsubName, TOPIC, payload];
+    const args = ['publish-subscribe', pubsubName, TOPIC, payload];
     const result = await runProgram(resourcesDir(components), args, 'publish-subscribe');
     expect(result, JSON.stringify(result)).toMatchObject({ ok: true, topic: TOPIC, received: payload });
     // Sarama speaks the protocol of the version the component names: it is the broker's own.
-    const version = metadataOf(findObject(components, 'Component', stack.dapr.pubsubName)).find((item) => item.name === 'version');
+    const version = metadataOf(findObject(components, 'Component', pubsubName)).find((item) => item.name === 'version');
     expect(version?.value).toBe(cluster.kafkaVersion);
     // consumerGroup and clientID are '{appID}' in dist/: resolved as daprd resolves template tags.
     expect(result.consumerGroup).toBe(appId);
@@ -208,7 +210,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
 
   it('initializes every synthesized pub/sub and state store component', async () => {
     const resources = resourcesDir(components);
-    for (const name of [stack.dapr.pubsubName, stack.dapr.stateStoreName]) {
+    for (const name of [pubsubName, stack.dapr.stateStoreName]) {
       expect(await runProgram(resources, ['init', name], `init ${name}`), name).toMatchObject({ ok: true, component: name });
     }
   }, 120_000);
@@ -222,13 +224,13 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   const broken: BrokenComponent[] = [
     {
       name: 'a pubsub.kafka without authType',
-      component: stack.dapr.pubsubName,
+      component: pubsubName,
       edit: (c) => (c.spec.metadata = metadataOf(c).filter((item) => item.name !== 'authType')),
       error: /'authType' attribute was missing or empty/,
     },
     {
       name: 'a pubsub.kafka version Sarama cannot parse',
-      component: stack.dapr.pubsubName,
+      component: pubsubName,
       edit: (c) => (metadataOf(c).find((item) => item.name === 'version')!.value = '4.1'),
       error: /invalid kafka version/,
     },
