@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
+import { type ProgramResult, runDaprComponents } from './harness/dapr-components/program';
 import { writeDaprResources } from './harness/dapr-components/resources';
 import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
@@ -20,13 +20,6 @@ import { findObject, type K8sObject, ROOT, readDistDir, tempDir } from './suppor
 // program of test/harness/dapr-components loads components the way daprd does. The seams: broker and
 // database addresses point at loopback, and the Kubernetes secret store is the local file one.
 const TOPIC = 'learning.query';
-
-interface ProgramResult {
-  readonly ok: boolean;
-  readonly stage?: string;
-  readonly error?: string;
-  readonly [field: string]: unknown;
-}
 
 const SUITE = 'Dapr components suite';
 
@@ -70,29 +63,11 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   const metadataOf = (component: K8sObject): { name: string; value?: string; secretKeyRef?: { name: string; key: string } }[] =>
     component.spec.metadata;
 
-  function runProgram(resources: string, args: readonly string[], timing?: string): Promise<ProgramResult> {
+  async function runProgram(resources: string, args: readonly string[], timing?: string): Promise<ProgramResult> {
     const started = Date.now();
-    return new Promise((resolve, reject) => {
-      const child = spawn(binary, ['--resources-path', resources, '--app-id', appId, '--namespace', stack.dapr.namespace, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (exitCode) => {
-        if (timing) timings[timing] = Date.now() - started;
-        let result: ProgramResult;
-        try {
-          result = JSON.parse(stdout) as ProgramResult;
-        } catch {
-          return reject(new Error(`dapr-components ${args.join(' ')} exited ${exitCode} without a JSON result:\n${stdout}\n${stderr}`));
-        }
-        if (exitCode !== (result.ok ? 0 : 1)) return reject(new Error(`exit code ${exitCode} contradicts ${stdout}\n${stderr}`));
-        resolve(result);
-      });
-    });
+    const result = await runDaprComponents(binary, { resources, appId, namespace: stack.dapr.namespace, args });
+    if (timing) timings[timing] = Date.now() - started;
+    return result;
   }
 
   const inDatabase = <Row extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
