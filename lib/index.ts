@@ -1,7 +1,7 @@
 export { ConfigError, ConfigProblem, LoadConfigOptions, loadConfig } from './config/load';
 export { parseQuantity } from './config/quantity';
 export * from './config/schema';
-export { DaprComponents, DaprComponentsProps, SecretKeyReference } from './dapr/dapr-components';
+export { AppPubSub, DaprComponents, DaprComponentsProps, SecretKeyReference } from './dapr/dapr-components';
 export { KAFKA_PORTS, KafkaCluster, KafkaClusterProps } from './kafka/kafka-cluster';
 export { KafkaTls, KafkaTlsProps, SASL_MECHANISM } from './kafka/kafka-tls';
 export { KafkaNetworkPolicies, KafkaNetworkPoliciesProps } from './kafka/network-policies';

@@ -100,6 +100,21 @@ describe('valid components', () => {
     expect(validateComponent(kafka())).toEqual([]);
   });
 
+  it('accepts pubsub.kafka with SASL over TLS verified against a CA (caCert is read for every authType)', () => {
+    const sasl = [
+      ...withValue(kafkaMetadata, 'authType', 'password'),
+      { name: 'saslUsername', value: 'learnflow.app.frontend' },
+      { name: 'saslPassword', secretKeyRef: { name: 'learnflow-kafka-frontend', key: 'password' } },
+      { name: 'saslMechanism', value: 'SHA-512' },
+      { name: 'disableTls', value: 'false' },
+      { name: 'caCert', secretKeyRef: { name: 'learnflow-kafka-ca', key: 'ca.crt' } },
+    ];
+    expect(validateComponent(kafka(sasl))).toEqual([]);
+    // Only caCert is shared: the mTLS profile's client certificate next to SASL is still a stray property.
+    const stray = only(validateComponent(kafka([...sasl, { name: 'clientCert', value: 'PEM' }])), 'metadata-auth-profile-field');
+    expect(stray.message).toContain("'SASL Authentication'");
+  });
+
   it('accepts state.postgresql v2 with the connection string from a secret', () => {
     expect(validateComponent(postgres())).toEqual([]);
   });

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { generateSecretValues } from '../lib/postgres/secrets';
+import { type ProgramResult, runDaprComponents } from './harness/dapr-components/program';
 import { writeDaprResources } from './harness/dapr-components/resources';
 import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
@@ -21,13 +21,6 @@ import { findObject, type K8sObject, ROOT, readDistDir, tempDir } from './suppor
 // database addresses point at loopback, and the Kubernetes secret store is the local file one.
 const TOPIC = 'learning.query';
 
-interface ProgramResult {
-  readonly ok: boolean;
-  readonly stage?: string;
-  readonly error?: string;
-  readonly [field: string]: unknown;
-}
-
 const SUITE = 'Dapr components suite';
 
 /** The program built by the engine preparation; in CI (CI=true) its absence fails the suite instead of skipping it. */
@@ -40,6 +33,8 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   const stack = new LearnflowStack(config);
   const contract = stack.postgres.secrets;
   const appId = config.dapr.appIds[0];
+  /** The app-id's own pub/sub component (one per app-id, scoped to it). */
+  const pubsubName = stack.dapr.pubsubNameOf(appId);
   const { daprSchema, daprRole, database } = config.postgres;
   const timings: Record<string, number> = {};
   let binary: string;
@@ -68,29 +63,11 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   const metadataOf = (component: K8sObject): { name: string; value?: string; secretKeyRef?: { name: string; key: string } }[] =>
     component.spec.metadata;
 
-  function runProgram(resources: string, args: readonly string[], timing?: string): Promise<ProgramResult> {
+  async function runProgram(resources: string, args: readonly string[], timing?: string): Promise<ProgramResult> {
     const started = Date.now();
-    return new Promise((resolve, reject) => {
-      const child = spawn(binary, ['--resources-path', resources, '--app-id', appId, '--namespace', stack.dapr.namespace, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (exitCode) => {
-        if (timing) timings[timing] = Date.now() - started;
-        let result: ProgramResult;
-        try {
-          result = JSON.parse(stdout) as ProgramResult;
-        } catch {
-          return reject(new Error(`dapr-components ${args.join(' ')} exited ${exitCode} without a JSON result:\n${stdout}\n${stderr}`));
-        }
-        if (exitCode !== (result.ok ? 0 : 1)) return reject(new Error(`exit code ${exitCode} contradicts ${stdout}\n${stderr}`));
-        resolve(result);
-      });
-    });
+    const result = await runDaprComponents(binary, { resources, appId, namespace: stack.dapr.namespace, args });
+    if (timing) timings[timing] = Date.now() - started;
+    return result;
   }
 
   const inDatabase = <Row extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
@@ -136,7 +113,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
     if (failed) throw failed.reason;
 
     // The one rewrite of the components: the in-cluster addresses become the harnesses' loopback ones.
-    const pubsub = findObject(components, 'Component', stack.dapr.pubsubName);
+    const pubsub = findObject(components, 'Component', pubsubName);
     const brokers = metadataOf(pubsub).find((item) => item.name === 'brokers')!;
     expect(brokers.value).toBe(stack.kafka.bootstrapServers);
     brokers.value = cluster.externalBootstrapServers.join(',');
@@ -161,11 +138,11 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
 
   it(`publishes to ${TOPIC} and receives the same payload through a subscription of the {appID} consumer group`, async () => {
     const payload = JSON.stringify({ id: randomUUID(), question: 'what is a closure?' });
-    const args = ['publish-subscribe', stack.dapr.pubsubName, TOPIC, payload];
+    const args = ['publish-subscribe', pubsubName, TOPIC, payload];
     const result = await runProgram(resourcesDir(components), args, 'publish-subscribe');
     expect(result, JSON.stringify(result)).toMatchObject({ ok: true, topic: TOPIC, received: payload });
     // Sarama speaks the protocol of the version the component names: it is the broker's own.
-    const version = metadataOf(findObject(components, 'Component', stack.dapr.pubsubName)).find((item) => item.name === 'version');
+    const version = metadataOf(findObject(components, 'Component', pubsubName)).find((item) => item.name === 'version');
     expect(version?.value).toBe(cluster.kafkaVersion);
     // consumerGroup and clientID are '{appID}' in dist/: resolved as daprd resolves template tags.
     expect(result.consumerGroup).toBe(appId);
@@ -208,7 +185,7 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
 
   it('initializes every synthesized pub/sub and state store component', async () => {
     const resources = resourcesDir(components);
-    for (const name of [stack.dapr.pubsubName, stack.dapr.stateStoreName]) {
+    for (const name of [pubsubName, stack.dapr.stateStoreName]) {
       expect(await runProgram(resources, ['init', name], `init ${name}`), name).toMatchObject({ ok: true, component: name });
     }
   }, 120_000);
@@ -222,13 +199,13 @@ describe.skipIf(!enginesAvailable())('Dapr components-contrib with the synthesiz
   const broken: BrokenComponent[] = [
     {
       name: 'a pubsub.kafka without authType',
-      component: stack.dapr.pubsubName,
+      component: pubsubName,
       edit: (c) => (c.spec.metadata = metadataOf(c).filter((item) => item.name !== 'authType')),
       error: /'authType' attribute was missing or empty/,
     },
     {
       name: 'a pubsub.kafka version Sarama cannot parse',
-      component: stack.dapr.pubsubName,
+      component: pubsubName,
       edit: (c) => (metadataOf(c).find((item) => item.name === 'version')!.value = '4.1'),
       error: /invalid kafka version/,
     },

@@ -226,7 +226,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
   });
 
   it('verify: a deleted and a drifted Component, a failed Job and a missing CRD are findings', async () => {
-    await plane.kubectlOk(['-n', 'learnflow', 'delete', 'component', 'pubsub']);
+    await plane.kubectlOk(['-n', 'learnflow', 'delete', 'component', 'pubsub-frontend']);
     await plane.kubectlOk(['-n', 'learnflow', 'patch', 'component', 'statestore', '--type=json', '-p', '[{"op":"replace","path":"/spec/version","value":"v1"}]']);
     // A Job that fails for real: its pod cannot be scheduled (every node cordoned) and its deadline passes.
     const topicsJob = readDistDir(DIST).find((o) => o.kind === 'Job' && o.metadata.namespace === 'kafka')!;
@@ -240,7 +240,7 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('npm run deploy and verify
     const { exitCode, checks } = await verifyCluster();
     expect(exitCode).toBe(1);
     expect(failed(checks).sort()).toEqual([
-      'live-dapr-components: Component learnflow/pubsub is not in the cluster',
+      'live-dapr-components: Component learnflow/pubsub-frontend is not in the cluster',
       'live-dapr-components: Component learnflow/statestore drifted from dist/ in spec',
       'live-dapr-crds: CRD resiliencies.dapr.io is not installed',
       `live-jobs-complete: Job kafka/${topicsJob.metadata.name} failed (1 failed pod(s))`,

@@ -44,8 +44,9 @@ describe('derived object names', () => {
     ['platform.clusterDomain', { platform: { clusterDomain: domainOf(longest.clusterDomain + 1) } }, `must be at most ${longest.clusterDomain} characters: it makes the host name of broker kafka-0`],
     ['kafka.name', { kafka: { name: '1kafka' } }, "makes the headless Service '1kafka-headless', but a Service name is a DNS-1035 label"],
     ['postgres.name', { postgres: { name: '9pg' } }, "makes the Service '9pg', but a Service name is a DNS-1035 label"],
-    ['dapr.subscriptions[_private].topic', subscribe('_private'), "makes the Subscription '-private', but a custom resource's name must start and end with a letter or digit"],
-    ['dapr.subscriptions[hint-given].topic', subscribe('hint.given', 'hint-given'), "makes the Subscription 'hint-given', as the subscription to hint.given does"],
+    ['dapr.subscriptions[_private].topic', subscribe('_private'), "makes the Subscription '-private-frontend', but a custom resource's name must start and end with a letter or digit"],
+    ['dapr.subscriptions[hint-given].topic', subscribe('hint.given', 'hint-given'), "makes the Subscription 'hint-given-frontend', as the subscription to hint.given for frontend does"],
+    [`dapr.subscriptions[${'t'.repeat(57)}...].topic`, subscribe('t'.repeat(249)), "(258 characters), but a custom resource's name is at most 253"],
   ])('%s: one character more, or a name Kubernetes refuses, is refused', (field, override, rule) => {
     const error = (() => {
       try {

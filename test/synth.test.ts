@@ -97,7 +97,7 @@ describe('synth output', () => {
     const images = objects.flatMap((o) => o.spec?.template?.spec?.containers ?? []).map((c: { image: string }) => c.image);
     expect(images.length).toBeGreaterThanOrEqual(5);
     expect(new Set(images)).toEqual(new Set([kafkaImage, postgresImage]));
-    const pubsub = findObject(objects, 'Component', 'pubsub');
+    const pubsub = findObject(objects, 'Component', 'pubsub-frontend');
     expect(pubsub.spec.metadata.find((m: { name: string }) => m.name === 'version').value).toBe('4.3.1');
   });
 

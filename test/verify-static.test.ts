@@ -295,6 +295,27 @@ const CASES: BreakCase[] = [
   { check: 'dapr-component-metadata', breaks: 'pubsub.kafka without authType', says: 'authType', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata = o.spec.metadata.filter((m: any) => m.name !== 'authType'))) },
   { check: 'dapr-component-scopes', breaks: 'an unscoped Component', says: 'has no scopes', apply: (dir) => editObjects(dir, daprComponent('pubsub.kafka'), (o) => void delete o.scopes) },
+  { check: 'dapr-pubsub-per-app', breaks: "one app's pub/sub scoped to two app-ids (one credential shared)", says: 'is scoped to 2 app-ids (frontend, triage-agent): they would share one Kafka principal', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void o.scopes.push('triage-agent')) },
+  { check: 'dapr-pubsub-per-app', breaks: 'an unscoped pub/sub', says: 'is scoped to no app-id', apply: (dir) => editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void delete o.scopes) },
+  { check: 'dapr-pubsub-per-app', breaks: "a Subscription through another app's pub/sub", says: "delivers to app-id(s) frontend through Component learnflow/pubsub-progress-agent", apply: (dir) =>
+      addObjects(dir, '31-subscription.yaml', [{ apiVersion: 'dapr.io/v2alpha1', kind: 'Subscription', metadata: { name: 'struggle-detected-frontend', namespace: 'learnflow' }, scopes: ['frontend'], spec: { pubsubname: 'pubsub-progress-agent', topic: 'struggle.detected', routes: { default: '/events' } } }]) },
+  { check: 'dapr-pubsub-per-app', breaks: 'a Subscription naming the old shared pubsub', says: "spec.pubsubname 'pubsub' is no pub/sub Component", apply: (dir) =>
+      addObjects(dir, '31-subscription.yaml', [{ apiVersion: 'dapr.io/v2alpha1', kind: 'Subscription', metadata: { name: 'struggle-detected', namespace: 'learnflow' }, scopes: ['frontend'], spec: { pubsubname: 'pubsub', topic: 'struggle.detected', routes: { default: '/events' } } }]) },
+  { check: 'dapr-pubsub-authenticated', breaks: 'a pub/sub with authType none against SASL brokers', profile: 'production', says: "Component learnflow/pubsub-frontend: authType is 'none', not 'password' (SASL)", apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata = [...o.spec.metadata.filter((m: any) => !/^(authType|sasl|caCert|disableTls)/.test(m.name)), { name: 'authType', value: 'none' }])) },
+  { check: 'dapr-pubsub-authenticated', breaks: 'the SASL password as a plain value', profile: 'production', says: 'saslPassword comes from an inline value, not a secretKeyRef', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => {
+        const password = o.spec.metadata.find((m: any) => m.name === 'saslPassword');
+        delete password.secretKeyRef;
+        password.value = 'hunter2-do-not-print';
+      }) },
+  { check: 'dapr-pubsub-authenticated', breaks: 'TLS disabled', profile: 'production', says: 'disableTls is true', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'disableTls').value = 'true')) },
+  { check: 'dapr-pubsub-authenticated', breaks: 'no CA', profile: 'production', says: 'no caCert', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata = o.spec.metadata.filter((m: any) => m.name !== 'caCert'))) },
+  { check: 'dapr-pubsub-authenticated', breaks: 'a mechanism the brokers do not enable', profile: 'production', says: "saslMechanism 'SHA-256' is SCRAM-SHA-256, which the brokers do not enable (SCRAM-SHA-512)", apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'saslMechanism').value = 'SHA-256')) },
   { check: 'kafka-client-port', breaks: 'Dapr brokers naming a Service that does not exist', says: 'kafka.kafka.svc:9092 names no Service', apply: (dir) =>
       editObjects(dir, daprComponent('pubsub.kafka'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'brokers').value = 'kafka.kafka.svc:9092')) },
 ];
@@ -333,6 +354,10 @@ const KEEPS: KeepCase[] = [
         container.env = container.env.filter((e: { name: string }) => e.name !== 'KAFKA_LISTENER_NAME_CONTROLLER_SSL_CLIENT_AUTH');
         setEnv(container, 'KAFKA_SSL_CLIENT_AUTH', 'required');
       }) },
+  { check: 'dapr-pubsub-per-app', keeps: 'a Subscription through the pub/sub of the app it delivers to', says: 'Subscription learnflow/struggle-detected-frontend: frontend through Component learnflow/pubsub-frontend', apply: (dir) =>
+      addObjects(dir, '31-subscription.yaml', [{ apiVersion: 'dapr.io/v2alpha1', kind: 'Subscription', metadata: { name: 'struggle-detected-frontend', namespace: 'learnflow' }, scopes: ['frontend'], spec: { pubsubname: 'pubsub-frontend', topic: 'struggle.detected', routes: { default: '/events' } } }]) },
+  { check: 'dapr-pubsub-authenticated', keeps: 'the SASL username from a Secret too', profile: 'production', says: 'Component learnflow/pubsub-frontend logs in as (username from a Secret)', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata = o.spec.metadata.map((m: any) => (m.name === 'saslUsername' ? { name: 'saslUsername', secretKeyRef: { name: 'learnflow-kafka-frontend', key: 'username' } } : m)))) },
   { check: 'postgres-client-port', keeps: 'PGHOST as <svc>.<ns>', says: 'postgres.postgres:5432 reaches the port PostgreSQL listens on', apply: (dir) => editObjects(dir, migrationsJob, (o) => setEnv(containerNamed(o), 'PGHOST', 'postgres.postgres')) },
   { check: 'kafka-quorum-voters', keeps: 'a voter without the cluster domain', says: '1 voter(s) for 1 replica(s)', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_CONTROLLER_QUORUM_VOTERS', '0@kafka-0.kafka-headless.kafka.svc:9093')) },

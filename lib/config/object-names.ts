@@ -49,9 +49,12 @@ export function postgresObjectNames(name: string) {
   };
 }
 
-/** A Dapr Subscription is named after its topic: Kafka's '.' and '_' become '-', upper case lower case. */
-export function subscriptionName(topic: string): string {
-  return topic.replace(/[._]/g, '-').toLowerCase();
+/**
+ * A Dapr Subscription is named after its topic and the app-id it is scoped to (each app-id has its own pubsub
+ * component): Kafka's '.' and '_' become '-', upper case lower case.
+ */
+export function subscriptionName(topic: string, appId: string): string {
+  return `${topic.replace(/[._]/g, '-').toLowerCase()}-${appId}`;
 }
 
 /** A Service's in-cluster DNS name. */
@@ -129,7 +132,7 @@ export interface NamingConfig {
   readonly platform: { readonly namespaces: { readonly kafka: string; readonly postgres: string }; readonly clusterDomain: string };
   readonly kafka: { readonly name: string; readonly brokers: number; readonly dedicatedControllers: boolean; readonly security: { readonly enabled: boolean } };
   readonly postgres: { readonly name: string };
-  readonly dapr: { readonly subscriptions: readonly { readonly topic: string }[] };
+  readonly dapr: { readonly subscriptions: readonly { readonly topic: string; readonly appIds: readonly string[] }[] };
 }
 
 function namingFields(config: NamingConfig): NamingField[] {
@@ -198,19 +201,28 @@ export function checkObjectNames(config: NamingConfig, ctx: z.RefinementCtx): vo
   checkSubscriptionNames(config.dapr.subscriptions, ctx);
 }
 
-/** Subscription names from topic names: 'learning.query' and 'learning-query' would make one object, '_x' an invalid one. */
+/** Subscription names from topic and app-id: 'learning.query' and 'learning-query' would make one object, '_x' an invalid one. */
 function checkSubscriptionNames(subscriptions: NamingConfig['dapr']['subscriptions'], ctx: z.RefinementCtx): void {
   const named = new Map<string, string>();
-  subscriptions.forEach(({ topic }, i) => {
+  subscriptions.forEach(({ topic, appIds }, i) => {
     if (!TOPIC_NAME.test(topic)) return;
-    const name = subscriptionName(topic);
-    const other = named.get(name);
     const path = ['dapr', 'subscriptions', i, 'topic'];
-    if (!DNS_LABEL.test(name)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}', but a custom resource's name must start and end with a letter or digit` });
-    } else if (other !== undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}', as the subscription to ${other} does: one would replace the other` });
+    for (const appId of appIds) {
+      const name = subscriptionName(topic, appId);
+      const other = named.get(name);
+      if (!DNS_LABEL.test(name)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}', but a custom resource's name must start and end with a letter or digit` });
+        return;
+      }
+      if (name.length > 253) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}' (${name.length} characters), but a custom resource's name is at most 253` });
+        return;
+      }
+      if (other !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `makes the Subscription '${name}', as the subscription to ${other} does: one would replace the other` });
+        return;
+      }
+      named.set(name, `${topic} for ${appId}`);
     }
-    named.set(name, topic);
   });
 }

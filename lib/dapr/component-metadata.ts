@@ -80,6 +80,17 @@ export const CODE_REQUIRED_METADATA: Readonly<Record<string, readonly string[]>>
 };
 
 /**
+ * Properties the component code reads whatever the authentication profile, although the metadata file lists
+ * them under one profile only. pubsub.kafka `caCert`: listed under 'mTLS Authentication', but components-contrib
+ * `common/component/kafka/metadata.go` reads it before looking at authType, and `auth.go` updateTLSConfig makes
+ * it the root CA of the TLS connection for every authType but none (docs.dapr.io's Kafka page: "required for
+ * using TLS"), so SASL over TLS needs it too.
+ */
+export const CODE_PROFILE_INDEPENDENT_METADATA: Readonly<Record<string, readonly string[]>> = {
+  'pubsub.kafka': ['caCert'],
+};
+
+/**
  * Properties the Dapr runtime itself reads for every component of a kind; the metadata files leave
  * them out (components-contrib `metadata/utils.go` BuiltInMetadataProperties, and the build tools
  * that append `consumerID` to every pub/sub).
@@ -373,6 +384,7 @@ function checkAuthenticationProfiles(
   const fieldNames = (fields: readonly MetadataFieldSpec[]) => fields.map((field) => field.name);
   const usable = new Set([
     ...fieldNames(spec.fields),
+    ...(CODE_PROFILE_INDEPENDENT_METADATA[spec.type] ?? []),
     ...satisfied.flatMap((candidate) => fieldNames(candidate.profile.fields)),
   ]);
   const ofAnyProfile = new Set(spec.authenticationProfiles.flatMap((profile) => fieldNames(profile.fields)));

@@ -15,7 +15,7 @@ import {
   liveServiceEndpoints,
   liveStatefulSetsReady,
 } from './cluster';
-import { daprComponentMetadata, daprComponentScopes } from './dapr';
+import { daprComponentMetadata, daprComponentScopes, daprPubSubAuthenticated, daprPubSubPerApp } from './dapr';
 import { jobBounded, jobContentHash } from './jobs';
 import {
   kafkaDisruptionSafety,
@@ -112,6 +112,8 @@ export const STATIC_CHECKS: readonly Check<StaticContext>[] = [
   prometheusOperatorCrdSchema,
   daprComponentMetadata,
   daprComponentScopes,
+  daprPubSubPerApp,
+  daprPubSubAuthenticated,
 ];
 
 /** Checks of a running cluster through a ClusterReader. */

@@ -355,6 +355,20 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
 
 
 /**
+ * A Kafka container's listeners (KAFKA_LISTENERS), their security protocols (KAFKA_LISTENER_SECURITY_PROTOCOL_MAP; a
+ * listener missing from the map is named after its protocol), and the listeners the node uses: its own and the voters'.
+ */
+export function listenerProtocols(container: Record<string, any>): { listeners: string[]; protocols: Map<string, string>; used: string[] } {
+  const map = envValue(container, 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP') ?? '';
+  const listeners = (envValue(container, 'KAFKA_LISTENERS') ?? '').split(',').map((listener) => listener.split('://')[0].trim()).filter(Boolean);
+  const controllerNames = (envValue(container, 'KAFKA_CONTROLLER_LISTENER_NAMES') ?? '').split(',').map((name) => name.trim());
+  const protocols = new Map(map.split(',').filter(Boolean).map((pair): [string, string] => [pair.split(':')[0].trim(), (pair.split(':')[1] ?? '').trim()]));
+  // A node connects to the voters' listener as a client: its protocol counts even where the node does not listen on it.
+  const used = [...new Set([...listeners, ...controllerNames.filter((name) => protocols.has(name))])];
+  return { listeners, protocols, used };
+}
+
+/**
  * Listeners that let a peer in unauthenticated: PLAINTEXT and SASL_PLAINTEXT (credentials and data in the
  * clear), and SSL without client certificates required (`listener.name.<name>.ssl.client.auth`, else the
  * node-wide `ssl.client.auth`: encrypted, but anyone). And TLS that proves nothing: no truststore (the JVM's
@@ -362,12 +376,7 @@ export const kafkaMinInsyncReplicas: Check<StaticContext> = {
  * empty: any certificate of the CA passes for any broker or voter).
  */
 function unauthenticatedListeners(container: Record<string, any>): string[] {
-  const map = envValue(container, 'KAFKA_LISTENER_SECURITY_PROTOCOL_MAP') ?? '';
-  const listeners = (envValue(container, 'KAFKA_LISTENERS') ?? '').split(',').map((listener) => listener.split('://')[0].trim()).filter(Boolean);
-  const controllerNames = (envValue(container, 'KAFKA_CONTROLLER_LISTENER_NAMES') ?? '').split(',').map((name) => name.trim());
-  const protocols = new Map(map.split(',').filter(Boolean).map((pair): [string, string] => [pair.split(':')[0].trim(), (pair.split(':')[1] ?? '').trim()]));
-  // A node connects to the voters' listener as a client: its protocol counts even where the node does not listen on it.
-  const used = [...new Set([...listeners, ...controllerNames.filter((name) => protocols.has(name))])];
+  const { listeners, protocols, used } = listenerProtocols(container);
   // A listener's own setting, else the node-wide one (Kafka's listener.name.<name>. prefix overrides the plain key).
   const setting = (name: string, key: string): string | undefined =>
     envValue(container, `KAFKA_LISTENER_NAME_${name.toUpperCase()}_${key}`) ?? envValue(container, `KAFKA_${key}`);

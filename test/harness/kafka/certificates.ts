@@ -47,3 +47,25 @@ export function testCertificate(
 export function tlsSecretData(certificate: TestCertificate, ca: TestCertificate): Record<string, string> {
   return { 'tls.crt': certificate.certificate, 'tls.key': certificate.key, 'ca.crt': ca.certificate };
 }
+
+/**
+ * The certificate Secrets of a dist/ with kafka.security, as cert-manager would issue them from its Certificates
+ * (`kafka-node`, `kafka-admin`: common name, DNS names, usages) with a test CA made in `dir`.
+ */
+export function kafkaTlsSecrets(
+  objects: readonly { kind: string; metadata: { name: string }; spec?: any }[],
+  dir: string,
+): { readonly ca: TestCertificate; readonly secrets: Record<string, Record<string, string>>; readonly adminSecretName: string } {
+  const certificate = (name: string) => {
+    const found = objects.find((o) => o.kind === 'Certificate' && o.metadata.name === name);
+    if (!found) throw new Error(`no Certificate ${name} in dist/ (is kafka.security on?)`);
+    return found.spec;
+  };
+  const usages = (spec: { usages: string[] }) => spec.usages.filter((u) => u.endsWith(' auth')).map((u) => (u === 'server auth' ? 'serverAuth' : 'clientAuth'));
+  const node = certificate('kafka-node');
+  const admin = certificate('kafka-admin');
+  const ca = testCertificateAuthority(dir, 'install-ca');
+  const nodeCertificate = testCertificate(dir, ca, { name: 'node', commonName: node.commonName, dnsNames: node.dnsNames, usages: usages(node) });
+  const adminCertificate = testCertificate(dir, ca, { name: 'admin', commonName: admin.commonName, usages: usages(admin) });
+  return { ca, secrets: { [node.secretName]: tlsSecretData(nodeCertificate, ca), [admin.secretName]: tlsSecretData(adminCertificate, ca) }, adminSecretName: admin.secretName };
+}

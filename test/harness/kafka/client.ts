@@ -59,8 +59,8 @@ function client(brokers: string[], security: ClientSecurity = {}): Kafka {
   });
 }
 
-export async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = client(brokers).admin();
+export async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Promise<T>, security: ClientSecurity = {}): Promise<T> {
+  const admin = client(brokers, security).admin();
   await admin.connect();
   try {
     return await use(admin);
