@@ -13,7 +13,7 @@ import { loadDist } from '../verify/dist';
 import { parseTopicsConf } from '../verify/kafka-topics';
 import { runVerify, type VerifyReport } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
-import { fakeKubectlDir, refused, runVerifyCli, serveSecretApi } from './fixtures/verify/live-cli';
+import { liveCliEnv, refused, runVerifyCli, serveSecretApi } from './fixtures/verify/live-cli';
 import { distTopicsConf, withAdmin } from './harness/kafka/client';
 import { DIST_DIR, LoopbackStack, loopbackEnginesAvailable } from './harness/loopback-stack';
 import { ROOT, tempDir } from './support/synth';
@@ -123,16 +123,8 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
   });
 
   it('--live: port-forwards as dist/infra-endpoints.txt lists them, the password read from its Secret, stopped at exit', async () => {
-    const bin = fakeKubectlDir();
-    const { KUBECONFIG: _ignored, ...inherited } = process.env;
-    const env = (kubeconfig: string) => ({
-      ...inherited,
-      HOME: tempDir('verify-data-plane-home'),
-      KUBECONFIG: kubeconfig,
-      PATH: `${bin}${path.delimiter}${process.env.PATH}`,
-      // The broker binds its own forwarded port (localhost:19092); PostgreSQL is reached through the forward.
-      FAKE_PORT_FORWARDS: JSON.stringify({ 'kafka/pod/kafka-0': '', 'postgres/svc/postgres': `127.0.0.1:${stack.postgres.port}` }),
-    });
+    // The broker binds its own forwarded port (localhost:19092); PostgreSQL is reached through the forward.
+    const env = (kubeconfig: string) => liveCliEnv(kubeconfig, { 'kafka/pod/kafka-0': '', 'postgres/svc/postgres': `127.0.0.1:${stack.postgres.port}` });
     const args = ['--live', '--check', ...KAFKA_IDS, ...POSTGRES_IDS];
 
     const api = await serveSecretApi([{ namespace: 'postgres', name: 'learnflow-postgres-app', data: { password: stack.app.password, username: 'learnflow' } }]);

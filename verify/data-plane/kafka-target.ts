@@ -58,8 +58,8 @@ export class KafkaTarget {
     private readonly timeoutMs: number,
     private readonly auth: KafkaAuth = PLAINTEXT,
   ) {
-    this.description =
-      `Kafka ${brokers.join(',')}` + (auth.kind === 'scram' ? ` as ${auth.credentials.username} (SCRAM-SHA-512${auth.tls ? ' over TLS' : ', no TLS'})` : '');
+    const as = auth.kind === 'scram' ? ` as ${auth.credentials.username} (SCRAM-SHA-512${auth.tls ? ' over TLS' : ', no TLS'})` : '';
+    this.description = `Kafka ${brokers.join(',')}${as}`;
     const credentials = auth.kind === 'scram' ? auth.credentials : undefined;
     this.kafka = new Kafka({
       clientId: 'learnflow-verify',
