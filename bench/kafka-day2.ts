@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { atMost, type Measurement, ROOT } from './measure';
+import { atMost, type Measurement, ROOT, recorded } from './measure';
 
 interface Day2Results {
   readonly probeCpuMsPerMinute: number;
@@ -30,7 +30,6 @@ export function benchKafkaDay2(): Measurement[] {
   const run = spawnSync('npx', ['vitest', 'run', 'test/kafka-production.test.ts'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, LEARNFLOW_DAY2_RESULTS: file } });
   if (run.status !== 0 || !fs.existsSync(file)) throw new Error(`the day-2 suite failed (exit ${run.status}); no figures`);
   const results = JSON.parse(fs.readFileSync(file, 'utf8')) as Day2Results;
-  const recorded = (id: string, value: number): Measurement => ({ id, value, unit: 'ms', target: 'recorded', met: true });
   return [
     ...Object.entries(results.phases).flatMap(([phase, figures]) => [
       recorded(`kafka day 2: ${phase}, duration`, figures.durationMs),

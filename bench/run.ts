@@ -1,16 +1,17 @@
-import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Measurement, ROOT } from './measure';
+import { Command } from 'commander';
+import { prepareEngines } from '../test/support/prepare-engines';
+import { benchBackup } from './backup';
 import { benchControlPlane } from './control-plane';
 import { benchTopics } from './kafka';
-import { benchBackup } from './backup';
 import { benchKafkaDay2 } from './kafka-day2';
+import { benchKafkaSecurity } from './kafka-security';
+import { type Measurement, ROOT } from './measure';
 import { benchObservability } from './observability';
 import { benchPostgres } from './postgres';
 import { benchSynth } from './synth';
-import { prepareEngines } from '../test/support/prepare-engines';
 import { benchVerify } from './verify';
 
 /** Every benchmark; each returns its figures with their targets. Adding one is adding an entry. */
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, () => Measurement[] | Promise<Measurement[]>> =
   observability: benchObservability,
   day2: benchKafkaDay2,
   backup: benchBackup,
+  'kafka-security': benchKafkaSecurity,
 };
 
 const BASELINE = path.join(ROOT, 'bench/baseline.json');
@@ -36,6 +38,7 @@ interface Baseline {
 function format(m: Measurement): string {
   if (m.unit === '%') return `${m.value.toFixed(1)} %`;
   if (m.unit === 'MiB') return `${m.value.toFixed(1)} MiB`;
+  if (m.unit === 'msg/s') return `${m.value.toFixed(0)} msg/s`;
   return m.unit === 'x' ? `${m.value.toFixed(1)}x` : `${m.value.toFixed(0)} ms`;
 }
 

@@ -7,7 +7,7 @@ import { type ProgramResult, runDaprComponents } from './harness/dapr-components
 import { writeDaprResources } from './harness/dapr-components/resources';
 import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
 import { provisionAppCredentials } from './harness/kafka/app-credentials';
-import { kafkaTlsSecrets, testCertificateAuthority } from './harness/kafka/certificates';
+import { issueDistCertificates, testCertificateAuthority } from './harness/kafka/certificates';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import type { SecretData } from './harness/kafka/pod';
@@ -78,7 +78,7 @@ describe.skipIf(!(requireEngine(SUITE, built.missing) && kafkaEnginesAvailable(S
     brokerDist = kafkaDistDir('minikube', { kafka: { security: { enabled: true } } });
     productionDist = kafkaDistDir('production', { kafka: { security: { enabled: true } } });
     const brokerObjects = readDistDir(brokerDist);
-    const tls = kafkaTlsSecrets(brokerObjects, work);
+    const tls = issueDistCertificates(work, brokerObjects);
     otherCa = testCertificateAuthority(path.join(work, 'other'), 'other-ca').certificate;
     cluster = await KafkaTestCluster.start({
       distDir: brokerDist,

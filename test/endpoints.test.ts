@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { renderEndpoints } from '../lib/platform/endpoints';
-import { parsePortForwards } from '../verify/data-plane/port-forward';
+import { parsePortForwards } from '../verify/data-plane/endpoints-document';
 import { type K8sObject, ROOT } from './support/synth';
 
 // dist/infra-endpoints.txt is assembled from what each construct exposes: its addresses and ports are

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCertificate, testCertificateAuthority, tlsSecretData } from './harness/kafka/certificates';
+import { issueDistCertificates, testCertificateAuthority } from './harness/kafka/certificates';
 import { consume, kafkaDistDir, kafkaEnginesAvailable, produce } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import { type K8sObject, readDistDir, tempDir } from './support/synth';
@@ -39,22 +39,12 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka security suite'))('Kafka with kafk
   beforeAll(async () => {
     distDir = kafkaDistDir('minikube', { kafka: { security: { enabled: true } } });
     objects = readDistDir(distDir);
-    const certificate = (name: string) => objects.find((o) => o.kind === 'Certificate' && o.metadata.name === name)!.spec;
-    const node = certificate('kafka-node');
-    const admin = certificate('kafka-admin');
-    const usages = (spec: { usages: string[] }) => spec.usages.filter((u) => u.endsWith(' auth')).map((u) => (u === 'server auth' ? 'serverAuth' : 'clientAuth'));
-    const ca = testCertificateAuthority(work, 'install-ca');
-    const nodeCertificate = testCertificate(work, ca, { name: 'node', commonName: node.commonName, dnsNames: node.dnsNames, usages: usages(node) });
-    const adminCertificate = testCertificate(work, ca, { name: 'admin', commonName: admin.commonName, usages: usages(admin) });
-    caCertificate = ca.certificate;
+    const issued = issueDistCertificates(work, objects);
+    caCertificate = issued.ca.certificate;
     otherCaCertificate = testCertificateAuthority(path.join(work, 'other'), 'other-ca').certificate;
     cluster = await KafkaTestCluster.start({
       distDir,
-      security: {
-        secrets: { [node.secretName]: tlsSecretData(nodeCertificate, ca), [admin.secretName]: tlsSecretData(adminCertificate, ca) },
-        adminSecretName: admin.secretName,
-        user: SCRAM_USER,
-      },
+      security: { secrets: issued.secrets, adminSecretName: issued.adminSecretName, user: SCRAM_USER },
       // Another suite's cluster may hold the ports (the production suite runs for up to ~20 min).
       lockTimeoutMs: 1_500_000,
     });

@@ -1,19 +1,19 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { ConfigResourceTypes, type ITopicConfig } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KAFKA_LIVE_CHECKS, POSTGRES_LIVE_CHECKS } from '../verify/checks';
 import { ClusterUnavailableError } from '../verify/cluster/cluster-reader';
 import { directDataPlane } from '../verify/data-plane/data-plane';
-import { appRoleOf, parsePortForwards } from '../verify/data-plane/port-forward';
+import { parsePortForwards } from '../verify/data-plane/endpoints-document';
+import { appRoleOf } from '../verify/data-plane/port-forward';
 import { type PostgresConnection, parsePostgresUrl } from '../verify/data-plane/postgres-target';
 import { loadDist } from '../verify/dist';
 import { parseTopicsConf } from '../verify/kafka-topics';
 import { runVerify, type VerifyReport } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
+import { liveCliEnv, refused, runVerifyCli, serveSecretApi } from './fixtures/verify/live-cli';
 import { distTopicsConf, withAdmin } from './harness/kafka/client';
 import { DIST_DIR, LoopbackStack, loopbackEnginesAvailable } from './harness/loopback-stack';
 import { ROOT, tempDir } from './support/synth';
@@ -21,67 +21,6 @@ import { ROOT, tempDir } from './support/synth';
 const KAFKA_IDS = KAFKA_LIVE_CHECKS.map((check) => check.id);
 const POSTGRES_IDS = POSTGRES_LIVE_CHECKS.map((check) => check.id);
 const VERIFY_CLI = path.join(ROOT, 'build', 'verify', 'main.js');
-const FAKE_KUBECTL = path.join(__dirname, 'fixtures', 'verify', 'kubectl-port-forward.js');
-
-/** The verifier CLI, without blocking this process (a test may serve an API to it meanwhile). */
-function runVerifyCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [VERIFY_CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-/** Just enough of an API server on loopback: discovery, the namespace list that proves it answers, one Secret. */
-async function serveSecretApi(secret: { namespace: string; name: string; data: Record<string, string> } | undefined) {
-  const requests: string[] = [];
-  const server = http.createServer((request, response) => {
-    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
-    requests.push(pathname);
-    const send = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(body));
-    };
-    if (pathname === '/api/v1') {
-      return send(200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'namespaces', kind: 'Namespace', namespaced: false, verbs: ['list'] }] });
-    }
-    if (pathname === '/api/v1/namespaces') return send(200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] });
-    if (secret && pathname === `/api/v1/namespaces/${secret.namespace}/secrets/${secret.name}`) {
-      const data = Object.fromEntries(Object.entries(secret.data).map(([key, value]) => [key, Buffer.from(value).toString('base64')]));
-      return send(200, { kind: 'Secret', apiVersion: 'v1', metadata: { name: secret.name, namespace: secret.namespace }, data });
-    }
-    return send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  const kubeconfig = path.join(tempDir('verify-kubeconfig'), 'config');
-  fs.writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters: [{name: test, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]`,
-      'users: [{name: test, user: {token: not-a-real-token}}]',
-      'contexts: [{name: test, context: {cluster: test, user: test}}]',
-      'current-context: test',
-    ].join('\n'),
-  );
-  return { kubeconfig, requests, close: () => server.close() };
-}
-
-const refused = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
 
 /** The data-plane checks of the repository's dist/ against the given targets, as `npm run verify` runs them. */
 function verifyDataPlane(targets: { kafkaBrokers?: string[]; postgres?: PostgresConnection }, only = [...KAFKA_IDS, ...POSTGRES_IDS], timeoutMs = 10_000): Promise<VerifyReport> {
@@ -184,21 +123,11 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
   });
 
   it('--live: port-forwards as dist/infra-endpoints.txt lists them, the password read from its Secret, stopped at exit', async () => {
-    const bin = tempDir('verify-kubectl-bin');
-    fs.copyFileSync(FAKE_KUBECTL, path.join(bin, 'kubectl'));
-    fs.chmodSync(path.join(bin, 'kubectl'), 0o755);
-    const { KUBECONFIG: _ignored, ...inherited } = process.env;
-    const env = (kubeconfig: string) => ({
-      ...inherited,
-      HOME: tempDir('verify-data-plane-home'),
-      KUBECONFIG: kubeconfig,
-      PATH: `${bin}${path.delimiter}${process.env.PATH}`,
-      // The broker binds its own forwarded port (localhost:19092); PostgreSQL is reached through the forward.
-      FAKE_PORT_FORWARDS: JSON.stringify({ 'kafka/pod/kafka-0': '', 'postgres/svc/postgres': `127.0.0.1:${stack.postgres.port}` }),
-    });
+    // The broker binds its own forwarded port (localhost:19092); PostgreSQL is reached through the forward.
+    const env = (kubeconfig: string) => liveCliEnv(kubeconfig, { 'kafka/pod/kafka-0': '', 'postgres/svc/postgres': `127.0.0.1:${stack.postgres.port}` });
     const args = ['--live', '--check', ...KAFKA_IDS, ...POSTGRES_IDS];
 
-    const api = await serveSecretApi({ namespace: 'postgres', name: 'learnflow-postgres-app', data: { password: stack.app.password, username: 'learnflow' } });
+    const api = await serveSecretApi([{ namespace: 'postgres', name: 'learnflow-postgres-app', data: { password: stack.app.password, username: 'learnflow' } }]);
     try {
       const result = await runVerifyCli(args, env(api.kubeconfig));
       expect(result.status, result.stdout + result.stderr).toBe(0);
@@ -213,7 +142,7 @@ describe.skipIf(!loopbackEnginesAvailable('verify data-plane suite'))('verify: K
       api.close();
     }
 
-    const noSecret = await serveSecretApi(undefined);
+    const noSecret = await serveSecretApi([]);
     try {
       const result = await runVerifyCli(args, env(noSecret.kubeconfig));
       expect(result.status).toBe(2);

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
 import { referenceDir } from '../lib/platform/project-files';
@@ -5,6 +6,7 @@ import type { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from './cluster/kube-cluster-reader';
 import { directDataPlane, type OpenDataPlane } from './data-plane/data-plane';
+import type { GivenKafkaCredentials } from './data-plane/kafka-auth';
 import { portForwardedDataPlane } from './data-plane/port-forward';
 import { type PostgresConnection, parsePostgresUrl } from './data-plane/postgres-target';
 import { formatHuman, formatJson } from './report';
@@ -18,6 +20,13 @@ Data plane (Kafka and PostgreSQL checks):
   starts the port-forwards of dist/infra-endpoints.txt (kubectl on PATH) and reads the application
   role's password from its Secret (learnflow-postgres-app). The verifier connects as the application
   role: it checks what the services can and cannot do, and its writes are rolled back.
+
+Kafka with kafka.security (dist/ says the port-forward listener is SASL_SSL):
+  the verifier logs in as learnflow.verify with SCRAM-SHA-512 over TLS and verifies the brokers'
+  certificate. --live reads the password from the Secret kafka/learnflow-kafka-verify (keys username,
+  password) and the CA from the brokers' certificate Secret (kafka-tls, key ca.crt). With
+  --kafka-brokers, or to override them: --kafka-user, --kafka-password-file, --kafka-ca-file
+  (credentials given are used even where dist/ says PLAINTEXT). A password is never a flag's value.
 
 Environment:
   LEARNFLOW_VERIFY_CACHE=off  do not keep compiled schema validators in ~/.cache/learnflow-infra/verify-schemas`;
@@ -34,6 +43,9 @@ interface VerifyFlags {
   listChecks?: boolean;
   kafkaBrokers?: string[];
   postgresUrl?: string;
+  kafkaUser?: string;
+  kafkaPasswordFile?: string;
+  kafkaCaFile?: string;
   context?: string;
 }
 
@@ -61,6 +73,24 @@ function redactUrl(url: string): string {
   }
 }
 
+/** The files of --kafka-password-file and --kafka-ca-file, read now: an unreadable one is a bad argument (exit 3). */
+function readKafkaCredentials(flags: VerifyFlags): GivenKafkaCredentials {
+  const read = (flag: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new Error(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  // One trailing newline is the file's, not the password's (echo, kubectl ... | base64 -d >file).
+  const password = read('--kafka-password-file', flags.kafkaPasswordFile)?.replace(/\r?\n$/, '');
+  if (password === '') throw new Error(`--kafka-password-file ${flags.kafkaPasswordFile} is empty`);
+  const ca = read('--kafka-ca-file', flags.kafkaCaFile);
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--kafka-ca-file ${flags.kafkaCaFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return { ...(flags.kafkaUser ? { user: flags.kafkaUser } : {}), ...(password !== undefined ? { password } : {}), ...(ca !== undefined ? { ca } : {}) };
+}
+
 const program = new Command('verify')
   .description('Check that dist/ is right (static checks) and that a cluster running it is healthy (live checks).')
   .option('-d, --dist <dir>', 'directory of synthesized manifests', 'dist')
@@ -75,6 +105,9 @@ const program = new Command('verify')
   .option('--list-checks', 'print every check id with its description and exit')
   .option('--kafka-brokers <list>', 'Kafka bootstrap servers for data-plane checks (host:port,...)', brokerList)
   .option('--postgres-url <url>', 'PostgreSQL URL for data-plane checks (its password is never printed)')
+  .option('--kafka-user <name>', 'Kafka SCRAM user of the data-plane checks (default: learnflow.verify, or the username of its Secret with --live)')
+  .option('--kafka-password-file <file>', "file holding the Kafka user's password (e.g. <(kubectl -n kafka get secret learnflow-kafka-verify ...)); implies SCRAM-SHA-512 over TLS")
+  .option('--kafka-ca-file <file>', "PEM CA the Kafka brokers' certificates are verified against (default: the brokers' certificate Secret with --live, else the system's)")
   .addHelpText('after', HELP_AFTER)
   .showHelpAfterError();
 
@@ -105,14 +138,21 @@ async function main(): Promise<number> {
     console.error(`error: ${(error as Error).message}`);
     return EXIT.usage;
   }
+  let kafkaCredentials: GivenKafkaCredentials;
+  try {
+    kafkaCredentials = readKafkaCredentials(flags);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return EXIT.usage;
+  }
   let openDataPlane: OpenDataPlane | undefined;
   if (flags.offline) {
     if (flags.kafkaBrokers) notices.push(`--kafka-brokers ${flags.kafkaBrokers.join(',')} ignored: --offline contacts nothing`);
     if (flags.postgresUrl) notices.push(`--postgres-url ${redactUrl(flags.postgresUrl)} ignored: --offline contacts nothing`);
   } else if (flags.kafkaBrokers || postgres) {
-    openDataPlane = directDataPlane({ kafkaBrokers: flags.kafkaBrokers, postgres }, flags.timeout * 1000);
+    openDataPlane = directDataPlane({ kafkaBrokers: flags.kafkaBrokers, kafkaCredentials, postgres }, flags.timeout * 1000);
   } else if (flags.live && !flags.clusterState) {
-    openDataPlane = portForwardedDataPlane(flags.timeout * 1000);
+    openDataPlane = portForwardedDataPlane(flags.timeout * 1000, kafkaCredentials);
   }
 
   const live: LiveMode = flags.offline ? 'off' : flags.live || flags.clusterState ? 'required' : 'auto';

@@ -183,3 +183,19 @@ export function replicasOf(item: DistObject): number {
   const replicas = item.object.spec?.replicas;
   return typeof replicas === 'number' ? replicas : 1;
 }
+
+/** The Secret key mounted at a file of a container: an item of a secret volume or of a projected volume's secret. */
+export function secretKeyOfFile(pod: Record<string, any>, container: Record<string, any>, file: string): { name: string; key: string } | undefined {
+  for (const mount of (container.volumeMounts ?? []) as { name: string; mountPath: string }[]) {
+    if (!file.startsWith(`${mount.mountPath}/`)) continue;
+    const volume = ((pod.volumes ?? []) as Record<string, any>[]).find((candidate) => candidate?.name === mount.name);
+    const sources: { name?: string; items?: { key: string; path: string }[] }[] = volume?.secret
+      ? [{ name: volume.secret.secretName, items: volume.secret.items }]
+      : ((volume?.projected?.sources ?? []) as Record<string, any>[]).filter((source) => source?.secret).map((source) => source.secret);
+    for (const source of sources) {
+      const item = (source.items ?? []).find((candidate) => candidate?.path === file.slice(mount.mountPath.length + 1));
+      if (source.name && item?.key) return { name: source.name, key: item.key };
+    }
+  }
+  return undefined;
+}

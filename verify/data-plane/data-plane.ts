@@ -1,4 +1,5 @@
 import type { Dist } from '../dist';
+import { type GivenKafkaCredentials, givenKafkaAuth, kafkaClientListenerOf } from './kafka-auth';
 import { KafkaTarget } from './kafka-target';
 import { type PostgresConnection, PostgresTarget } from './postgres-target';
 
@@ -35,11 +36,18 @@ export function dataPlaneOf(kafka: KafkaTarget | undefined, postgres: PostgresTa
   };
 }
 
-/** The targets of --kafka-brokers and --postgres-url, as given. */
-export function directDataPlane(targets: { readonly kafkaBrokers?: readonly string[]; readonly postgres?: PostgresConnection }, timeoutMs: number): OpenDataPlane {
-  return async () =>
+/**
+ * The targets of --kafka-brokers and --postgres-url, as given. Kafka authenticates with the credentials given
+ * (--kafka-user, --kafka-password-file, --kafka-ca-file), or, where dist/'s listener asks for SCRAM and none
+ * were given, its checks say what to pass.
+ */
+export function directDataPlane(
+  targets: { readonly kafkaBrokers?: readonly string[]; readonly kafkaCredentials?: GivenKafkaCredentials; readonly postgres?: PostgresConnection },
+  timeoutMs: number,
+): OpenDataPlane {
+  return async ({ dist }) =>
     dataPlaneOf(
-      targets.kafkaBrokers ? new KafkaTarget(targets.kafkaBrokers, timeoutMs) : undefined,
+      targets.kafkaBrokers ? new KafkaTarget(targets.kafkaBrokers, timeoutMs, givenKafkaAuth(kafkaClientListenerOf(dist), targets.kafkaCredentials ?? {})) : undefined,
       targets.postgres ? new PostgresTarget(targets.postgres, timeoutMs) : undefined,
       '',
     );

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { type Admin, ConfigResourceTypes, Kafka, KafkaJSProtocolError, logLevel, Partitioners, type PartitionMetadata } from 'kafkajs';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
+import { type KafkaAuth, PLAINTEXT } from './kafka-auth';
 
 export interface KafkaBroker {
   readonly nodeId: number;
@@ -55,13 +56,20 @@ export class KafkaTarget {
   constructor(
     readonly brokers: readonly string[],
     private readonly timeoutMs: number,
+    private readonly auth: KafkaAuth = PLAINTEXT,
   ) {
-    this.description = `Kafka ${brokers.join(',')}`;
+    const as = auth.kind === 'scram' ? ` as ${auth.credentials.username} (SCRAM-SHA-512${auth.tls ? ' over TLS' : ', no TLS'})` : '';
+    this.description = `Kafka ${brokers.join(',')}${as}`;
+    const credentials = auth.kind === 'scram' ? auth.credentials : undefined;
     this.kafka = new Kafka({
       clientId: 'learnflow-verify',
       brokers: [...brokers],
       logLevel: logLevel.NOTHING,
+      // The brokers' certificate is verified (Node's default): against the CA given, else the system's.
+      ...(credentials && auth.kind === 'scram' && auth.tls ? { ssl: credentials.ca === undefined ? true : { ca: [credentials.ca] } } : {}),
+      ...(credentials ? { sasl: { mechanism: 'scram-sha-512', username: credentials.username, password: credentials.password } } : {}),
       connectionTimeout: Math.min(timeoutMs, 3_000),
+      authenticationTimeout: timeoutMs,
       requestTimeout: timeoutMs,
       // A refused connection is final: the outer deadline, not kafkajs's minutes of back-off, bounds the wait.
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
@@ -70,8 +78,9 @@ export class KafkaTarget {
 
   /** Reads the cluster once; later calls share the answer (or the failure). */
   snapshot(topics: readonly string[], configNames: readonly string[]): Promise<KafkaSnapshot> {
+    if (this.auth.kind === 'missing') this.snapshotPromise ??= Promise.reject(new ClusterUnavailableError(`${this.description}: ${this.auth.reason}`));
     this.snapshotPromise ??= withTimeout(this.readSnapshot(topics, configNames), this.timeoutMs, this.description).catch((error) => {
-      throw unavailable(this.description, error);
+      throw unavailable(this.description, error, this.auth);
     });
     return this.snapshotPromise;
   }
@@ -153,11 +162,35 @@ export class KafkaTarget {
   }
 }
 
-function unavailable(description: string, error: unknown): ClusterUnavailableError {
-  if (error instanceof ClusterUnavailableError) return error;
+function unavailable(description: string, error: unknown, auth: KafkaAuth): ClusterUnavailableError {
+  if (error instanceof ClusterUnavailableError) return new ClusterUnavailableError(`${error.message}${refusalHint(error, auth)}`);
   // kafkajs's metadata parser rejects a whole answer that has a partition without a leader.
   const offline = error instanceof KafkaJSProtocolError && error.type === 'LEADER_NOT_AVAILABLE' ? ' (a partition has no leader: offline partitions?)' : '';
   const message = (error as Error).message;
   const cause = (error as { cause?: Error }).cause?.message;
-  return new ClusterUnavailableError(`${description}: ${message}${cause && cause !== message ? ` (${cause})` : ''}${offline}`);
+  return new ClusterUnavailableError(`${description}: ${message}${cause && cause !== message ? ` (${cause})` : ''}${offline}${refusalHint(error, auth)}`);
+}
+
+/** Node's codes for a certificate that does not verify (tls.TLSSocket.authorizationError, as thrown by tls.connect). */
+const UNTRUSTED_CERTIFICATE = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_HAS_EXPIRED)$/;
+
+/** What to do about a refusal, said in words of the verifier's own flags: the error and its causes decide. */
+function refusalHint(error: unknown, auth: KafkaAuth): string {
+  const chain: { name?: string; code?: string; message?: string }[] = [];
+  for (let e: any = error; e && chain.length < 6; e = e.cause ?? e.originalError) chain.push(e);
+  if (auth.kind === 'scram') {
+    const { credentials } = auth;
+    if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError')) {
+      return ` (the brokers refused ${credentials.username}'s password from ${credentials.passwordFrom}: a wrong password, or the user does not exist yet: the users Job creates it)`;
+    }
+    const certificate = chain.find((e) => UNTRUSTED_CERTIFICATE.test(e.code ?? ''));
+    if (certificate) {
+      return ` (the brokers' certificate did not verify against the CA of ${credentials.caFrom}: ${certificate.code}; pass the CA of the brokers' certificate Secret, key ca.crt, with --kafka-ca-file)`;
+    }
+    return '';
+  }
+  // A TLS listener closes a connection that speaks Kafka's protocol in the clear.
+  return auth.kind === 'plaintext' && chain.some((e) => /closed|ECONNRESET|EPIPE/i.test(`${e.code ?? ''} ${e.message ?? ''}`))
+    ? ' (connected in the clear, as dist/ says the listener is PLAINTEXT: if the brokers require TLS and SCRAM, synthesize dist/ with kafka.security or pass --kafka-password-file and --kafka-ca-file)'
+    : '';
 }

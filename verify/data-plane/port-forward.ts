@@ -1,34 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { ENDPOINTS_DOCUMENT } from '../../lib/platform/endpoints';
 import { ClusterUnavailableError, withTimeout } from '../cluster/cluster-reader';
 import { kubectlContextArgs, readSecretKey } from '../cluster/kube-cluster-reader';
-import { ENDPOINTS_DOCUMENT } from '../../lib/platform/endpoints';
 import type { Dist } from '../dist';
 import type { DistObject } from '../model';
-import { objectsOfKind } from '../workloads';
+import { objectsOfKind, secretKeyOfFile } from '../workloads';
 import { dataPlaneOf, type OpenDataPlane } from './data-plane';
+import { type PortForward, parsePortForwards } from './endpoints-document';
+import { clusterKafkaAuth, type GivenKafkaCredentials, kafkaClientListenerOf } from './kafka-auth';
 import { KafkaTarget } from './kafka-target';
 import { type PostgresConnection, PostgresTarget } from './postgres-target';
 
-
-/** A port-forward line of the endpoints document: the local address and the kubectl command that serves it. */
-export interface PortForward {
-  readonly section: string;
-  readonly localPort: number;
-  readonly command: readonly string[];
-}
-
-/** `localhost:19092    kubectl port-forward -n kafka pod/kafka-0 19092:9094`, under `## Kafka` or `## PostgreSQL`. */
-export function parsePortForwards(document: string): PortForward[] {
-  const forwards: PortForward[] = [];
-  let section = '';
-  for (const line of document.split('\n')) {
-    const heading = /^##\s+(.+?)\s*$/.exec(line);
-    if (heading) section = heading[1];
-    const match = /\blocalhost:(\d+)\s+(kubectl\s+port-forward\s+.+?)\s*$/.exec(line);
-    if (match) forwards.push({ section, localPort: Number(match[1]), command: match[2].split(/\s+/) });
-  }
-  return forwards;
-}
 
 /**
  * The application role as the migrations Job creates it: role, database, and the Secret key its password
@@ -66,22 +48,6 @@ export function appRoleOf(dist: Dist): AppRole | undefined {
   return undefined;
 }
 
-/** The Secret key mounted at a file of a container: an item of a secret volume or of a projected volume's secret. */
-function secretKeyOfFile(pod: Record<string, any>, container: Record<string, any>, file: string): { name: string; key: string } | undefined {
-  for (const mount of (container.volumeMounts ?? []) as { name: string; mountPath: string }[]) {
-    if (!file.startsWith(`${mount.mountPath}/`)) continue;
-    const volume = ((pod.volumes ?? []) as Record<string, any>[]).find((candidate) => candidate?.name === mount.name);
-    const sources: { name?: string; items?: { key: string; path: string }[] }[] = volume?.secret
-      ? [{ name: volume.secret.secretName, items: volume.secret.items }]
-      : ((volume?.projected?.sources ?? []) as Record<string, any>[]).filter((source) => source?.secret).map((source) => source.secret);
-    for (const source of sources) {
-      const item = (source.items ?? []).find((candidate) => candidate?.path === file.slice(mount.mountPath.length + 1));
-      if (source.name && item?.key) return { name: source.name, key: item.key };
-    }
-  }
-  return undefined;
-}
-
 /** Starts `kubectl port-forward` and resolves once it listens; rejects with kubectl's own words otherwise. */
 function startPortForward(forward: PortForward, timeoutMs: number, started: ChildProcess[]): Promise<void> {
   const [, ...args] = forward.command;
@@ -102,10 +68,11 @@ function startPortForward(forward: PortForward, timeoutMs: number, started: Chil
 
 /**
  * The data plane through the port-forwards that dist/infra-endpoints.txt documents, with the
- * application role's password read from its Secret through the cluster API. The kubectl processes
- * stop when the data plane is closed, and at the latest when this process exits.
+ * application role's password read from its Secret through the cluster API, and Kafka's credentials
+ * where its listener asks for them (kafka-auth.ts: the command line's, else the Secrets'). The kubectl
+ * processes stop when the data plane is closed, and at the latest when this process exits.
  */
-export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
+export function portForwardedDataPlane(timeoutMs: number, kafkaCredentials: GivenKafkaCredentials = {}): OpenDataPlane {
   return async ({ dist, clusterReached, onProgress }) => {
     if (!clusterReached) throw new ClusterUnavailableError('no cluster answered, so there is nothing to port-forward through (or pass --kafka-brokers and --postgres-url)');
     const document = dist.documents[ENDPOINTS_DOCUMENT];
@@ -124,14 +91,16 @@ export function portForwardedDataPlane(timeoutMs: number): OpenDataPlane {
     try {
       onProgress?.(`starting ${kafkaForwards.length + (postgresForward ? 1 : 0)} port-forward(s)`);
       const namespace = role?.job.object.metadata.namespace ?? 'default';
-      const [password, login, ca] = await Promise.all([
+      const listener = kafkaClientListenerOf(dist);
+      const [kafkaAuth, password, login, ca] = await Promise.all([
+        kafkaForwards.length > 0 ? clusterKafkaAuth(listener, kafkaCredentials, (ns, name, key) => readSecretKey(ns, name, key, timeoutMs)) : undefined,
         role ? readSecretKey(namespace, role.secret.name, role.secret.key, timeoutMs) : undefined,
         role?.login ? readSecretKey(namespace, role.login.name, role.login.key, timeoutMs) : undefined,
         // PostgreSQL with TLS on admits only TLS: verified against the CA the Jobs use, for the in-cluster name.
         role?.tls ? readSecretKey(namespace, role.tls.secret.name, role.tls.secret.key, timeoutMs) : undefined,
         ...[...kafkaForwards, ...(postgresForward ? [postgresForward] : [])].map((forward) => startPortForward(forward, timeoutMs, started)),
       ]);
-      const kafka = kafkaForwards.length > 0 ? new KafkaTarget(kafkaForwards.map((forward) => `localhost:${forward.localPort}`), timeoutMs) : undefined;
+      const kafka = kafkaForwards.length > 0 ? new KafkaTarget(kafkaForwards.map((forward) => `localhost:${forward.localPort}`), timeoutMs, kafkaAuth) : undefined;
       const connection: PostgresConnection | undefined =
         postgresForward && role && password !== undefined
           ? {

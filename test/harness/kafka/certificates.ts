@@ -48,24 +48,36 @@ export function tlsSecretData(certificate: TestCertificate, ca: TestCertificate)
   return { 'tls.crt': certificate.certificate, 'tls.key': certificate.key, 'ca.crt': ca.certificate };
 }
 
+/** The harness's `security` for a dist/ with kafka.security: its Certificates issued by a new test CA, and that CA. */
+export interface IssuedCertificates {
+  readonly secrets: Record<string, Record<string, string>>;
+  /** The admin certificate's Secret (the harness's own tools present it). */
+  readonly adminSecretName: string;
+  /** The nodes' certificate Secret: what the brokers serve and trust (ca.crt). */
+  readonly nodeSecretName: string;
+  readonly ca: TestCertificate;
+}
+
 /**
- * The certificate Secrets of a dist/ with kafka.security, as cert-manager would issue them from its Certificates
- * (`kafka-node`, `kafka-admin`: common name, DNS names, usages) with a test CA made in `dir`.
+ * Issues what the cert-manager Certificates of dist/ (`<kafka>-node`, `<kafka>-admin`) ask for exactly (common
+ * name, DNS names, usages, PKCS#8 keys), signed by a test CA written to `dir`.
  */
-export function kafkaTlsSecrets(
-  objects: readonly { kind: string; metadata: { name: string }; spec?: any }[],
-  dir: string,
-): { readonly ca: TestCertificate; readonly secrets: Record<string, Record<string, string>>; readonly adminSecretName: string } {
-  const certificate = (name: string) => {
-    const found = objects.find((o) => o.kind === 'Certificate' && o.metadata.name === name);
-    if (!found) throw new Error(`no Certificate ${name} in dist/ (is kafka.security on?)`);
-    return found.spec;
+export function issueDistCertificates(dir: string, objects: readonly { kind: string; metadata: { name?: string }; spec?: any }[]): IssuedCertificates {
+  const certificate = (suffix: string) => {
+    const found = objects.find((o) => o.kind === 'Certificate' && o.metadata.name?.endsWith(suffix));
+    if (!found) throw new Error(`dist/ has no Certificate *${suffix} (kafka.security off?)`);
+    return found.spec as { secretName: string; commonName: string; dnsNames?: string[]; usages: string[] };
   };
+  const node = certificate('-node');
+  const admin = certificate('-admin');
   const usages = (spec: { usages: string[] }) => spec.usages.filter((u) => u.endsWith(' auth')).map((u) => (u === 'server auth' ? 'serverAuth' : 'clientAuth'));
-  const node = certificate('kafka-node');
-  const admin = certificate('kafka-admin');
   const ca = testCertificateAuthority(dir, 'install-ca');
   const nodeCertificate = testCertificate(dir, ca, { name: 'node', commonName: node.commonName, dnsNames: node.dnsNames, usages: usages(node) });
   const adminCertificate = testCertificate(dir, ca, { name: 'admin', commonName: admin.commonName, usages: usages(admin) });
-  return { ca, secrets: { [node.secretName]: tlsSecretData(nodeCertificate, ca), [admin.secretName]: tlsSecretData(adminCertificate, ca) }, adminSecretName: admin.secretName };
+  return {
+    secrets: { [node.secretName]: tlsSecretData(nodeCertificate, ca), [admin.secretName]: tlsSecretData(adminCertificate, ca) },
+    adminSecretName: admin.secretName,
+    nodeSecretName: node.secretName,
+    ca,
+  };
 }
