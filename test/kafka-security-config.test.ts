@@ -68,12 +68,12 @@ describe('Kafka security configuration: what each choice synthesizes', () => {
     expect(JSON.stringify(objects)).not.toMatch(/BEGIN (EC |ENCRYPTED )?PRIVATE KEY|ScramLoginModule required [a-z]/);
     expect(kinds(objects)).toEqual(['Issuer/kafka-selfsigned', 'Certificate/kafka-ca', 'Issuer/kafka-ca', 'Certificate/kafka-node', 'Certificate/kafka-admin']);
     const node = findObject(objects, 'Certificate', 'kafka-node').spec;
-    // Every name a client or peer connects by: advertised pod names, the voters, both bootstraps, the port-forward.
+    // Every name a client or peer connects by: advertised pod names, the voters, both bootstraps by each name the
+    // cluster DNS answers (and kafka-client-port accepts), the port-forward.
     expect(node.dnsNames).toEqual([
       '*.kafka-headless.kafka.svc.cluster.local',
       '*.kafka-controller-headless.kafka.svc.cluster.local',
-      'kafka-bootstrap.kafka.svc.cluster.local',
-      'kafka-admin.kafka.svc.cluster.local',
+      ...['kafka-bootstrap', 'kafka-admin'].flatMap((service) => [`${service}.kafka.svc.cluster.local`, `${service}.kafka.svc`, `${service}.kafka`]),
       'localhost',
     ]);
     expect(node.privateKey.encoding).toBe('PKCS8');
