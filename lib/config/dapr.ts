@@ -34,6 +34,7 @@ export const daprConfig = z
     }),
     pubsub: z
       .object({
+        /** Each app-id gets its own pub/sub component, `<name>-<app-id>` (its own Kafka credentials), scoped to it. */
         name: dnsLabel,
         /** Where a new consumer group starts: 'oldest' loses nothing published before its first start. */
         initialOffset: z.enum(['oldest', 'newest']),

@@ -62,7 +62,7 @@ export class DaprComponents extends Construct implements ExposesEndpoints {
   public readonly stateStoreConnection: SecretKeyReference;
   /** The ServiceAccount the LearnFlow services' pods must run as (serviceAccountName) to read Secrets through Dapr. */
   public readonly serviceAccountName: string;
-  /** The app-ids every component is scoped to. */
+  /** The LearnFlow app-ids: the state and secret stores are scoped to all of them, each pub/sub to one. */
   public readonly appIds: readonly string[];
   /** The brokers of the pub/sub components. */
   public readonly kafkaBootstrapServers: string;

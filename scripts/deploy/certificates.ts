@@ -37,6 +37,9 @@ export const certificateSecretsCheck: PreflightCheck = {
     for (const reference of referencesIn(dist)) {
       const key = `${reference.namespace}/${reference.name}`;
       if (reference.kind !== 'Secret' || created.has(reference.name) || written.has(key)) continue;
+      // Pods only: a Dapr Component's secretKeyRef (the apps' Kafka credentials, the CA copy) is the secret
+      // contract's, resolved by the Dapr operator when a sidecar starts, and stops no pod of dist/.
+      if (reference.from.kind === 'Component') continue;
       provided.set(key, (provided.get(key) ?? new Set()).add(`${reference.from.kind.toLowerCase()}/${reference.from.name}`));
     }
     if (provided.size === 0) return [skip('none to provide: every Secret of dist/ is created by `npm run secrets` or written by a Certificate')];
