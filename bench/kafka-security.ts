@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { issueDistCertificates } from '../test/harness/kafka/certificates';
 import { kafkaDistDir } from '../test/harness/kafka/client';
-import { KafkaTestCluster } from '../test/harness/kafka/cluster';
+import { type HarnessSecurity, KafkaTestCluster } from '../test/harness/kafka/cluster';
 import { readDistDir, tempDir } from '../test/support/synth';
 import { type Measurement, median, recorded } from './measure';
 
@@ -25,20 +26,26 @@ interface Run {
 
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-/**
- * One broker of the minikube profile, with kafka.security or without, under the same produce load through its
- * port-forward listener (EXTERNAL: SASL_SSL with SCRAM-SHA-512 verified against the CA, or PLAINTEXT): batches of
- * 10 messages of 1 KiB, acks=all, 8 sends in flight on one connection, for 20 s after 5 s of warm-up.
- */
-async function produceRun(secured: boolean): Promise<Run> {
-  const work = tempDir('bench-kafka-security');
+interface Install {
+  readonly distDir: string;
+  readonly security?: HarnessSecurity;
+}
+
+/** The minikube profile with kafka.security or without; the secured one with its certificates issued by a test CA. */
+function install(work: string, secured: boolean): Install {
   const distDir = kafkaDistDir('minikube', { kafka: { security: { enabled: secured } } });
-  const security = secured
-    ? (() => {
-        const issued = issueDistCertificates(work, readDistDir(distDir));
-        return { secrets: issued.secrets, adminSecretName: issued.adminSecretName, user: { username: 'learnflow-bench', password: 'bench-password-1' } };
-      })()
-    : undefined;
+  if (!secured) return { distDir };
+  const issued = issueDistCertificates(path.join(work, 'certificates'), readDistDir(distDir));
+  return { distDir, security: { secrets: issued.secrets, adminSecretName: issued.adminSecretName, user: { username: 'learnflow-bench', password: 'bench-password-1' } } };
+}
+
+/**
+ * One broker of `install` under the produce load, through its port-forward listener (EXTERNAL: SASL_SSL with
+ * SCRAM-SHA-512 verified against the CA, or PLAINTEXT): batches of 10 messages of 1 KiB, acks=all, 8 sends in
+ * flight on one connection, for 20 s after 5 s of warm-up.
+ */
+async function produceRun({ distDir, security }: Install): Promise<Run> {
+  // Everything is prepared before: the harness's port lock is taken again at once after the previous run frees it.
   const cluster = await KafkaTestCluster.start({ distDir, security, lockTimeoutMs: 1_800_000 });
   try {
     const kafka = new Kafka({
@@ -76,8 +83,6 @@ async function produceRun(secured: boolean): Promise<Run> {
     return { messagesPerSecond: (latencies.length * BATCH) / elapsedS, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), sends: latencies.length };
   } finally {
     await cluster.close();
-    fs.rmSync(distDir, { recursive: true, force: true });
-    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -86,11 +91,18 @@ async function produceRun(secured: boolean): Promise<Run> {
  * recorded): the median of each kind's rounds, and the cost in throughput (%) and in p99 (ms).
  */
 export async function benchKafkaSecurity(): Promise<Measurement[]> {
+  const work = tempDir('bench-kafka-security');
+  const installs = { plaintext: install(work, false), secured: install(work, true) };
   const plaintext: Run[] = [];
   const secured: Run[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    plaintext.push(await produceRun(false));
-    secured.push(await produceRun(true));
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      plaintext.push(await produceRun(installs.plaintext));
+      secured.push(await produceRun(installs.secured));
+    }
+  } finally {
+    for (const { distDir } of Object.values(installs)) fs.rmSync(distDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
   }
   const of = (runs: Run[], figure: keyof Run) => median(runs.map((run) => run[figure]));
   for (const [kind, runs] of [
