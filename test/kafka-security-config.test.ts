@@ -34,6 +34,20 @@ const BAD_INPUTS: BadConfigInput[] = [
     rule: 'must differ from kafka.security.secretName',
   },
   {
+    case: 'a certificate renewed no sooner than it expires',
+    profile: 'production',
+    override: { kafka: { security: { certificateDuration: '720h', renewBefore: '720h' } } },
+    path: 'kafka.security.renewBefore',
+    rule: 'must be shorter than kafka.security.certificateDuration (720h)',
+  },
+  {
+    case: 'a certificate life in days',
+    profile: 'production',
+    override: { kafka: { security: { certificateDuration: '90d' } } },
+    path: 'kafka.security.certificateDuration',
+    rule: "must be a whole number of hours such as '2160h'",
+  },
+  {
     case: 'an unknown key',
     profile: 'minikube',
     override: { kafka: { security: { saslMechanism: 'PLAIN' } } },
@@ -90,6 +104,29 @@ describe('Kafka security configuration: what each choice synthesizes', () => {
       expect(Object.keys(files)).toContain('client-tls.sh');
       expect(files[script]).toContain('source "$(dirname "$0")/client-tls.sh" "$client_config"');
     }
+  });
+
+  it('the certificates live kafka.security.certificateDuration and renew renewBefore ahead; the self-signed CA keeps its key', () => {
+    const objects = synthObjects({ profile: 'production', override: { kafka: { security: { certificateDuration: '1440h', renewBefore: '480h' } } } });
+    for (const name of ['kafka-node', 'kafka-admin']) {
+      expect(findObject(objects, 'Certificate', name).spec).toMatchObject({ duration: '1440h', renewBefore: '480h' });
+    }
+    // A renewed CA with a new key would split the nodes that trust the old one from those that got the new one.
+    expect(findObject(objects, 'Certificate', 'kafka-ca').spec.privateKey.rotationPolicy).toBe('Never');
+  });
+
+  it('every secured Kafka pod has the tls-reload sidecar for its own TLS listeners, on its own certificate listener; none without security', () => {
+    const objects = synthObjects({ profile: 'production' });
+    const sidecar = (name: string) => findObject(objects, 'StatefulSet', name).spec.template.spec.containers.find((c: { name: string }) => c.name === 'tls-reload');
+    expect(env(sidecar('kafka'), 'TLS_RELOAD_LISTENERS')).toBe('internal external interbroker');
+    expect(env(sidecar('kafka'), 'TLS_RELOAD_BOOTSTRAP')).toMatch(/^--bootstrap-server \$\(POD_NAME\)\.kafka-headless\.\$\(POD_NAMESPACE\)\.svc\.cluster\.local:9095$/);
+    expect(env(sidecar('kafka-controller'), 'TLS_RELOAD_LISTENERS')).toBe('controller');
+    expect(env(sidecar('kafka-controller'), 'TLS_RELOAD_BOOTSTRAP')).toMatch(/^--bootstrap-controller \$\(POD_NAME\)\.kafka-controller-headless\..*:9093$/);
+    expect(env(sidecar('kafka-controller'), 'TLS_RELOAD_NODE_ID_BASE')).toBe('100');
+    // The keystore it rebuilds is the one the broker reads.
+    expect(env(sidecar('kafka'), 'KAFKA_SSL_KEYSTORE_LOCATION')).toBe(env(kafkaContainer(objects, 'kafka'), 'KAFKA_SSL_KEYSTORE_LOCATION'));
+    const plaintext = synthObjects({ profile: 'minikube' });
+    expect(findObject(plaintext, 'StatefulSet', 'kafka').spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['kafka', 'readiness']);
   });
 
   it("an issuer of the config signs both certificates, and no CA is created; a 'secret' source creates no cert-manager object", () => {

@@ -4,6 +4,10 @@ import { dnsSubdomain } from './names';
 
 // Kafka's transport security: the kafka.security setting and its production rule.
 
+/** A whole number of hours, as cert-manager's Go durations write it ('2160h'); at least cert-manager's minimum of 1h. */
+const certificateHours = z.string().regex(/^[1-9][0-9]*h$/, "must be a whole number of hours such as '2160h' (cert-manager's duration format)");
+const hours = (duration: string): number => Number.parseInt(duration, 10);
+
 export const kafkaSecurity = z
   .object({
     /**
@@ -22,12 +26,30 @@ export const kafkaSecurity = z
     adminSecretName: dnsSubdomain,
     /** cert-manager only: the issuer that signs both certificates. @default - a self-signed CA created in the kafka namespace */
     issuer: certificateIssuer,
+    /**
+     * cert-manager only: the life of the nodes' and the admin Jobs' certificates, in hours (cert-manager's
+     * `duration`, a Go duration). @default '2160h' (90 days)
+     */
+    certificateDuration: certificateHours,
+    /**
+     * cert-manager only: how long before expiry cert-manager renews them (`renewBefore`); the nodes pick a renewed
+     * certificate up within a minute (the tls-reload sidecar), so this is the margin for a renewal that fails.
+     * @default '720h' (30 days)
+     */
+    renewBefore: certificateHours,
     /** The only way to run the production profile without it: every pod that reaches a broker can read, write and delete every topic. */
     insecurePlaintextInProduction: z.boolean(),
   })
   .strict()
   .superRefine((security, ctx) => {
     checkCertificateIssuer(security, ctx);
+    if (hours(security.renewBefore) >= hours(security.certificateDuration)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['renewBefore'],
+        message: `must be shorter than kafka.security.certificateDuration (${security.certificateDuration}): cert-manager would renew the certificate as soon as it is issued`,
+      });
+    }
     if (security.secretName === security.adminSecretName) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['adminSecretName'], message: 'must differ from kafka.security.secretName: the admin Jobs get a certificate of their own' });
     }
@@ -40,6 +62,8 @@ export const kafkaSecurityDefaults = {
   source: 'cert-manager',
   secretName: 'kafka-tls',
   adminSecretName: 'kafka-admin-tls',
+  certificateDuration: '2160h',
+  renewBefore: '720h',
   insecurePlaintextInProduction: false,
 } satisfies KafkaSecurityInput;
 

@@ -452,6 +452,15 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
                 volumeMounts: [{ name: 'data', mountPath: DATA_MOUNT }, ...writable.mounts, ...tlsVolumes.mounts, ...(extension?.volumeMounts ?? [])],
               },
               readinessSidecar(config.image, set.role),
+              ...tls.reloadSidecars({
+                image: config.image,
+                nodeIdBase: set.nodeIdBase,
+                // The node's own certificate listener, by its pod name ($(VAR): the kubelet expands it).
+                bootstrap: hasBroker
+                  ? `--bootstrap-server $(POD_NAME).${serviceHost(set.headlessService, '$(POD_NAMESPACE)', clusterDomain)}:${KAFKA_PORTS.interBroker}`
+                  : `--bootstrap-controller $(POD_NAME).${serviceHost(set.headlessService, '$(POD_NAMESPACE)', clusterDomain)}:${KAFKA_PORTS.controller}`,
+                listeners: listenerProtocols.filter((listener) => listener.here && listener.protocol.endsWith('SSL')).map((listener) => listener.name),
+              }),
             ],
             volumes: [...writable.volumes, ...tlsVolumes.volumes, ...(extension?.volumes ?? [])],
           },

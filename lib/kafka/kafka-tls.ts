@@ -12,7 +12,7 @@ import type { SecretFile } from '../platform/hashed-job';
 import { SECRETS_MOUNT } from '../platform/hashed-job';
 import type * as k8s from '../platform/k8s';
 import { appLabels } from '../platform/labels';
-import type { WritablePath } from '../platform/pod-security';
+import { resourceRequirements, restrictedContainerSecurityContext, type WritablePath, writableVolumes } from '../platform/pod-security';
 import { readProjectFile } from '../platform/project-files';
 
 /** Where the nodes' certificate Secret (tls.crt, tls.key, ca.crt) is mounted in the Kafka container. */
@@ -23,7 +23,24 @@ export const NODE_TLS_MOUNT = '/etc/kafka/tls';
  * them at start into this RAM-backed emptyDir (the key never touches the node's disk).
  */
 const NODE_KEYSTORE_DIR = '/var/run/kafka-keystore';
+const NODE_KEYSTORE = `${NODE_KEYSTORE_DIR}/keystore.pem`;
 const CLIENT_KEYSTORE_DIR = '/var/run/kafka-client';
+
+/** How often the tls-reload sidecar compares the mounted certificate with the keystore the node loaded. */
+export const TLS_RELOAD_INTERVAL_SECONDS = 60;
+/** How long one of its Kafka tool runs may take (a JVM start on a throttled CPU, then one admin request). */
+const TLS_RELOAD_TOOL_TIMEOUT_SECONDS = 90;
+
+/** What the tls-reload sidecar of one set of nodes needs to know about them. */
+export interface TlsReloadTarget {
+  readonly image: string;
+  /** node.id = base + the pod's ordinal. */
+  readonly nodeIdBase: number;
+  /** The node's own certificate listener, as kafka-configs.sh options: `--bootstrap-server <host:port>` or `--bootstrap-controller <host:port>`. */
+  readonly bootstrap: string;
+  /** The node's TLS listeners (SSL and SASL_SSL). */
+  readonly listeners: readonly string[];
+}
 
 /** SCRAM-SHA-512 on the client listeners: the only mechanism enabled. */
 export const SASL_MECHANISM = 'SCRAM-SHA-512';
@@ -59,6 +76,7 @@ export class KafkaTls extends Construct {
   public readonly adminCommonName: string;
   private readonly namespace: string;
   private readonly source: KafkaConfig['security']['source'];
+  private readonly validity: { readonly duration: string; readonly renewBefore: string };
   private readonly nodeCertificateName: string;
   private readonly adminCertificateName: string;
 
@@ -73,6 +91,7 @@ export class KafkaTls extends Construct {
     this.source = security.source;
     this.nodeCertificateName = `${config.name}-node`;
     this.adminCertificateName = `${config.name}-admin`;
+    this.validity = { duration: security.certificateDuration, renewBefore: security.renewBefore };
     if (!security.enabled) return;
     this.secretName = security.secretName;
     this.adminSecretName = security.adminSecretName;
@@ -91,6 +110,7 @@ export class KafkaTls extends Construct {
       spec: {
         secretName: security.secretName,
         commonName: this.nodeCommonName,
+        ...this.validity,
         dnsNames: [...props.dnsNames],
         // Server for its listeners, client towards the other brokers and the voters.
         usages: [CertificateSpecUsages.SERVER_AUTH, CertificateSpecUsages.CLIENT_AUTH, CertificateSpecUsages.DIGITAL_SIGNATURE],
@@ -103,6 +123,7 @@ export class KafkaTls extends Construct {
       spec: {
         secretName: security.adminSecretName,
         commonName: this.adminCommonName,
+        ...this.validity,
         usages: [CertificateSpecUsages.CLIENT_AUTH, CertificateSpecUsages.DIGITAL_SIGNATURE],
         privateKey,
         issuerRef,
@@ -138,7 +159,7 @@ export class KafkaTls extends Construct {
       // Not KAFKA_*: the image would turn it into a broker property.
       { name: 'TLS_DIR', value: NODE_TLS_MOUNT },
       { name: 'KAFKA_SSL_KEYSTORE_TYPE', value: 'PEM' },
-      { name: 'KAFKA_SSL_KEYSTORE_LOCATION', value: `${NODE_KEYSTORE_DIR}/keystore.pem` },
+      { name: 'KAFKA_SSL_KEYSTORE_LOCATION', value: NODE_KEYSTORE },
       { name: 'KAFKA_SSL_TRUSTSTORE_TYPE', value: 'PEM' },
       { name: 'KAFKA_SSL_TRUSTSTORE_LOCATION', value: `${NODE_TLS_MOUNT}/ca.crt` },
       // The peer's certificate subject `CN=<name>[,...]` is the principal `<name>`.
@@ -168,6 +189,61 @@ export class KafkaTls extends Construct {
       mounts: [{ name: 'tls', mountPath: NODE_TLS_MOUNT, readOnly: true }],
       writablePaths: [{ name: 'keystore', mountPath: NODE_KEYSTORE_DIR, memory: true, sizeLimit: '1Mi' }],
     };
+  }
+
+  /**
+   * The tls-reload sidecar (tls-reload.sh) of a node's pod: the node re-reads its keystore only when told to, so a
+   * renewed certificate is joined into the shared keystore volume and the node has its listeners reload it.
+   */
+  reloadSidecars(target: TlsReloadTarget): k8s.Container[] {
+    if (!this.enabled) return [];
+    const { mounts } = this.nodeVolumes();
+    // Its logs only: it writes to the keystore volume, which the Kafka container accounts for.
+    const writable = writableVolumes([]);
+    return [
+      {
+        name: 'tls-reload',
+        image: target.image,
+        imagePullPolicy: 'IfNotPresent',
+        command: ['/bin/bash', '-c', readProjectFile('lib/kafka/tls-reload.sh')],
+        env: [
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          { name: 'POD_INDEX', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+          { name: 'TLS_DIR', value: NODE_TLS_MOUNT },
+          { name: 'KAFKA_SSL_KEYSTORE_LOCATION', value: NODE_KEYSTORE },
+          { name: 'TLS_RELOAD_INTERVAL', value: String(TLS_RELOAD_INTERVAL_SECONDS) },
+          { name: 'TLS_RELOAD_TOOL_TIMEOUT', value: String(TLS_RELOAD_TOOL_TIMEOUT_SECONDS) },
+          { name: 'TLS_RELOAD_STATE', value: NODE_KEYSTORE_DIR },
+          { name: 'TLS_RELOAD_BOOTSTRAP', value: target.bootstrap },
+          { name: 'TLS_RELOAD_NODE_ID_BASE', value: String(target.nodeIdBase) },
+          { name: 'TLS_RELOAD_LISTENERS', value: target.listeners.map((listener) => listener.toLowerCase()).join(' ') },
+          // kafka-run-class.sh creates LOG_DIR; the tool logs to stderr only.
+          { name: 'LOG_DIR', value: NODE_KEYSTORE_DIR },
+          // One short client JVM per renewal: small heap, no JIT beyond C1, serial GC, no perf data file (read-only root).
+          { name: 'KAFKA_HEAP_OPTS', value: '-Xmx48m -Xms48m' },
+          { name: 'KAFKA_JVM_PERFORMANCE_OPTS', value: '-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss512k -Djava.awt.headless=true' },
+        ],
+        // Idle but for a JVM run per renewal: the memory is that run's, the CPU limit lets it start in seconds.
+        resources: resourceRequirements({ requests: { cpu: '5m', memory: '192Mi' }, limits: { cpu: '500m', memory: '192Mi' } }, writable),
+        securityContext: restrictedContainerSecurityContext(),
+        // Ready once its loop has gone round; alive while it keeps going round (a tool run is bounded).
+        readinessProbe: { exec: { command: ['/bin/bash', '-c', '[[ -s $TLS_RELOAD_STATE/tls-reload.alive ]]'] }, periodSeconds: 10, timeoutSeconds: 5 },
+        livenessProbe: {
+          exec: {
+            command: [
+              '/bin/bash',
+              '-c',
+              `read -r beat <"$TLS_RELOAD_STATE/tls-reload.alive" && ((\${EPOCHREALTIME%.*} - \${beat%.*} < ${2 * TLS_RELOAD_INTERVAL_SECONDS + 3 * TLS_RELOAD_TOOL_TIMEOUT_SECONDS}))`,
+            ],
+          },
+          periodSeconds: 30,
+          timeoutSeconds: 5,
+          failureThreshold: 3,
+        },
+        volumeMounts: [...mounts, { name: 'keystore', mountPath: NODE_KEYSTORE_DIR }],
+      },
+    ];
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Construct } from 'constructs';
-import { Certificate, CertificateSpecPrivateKeyAlgorithm } from '../../imports/cert-manager-certificate-cert-manager.io';
+import { Certificate, CertificateSpecPrivateKeyAlgorithm, CertificateSpecPrivateKeyRotationPolicy } from '../../imports/cert-manager-certificate-cert-manager.io';
 import { Issuer } from '../../imports/cert-manager-issuer-cert-manager.io';
 
 /** A cert-manager issuer reference. */
@@ -30,7 +30,9 @@ export function certificateIssuer(
       commonName: `${name} CA`,
       secretName: ca,
       duration: '87600h',
-      privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256 },
+      // cert-manager 1.18+ defaults to Always: a renewed CA with a new key would not verify the certificates
+      // already issued, and the pods that still trust the old CA would refuse those of the new one.
+      privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256, rotationPolicy: CertificateSpecPrivateKeyRotationPolicy.NEVER },
       issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: selfSigned },
     },
   });

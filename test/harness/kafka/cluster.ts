@@ -9,7 +9,7 @@ import { initImageFiles } from './init-images';
 import { kafkaJarsDir } from './jars';
 import { IMAGE_DEFAULTS_DIR, writeKafkaHome } from './kafka-home';
 import { imageKafkaVersion, type KafkaManifests, loadKafkaManifests, selects } from './manifests';
-import { ContainerFilesystem, containerCommand, type PodIdentity, resolveContainerEnv, type SecretData, serviceLinkEnv } from './pod';
+import { ContainerFilesystem, containerCommand, type PodIdentity, projectSecretVolume, resolveContainerEnv, type SecretData, serviceLinkEnv } from './pod';
 
 const IMAGE_RUN_SCRIPT = path.join(__dirname, 'image-run.sh');
 const IMAGE_LAUNCHER = '/etc/kafka/docker/run';
@@ -97,6 +97,11 @@ export interface KafkaTestClusterOptions {
    * then connects as. @default - none (a dist/ with SASL listeners is refused)
    */
   readonly security?: HarnessSecurity;
+  /**
+   * Env values that replace those of dist/ in the pods' containers of that name, e.g. a shorter poll interval of
+   * a sidecar so that a test waits seconds instead of a minute. @default - dist/'s env as it is
+   */
+  readonly containerEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export interface HarnessSecurity {
@@ -128,7 +133,7 @@ export class KafkaTestCluster {
     let cluster: KafkaTestCluster;
     try {
       if (hasSaslListeners(manifests) && !options.security) throw new Error(`${options.distDir} has SASL listeners (kafka.security): pass the harness its Secrets and a SCRAM user (security)`);
-      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom, options.security);
+      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom, options.security, options.containerEnv ?? {});
     } catch (error) {
       releaseHostLock();
       throw error;
@@ -168,6 +173,7 @@ export class KafkaTestCluster {
     dataFrom: string | undefined,
     /** kafka.security: the Secrets and the harness's SCRAM user. */
     readonly security?: HarnessSecurity,
+    private readonly containerEnvOverrides: Readonly<Record<string, Readonly<Record<string, string>>>> = {},
   ) {
     const sts = manifests.statefulSet;
     this.brokerCount = sts.spec.replicas ?? 1;
@@ -239,7 +245,23 @@ export class KafkaTestCluster {
   }
 
   private get secrets(): SecretData {
-    return this.security?.secrets ?? {};
+    return this.renewedSecrets ?? this.security?.secrets ?? {};
+  }
+
+  private renewedSecrets?: SecretData;
+
+  /**
+   * A Secret's new data, as cert-manager writes a renewed certificate: every running pod that mounts it sees the
+   * new files swapped in at once (the kubelet's `..data` symlink), and pods and Jobs started later mount it too.
+   */
+  updateSecret(name: string, data: Readonly<Record<string, string>>): void {
+    if (!this.secrets[name]) throw new Error(`no Secret ${name} to update`);
+    this.renewedSecrets = { ...this.secrets, [name]: data };
+    for (const pod of this.allPods) {
+      for (const volume of pod.statefulSet.spec.template.spec.volumes ?? []) {
+        if (volume.secret?.secretName === name) projectSecretVolume(path.join(pod.dir, 'volumes', volume.name), volume, this.secrets);
+      }
+    }
   }
 
   /**
@@ -637,6 +659,7 @@ export class KafkaTestCluster {
     const filesystem = new ContainerFilesystem(pod.dir, podSpec, container, this.manifests.configMaps, pod.statefulSet.spec.volumeClaimTemplates, undefined, false, this.secrets);
     const resolved = resolveContainerEnv(container, pod.identity, this.serviceLinks(podSpec));
     for (const [name, value] of resolved) resolved.set(name, value.split('127.0.0.1').join(pod.identity.podIP));
+    for (const [name, value] of Object.entries(this.containerEnvOverrides[container.name] ?? {})) resolved.set(name, value);
     const env = this.processEnv(resolved, pod.identity, filesystem);
     // As for the Jobs: where the tools of the pod's image are (the image's are at /opt/kafka).
     if (sidecar) env.KAFKA_HOME = this.podKafkaHome(pod);

@@ -162,6 +162,31 @@ function secretVolumeFiles(volume: { secret?: { secretName: string; items?: KeyT
   });
 }
 
+type SecretVolume = Parameters<typeof secretVolumeFiles>[0] & { secret?: { defaultMode?: number }; projected?: { defaultMode?: number } };
+
+/**
+ * Write a secret or projected volume's files into `volumeDir` as the kubelet does (pkg/volume/util/atomic_writer.go):
+ * the files in a new timestamped directory, `..data` a symlink to it swapped in one rename, and each top-level name a
+ * symlink through `..data`; so an update (a renewed certificate) replaces every file at once, as in a pod.
+ */
+export function projectSecretVolume(volumeDir: string, volume: SecretVolume, secrets: SecretData): void {
+  const mode = volume.secret?.defaultMode ?? volume.projected?.defaultMode ?? 0o644;
+  const version = fs.mkdtempSync(path.join(volumeDir, '..version-'));
+  fs.chmodSync(version, 0o755);
+  for (const [file, content] of secretVolumeFiles(volume, secrets)) {
+    fs.mkdirSync(path.dirname(path.join(version, file)), { recursive: true });
+    // The harness runs as the files' owner; the kubelet's owner is root with the pod's group.
+    fs.writeFileSync(path.join(version, file), content, { mode: mode | 0o400 });
+  }
+  const previous = fs.existsSync(path.join(volumeDir, '..data')) ? fs.readlinkSync(path.join(volumeDir, '..data')) : undefined;
+  fs.symlinkSync(path.basename(version), path.join(volumeDir, '..data_tmp'));
+  fs.renameSync(path.join(volumeDir, '..data_tmp'), path.join(volumeDir, '..data'));
+  for (const name of fs.readdirSync(version)) {
+    if (!fs.existsSync(path.join(volumeDir, name))) fs.symlinkSync(`..data/${name}`, path.join(volumeDir, name));
+  }
+  if (previous) fs.rmSync(path.join(volumeDir, previous), { recursive: true, force: true });
+}
+
 /**
  * A container's view of the filesystem, emulated on the host: each volume mount is a directory under the
  * pod's directory, and the root filesystem is either read-only (nothing outside the mounts is writable)
@@ -196,14 +221,7 @@ export class ContainerFilesystem {
         if (fresh) for (const [key, content] of Object.entries(configMap.data ?? {})) fs.writeFileSync(path.join(volumeDir, key), content);
       } else if (volume?.secret || volume?.projected) {
         fs.mkdirSync(volumeDir, { recursive: true });
-        if (fresh) {
-          const mode = volume.secret?.defaultMode ?? volume.projected?.defaultMode ?? 0o644;
-          for (const [file, content] of secretVolumeFiles(volume, secrets)) {
-            fs.mkdirSync(path.dirname(path.join(volumeDir, file)), { recursive: true });
-            // The harness runs as the files' owner; the kubelet's owner is root with the pod's group.
-            fs.writeFileSync(path.join(volumeDir, file), content, { mode: mode | 0o400 });
-          }
-        }
+        if (fresh) projectSecretVolume(volumeDir, volume, secrets);
       } else if (volume?.emptyDir || persistent) {
         fs.mkdirSync(volumeDir, { recursive: true });
       } else {
