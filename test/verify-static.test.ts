@@ -297,6 +297,11 @@ const CASES: BreakCase[] = [
   { check: 'dapr-component-scopes', breaks: 'an unscoped Component', says: 'has no scopes', apply: (dir) => editObjects(dir, daprComponent('pubsub.kafka'), (o) => void delete o.scopes) },
   { check: 'dapr-pubsub-per-app', breaks: "one app's pub/sub scoped to two app-ids (one credential shared)", says: 'is scoped to 2 app-ids (frontend, triage-agent): they would share one Kafka principal', apply: (dir) =>
       editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void o.scopes.push('triage-agent')) },
+  { check: 'dapr-pubsub-per-app', breaks: "two app-ids' pub/subs logging in with one credential", profile: 'production', says: 'Component learnflow/pubsub-frontend (app-id frontend) shares user learnflow.app.triage-agent, password Secret learnflow-kafka-triage-agent with Component learnflow/pubsub-triage-agent', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => {
+        o.spec.metadata.find((m: any) => m.name === 'saslUsername').value = 'learnflow.app.triage-agent';
+        o.spec.metadata.find((m: any) => m.name === 'saslPassword').secretKeyRef.name = 'learnflow-kafka-triage-agent';
+      }) },
   { check: 'dapr-pubsub-per-app', breaks: 'an unscoped pub/sub', says: 'is scoped to no app-id', apply: (dir) => editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void delete o.scopes) },
   { check: 'dapr-pubsub-per-app', breaks: "a Subscription through another app's pub/sub", says: "delivers to app-id(s) frontend through Component learnflow/pubsub-progress-agent", apply: (dir) =>
       addObjects(dir, '31-subscription.yaml', [{ apiVersion: 'dapr.io/v2alpha1', kind: 'Subscription', metadata: { name: 'struggle-detected-frontend', namespace: 'learnflow' }, scopes: ['frontend'], spec: { pubsubname: 'pubsub-progress-agent', topic: 'struggle.detected', routes: { default: '/events' } } }]) },

@@ -51,7 +51,7 @@ const isPubSub = (item: DistObject) => String(item.object.spec?.type ?? '').star
 export const daprPubSubPerApp: Check<StaticContext> = {
   id: 'dapr-pubsub-per-app',
   description:
-    "every Dapr pub/sub Component is scoped to exactly one app-id (its credentials are that app's Kafka principal), and every Subscription goes through a pub/sub its app-ids load",
+    "every Dapr pub/sub Component is scoped to exactly one app-id and shares no Kafka credential with another (its credentials are that app's principal), and every Subscription goes through a pub/sub its app-ids load",
   component: 'dapr',
   remediation:
     "synthesize again: one pubsub component per app-id ('<dapr.pubsub.name>-<app-id>', scopes: [<app-id>]), and one Subscription per app-id naming that app's pubsub",
@@ -59,15 +59,26 @@ export const daprPubSubPerApp: Check<StaticContext> = {
     const components = daprComponents(dist);
     const pubsubs = components.filter(isPubSub);
     if (pubsubs.length === 0) return [skip('no Dapr pub/sub Components in dist/')];
+    // The credential a component logs in with: its SASL user, and the Secret its password comes from.
+    const credentialsOf = (item: DistObject): string[] =>
+      ((item.object.spec?.metadata ?? []) as Record<string, any>[]).flatMap((entry) => {
+        if (entry?.name === 'saslUsername' && typeof entry.value === 'string') return [`user ${entry.value}`];
+        if (entry?.name === 'saslPassword' && entry.secretKeyRef?.name) return [`password Secret ${entry.secretKeyRef.name}`];
+        return [];
+      });
     const fromComponents = pubsubs.map((item) => {
       const ref = refOf(item);
       const scopes: unknown[] = Array.isArray(item.object.scopes) ? item.object.scopes : [];
-      return scopes.length === 1
-        ? pass([ref], `${formatRef(ref)} is scoped to app-id ${scopes[0]} alone`)
-        : fail(
-            [ref],
-            `${formatRef(ref)} is scoped to ${scopes.length === 0 ? 'no app-id (every sidecar of the namespace loads it)' : `${scopes.length} app-ids (${scopes.join(', ')})`}: they would share one Kafka principal and its ACLs`,
-          );
+      if (scopes.length !== 1) {
+        const scoped = scopes.length === 0 ? 'no app-id (every sidecar of the namespace loads it)' : `${scopes.length} app-ids (${scopes.join(', ')})`;
+        return fail([ref], `${formatRef(ref)} is scoped to ${scoped}: they would share one Kafka principal and its ACLs`);
+      }
+      const sharing = pubsubs.filter((other) => other !== item && namespaceOf(other) === namespaceOf(item) && credentialsOf(other).some((c) => credentialsOf(item).includes(c)));
+      if (sharing.length > 0) {
+        const shared = credentialsOf(item).filter((c) => sharing.some((other) => credentialsOf(other).includes(c)));
+        return fail([ref, ...sharing.map(refOf)], `${formatRef(ref)} (app-id ${scopes[0]}) shares ${shared.join(', ')} with ${sharing.map((other) => formatRef(refOf(other))).join(', ')}: two app-ids, one Kafka principal`);
+      }
+      return pass([ref], `${formatRef(ref)} is scoped to app-id ${scopes[0]} alone`);
     });
     const fromSubscriptions = dist.objects
       .filter((item) => item.object.kind === 'Subscription' && item.object.apiVersion.startsWith('dapr.io/'))
