@@ -102,8 +102,8 @@ async function main(): Promise<number> {
     if (waitFailure) return stopWith(waitFailure, EXIT.wait);
   }
   if (dist.objects.some(({ object }) => object.kind === 'Certificate')) {
-    // Step 2 ran before cert-manager issued PostgreSQL's certificate: now its CA can be copied for the services.
-    console.log("  secrets, again (the CA of PostgreSQL's issued certificate for the apps namespace):");
+    // Step 2 ran before cert-manager issued PostgreSQL's and Kafka's certificates: now their CAs can be copied for the services.
+    console.log('  secrets, again (the CAs of the issued PostgreSQL and Kafka certificates, for the apps namespace):');
     const caFailure = runSecrets(options);
     if (caFailure) return stopWith(caFailure, EXIT.apply);
   }

@@ -141,6 +141,16 @@ flag_of() { # <resource type>: kafka-acls.sh's option for it
     DELEGATION_TOKEN) echo --delegation-token ;; USER) echo --user-principal ;; *) fail "unknown ACL resource type $1" ;;
   esac
 }
+words() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort | paste -sd' ' -; } # <words>: sorted, one space apart
+# kafka-acls.sh --operation takes Kafka's camel-case names (DescribeConfigs); --list prints DESCRIBE_CONFIGS.
+camel_case() {
+  local word result=''
+  for word in ${1//_/ }; do
+    word=${word,,}
+    result+=${word^}
+  done
+  echo "$result"
+}
 apply_acls() { # <--add|--remove> <binding keys...>
   local action=$1
   shift
@@ -152,14 +162,14 @@ apply_acls() { # <--add|--remove> <binding keys...>
   done
   for key in "${!operations_of[@]}"; do
     IFS='|' read -r principal permission host type pattern name <<<"$key"
-    group="$principal|$permission|$host|$type|$pattern|$(tr ' ' '\n' <<<"${operations_of[$key]}" | sort | paste -sd' ' -)"
+    group="$principal|$permission|$host|$type|$pattern|$(words "${operations_of[$key]}")"
     names_of[$group]+="$name"$'\n'
   done
   for group in "${!names_of[@]}"; do
     IFS='|' read -r principal permission host type pattern operations <<<"$group"
     local args=("$action" --force --resource-pattern-type "$pattern")
     if [[ $permission == ALLOW ]]; then args+=(--allow-principal "$principal" --allow-host "$host"); else args+=(--deny-principal "$principal" --deny-host "$host"); fi
-    for operation in $operations; do args+=(--operation "$operation"); done
+    for operation in $operations; do args+=(--operation "$(camel_case "$operation")"); done
     local flag
     flag=$(flag_of "$type")
     while IFS= read -r name; do
@@ -167,7 +177,7 @@ apply_acls() { # <--add|--remove> <binding keys...>
       if [[ $flag == --cluster ]]; then args+=(--cluster); else args+=("$flag" "$name"); fi
     done <<<"${names_of[$group]}"
     acls "${args[@]}" >"$work/acl-change.out" 2>&1 || fail "kafka-acls.sh ${args[*]} failed: $(grep -v WARN "$work/acl-change.out" | tail -3)"
-    log "ACL ${action#--}: $principal $permission $type $pattern [$(tr '\n' ' ' <<<"${names_of[$group]}" | sed 's/ $//')] $operations"
+    log "ACL ${action#--}: $principal $permission $type $pattern [$(words "${names_of[$group]}")] $operations"
   done
 }
 missing=() stale=()

@@ -4,6 +4,7 @@ import { topicsFiles } from '../kafka-topics';
 import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
 import { envValue, kafkaContainer, kafkaStatefulSets, objectsOfKind } from '../workloads';
 import { kafkaListenersSecured } from './kafka';
+import { VERIFY_TOPIC } from './kafka-live';
 
 // kafka.security's rights: the authorizer on every node, and the users Job's ACLs (acls.conf) giving each
 // Dapr app-id what its subscriptions need and nothing beyond the declared topics and its own consumer group.
@@ -90,6 +91,9 @@ export const kafkaAclsLeastPrivilege: Check<StaticContext> = {
         if (app === undefined && acl.principal !== VERIFY_PRINCIPAL) problems.push(`'${line}': ${acl.principal} is neither an app-id's principal (learnflow.app.<app-id>) nor the verifier's`);
         else if (acl.resourceType === 'TOPIC' && !declaredTopics.has(acl.name)) problems.push(`'${line}': topic ${acl.name} is not declared in topics.conf`);
         else if (acl.resourceType === 'TOPIC' && !TOPIC_OPERATIONS.has(acl.operation)) problems.push(`'${line}': ${acl.operation} is beyond what producing, consuming and describing need`);
+        else if (acl.principal === VERIFY_PRINCIPAL && (acl.resourceType !== 'TOPIC' || (['READ', 'WRITE'].includes(acl.operation) && acl.name !== VERIFY_TOPIC))) {
+          problems.push(`'${line}': the verifier describes the topics and reads and writes ${VERIFY_TOPIC} only`);
+        }
         else if (acl.resourceType === 'GROUP' && (acl.name !== app || acl.operation !== 'READ')) problems.push(`'${line}': an app-id gets READ on the consumer group named by itself only`);
         else if (acl.resourceType !== 'TOPIC' && acl.resourceType !== 'GROUP') problems.push(`'${line}': no app needs a right on a ${acl.resourceType}`);
       }

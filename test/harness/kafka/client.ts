@@ -141,13 +141,17 @@ export function kafkaEnginesAvailable(suite: string): boolean {
  * The dist directory a Kafka suite runs against: the repository's dist/ for the default profile, a fresh
  * synth into a temporary directory for another profile. LEARNFLOW_KAFKA_CONFIG (a YAML override, e.g.
  * `kafka: { image: apache/kafka:<version> }`) makes both synthesize with it, to try another Kafka version.
- * `kafka` settings are merged over those (e.g. another `brokers` count, or `security`).
+ * `kafka` settings are merged over those (e.g. another `brokers` count, or `security`); `dapr` settings (the
+ * publications and subscriptions the users Job's ACLs come from) are set too.
  *
  * The production profile is synthesized with kafka.security's loud opt-out unless `kafka.security` is given:
  * the production suite's clients (kafkajs, the verifiable producer and consumer) do not authenticate yet
  * (issue 10, step 5); test/kafka-security.test.ts runs the secured listeners.
  */
-export function kafkaDistDir(profile: 'minikube' | 'production', options: { brokers?: number; image?: string; kafka?: Record<string, unknown> } = {}): string {
+export function kafkaDistDir(
+  profile: 'minikube' | 'production',
+  options: { brokers?: number; image?: string; kafka?: Record<string, unknown>; dapr?: Record<string, unknown> } = {},
+): string {
   let override = process.env.LEARNFLOW_KAFKA_CONFIG;
   const kafka = {
     ...(profile === 'production' ? { security: { enabled: false, insecurePlaintextInProduction: true } } : {}),
@@ -161,7 +165,7 @@ export function kafkaDistDir(profile: 'minikube' | 'production', options: { brok
     // The same install with other Kafka settings (broker count, image, security): LEARNFLOW_KAFKA_CONFIG's, these merged over them.
     const settings = (override ? yaml.load(fs.readFileSync(override, 'utf8')) : {}) as { kafka?: Record<string, unknown> };
     override = path.join(out, '..', `${path.basename(out)}-override.yaml`);
-    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, ...kafka } }));
+    fs.writeFileSync(override, yaml.dump({ ...settings, kafka: { ...settings.kafka, ...kafka }, ...(options.dapr ? { dapr: options.dapr } : {}) }));
   }
   const result = runSynthCli(['--quiet', '--profile', profile, '--out', out, ...(override ? ['--config', override] : [])]);
   if (result.status !== 0) throw new Error(`synth --profile ${profile} failed:\n${result.stderr}`);

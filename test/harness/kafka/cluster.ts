@@ -595,8 +595,16 @@ export class KafkaTestCluster {
 
   /** Run the features Job's container command of the dist/ applied last; `env` overrides env values. */
   runFeaturesJob(options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<ProcessResult> {
-    const job = this.manifests.featuresJob;
-    if (!job) throw new Error('dist/ has no features Job');
+    return this.runToolJob('features', this.manifests.featuresJob, options);
+  }
+
+  /** Run the users Job's container command (kafka.security) of the dist/ applied last: its Secrets come from the harness's `security.secrets`. */
+  runUsersJob(options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<ProcessResult> {
+    return this.runToolJob('users', this.manifests.usersJob, options);
+  }
+
+  private runToolJob(name: string, job: K8sObject | undefined, options: { env?: Readonly<Record<string, string>>; timeoutMs?: number }): Promise<ProcessResult> {
+    if (!job) throw new Error(`dist/ has no ${name} Job`);
     return this.runJob(job, this.manifests.configMaps, options.env ?? {}, options.timeoutMs ?? 180_000);
   }
 

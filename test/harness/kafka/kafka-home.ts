@@ -15,6 +15,8 @@ const TOOLS: Record<string, string> = {
   'kafka-leader-election.sh': 'org.apache.kafka.tools.LeaderElectionCommand',
   // The features Job: metadata.version after an upgrade.
   'kafka-features.sh': 'org.apache.kafka.tools.FeatureCommand',
+  // The users Job (kafka.security): the app-ids' ACLs.
+  'kafka-acls.sh': 'org.apache.kafka.tools.AclCommand',
   // The producer and consumer of Kafka's own system tests: JSON events per send and per record.
   'kafka-verifiable-producer.sh': 'org.apache.kafka.tools.VerifiableProducer',
   'kafka-verifiable-consumer.sh': 'org.apache.kafka.tools.VerifiableConsumer',

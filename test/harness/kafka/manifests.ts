@@ -15,6 +15,8 @@ export interface KafkaManifests {
   readonly rebalanceJob?: K8sObject;
   /** The features Job (`<name>-features-<hash>`), when dist/ has one. */
   readonly featuresJob?: K8sObject;
+  /** The users Job (`<name>-users-<hash>`, kafka.security), when dist/ has one. */
+  readonly usersJob?: K8sObject;
   /** The PodDisruptionBudgets in the StatefulSets' namespace. */
   readonly budgets: readonly K8sObject[];
   readonly configMaps: readonly K8sObject[];
@@ -55,6 +57,7 @@ export function loadKafkaManifests(distDir: string, statefulSetName = 'kafka'): 
     budgets: objects.filter((o) => o.kind === 'PodDisruptionBudget' && (o.metadata.namespace ?? 'default') === namespace),
     configMaps: objects.filter((o) => o.kind === 'ConfigMap'),
     featuresJob: objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-features-`)),
+    usersJob: objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith(`${statefulSetName}-users-`)),
     kafkaVersion: imageKafkaVersion(statefulSet.spec.template.spec.containers[0].image),
   };
 }
