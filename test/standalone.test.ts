@@ -42,10 +42,12 @@ describe('a copy of the repository with no sibling shared/', () => {
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/✓ kubernetes-schema .*\n(?:.*\n)*?\s+✓ dapr-crd-schema .*\n(?:.*\n)*?\s+✓ dapr-component-metadata /);
     // The checks with nothing to judge: the default dist/ has observability off, and its Kafka does not authenticate.
-    expect(verify.stdout).toMatch(/\d+ checks: \d+ passed, 0 failed, 0 warnings, 3 skipped/);
+    expect(verify.stdout).toMatch(/\d+ checks: \d+ passed, 0 failed, 0 warnings, 5 skipped/);
     expect(verify.stdout).toMatch(/- prometheus-operator-crd-schema .*\n\s+- no prometheus-operator objects in dist\//);
     expect(verify.stdout).toMatch(/- kafka-jobs-authenticated .*\n\s+- no Kafka StatefulSet in dist\/ whose listeners all authenticate/);
     expect(verify.stdout).toMatch(/- dapr-pubsub-authenticated .*\n\s+- no Kafka StatefulSet in dist\/ whose listeners authenticate with SASL/);
+    expect(verify.stdout).toMatch(/- kafka-authorizer .*\n\s+- /);
+    expect(verify.stdout).toMatch(/- kafka-acls-least-privilege .*\n\s+- /);
   });
 
   it('npx cdk8s import reproduces imports/ byte for byte', () => {
