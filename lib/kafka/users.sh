@@ -141,7 +141,7 @@ flag_of() { # <resource type>: kafka-acls.sh's option for it
     DELEGATION_TOKEN) echo --delegation-token ;; USER) echo --user-principal ;; *) fail "unknown ACL resource type $1" ;;
   esac
 }
-words() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort | paste -sd' ' -; } # <words>: sorted, one space apart
+words() { tr ' ' '\n' <<<"$1" | { grep -v '^$' || true; } | sort | paste -sd' ' -; } # <words>: sorted, one space apart
 # kafka-acls.sh --operation takes Kafka's camel-case names (DescribeConfigs); --list prints DESCRIBE_CONFIGS.
 camel_case() {
   local word result=''
