@@ -88,6 +88,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka certificate reload suite'))('Kafka
   }, 1_800_000);
 
   afterAll(async () => {
+    console.log(`Kafka ${cluster?.kafkaVersion}, one broker and one dedicated controller with kafka.security: cluster start ${cluster?.startupMs} ms`);
     await cluster?.close();
     if (distDir) fs.rmSync(distDir, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
@@ -138,14 +139,42 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka certificate reload suite'))('Kafka
   it('keeps serving the last good certificate when the Secret holds a key that does not belong to it, and serves the next renewal', async () => {
     const stranger = issue('stranger');
     cluster.updateSecret(nodeSecret, { ...tlsSecretData(renewed, ca), 'tls.key': stranger.key });
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && (sidecarLogs().match(/refuses it/g) ?? []).length < 2) await sleep(500);
+    const started = Date.now();
+    while (Date.now() - started < 120_000 && (sidecarLogs().match(/refuses it/g) ?? []).length < 2) await sleep(500);
     expect((sidecarLogs().match(/refuses it/g) ?? []).length, sidecarLogs()).toBe(2);
+    console.log(`a mismatched key refused by both nodes ${Date.now() - started} ms after the Secret changed`);
     expect(await served()).toEqual(listeners.map(() => fingerprint(renewed)));
     await produce(cluster.externalBootstrapServers, TOPIC, ['mismatch-1'], -1, cluster.clientConfig({ ca: ca.certificate }));
 
     const next = issue('node');
     cluster.updateSecret(nodeSecret, tlsSecretData(next, ca));
-    await untilServed(fingerprint(next));
+    console.log(`the next renewal served ${await untilServed(fingerprint(next))} ms after the Secret changed`);
+    renewed = next;
+  }, 300_000);
+
+  it('reloads a changed ca.crt (the truststore) too: a client certificate of a CA added to it is admitted from then on', async () => {
+    const otherCa = testCertificateAuthority(path.join(work, 'other'), 'other-ca');
+    const otherClient = testCertificate(path.join(work, 'other'), otherCa, { name: 'other-admin', commonName: 'kafka-admin', usages: ['clientAuth'] });
+    const keystore = path.join(work, 'other-client.pem');
+    const truststore = path.join(work, 'install-ca-only.crt');
+    const properties = path.join(work, 'other-client.properties');
+    fs.writeFileSync(keystore, otherClient.key + otherClient.certificate, { mode: 0o600 });
+    fs.writeFileSync(truststore, ca.certificate);
+    const lines = ['security.protocol=SSL', 'ssl.keystore.type=PEM', `ssl.keystore.location=${keystore}`, 'ssl.truststore.type=PEM', `ssl.truststore.location=${truststore}`];
+    fs.writeFileSync(properties, [...lines, 'request.timeout.ms=5000', 'default.api.timeout.ms=8000', ''].join('\n'));
+    const list = () => cluster.runTool('kafka-topics.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', properties, '--list'], 60_000);
+    const refused = await list();
+    expect(refused.exitCode, refused.output).not.toBe(0);
+
+    // The Secret's ca.crt becomes a bundle of both CAs (how a CA is changed without splitting the nodes).
+    cluster.updateSecret(nodeSecret, { ...tlsSecretData(renewed, ca), 'ca.crt': ca.certificate + otherCa.certificate });
+    const started = Date.now();
+    let admitted = await list();
+    while (admitted.exitCode !== 0 && Date.now() - started < 120_000) admitted = await list();
+    expect(admitted.exitCode, `${admitted.output}\n${sidecarLogs()}`).toBe(0);
+    expect(admitted.stdout).toContain(TOPIC);
+    console.log(`a CA added to ca.crt admitted ${Date.now() - started} ms after the Secret changed`);
+    // The listeners still present the node certificate, and the install's CA still verifies it.
+    expect(await served()).toEqual(listeners.map(() => fingerprint(renewed)));
   }, 300_000);
 });
