@@ -48,6 +48,8 @@ async function produceRun({ distDir, security }: Install): Promise<Run> {
   // Everything is prepared before: the harness's port lock is taken again at once after the previous run frees it.
   const cluster = await KafkaTestCluster.start({ distDir, security, lockTimeoutMs: 1_800_000 });
   try {
+    // The brokers authorize every request (StandardAuthorizer): the bench's client may create and write its topic.
+    if (security) await cluster.allow(security.user.username, ['Create', 'Write', 'Describe'], ['--topic', TOPIC]);
     const kafka = new Kafka({
       clientId: 'learnflow-bench',
       brokers: cluster.externalBootstrapServers,

@@ -6,10 +6,10 @@ import { appCredentialsSecret, appPrincipal, KAFKA_CA_SECRET } from '../lib/conf
 import { type ProgramResult, runDaprComponents } from './harness/dapr-components/program';
 import { writeDaprResources } from './harness/dapr-components/resources';
 import { DAPR_COMPONENTS, locateBuild } from './harness/go-builds';
-import { provisionAppCredentials } from './harness/kafka/app-credentials';
 import { issueDistCertificates, testCertificateAuthority } from './harness/kafka/certificates';
 import { kafkaDistDir, kafkaEnginesAvailable, withAdmin } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
+import { kafkaCredentialSecrets, runUsersJob } from './harness/kafka/principals';
 import type { SecretData } from './harness/kafka/pod';
 import { requireEngine } from './support/engines';
 import { findObject, type K8sObject, readDistDir, tempDir } from './support/synth';
@@ -28,6 +28,7 @@ const TOPIC = 'learning.query';
 /** The app whose component is proven; OTHER has a user too, so a mix-up of credentials would show. */
 const APP = 'progress-agent';
 const OTHER = 'frontend';
+const HARNESS_USER = { username: 'learnflow-harness', password: randomUUID() };
 
 const built = locateBuild(DAPR_COMPONENTS);
 
@@ -75,14 +76,18 @@ describe.skipIf(!(requireEngine(SUITE, built.missing) && kafkaEnginesAvailable(S
   beforeAll(async () => {
     binary = built.path!;
     const started = Date.now();
-    brokerDist = kafkaDistDir('minikube', { kafka: { security: { enabled: true } } });
+    // What APP does (dapr.publications and dapr.subscriptions): the users Job gives its user exactly these rights.
+    const dapr = { publications: [{ topic: TOPIC, appIds: [APP] }], subscriptions: [{ topic: TOPIC, route: '/events', appIds: [APP] }] };
+    brokerDist = kafkaDistDir('minikube', { kafka: { security: { enabled: true } }, dapr });
     productionDist = kafkaDistDir('production', { kafka: { security: { enabled: true } } });
     const brokerObjects = readDistDir(brokerDist);
     const tls = issueDistCertificates(work, brokerObjects);
+    // The Secrets `npm run secrets` creates: every app-id's credentials (the users Job mounts them all).
+    const credentials = kafkaCredentialSecrets();
     otherCa = testCertificateAuthority(path.join(work, 'other'), 'other-ca').certificate;
     cluster = await KafkaTestCluster.start({
       distDir: brokerDist,
-      security: { secrets: tls.secrets, adminSecretName: tls.adminSecretName, user: { username: 'learnflow-harness', password: randomUUID() } },
+      security: { secrets: { ...tls.secrets, ...credentials }, adminSecretName: tls.adminSecretName, user: HARNESS_USER },
       // Another suite's cluster may hold the ports (the production suite runs for up to ~20 min).
       lockTimeoutMs: 1_500_000,
     });
@@ -90,7 +95,10 @@ describe.skipIf(!(requireEngine(SUITE, built.missing) && kafkaEnginesAvailable(S
     // auto.create.topics.enable is off: the topics Job (over the certificate listener) creates learning.query.
     const topics = await cluster.runTopicsJob();
     expect(topics.exitCode, topics.output).toBe(0);
-    const credentials = await provisionAppCredentials(cluster, [APP, OTHER]);
+    // The users Job of dist/ creates the app-ids' SCRAM users and their ACLs (the authorizer denies the rest).
+    await runUsersJob(cluster);
+    // The harness's own client reads APP's group offsets below.
+    await cluster.allow(HARNESS_USER.username, ['Describe'], ['--group', APP, '--topic', TOPIC]);
     // The CA copy `npm run secrets` makes in the apps namespace: the ca.crt of Kafka's certificate Secret.
     secretStore = { ...credentials, [KAFKA_CA_SECRET]: { 'ca.crt': tls.ca.certificate } };
     timings['cluster, topics Job and users'] = Date.now() - started;

@@ -1,13 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ConfigResourceTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
-import { daprDefaults } from '../lib/config/dapr';
-import { appCredentialsSecret, appPrincipal, VERIFY_CREDENTIALS_SECRET, VERIFY_PRINCIPAL } from '../lib/config/kafka-security';
+import { appCredentialsSecret, appPrincipal, VERIFY_CREDENTIALS_SECRET } from '../lib/config/kafka-security';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueDistCertificates, testCertificateAuthority } from './harness/kafka/certificates';
 import { consume, distTopicsConf, kafkaDistDir, kafkaEnginesAvailable, parseTopicsConf, produce } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
+import { kafkaCredentialSecrets } from './harness/kafka/principals';
 import { type K8sObject, readDistDir, tempDir } from './support/synth';
 
 // kafka.security on real brokers: one combined node (minikube profile with security on; the production
@@ -28,11 +27,8 @@ const DAPR = {
     { topic: 'learning.response', route: '/response', appIds: ['frontend'] },
   ],
 };
-/** The credentials Secrets as `npm run secrets` creates them (24 random bytes, base64url): one per app-id and the verifier's. */
-const CREDENTIALS: Record<string, { username: string; password: string }> = Object.fromEntries([
-  ...(daprDefaults.appIds as string[]).map((appId) => [appCredentialsSecret(appId), { username: appPrincipal(appId), password: randomBytes(24).toString('base64url') }]),
-  [VERIFY_CREDENTIALS_SECRET, { username: VERIFY_PRINCIPAL, password: randomBytes(24).toString('base64url') }],
-]);
+/** The credentials Secrets as `npm run secrets` creates them: one per app-id and the verifier's. */
+const CREDENTIALS = kafkaCredentialSecrets();
 const appUser = (appId: string) => CREDENTIALS[appCredentialsSecret(appId)];
 
 /** What a client sees when a connection attempt fails: the error and its causes' messages. */
@@ -73,14 +69,8 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka security suite'))('Kafka with kafk
     });
     // The authorizer refuses what no ACL allows: the harness's own user (outside the users Job's prefix) may
     // round-trip on a topic no app of DAPR uses, in its group.
-    const allow = (operations: string[], resource: string[]) =>
-      cluster.runTool('kafka-acls.sh', [
-        ...['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig()],
-        ...['--add', '--allow-principal', `User:${SCRAM_USER.username}`, ...operations.flatMap((operation) => ['--operation', operation]), ...resource],
-      ]);
-    for (const run of [await allow(['Read', 'Write', 'Describe'], ['--topic', HARNESS_TOPIC]), await allow(['Read'], ['--group', 'security-suite'])]) {
-      if (run.exitCode !== 0) throw new Error(`kafka-acls.sh: ${run.output}`);
-    }
+    await cluster.allow(SCRAM_USER.username, ['Read', 'Write', 'Describe'], ['--topic', HARNESS_TOPIC]);
+    await cluster.allow(SCRAM_USER.username, ['Read'], ['--group', 'security-suite']);
   }, 1_800_000);
 
   afterAll(async () => {

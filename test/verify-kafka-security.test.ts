@@ -13,7 +13,7 @@ import { liveCliEnv, runVerifyCli, serveSecretApi } from './fixtures/verify/live
 import { issueDistCertificates, testCertificateAuthority } from './harness/kafka/certificates';
 import { kafkaDistDir, kafkaEnginesAvailable } from './harness/kafka/client';
 import { KafkaTestCluster } from './harness/kafka/cluster';
-import { createVerifyPrincipal } from './harness/kafka/principals';
+import { kafkaCredentialSecrets, runUsersJob } from './harness/kafka/principals';
 import { DIST_DIR } from './harness/loopback-stack';
 import { readDistDir, tempDir } from './support/synth';
 
@@ -69,13 +69,15 @@ describe.skipIf(!kafkaEnginesAvailable('verify Kafka security suite'))('verify: 
     caFile = path.join(work, 'install-ca.crt');
     cluster = await KafkaTestCluster.start({
       distDir,
-      security: { secrets: issued.secrets, adminSecretName: issued.adminSecretName, user: { username: 'learnflow-harness', password: 'harness-password-1' } },
+      // The credential Secrets `npm run secrets` creates, learnflow-kafka-verify's password the one the cases pass.
+      security: { secrets: { ...issued.secrets, ...kafkaCredentialSecrets({ verifyPassword: PASSWORD }) }, adminSecretName: issued.adminSecretName, user: { username: 'learnflow-harness', password: 'harness-password-1' } },
       // Another suite's cluster may hold the ports.
       lockTimeoutMs: 1_500_000,
     });
-    await createVerifyPrincipal(cluster, PASSWORD);
     const topics = await cluster.runTopicsJob();
     if (topics.exitCode !== 0) throw new Error(`topics Job failed:\n${topics.output}`);
+    // learnflow.verify and its ACLs as dist/'s users Job makes them: the checks pass with those rights alone.
+    await runUsersJob(cluster);
   }, 1_800_000);
 
   afterAll(async () => {

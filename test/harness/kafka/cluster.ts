@@ -312,6 +312,19 @@ export class KafkaTestCluster {
     ]);
   }
 
+  /**
+   * ACLs for a principal the test itself uses (the harness's SCRAM user, a bench client), added with Kafka's own
+   * kafka-acls.sh as the admin principal: `operations` (Read, Write, Describe...) on `resources` (kafka-acls.sh's
+   * --topic, --group, --cluster arguments). The product's own principals get theirs from the users Job.
+   */
+  async allow(principal: string, operations: readonly string[], resources: readonly string[]): Promise<void> {
+    const run = await this.runTool('kafka-acls.sh', [
+      ...['--bootstrap-server', this.internalBootstrapServers, '--command-config', this.adminToolConfig()],
+      ...['--add', '--allow-principal', `User:${principal}`, ...operations.flatMap((operation) => ['--operation', operation]), ...resources],
+    ]);
+    if (run.exitCode !== 0) throw new Error(`kafka-acls.sh --add for ${principal} failed:\n${run.output}`);
+  }
+
   /** The bootstrap address the topics Job uses, resolvable by the tools of `kafkaHome`. */
   get internalBootstrapServers(): string {
     const env = this.manifests.topicsJob.spec.template.spec.containers[0].env as { name: string; value?: string }[];
