@@ -85,6 +85,9 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka certificate reload suite'))('Kafka
     ];
     const created = await cluster.runTool('kafka-topics.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), '--create', '--topic', TOPIC, '--partitions', '1', '--replication-factor', '1']);
     expect(created.exitCode, created.output).toBe(0);
+    // The nodes authorize every request: the test's SCRAM client may use its topic, in its group.
+    await cluster.allow(SCRAM_USER.username, ['Read', 'Write', 'Describe'], ['--topic', TOPIC]);
+    await cluster.allow(SCRAM_USER.username, ['Read'], ['--group', 'tls-reload-suite']);
   }, 1_800_000);
 
   afterAll(async () => {
