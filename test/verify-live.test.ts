@@ -10,6 +10,7 @@ import { FileClusterReader } from '../verify/cluster/file-cluster-reader';
 import { connectToCluster, selectKubeContext } from '../verify/cluster/kube-cluster-reader';
 import type { K8sObject } from '../verify/model';
 import { checkOf, healthyClusterState, synthesizeDist, verify, writeClusterState } from './fixtures/verify/helpers';
+import { kubeconfigFor } from './fixtures/verify/live-cli';
 import { tempDir } from './support/synth';
 
 type Edit = (state: K8sObject[]) => K8sObject[];
@@ -208,21 +209,6 @@ describe('verify: connecting to a cluster through a kubeconfig', () => {
     }
   });
 
-  function kubeconfigFor(server: string): string {
-    const file = path.join(tempDir('verify-kubeconfig'), 'config');
-    fs.writeFileSync(
-      file,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{name: test, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
-        'users: [{name: test, user: {token: not-a-real-token}}]',
-        'contexts: [{name: test, context: {cluster: test, user: test}}]',
-        'current-context: test',
-      ].join('\n'),
-    );
-    return file;
-  }
 
   /**
    * Serves objects the way the API server's list endpoints and discovery do, over plain HTTP on
