@@ -102,7 +102,10 @@ describe('Kafka security configuration: what each choice synthesizes', () => {
       expect(sources).toEqual([expect.objectContaining({ secret: expect.objectContaining({ name: 'kafka-admin-tls' }) })]);
       const files: Record<string, string> = findObject(objects, 'ConfigMap', job.volumes.find((v: { name: string }) => v.name === 'files').configMap.name).data ?? {};
       expect(Object.keys(files)).toContain('client-tls.sh');
-      expect(files[script]).toContain('source "$(dirname "$0")/client-tls.sh" "$client_config"');
+      // The topics Job's script reads it itself; the tool Jobs' through their shared start, shipped beside them too.
+      const reader = script === 'reconcile-topics.sh' ? script : 'tool-common.sh';
+      if (reader !== script) expect(files[script]).toContain('source "$(dirname "$0")/tool-common.sh"');
+      expect(files[reader]).toMatch(/source "\$\(dirname "\$\{?(0|BASH_SOURCE\[0\])\}?"\)\/client-tls\.sh" "\$client_config"/);
     }
   });
 

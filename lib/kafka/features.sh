@@ -27,26 +27,8 @@ set -euo pipefail
 
 : "${BOOTSTRAP_SERVERS:?must be set}"
 : "${RELEASE_VERSION:?must be set}"
-bin=${KAFKA_HOME:-/opt/kafka}/bin
-wait_timeout=${WAIT_TIMEOUT_SECONDS:-900}
-deadline=$((SECONDS + wait_timeout))
-# Short-lived tool JVMs: C1 only and the serial collector start in about half the CPU time.
-export KAFKA_JVM_PERFORMANCE_OPTS=${KAFKA_JVM_PERFORMANCE_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true}
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-log() { printf '[features] %s\n' "$*"; }
-fail() {
-  log "error: $*" >&2
-  exit 1
-}
-
-client_config=$work/client.properties
-printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=10000' >"$client_config"
-# kafka.security: the TLS client-certificate listener, as the admin principal (client-tls.sh beside this script).
-# shellcheck source=client-tls.sh
-[[ -z ${KAFKA_CLIENT_TLS_DIR-} ]] || source "$(dirname "$0")/client-tls.sh" "$client_config"
+# shellcheck source=tool-common.sh
+source "$(dirname "$0")/tool-common.sh" features 900
 features() { # <args...>: kafka-features.sh against the cluster
   "$bin/kafka-features.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"
 }

@@ -54,7 +54,8 @@ export class KafkaToolJob extends Construct {
       settings: props.settings,
       identity: { uid: KAFKA_UID, gid: KAFKA_UID },
       argoCdHooks: props.platform.argoCdHooks,
-      files: { [props.script]: readProjectFile(`lib/kafka/${props.script}`), ...props.files, ...admin.files },
+      // tool-common.sh: the scripts' shared start (deadline, tool JVM options, log, the client config).
+      files: { [props.script]: readProjectFile(`lib/kafka/${props.script}`), 'tool-common.sh': readProjectFile('lib/kafka/tool-common.sh'), ...props.files, ...admin.files },
       mountPath: this.mountPath,
       container: {
         name: props.component,

@@ -26,26 +26,8 @@ set -euo pipefail
 : "${TOPICS_FILE:?must be set}"
 : "${BROKERS:?must be set}"
 : "${THROTTLE_BYTES_PER_SECOND:?must be set}"
-bin=${KAFKA_HOME:-/opt/kafka}/bin
-wait_timeout=${WAIT_TIMEOUT_SECONDS:-1800}
-deadline=$((SECONDS + wait_timeout))
-# Short-lived tool JVMs: C1 only and the serial collector start in about half the CPU time.
-export KAFKA_JVM_PERFORMANCE_OPTS=${KAFKA_JVM_PERFORMANCE_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true}
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-log() { printf '[rebalance] %s\n' "$*"; }
-fail() {
-  log "error: $*"
-  exit 1
-}
-
-client_config=$work/client.properties
-printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=10000' >"$client_config"
-# kafka.security: the TLS client-certificate listener, as the admin principal (client-tls.sh beside this script).
-# shellcheck source=client-tls.sh
-[[ -z ${KAFKA_CLIENT_TLS_DIR-} ]] || source "$(dirname "$0")/client-tls.sh" "$client_config"
+# shellcheck source=tool-common.sh
+source "$(dirname "$0")/tool-common.sh" rebalance 1800
 tool() { # <script> <args...>: a Kafka tool against the cluster
   local script=$1
   shift

@@ -29,27 +29,12 @@ set -euo pipefail
 : "${OWNED_PREFIX:?must be set}"
 : "${SCRAM_WORK_DIR:?must be set}"
 : "${CREDENTIALS_DIR:?must be set}"
-bin=${KAFKA_HOME:-/opt/kafka}/bin
-wait_timeout=${WAIT_TIMEOUT_SECONDS:-300}
-deadline=$((SECONDS + wait_timeout))
-# Short-lived tool JVMs: C1 only and the serial collector start in about half the CPU time.
-export KAFKA_JVM_PERFORMANCE_OPTS=${KAFKA_JVM_PERFORMANCE_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true}
+# shellcheck source=tool-common.sh
+source "$(dirname "$0")/tool-common.sh" kafka-users 300
 # The SCRAM-SHA-512 iterations of every credential (Kafka's minimum for the mechanism is 4096).
 iterations=8192
-
-work=$(mktemp -d)
+# The credential files, written only for a moment, go too.
 trap 'rm -rf "$work" "$SCRAM_WORK_DIR"/credential.*' EXIT
-
-log() { printf '[kafka-users] %s\n' "$*"; }
-fail() {
-  log "error: $*" >&2
-  exit 1
-}
-
-client_config=$work/client.properties
-printf '%s\n' 'request.timeout.ms=10000' 'default.api.timeout.ms=10000' >"$client_config"
-# shellcheck source=client-tls.sh
-[[ -z ${KAFKA_CLIENT_TLS_DIR-} ]] || source "$(dirname "$0")/client-tls.sh" "$client_config"
 configs() { "$bin/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"; }
 acls() { "$bin/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP_SERVERS" --command-config "$client_config" "$@"; }
 owned() { [[ $1 == "$OWNED_PREFIX"* ]]; }
