@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ConfigResourceTypes, ConfigSource } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeclaredTopic, describeTopics, distTopicsConf, kafkaDistDir, kafkaEnginesAvailable, parseTopicsConf, produce, withAdmin } from './harness/kafka/client';
+import { issueDistCertificates } from './harness/kafka/certificates';
 import { KafkaTestCluster } from './harness/kafka/cluster';
 import { UPGRADE_FROM_KAFKA_VERSION } from './harness/kafka/jars';
 import { loadKafkaManifests } from './harness/kafka/manifests';
@@ -36,6 +37,8 @@ const scrapeAll = (cluster: KafkaTestCluster, pods: readonly string[]) => Promis
 
 const total = (samples: readonly Sample[], name: string) => samples.filter((s) => s.name === name).reduce((sum, s) => sum + s.value, 0);
 
+const HARNESS_USER = { username: 'learnflow-harness', password: 'harness-password-1' };
+
 describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka from a production-profile synth (3 brokers, 3 dedicated controllers)', () => {
   const work = tempDir('kafka-production');
   /** The install before the upgrade: the production profile on the older release's image. */
@@ -44,6 +47,9 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
   let distDir: string;
   let cluster: KafkaTestCluster;
   let declared: DeclaredTopic[];
+  let caCertificate: string;
+  /** kafkajs's SCRAM over TLS as the harness's user. */
+  const security = () => cluster.clientConfig();
   const scrapeMs: number[] = [];
   const timings: Record<string, number> = {};
   const everyPod = () => [...cluster.brokerPods, ...cluster.controllerPods];
@@ -51,7 +57,15 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
   beforeAll(async () => {
     distOld = kafkaDistDir('production', { image: `apache/kafka:${UPGRADE_FROM_KAFKA_VERSION}` });
     distDir = kafkaDistDir('production');
-    cluster = await KafkaTestCluster.start({ distDir: distOld });
+    // kafka.security as production has it: the nodes' and the admin Jobs' certificates (a test CA issues what
+    // dist/'s Certificates ask), SCRAM over TLS for the clients, the authorizer on every node.
+    const issued = issueDistCertificates(work, readDistDir(distOld));
+    caCertificate = issued.ca.certificate;
+    cluster = await KafkaTestCluster.start({ distDir: distOld, security: { secrets: issued.secrets, adminSecretName: issued.adminSecretName, user: HARNESS_USER } });
+    // The test's own clients (kafkajs, the verifiable producer and consumer) log in as the harness's SCRAM user,
+    // which acts as an operator would: every right on the topics, groups and cluster. The apps' least-privilege
+    // ACLs are test/kafka-security.test.ts's.
+    await cluster.allow(HARNESS_USER.username, ['All'], ['--topic', '*', '--group', '*', '--cluster']);
     timings['cluster start'] = cluster.startupMs;
     declared = parseTopicsConf(distTopicsConf(cluster));
   }, 600_000);
@@ -71,7 +85,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
     expect(release(loadKafkaManifests(distDir).kafkaVersion)).not.toBe(release(UPGRADE_FROM_KAFKA_VERSION));
     expect(cluster.brokerCount).toBe(3);
     expect(cluster.controllerPods).toEqual(['kafka-controller-0', 'kafka-controller-1', 'kafka-controller-2']);
-    const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
+    const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), 'describe', '--status']);
     expect(quorum.exitCode, quorum.output).toBe(0);
     const voters = JSON.parse(/^CurrentVoters:\s+(.*)$/m.exec(quorum.stdout)![1]) as { id: number }[];
     expect(voters.map((v) => v.id).sort()).toEqual([100, 101, 102]);
@@ -79,7 +93,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
     const observers = JSON.parse(/^CurrentObservers:\s+(.*)$/m.exec(quorum.stdout)![1]) as { id: number }[];
     expect(observers.map((o) => o.id).sort()).toEqual([0, 1, 2]);
 
-    const registered = await withAdmin(cluster.externalBootstrapServers, (admin) => admin.describeCluster());
+    const registered = await withAdmin(cluster.externalBootstrapServers, (admin) => admin.describeCluster(), security());
     expect(registered.brokers.map((b) => `${b.nodeId} ${b.host}:${b.port}`).sort()).toEqual([
       '0 localhost:19092',
       '1 localhost:19093',
@@ -93,7 +107,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
     timings['topics job, first run'] = run.durationMs;
     expect(run.exitCode, run.output).toBe(0);
     expect(run.output).toContain(`summary: created=${declared.length} altered=0 unchanged=0 warnings=0`);
-    const state = await describeTopics(cluster.externalBootstrapServers, declared.map((t) => t.name));
+    const state = await describeTopics(cluster.externalBootstrapServers, declared.map((t) => t.name), security());
     for (const topic of declared) {
       expect(topic.replicationFactor, topic.name).toBe(3);
       expect(state.get(topic.name), topic.name).toEqual({ partitions: topic.partitions, replicationFactor: 3, topicConfigs: topic.configs });
@@ -103,7 +117,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
   describe('the metrics agent inside every broker and controller', () => {
     it('every kafka_* and jvm_* metric an alert or dashboard uses is in a real scrape of the Kafka pods', async () => {
       // Per-topic MBeans exist once a topic has traffic.
-      await produce(cluster.externalBootstrapServers, 'learning.query', ['a', 'b', 'c']);
+      await produce(cluster.externalBootstrapServers, 'learning.query', ['a', 'b', 'c'], -1, security());
       const used = [...usedMetricNames(readDistDir(distDir)).keys()].filter((name) => /^(kafka|jvm)_/.test(name));
       expect(used.length).toBeGreaterThan(10);
       let missing: string[] = used;
@@ -203,7 +217,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
     describe(`upgrade from ${UPGRADE_FROM_KAFKA_VERSION} to the default image by a roll, then the features Job`, () => {
       /** The finalized metadata.version as `kafka-features.sh describe` prints it (4.2-IV1). */
       const finalizedMetadataVersion = async () => {
-        const described = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe']);
+        const described = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), 'describe']);
         expect(described.exitCode, described.output).toBe(0);
         return /Feature: metadata\.version\s.*FinalizedVersionLevel: (\S+)/.exec(described.stdout)![1];
       };
@@ -214,7 +228,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
             .sort((a, b) => a.partition - b.partition)
             .map((p) => Number(p.offset)),
           ends: (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((p) => ({ low: Number(p.low), high: Number(p.high) })),
-        }));
+        }), security());
       let before: { metadataVersion: string; offsets: Awaited<ReturnType<typeof offsets>> };
       let earlyRun: ProcessResult | undefined;
       let oldBrokerAtEarlyRun: boolean | undefined;
@@ -259,7 +273,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
           const versions = [...new Set([...cluster.podLog(pod).matchAll(/Kafka version: (\S+)/g)].map((m) => m[1]))];
           expect(versions, pod).toEqual([UPGRADE_FROM_KAFKA_VERSION, cluster.kafkaVersion]);
         }
-        const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe', '--status']);
+        const quorum = await cluster.runTool('kafka-metadata-quorum.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), 'describe', '--status']);
         expect(quorum.exitCode, quorum.output).toBe(0);
         expect([100, 101, 102]).toContain(Number(/^LeaderId:\s+(\d+)$/m.exec(quorum.stdout)![1]));
         // The Job that ran early refused, changed nothing, and said why and what to do.
@@ -277,13 +291,13 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
         expect(first.exitCode, first.output).toBe(0);
         expect(first.output).toMatch(/summary: raised=[1-9]/);
         // The new release's own mapping of its latest production metadata.version (version-mapping without a release).
-        const mapping = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'version-mapping']);
+        const mapping = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), 'version-mapping']);
         const target = /^metadata\.version=\d+ \((\S+)\)$/m.exec(mapping.stdout)![1];
         const after = await finalizedMetadataVersion();
         expect(after).toBe(target);
         expect(after).not.toBe(before.metadataVersion);
         // kraft.version stays: the voters are static.
-        const described = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, 'describe']);
+        const described = await cluster.runTool('kafka-features.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), 'describe']);
         expect(described.stdout).toMatch(/Feature: kraft\.version\s.*FinalizedVersionLevel: 0\s/);
 
         const second = await cluster.runFeaturesJob();
@@ -370,7 +384,7 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
         const moved = Number(/summary: partitions=\d+ replicas-moved=(\d+)/.exec(firstRun.output)?.[1]);
         expect(moved, firstRun.output).toBeGreaterThan(0);
 
-        const readMetadata = () => withAdmin(cluster.externalBootstrapServers, (admin) => admin.fetchTopicMetadata({ topics: declared.map((t) => t.name) }));
+        const readMetadata = () => withAdmin(cluster.externalBootstrapServers, (admin) => admin.fetchTopicMetadata({ topics: declared.map((t) => t.name) }), security());
         const notPreferred = (topics: Awaited<ReturnType<typeof readMetadata>>['topics']) =>
           topics.flatMap((t) => t.partitions.filter((p) => p.leader !== p.replicas[0]).map((p) => `${t.name}-${p.partitionId}`));
         let metadata = await readMetadata();
@@ -401,13 +415,13 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
       it('left no replication throttle on any broker or topic (--verify removed it), and a second run moves nothing', async () => {
         expect(firstRun.output).toContain('Clearing broker-level throttles');
         // The brokers' dynamic configs (the throttle rates are dynamic only: DescribeConfigs lists them when set).
-        const brokers = await cluster.runTool('kafka-configs.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--describe', '--entity-type', 'brokers']);
+        const brokers = await cluster.runTool('kafka-configs.sh', ['--bootstrap-server', cluster.internalBootstrapServers, '--command-config', cluster.adminToolConfig(), '--describe', '--entity-type', 'brokers']);
         expect(brokers.exitCode, brokers.output).toBe(0);
         expect(brokers.stdout).toMatch(/Dynamic configs for broker 4/);
         expect(brokers.stdout).not.toMatch(/throttled/);
         // The declared topics' configs, asked with kafkajs: no throttled-replica list set on any.
         const resources = declared.map((topic) => ({ type: ConfigResourceTypes.TOPIC, name: topic.name }));
-        const described = await withAdmin(cluster.externalBootstrapServers, (admin) => admin.describeConfigs({ resources, includeSynonyms: false }));
+        const described = await withAdmin(cluster.externalBootstrapServers, (admin) => admin.describeConfigs({ resources, includeSynonyms: false }), security());
         expect(described.resources).toHaveLength(resources.length);
         // The names looked for are there (at their defaults), so an absent one would not pass by a typo.
         const names = new Set(described.resources.flatMap((resource) => resource.configEntries.map((entry) => entry.configName)));
@@ -429,7 +443,9 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
 
       it('kafka-live-removed-brokers-empty refuses the 3-broker dist/ while brokers 3 and 4 hold replicas, naming them and the drain; the 5-broker dist/ passes', async () => {
         const judge = async (dir: string) => {
-          const kafka = new KafkaTarget(cluster.externalBootstrapServers, 15_000);
+          // verify --live as it connects to a secured cluster, here as the harness's user.
+          const credentials = { ...HARNESS_USER, ca: caCertificate, passwordFrom: 'the test', caFrom: 'the test CA' };
+          const kafka = new KafkaTarget(cluster.externalBootstrapServers, 15_000, { kind: 'scram', credentials, tls: true });
           try {
             return await kafkaLiveRemovedBrokersEmpty.run({ dist: loadDist(dir), reference: new ReferenceData(referenceDir()), kafka });
           } finally {

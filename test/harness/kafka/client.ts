@@ -70,7 +70,7 @@ export async function withAdmin<T>(brokers: string[], use: (admin: Admin) => Pro
 }
 
 /** What the brokers say about the topics, read with kafkajs (independently of the Kafka tools). */
-export async function describeTopics(brokers: string[], names: readonly string[]): Promise<Map<string, TopicState>> {
+export async function describeTopics(brokers: string[], names: readonly string[], security: ClientSecurity = {}): Promise<Map<string, TopicState>> {
   return withAdmin(brokers, async (admin) => {
     const metadata = await admin.fetchTopicMetadata({ topics: [...names] });
     const configs = await admin.describeConfigs({
@@ -86,7 +86,7 @@ export async function describeTopics(brokers: string[], names: readonly string[]
       state.set(topic.name, { partitions: topic.partitions.length, replicationFactor: topic.partitions[0].replicas.length, topicConfigs });
     }
     return state;
-  });
+  }, security);
 }
 
 export async function produce(brokers: string[], topic: string, messages: readonly string[], acks = -1, security: ClientSecurity = {}): Promise<void> {
@@ -143,10 +143,7 @@ export function kafkaEnginesAvailable(suite: string): boolean {
  * `kafka: { image: apache/kafka:<version> }`) makes both synthesize with it, to try another Kafka version.
  * `kafka` settings are merged over those (e.g. another `brokers` count, or `security`); `dapr` settings (the
  * publications and subscriptions the users Job's ACLs come from) are set too.
- *
- * The production profile is synthesized with kafka.security's loud opt-out unless `kafka.security` is given:
- * the production suite's clients (kafkajs, the verifiable producer and consumer) do not authenticate yet
- * (issue 10, step 5); test/kafka-security.test.ts runs the secured listeners.
+ * The production profile has kafka.security on, as synthesized by default.
  */
 export function kafkaDistDir(
   profile: 'minikube' | 'production',
@@ -154,7 +151,6 @@ export function kafkaDistDir(
 ): string {
   let override = process.env.LEARNFLOW_KAFKA_CONFIG;
   const kafka = {
-    ...(profile === 'production' ? { security: { enabled: false, insecurePlaintextInProduction: true } } : {}),
     ...(options.brokers === undefined ? {} : { brokers: options.brokers }),
     ...(options.image === undefined ? {} : { image: options.image }),
     ...options.kafka,

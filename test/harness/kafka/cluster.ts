@@ -295,6 +295,36 @@ export class KafkaTestCluster {
     return file;
   }
 
+  /**
+   * The client listener as the services reach it: the bootstrap Service (not headless) on the brokers' client
+   * port, resolvable by the tools of `kafkaHome`. With kafka.security its clients authenticate (clientToolProperties).
+   */
+  get clientBootstrapServers(): string {
+    // dist/'s one ClusterIP Service of the brokers with a port named after the client listener.
+    const port = (service: K8sObject) => (service.spec?.ports as { name?: string; port: number }[] | undefined)?.find((p) => p.name === 'internal');
+    const bootstrap = this.manifests.namespaceServices.find((service) => service.spec?.clusterIP !== 'None' && port(service));
+    if (!bootstrap) throw new Error("dist/ has no ClusterIP Service with a port named 'internal' (the client listener)");
+    return `${bootstrap.metadata.name}.${bootstrap.metadata.namespace ?? 'default'}.svc.cluster.local:${port(bootstrap)!.port}`;
+  }
+
+  /**
+   * Client properties of Kafka's Java tools on the client listener (`clientBootstrapServers`): with kafka.security,
+   * SCRAM-SHA-512 as the harness's user over TLS verified against the install's CA, as a service logs in; none in the clear.
+   */
+  clientToolProperties(): string[] {
+    if (!this.security) return [];
+    const ca = path.join(this.dir, 'client-ca.crt');
+    fs.writeFileSync(ca, this.secrets[this.security.adminSecretName]['ca.crt']);
+    const { username, password } = this.security.user;
+    return [
+      'security.protocol=SASL_SSL',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${username}" password="${password}";`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${ca}`,
+    ];
+  }
+
   /** Create or update a SCRAM-SHA-512 user with Kafka's own kafka-configs.sh, as the admin principal. */
   async upsertScramUser(username: string, password: string): Promise<ProcessResult> {
     return this.runTool('kafka-configs.sh', [

@@ -39,10 +39,12 @@ export class LoadRun {
     const producerConfig = path.join(options.dir, 'producer.properties');
     // The tool sets retries=0, which idempotence refuses: Kafka's own default again (unbounded within
     // delivery.timeout.ms, 2 min), and its 5 requests in flight.
-    fs.writeFileSync(producerConfig, 'enable.idempotence=true\nacks=all\nretries=2147483647\nlinger.ms=5\n');
+    // As a service connects: the client listener, with kafka.security SCRAM over TLS (the harness's user).
+    const client = cluster.clientToolProperties();
+    fs.writeFileSync(producerConfig, `${['enable.idempotence=true', 'acks=all', 'retries=2147483647', 'linger.ms=5', ...client].join('\n')}\n`, { mode: 0o600 });
     const consumerConfig = path.join(options.dir, 'consumer.properties');
-    fs.writeFileSync(consumerConfig, 'auto.offset.reset=earliest\n');
-    const bootstrap = cluster.internalBootstrapServers;
+    fs.writeFileSync(consumerConfig, `${['auto.offset.reset=earliest', ...client].join('\n')}\n`, { mode: 0o600 });
+    const bootstrap = cluster.clientBootstrapServers;
     const run = new LoadRun(options.ratePerSecond, path.join(options.dir, 'producer.jsonl'), path.join(options.dir, 'consumer.jsonl'));
     run.consumer = cluster.spawnTool(
       'kafka-verifiable-consumer.sh',
