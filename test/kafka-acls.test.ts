@@ -117,6 +117,19 @@ describe('the users Job and the authorizer (kafka.security)', () => {
     expect(pod.volumes.find((v: { name: string }) => v.name === 'scram').emptyDir.medium).toBe('Memory');
   });
 
+  it('a subscription without a route (the app subscribes in its code) gives the same rights and synthesizes no Subscription; endpoints list each principal\'s rights', () => {
+    const programmatic = { publications: [], subscriptions: [{ topic: 'learning.query', appIds: ['triage-agent'] }] };
+    const objects = synthObjects({ profile: 'production', override: { dapr: programmatic } });
+    const acls = (findObject(objects, 'ConfigMap', findObject(objects, 'Job', /^kafka-users-/).metadata.name).data!['acls.conf'] as string).split('\n');
+    expect(acls).toEqual(expect.arrayContaining(['learnflow.app.triage-agent TOPIC learning.query READ', 'learnflow.app.triage-agent GROUP triage-agent READ']));
+    expect(objects.filter((o) => o.kind === 'Subscription')).toEqual([]);
+    const stack = new LearnflowStack(loadConfig({ profile: 'production', override: { dapr: programmatic } }));
+    const users = stack.kafkaUsers!.endpoints().lines;
+    expect(users.find((line) => line.startsWith('User:learnflow.app.triage-agent '))).toContain('rights: READ group triage-agent, DESCRIBE topic learning.query, READ topic learning.query');
+    // An app-id with a user and no right is said loudly: its sidecar logs in and is refused everything.
+    expect(users.find((line) => line.startsWith('User:learnflow.app.frontend '))).toContain('rights: NONE (declare what it publishes and subscribes to');
+  });
+
   it('runs as the admin principal on kafka-admin, under restricted Pod Security, on the stock image, named by its content', () => {
     expect(env.BOOTSTRAP_SERVERS).toBe('kafka-admin.kafka.svc.cluster.local:9095');
     expect(env.KAFKA_CLIENT_TLS_DIR).toBe('/etc/learnflow/secrets/kafka-admin');

@@ -303,6 +303,11 @@ const CASES: BreakCase[] = [
         o.spec.metadata.find((m: any) => m.name === 'saslUsername').value = 'learnflow.app.triage-agent';
         o.spec.metadata.find((m: any) => m.name === 'saslPassword').secretKeyRef.name = 'learnflow-kafka-triage-agent';
       }) },
+  { check: 'dapr-pubsub-per-app', breaks: "a pub/sub logging in with a credential that is not its app's", profile: 'production', says: 'Component learnflow/pubsub-frontend is scoped to app-id frontend but logs in with user learnflow.app.retired, password Secret learnflow-kafka-retired', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => {
+        o.spec.metadata.find((m: any) => m.name === 'saslUsername').value = 'learnflow.app.retired';
+        o.spec.metadata.find((m: any) => m.name === 'saslPassword').secretKeyRef.name = 'learnflow-kafka-retired';
+      }) },
   { check: 'dapr-pubsub-per-app', breaks: 'an unscoped pub/sub', says: 'is scoped to no app-id', apply: (dir) => editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void delete o.scopes) },
   { check: 'dapr-pubsub-per-app', breaks: "a Subscription through another app's pub/sub", says: "delivers to app-id(s) frontend through Component learnflow/pubsub-progress-agent", apply: (dir) =>
       addObjects(dir, '31-subscription.yaml', [{ apiVersion: 'dapr.io/v2alpha1', kind: 'Subscription', metadata: { name: 'struggle-detected-frontend', namespace: 'learnflow' }, scopes: ['frontend'], spec: { pubsubname: 'pubsub-progress-agent', topic: 'struggle.detected', routes: { default: '/events' } } }]) },
@@ -318,6 +323,8 @@ const CASES: BreakCase[] = [
       }) },
   { check: 'dapr-pubsub-authenticated', breaks: 'TLS disabled', profile: 'production', says: 'disableTls is true', apply: (dir) =>
       editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'disableTls').value = 'true')) },
+  { check: 'dapr-pubsub-authenticated', breaks: "TLS disabled by a value Dapr reads as true ('True')", profile: 'production', says: 'disableTls is true', apply: (dir) =>
+      editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata.find((m: any) => m.name === 'disableTls').value = 'True')) },
   { check: 'dapr-pubsub-authenticated', breaks: 'no CA', profile: 'production', says: 'no caCert', apply: (dir) =>
       editObjects(dir, byKind('Component', 'pubsub-frontend'), (o) => void (o.spec.metadata = o.spec.metadata.filter((m: any) => m.name !== 'caCert'))) },
   { check: 'dapr-pubsub-authenticated', breaks: 'a mechanism the brokers do not enable', profile: 'production', says: "saslMechanism 'SHA-256' is SCRAM-SHA-256, which the brokers do not enable (SCRAM-SHA-512)", apply: (dir) =>

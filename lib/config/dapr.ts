@@ -7,8 +7,12 @@ const goDuration = z.string().regex(/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, "mus
 const subscription = z
   .object({
     topic: z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name'),
-    /** The app's HTTP path that receives the events. */
-    route: z.string().regex(/^\/[\w\-./]*$/, "must be an absolute path such as '/events/learning-query'"),
+    /**
+     * The app's HTTP path that receives the events: a declarative Subscription is synthesized for it.
+     * @default - none: the app subscribes in its code (Dapr's programmatic subscription); the entry still gives
+     * its app-ids their Kafka rights (READ on the topic and in their consumer group, with kafka.security)
+     */
+    route: z.string().regex(/^\/[\w\-./]*$/, "must be an absolute path such as '/events/learning-query'").optional(),
     /** App-ids that receive this topic. */
     appIds: z.array(dnsLabel).min(1, 'must list at least one app-id'),
     /** @default - no dead-letter topic */
@@ -72,7 +76,7 @@ export const daprConfig = z
         breakerTimeout: goDuration,
       })
       .strict(),
-    /** Declarative subscriptions: topic -> app route. */
+    /** Which app-ids receive which topics: a declarative Subscription where a route is given, and their Kafka rights. */
     subscriptions: z.array(subscription),
     /** Which app-ids publish to which topics: with kafka.security, their WRITE rights (lib/kafka/kafka-acls.ts). */
     publications: z.array(publication),

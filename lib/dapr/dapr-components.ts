@@ -213,7 +213,10 @@ export class DaprComponents extends Construct implements ExposesEndpoints {
     });
 
     // A Subscription names one pubsub, and each app-id has its own: one Subscription per app-id, scoped to it.
+    // An entry without a route is a programmatic subscription (the app's code declares it to its sidecar).
     for (const subscription of config.subscriptions) {
+      const { route } = subscription;
+      if (route === undefined) continue;
       for (const appId of subscription.appIds) {
         new SubscriptionV2Alpha1(this, `Subscription-${subscription.topic}-${appId}`, {
           metadata: { name: subscriptionName(subscription.topic, appId), namespace, labels },
@@ -221,7 +224,7 @@ export class DaprComponents extends Construct implements ExposesEndpoints {
           spec: {
             pubsubname: this.pubsubNameOf(appId),
             topic: subscription.topic,
-            routes: { default: subscription.route },
+            routes: { default: route },
             deadLetterTopic: subscription.deadLetterTopic,
           },
         });

@@ -105,13 +105,22 @@ export class UsersJob extends Construct implements ExposesEndpoints {
     this.jobName = job.jobName;
   }
 
+  /**
+   * What a principal may do, one `<OPERATION> <type> <name>` a binding; an app-id with none is said loudly: its
+   * sidecar logs in, and every publish and subscribe is refused until dapr.publications or dapr.subscriptions name it.
+   */
+  private rightsOf(principal: string): string {
+    const rights = this.acls.filter((acl) => acl.principal === principal).map((acl) => `${acl.operation} ${acl.resourceType.toLowerCase()} ${acl.name}`);
+    return rights.length > 0 ? rights.join(', ') : 'NONE (declare what it publishes and subscribes to: dapr.publications, dapr.subscriptions)';
+  }
+
   /** The principals and the credentials Secrets (names, keys, readers; never a value). */
   endpoints(): EndpointsSection {
     return {
       heading: 'Kafka users (SCRAM-SHA-512, ACLs)',
       lines: [
         `users Job: ${this.jobName} (owns every SCRAM user and ACL of principals ${KAFKA_OWNED_PRINCIPAL_PREFIX}*; re-run it after a password change)`,
-        ...this.users.map((user) => `User:${user.principal}  password from Secret ${user.secretName}`),
+        ...this.users.map((user) => `User:${user.principal}  password from Secret ${user.secretName}; rights: ${this.rightsOf(user.principal)}`),
         '',
         '### Secrets (created by `npm run secrets`; values never appear in dist/)',
         ...secretContractLines(this.secrets),

@@ -90,11 +90,12 @@ upserted=0 removed_users=0
 for principal in $(printf '%s\n' "${!want_user[@]}" | sort); do
   file=$CREDENTIALS_DIR/${want_user[$principal]}
   [[ -r $file ]] || fail "no password file $file for $principal: is its Secret mounted?"
-  password=$(<"$file")
+  # The file's bytes as they are ($(<file) would drop a trailing newline that Dapr and the verifier then send).
+  IFS= read -r -d '' password <"$file" || true
   # A properties line that kafka-configs.sh reads as-is (no escapes, no separators in the value): ConfigCommand
   # matches it against `(?:iterations=(-?[0-9]*),)?password=(.*)` (kafka.admin.ConfigCommand, Kafka 4.x); the
   # brackets of --add-config's 'SCRAM-SHA-512=[...]' are that option's syntax, not the file's.
-  [[ $password =~ ^[A-Za-z0-9._~+/=-]{16,}$ ]] || fail "the password of $principal ($file) must be at least 16 characters of [A-Za-z0-9._~+/=-]; recreate its Secret with npm run secrets"
+  [[ $password =~ ^[A-Za-z0-9._~+/=-]{16,}$ ]] || fail "the password of $principal ($file) must be at least 16 characters of [A-Za-z0-9._~+/=-], no newline (Dapr sends the bytes as they are); recreate its Secret with npm run secrets"
   credential=$(umask 077 && mktemp "$SCRAM_WORK_DIR/credential.XXXXXX")
   printf 'SCRAM-SHA-512=iterations=%s,password=%s\n' "$iterations" "$password" >"$credential"
   unset password

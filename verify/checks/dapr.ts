@@ -1,6 +1,7 @@
 import { METADATA_RULES, validateComponent } from '../../lib/dapr/component-metadata';
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
+import { appCredentialsSecret, appPrincipal } from '../../lib/config/kafka-principals';
 import { type Check, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
 import { envValue, kafkaContainer, kafkaStatefulSets, namespaceOf } from '../workloads';
 import { listenerProtocols } from './kafka';
@@ -78,6 +79,12 @@ export const daprPubSubPerApp: Check<StaticContext> = {
         const shared = credentialsOf(item).filter((c) => sharing.some((other) => credentialsOf(other).includes(c)));
         return fail([ref, ...sharing.map(refOf)], `${formatRef(ref)} (app-id ${scopes[0]}) shares ${shared.join(', ')} with ${sharing.map((other) => formatRef(refOf(other))).join(', ')}: two app-ids, one Kafka principal`);
       }
+      // The credential must be the scoped app's own: its principal (the users Job gives it that app's ACLs) and its Secret.
+      const appId = String(scopes[0]);
+      const foreign = credentialsOf(item).filter((c) => c !== `user ${appPrincipal(appId)}` && c !== `password Secret ${appCredentialsSecret(appId)}`);
+      if (foreign.length > 0) {
+        return fail([ref], `${formatRef(ref)} is scoped to app-id ${appId} but logs in with ${foreign.join(', ')}: another app's rights (rule: user ${appPrincipal(appId)}, password Secret ${appCredentialsSecret(appId)})`);
+      }
       return pass([ref], `${formatRef(ref)} is scoped to app-id ${scopes[0]} alone`);
     });
     const fromSubscriptions = dist.objects
@@ -148,8 +155,10 @@ export const daprPubSubAuthenticated: Check<StaticContext> = {
         const asKafka = /^SHA-(256|512)$/.test(mechanism) ? `SCRAM-${mechanism}` : 'PLAIN';
         if (!mechanisms.has(asKafka)) problems.push(`saslMechanism '${mechanism}' is ${asKafka}, which the brokers do not enable (${[...mechanisms].join(', ')})`);
       }
-      if (value('disableTls') === 'true') problems.push('disableTls is true: the password would cross the network in the clear, and the SASL_SSL listener refuses it');
-      if (value('skipVerify') === 'true') problems.push('skipVerify is true: any server is trusted with the password');
+      // Dapr decodes these as Go booleans and "truthy" strings (strconv.ParseBool, utils.IsTruthy): "True", "1", "yes" too.
+      const truthy = (name: string) => /^(1|t|true|y|yes|on)$/i.test(value(name)?.trim() ?? '');
+      if (truthy('disableTls')) problems.push('disableTls is true: the password would cross the network in the clear, and the SASL_SSL listener refuses it');
+      if (truthy('skipVerify')) problems.push('skipVerify is true: any server is trusted with the password');
       if (!entry('caCert')) problems.push("no caCert: the brokers' certificate is checked against the system roots, which do not hold the install's CA");
       return problems.length === 0
         ? pass([ref], `${formatRef(ref)} logs in as ${value('saslUsername') ?? '(username from a Secret)'} (${value('saslMechanism')}) over TLS verified against its caCert`)
