@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../lib/exit-codes';
@@ -63,6 +64,15 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
   it('exit 3 (invalid input), not 1 (findings) nor 2 (could not check), on a usage error', () => {
     expect(runVerifyCli(['--bogus']).status).toBe(EXIT.usage);
     expect(runVerifyCli(['--timeout', '0']).status).toBe(EXIT.usage);
+  });
+
+  it("--kafka-user without --kafka-password-file is a usage error (--live would send learnflow.verify's password as that user)", () => {
+    const alone = runVerifyCli(['--offline', '--dist', dist, '--kafka-user', 'learnflow.app.frontend']);
+    expect(alone.status).toBe(EXIT.usage);
+    expect(alone.stderr).toContain('--kafka-user learnflow.app.frontend needs --kafka-password-file');
+    const passwordFile = path.join(tempDir('verify-cli-password'), 'password');
+    fs.writeFileSync(passwordFile, 'a-password\n', { mode: 0o600 });
+    expect(runVerifyCli(['--offline', '--dist', dist, '--check', 'image-pinned', '--kafka-user', 'learnflow.app.frontend', '--kafka-password-file', passwordFile]).status).toBe(0);
   });
 
   it('exit 2 when dist/ does not exist', () => {

@@ -186,6 +186,9 @@ const CASES: BreakCase[] = [
       editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => setEnv(containerNamed(o), 'KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND', 'true')) },
   { check: 'kafka-authorizer', breaks: "an app-id's SCRAM user made a super user", profile: 'production', says: 'names the SCRAM user(s) User:learnflow.app.frontend', apply: (dir) =>
       editObjects(dir, kafkaSts, (o) => setEnv(containerNamed(o), 'KAFKA_SUPER_USERS', 'User:kafka-node;User:kafka-admin;User:learnflow.app.frontend')) },
+  { check: 'kafka-authorizer', breaks: 'a super user that is no certificate (a SCRAM user of that name would have every right)', profile: 'production', says: 'names User:ops, the common name of no Certificate in dist/ (kafka-node, kafka-admin)', apply: (dir) =>
+      editObjects(dir, byKind('StatefulSet', 'kafka-controller'), (o) => setEnv(containerNamed(o), 'KAFKA_SUPER_USERS', 'User:kafka-node;User:kafka-admin;User:ops')) },
+  { check: 'kafka-acls-least-privilege', breaks: 'an acls.conf line with a fifth field (the users Job stops on it)', profile: 'production', says: "'learnflow.app.frontend TOPIC learning.query WRITE PREFIXED': 5 fields", apply: editAcls((acls) => `${acls}learnflow.app.frontend TOPIC learning.query WRITE PREFIXED\n`) },
   { check: 'kafka-acls-least-privilege', breaks: 'the users Job removed', profile: 'production', says: 'no ConfigMap in dist/ carries acls.conf', apply: (dir) =>
       editObjects(dir, (o) => (o.kind === 'Job' || o.kind === 'ConfigMap') && o.metadata.name.startsWith('kafka-users-'), () => null) },
   { check: 'kafka-acls-least-privilege', breaks: 'an ACL on a topic that is not declared', profile: 'production', says: "'learnflow.app.frontend TOPIC payments WRITE': topic payments is not declared", apply: editAcls((acls) => `${acls}learnflow.app.frontend TOPIC payments WRITE\n`) },

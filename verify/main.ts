@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT, exitCodeHelp, parseArguments } from '../lib/exit-codes';
+import { VERIFY_CREDENTIALS_SECRET, VERIFY_PRINCIPAL } from '../lib/config/kafka-principals';
 import { referenceDir } from '../lib/platform/project-files';
 import type { ClusterReader } from './cluster/cluster-reader';
 import { FileClusterReader } from './cluster/file-cluster-reader';
@@ -83,6 +84,10 @@ function readKafkaCredentials(flags: VerifyFlags): GivenKafkaCredentials {
       throw new Error(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   };
+  // Without this, --live would log in as that user with learnflow.verify's password from its Secret.
+  if (flags.kafkaUser !== undefined && flags.kafkaPasswordFile === undefined) {
+    throw new Error(`--kafka-user ${flags.kafkaUser} needs --kafka-password-file with that user's password (the Secret ${VERIFY_CREDENTIALS_SECRET} holds ${VERIFY_PRINCIPAL}'s)`);
+  }
   // One trailing newline is the file's, not the password's (echo, kubectl ... | base64 -d >file).
   const password = read('--kafka-password-file', flags.kafkaPasswordFile)?.replace(/\r?\n$/, '');
   if (password === '') throw new Error(`--kafka-password-file ${flags.kafkaPasswordFile} is empty`);

@@ -41,16 +41,33 @@ export const kafkaAuthorizer: Check<StaticContext> = {
       const superUsers = (envValue(container, 'KAFKA_SUPER_USERS') ?? '').split(';').filter(Boolean);
       const scram = superUsers.filter((user) => user.startsWith('User:learnflow.'));
       if (scram.length > 0) return fail([ref], `${formatRef(ref)}: env KAFKA_SUPER_USERS names the SCRAM user(s) ${scram.join(', ')}: an app with every right`);
+      // A certificate's principal is its CN (ssl.principal.mapping.rules), and a SCRAM user of the same name is the
+      // same principal: with cert-manager's Certificates in dist/, a super user must be one of their common names.
+      const commonNames = certificateCommonNames(dist, ref.namespace);
+      const uncertified = commonNames.length === 0 ? [] : superUsers.filter((user) => !commonNames.includes(user.replace(/^User:/, '')));
+      if (uncertified.length > 0) {
+        return fail([ref], `${formatRef(ref)}: env KAFKA_SUPER_USERS names ${uncertified.join(', ')}, the common name of no Certificate in dist/ (${commonNames.join(', ')}): a SCRAM user of that name would have every right`);
+      }
       return pass([ref], `${formatRef(ref)}: StandardAuthorizer, deny without an ACL, super users ${superUsers.join(', ') || '(none)'}`);
     });
   },
 };
+
+/** The subject common names of the cert-manager leaf Certificates (not a CA's) in `namespace`. */
+function certificateCommonNames(dist: Dist, namespace: string | undefined): string[] {
+  return objectsOfKind(dist, 'Certificate')
+    .filter((item) => item.object.metadata?.namespace === namespace && !item.object.spec?.isCA && typeof item.object.spec?.commonName === 'string')
+    .map((item) => item.object.spec.commonName as string);
+}
 
 interface AclLine {
   readonly principal: string;
   readonly resourceType: string;
   readonly name: string;
   readonly operation: string;
+  /** The line as written, and how many whitespace-separated fields it has: the users Job stops on any but 4. */
+  readonly text: string;
+  readonly fields: number;
 }
 
 function aclsFiles(dist: Dist): { configMap: DistObject; acls: AclLine[] }[] {
@@ -62,8 +79,10 @@ function aclsFiles(dist: Dist): { configMap: DistObject; acls: AclLine[] }[] {
         .split('\n')
         .filter((line) => line.trim() !== '')
         .map((line) => {
-          const [principal = '', resourceType = '', name = '', operation = ''] = line.trim().split(/\s+/);
-          return { principal, resourceType, name, operation };
+          const text = line.trim();
+          const fields = text.split(/\s+/);
+          const [principal = '', resourceType = '', name = '', operation = ''] = fields;
+          return { principal, resourceType, name, operation, text, fields: fields.length };
         }),
     }));
 }
@@ -88,7 +107,8 @@ export const kafkaAclsLeastPrivilege: Check<StaticContext> = {
       for (const acl of acls) {
         const line = `${acl.principal} ${acl.resourceType} ${acl.name} ${acl.operation}`;
         const app = APP_PRINCIPAL.exec(acl.principal)?.[1];
-        if (app === undefined && acl.principal !== VERIFY_PRINCIPAL) problems.push(`'${line}': ${acl.principal} is neither an app-id's principal (learnflow.app.<app-id>) nor the verifier's`);
+        if (acl.fields !== 4) problems.push(`'${acl.text}': ${acl.fields} fields, where the users Job reads '<principal> <TOPIC|GROUP> <name> <operation>' and stops on any other line`);
+        else if (app === undefined && acl.principal !== VERIFY_PRINCIPAL) problems.push(`'${line}': ${acl.principal} is neither an app-id's principal (learnflow.app.<app-id>) nor the verifier's`);
         else if (acl.resourceType === 'TOPIC' && !declaredTopics.has(acl.name)) problems.push(`'${line}': topic ${acl.name} is not declared in topics.conf`);
         else if (acl.resourceType === 'TOPIC' && !TOPIC_OPERATIONS.has(acl.operation)) problems.push(`'${line}': ${acl.operation} is beyond what producing, consuming and describing need`);
         else if (acl.principal === VERIFY_PRINCIPAL && (acl.resourceType !== 'TOPIC' || (['READ', 'WRITE'].includes(acl.operation) && acl.name !== VERIFY_TOPIC))) {
