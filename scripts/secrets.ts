@@ -159,17 +159,21 @@ function caCopies(stack: LearnflowStack): CaCopy[] {
 function ensureCaCopy(options: Options, copy: CaCopy): void {
   const { secretName, namespace } = copy.source;
   const where = `secret ${copy.name} in ${copy.namespace}`;
-  if (readSecret(options, copy.name, copy.namespace)) {
+  const existing = readSecret(options, copy.name, copy.namespace);
+  const ca = readSecret(options, secretName, namespace)?.['ca.crt'];
+  if (existing && (!ca || existing['ca.crt']?.includes(ca.trim()))) {
     console.log(`exists:  ${where} (left unchanged)`);
     return;
   }
-  const ca = readSecret(options, secretName, namespace)?.['ca.crt'];
   if (!ca) {
     console.log(`pending: ${where}: secret ${secretName} in ${namespace} has no ca.crt yet; run npm run secrets again once its certificate is issued`);
     return;
   }
+  // A copy without the CA that issued the current certificate makes its readers refuse the servers: the CA was
+  // replaced (cert-manager re-issued every certificate from the new one), so the old copy is of no use.
+  const stale = existing ? ` (it lacked the CA of secret ${secretName} in ${namespace}, which changed; readers take the new one when they restart)` : '';
   if (options.dryRun) {
-    console.log(`missing: ${where} (keys ca.crt)`);
+    console.log(existing ? `stale:   ${where}${stale}` : `missing: ${where} (keys ca.crt)`);
     return;
   }
   const manifest = {
@@ -179,8 +183,8 @@ function ensureCaCopy(options: Options, copy: CaCopy): void {
     type: 'Opaque',
     stringData: { 'ca.crt': ca },
   };
-  kubectl(options, ['create', '-f', '-'], JSON.stringify(manifest));
-  console.log(`created: ${where} (keys ca.crt, copied from secret ${secretName} in ${namespace})`);
+  kubectl(options, [existing ? 'replace' : 'create', '-f', '-'], JSON.stringify(manifest));
+  console.log(existing ? `updated: ${where}${stale}` : `created: ${where} (keys ca.crt, copied from secret ${secretName} in ${namespace})`);
 }
 
 /** --rotate or --finish: one role, nothing else of the contract touched. */
