@@ -418,6 +418,16 @@ describe('verify: static checks on a healthy dist/ and on broken copies', () => 
     expect(checkOf(report, 'kafka-quorum-voters').results.map((r) => r.message)).toContain('StatefulSet kafka/kafka-controller: 3 voter(s) for 3 replica(s)');
   });
 
+  it('warns that no event flows while dapr.publications and dapr.subscriptions are empty (production), and not once both are declared', async () => {
+    const idle = checkOf(await verify(production, { only: ['kafka-acls-least-privilege'] }), 'kafka-acls-least-privilege');
+    expect(idle.results.map((r) => r.status)).toEqual(['warn']);
+    expect(idle.results[0].message).toContain('no app-id publishes (no app-id has WRITE on a topic) or consumes (no app-id has READ on a topic): with the authorizer on, no event flows');
+    const override = path.join(path.dirname(healthy), 'flows.yaml');
+    fs.writeFileSync(override, 'dapr:\n  publications: [{ topic: learning.query, appIds: [frontend] }]\n  subscriptions: [{ topic: learning.query, appIds: [triage-agent] }]\n');
+    const flowing = checkOf(await verify(synthesizeDist(['--profile', 'production', '--config', override]), { only: ['kafka-acls-least-privilege'] }), 'kafka-acls-least-privilege');
+    expect(flowing.results.map((r) => r.status)).toEqual(['pass']);
+  });
+
   it('passes every check with another cluster DNS domain (platform.clusterDomain)', async () => {
     const override = path.join(path.dirname(healthy), 'cluster-domain.yaml');
     fs.writeFileSync(override, 'platform: { clusterDomain: corp.example }\n');

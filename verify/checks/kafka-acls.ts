@@ -1,7 +1,7 @@
 import type { StaticContext } from '../context';
 import type { Dist } from '../dist';
 import { topicsFiles } from '../kafka-topics';
-import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip } from '../model';
+import { type Check, type CheckResult, type DistObject, fail, formatRef, pass, refOf, skip, warn } from '../model';
 import { envValue, kafkaContainer, kafkaStatefulSets, objectsOfKind } from '../workloads';
 import { kafkaListenersSecured } from './kafka';
 import { VERIFY_TOPIC } from './kafka-live';
@@ -129,9 +129,15 @@ export const kafkaAclsLeastPrivilege: Check<StaticContext> = {
           if (missing.length > 0) problems.push(`${formatRef(refOf(subscription))} (scope ${appId}): ${principal} lacks ${missing.join(', ')}, so its sidecar is refused`);
         }
       }
-      return problems.length === 0
-        ? [pass([ref], `${at}: ${acls.length} ACLs, each on a declared topic or the app-id's own group; every Subscription covered`)]
-        : [fail([ref], `${at}: ${problems.join('; ')}`)];
+      if (problems.length > 0) return [fail([ref], `${at}: ${problems.join('; ')}`)];
+      // Least privilege by default means no flow by default: say so, where an install would otherwise find out from
+      // refused sidecars.
+      const appTopicOperations = new Set(acls.filter((acl) => APP_PRINCIPAL.test(acl.principal) && acl.resourceType === 'TOPIC').map((acl) => acl.operation));
+      const idle = [...(appTopicOperations.has('WRITE') ? [] : ['publishes (no app-id has WRITE on a topic)']), ...(appTopicOperations.has('READ') ? [] : ['consumes (no app-id has READ on a topic)'])];
+      if (idle.length > 0) {
+        return [warn([ref], `${at}: no app-id ${idle.join(' or ')}: with the authorizer on, no event flows`, 'declare dapr.publications and dapr.subscriptions (app-ids and topics) and npm run synth')];
+      }
+      return [pass([ref], `${at}: ${acls.length} ACLs, each on a declared topic or the app-id's own group; every Subscription covered`)];
     });
   },
 };
