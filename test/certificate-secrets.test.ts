@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { certificateProblem } from '../scripts/deploy/certificates';
+import { loadConfig } from '../lib/config/load';
+import { LearnflowStack } from '../lib/learnflow-stack';
+import { certificateExpectations, certificateProblem } from '../scripts/deploy/certificates';
 import { type TestCertificate, testCertificate, testCertificateAuthority, tlsSecretData } from './harness/kafka/certificates';
 import { tempDir } from './support/synth';
 
@@ -15,7 +17,16 @@ describe('preflight-certificate-secrets: the content of a user-provided certific
   const ca = testCertificateAuthority(dir, 'corp-ca');
   const other = testCertificateAuthority(path.join(dir, 'other'), 'other-ca');
   const usages = ['serverAuth', 'clientAuth'] as const;
-  const node = testCertificate(dir, ca, { name: 'node', commonName: 'kafka-node', dnsNames: ['kafka-bootstrap.kafka.svc.cluster.local'], usages });
+  // What the production configuration's readers check: Kafka's node and admin Secrets, PostgreSQL's.
+  const stack = new LearnflowStack(loadConfig({ profile: 'production' }));
+  const expected = certificateExpectations(stack);
+  const kafkaNode = expected.get(`${stack.kafka.namespace}/${stack.kafka.tls.secretName}`)!;
+  const kafkaAdmin = expected.get(`${stack.kafka.namespace}/${stack.kafka.tls.adminSecretName}`)!;
+  const postgres = expected.get(`${stack.postgres.namespace}/${stack.postgres.tls.secretName}`)!;
+  const plain = { pkcs8Key: false, hostNames: [] };
+  // The pods by a wildcard of their headless Service, as the Certificate of dist/ names them.
+  const wildcards = [...new Set(kafkaNode.hostNames.map((name) => name.replace(/^[a-z0-9-]+-\d+\./, '*.')))];
+  const node = testCertificate(dir, ca, { name: 'node', commonName: kafkaNode.commonName!, dnsNames: wildcards, usages });
   const stranger = testCertificate(path.join(dir, 'other'), other, { name: 'stranger', commonName: 'kafka-node', usages });
   // The same key in the SEC1 ("BEGIN EC PRIVATE KEY") form openssl ec writes by default.
   fs.writeFileSync(path.join(dir, 'node-pkcs8.key'), node.key);
@@ -23,21 +34,33 @@ describe('preflight-certificate-secrets: the content of a user-provided certific
   const secret = (certificate: TestCertificate, authority: TestCertificate) => base64(tlsSecretData(certificate, authority));
 
   it('passes a certificate, its PKCS#8 key and the CA that signed it, for Kafka and PostgreSQL', () => {
-    expect(certificateProblem(secret(node, ca), true)).toBeUndefined();
-    expect(certificateProblem(secret(node, ca), false)).toBeUndefined();
+    expect(certificateProblem(secret(node, ca), kafkaNode)).toBeUndefined();
+    const server = testCertificate(dir, ca, { name: 'postgres', commonName: 'postgres', dnsNames: postgres.hostNames, usages });
+    expect(certificateProblem(secret(server, ca), postgres)).toBeUndefined();
+  });
+
+  it("refuses a Kafka certificate whose CN is not the principal super.users names, and one that misses a name clients check", () => {
+    expect(kafkaNode.hostNames.length).toBeGreaterThan(wildcards.length);
+    const renamed = testCertificate(dir, ca, { name: 'renamed', commonName: 'broker', dnsNames: wildcards, usages });
+    expect(certificateProblem(secret(renamed, ca), kafkaNode)).toBe(`tls.crt's subject CN is broker, not ${kafkaNode.commonName}: its peers would be User:broker, which super.users does not name`);
+    expect(certificateProblem(secret(node, ca), kafkaAdmin)).toMatch(new RegExp(`subject CN is ${kafkaNode.commonName}, not ${kafkaAdmin.commonName}`));
+    const noLocalhost = testCertificate(dir, ca, { name: 'no-localhost', commonName: kafkaNode.commonName!, dnsNames: wildcards.filter((name) => name !== 'localhost'), usages });
+    expect(certificateProblem(secret(noLocalhost, ca), kafkaNode)).toMatch(/^tls\.crt does not name localhost \(its names: DNS:/);
+    // The Kafka certificate in PostgreSQL's Secret: verify-full refuses it.
+    expect(certificateProblem(secret(node, ca), postgres)).toMatch(new RegExp(`^tls\\.crt does not name ${postgres.hostNames[0].replace(/\./g, '\\.')}`));
   });
 
   it("refuses a SEC1 key for Kafka (its PEM keystore reads only PKCS#8), and accepts it for PostgreSQL", () => {
     const data = base64({ ...tlsSecretData(node, ca), 'tls.key': sec1Key });
-    expect(certificateProblem(data, true)).toMatch(/tls\.key is not an unencrypted PKCS#8 key \(EC PRIVATE KEY\)/);
-    expect(certificateProblem(data, false)).toBeUndefined();
+    expect(certificateProblem(data, kafkaNode)).toMatch(/tls\.key is not an unencrypted PKCS#8 key \(EC PRIVATE KEY\)/);
+    expect(certificateProblem(data, plain)).toBeUndefined();
   });
 
   it('refuses a missing key, a key of another certificate, a certificate another CA signed, and text that is no PEM', () => {
     const { 'ca.crt': _, ...noCa } = secret(node, ca);
-    expect(certificateProblem(noCa, false)).toMatch(/^no ca\.crt/);
-    expect(certificateProblem(base64({ ...tlsSecretData(node, ca), 'tls.key': stranger.key }), false)).toBe("tls.key is not the key of tls.crt's certificate");
-    expect(certificateProblem(secret(stranger, ca), false)).toMatch(/tls\.crt \(CN=kafka-node\) is signed by neither its chain nor ca\.crt/);
-    expect(certificateProblem(base64({ ...tlsSecretData(node, ca), 'tls.crt': 'not a certificate' }), false)).toBe('tls.crt or ca.crt holds no PEM certificate');
+    expect(certificateProblem(noCa, plain)).toMatch(/^no ca\.crt/);
+    expect(certificateProblem(base64({ ...tlsSecretData(node, ca), 'tls.key': stranger.key }), plain)).toBe("tls.key is not the key of tls.crt's certificate");
+    expect(certificateProblem(secret(stranger, ca), plain)).toMatch(/tls\.crt \(CN=kafka-node\) is signed by neither its chain nor ca\.crt/);
+    expect(certificateProblem(base64({ ...tlsSecretData(node, ca), 'tls.crt': 'not a certificate' }), plain)).toBe('tls.crt or ca.crt holds no PEM certificate');
   });
 });

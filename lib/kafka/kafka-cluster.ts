@@ -167,17 +167,19 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
     const adminHost = serviceHost(names.adminService, namespace, clusterDomain);
     this.adminBootstrapServers = config.security.enabled ? `${adminHost}:${KAFKA_PORTS.interBroker}` : this.bootstrapServers;
     this.nodeSets = controllerSet ? [brokerSet, controllerSet] : [brokerSet];
+    // The bootstrap and admin Services by every name the cluster DNS answers for them (the verifier's
+    // kafka-client-port accepts the short ones too), and localhost for the port-forwarded external listener
+    // (advertised as localhost:<port>).
+    const serviceNames = [
+      ...[this.bootstrapServiceName, names.adminService].flatMap((service) => [serviceHost(service, namespace, clusterDomain), `${service}.${namespace}.svc`, `${service}.${namespace}`]),
+      'localhost',
+    ];
     this.tls = new KafkaTls(this, 'Tls', {
       config,
       namespace,
-      // Pods by their headless names (advertised listeners, voters), the bootstrap and admin Services by every
-      // name the cluster DNS answers for them (the verifier's kafka-client-port accepts the short ones too), and
-      // localhost for the port-forwarded external listener (advertised as localhost:<port>).
-      dnsNames: [
-        ...this.nodeSets.map((set) => `*.${serviceHost(set.headlessService, namespace, clusterDomain)}`),
-        ...[this.bootstrapServiceName, names.adminService].flatMap((service) => [serviceHost(service, namespace, clusterDomain), `${service}.${namespace}.svc`, `${service}.${namespace}`]),
-        'localhost',
-      ],
+      // Pods by their headless names (advertised listeners, voters): a wildcard, so that a scale-out needs no new certificate.
+      dnsNames: [...this.nodeSets.map((set) => `*.${serviceHost(set.headlessService, namespace, clusterDomain)}`), ...serviceNames],
+      hostNames: [...this.nodeSets.flatMap((set) => [...Array(set.replicas).keys()].map((i) => podDns(set, i))), ...serviceNames],
     });
     // Static voters: the stock launcher formats storage without --standalone or --initial-controllers,
     // which a dynamic quorum (KIP-853) needs (KAFKA-18737), so the voter set is fixed at install. A new

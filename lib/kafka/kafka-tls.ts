@@ -50,6 +50,8 @@ export interface KafkaTlsProps {
   readonly namespace: string;
   /** The names clients reach the nodes by: the certificate's DNS names, which TLS clients verify. */
   readonly dnsNames: readonly string[];
+  /** Every name clients check today (each pod, each Service name): what the user's node certificate must cover. */
+  readonly hostNames: readonly string[];
 }
 
 /**
@@ -71,6 +73,8 @@ export class KafkaTls extends Construct {
   public get superUsers(): readonly string[] {
     return [`User:${this.nodeCommonName}`, `User:${this.adminCommonName}`];
   }
+  /** Every name TLS clients check against the nodes' certificate today (each pod, each Service name, localhost). */
+  public readonly hostNames: readonly string[];
   /** Subject common names of the two certificates, which are also the principals' names. */
   public readonly nodeCommonName: string;
   public readonly adminCommonName: string;
@@ -87,6 +91,7 @@ export class KafkaTls extends Construct {
     this.enabled = security.enabled;
     this.nodeCommonName = `${config.name}-node`;
     this.adminCommonName = `${config.name}-admin`;
+    this.hostNames = props.hostNames;
     this.namespace = namespace;
     this.source = security.source;
     this.nodeCertificateName = `${config.name}-node`;

@@ -20,13 +20,12 @@ export const certificateSecretsCheck: PreflightCheck = {
   run: (context) => {
     const { readDist: dist, kubectl, options } = context;
     let created: Set<string>;
-    let kafkaKeys: Set<string>;
+    let expectations: Map<string, CertificateExpectations>;
     try {
       const stack = new LearnflowStack(loadConfig({ profile: options.profile, overrideFile: options.config }));
       // What step 2 creates: the Secret contract of --profile and --config, as `npm run secrets` makes it.
       created = new Set(stack.secretContracts.map((secret) => secret.name));
-      const { tls } = stack.kafka;
-      kafkaKeys = new Set([tls.secretName, tls.adminSecretName].filter((name) => name !== undefined).map((name) => `${stack.kafka.namespace}/${name}`));
+      expectations = certificateExpectations(stack);
     } catch (error) {
       return [fail([], `the configuration cannot be loaded: ${(error as Error).message}`, 'fix --profile/--config (`npm run synth` shows the same errors)')];
     }
@@ -50,7 +49,7 @@ export const certificateSecretsCheck: PreflightCheck = {
       const read = kubectl.run(['get', 'secret', secret, '-n', namespace, '-o', 'json', '--ignore-not-found', REQUEST_TIMEOUT], GET_TIMEOUT_MS);
       if (!read.ok) return [context.cannotRead(`read Secret ${key}`, read.reason, ['get', 'secrets', '-n', namespace])];
       const reader = [...readers].join(', ');
-      const problem = read.stdout.trim() === '' ? undefined : certificateProblem(JSON.parse(read.stdout).data ?? {}, kafkaKeys.has(key));
+      const problem = read.stdout.trim() === '' ? undefined : certificateProblem(JSON.parse(read.stdout).data ?? {}, expectations.get(key) ?? ANY_CERTIFICATE);
       results.push(
         problem
           ? fail([ref], `Secret ${key} (mounted by ${reader}): ${problem}`, 'replace the Secret with a certificate, its key and the CA that signed it (tls.crt, tls.key, ca.crt)')
@@ -67,17 +66,40 @@ export const certificateSecretsCheck: PreflightCheck = {
   },
 };
 
+/** What a certificate Secret's reader needs of it beyond a valid certificate, key and CA. */
+export interface CertificateExpectations {
+  /** Kafka's PEM keystore reads only `BEGIN PRIVATE KEY` (DefaultSslEngineFactory.PemParser). */
+  readonly pkcs8Key: boolean;
+  /** The subject CN, where it is the peer's principal (Kafka's ssl.principal.mapping.rules, super.users). */
+  readonly commonName?: string;
+  /** The names clients check against the certificate (TLS host-name verification, sslmode=verify-full). */
+  readonly hostNames: readonly string[];
+}
+
+const ANY_CERTIFICATE: CertificateExpectations = { pkcs8Key: false, hostNames: [] };
+
+/** The certificate Secrets of the configuration, by `namespace/name`, with what their readers check. */
+export function certificateExpectations(stack: LearnflowStack): Map<string, CertificateExpectations> {
+  const { kafka, postgres } = stack;
+  const entries: [string | undefined, string, CertificateExpectations][] = [
+    [kafka.tls.secretName, kafka.namespace, { pkcs8Key: true, commonName: kafka.tls.nodeCommonName, hostNames: kafka.tls.hostNames }],
+    [kafka.tls.adminSecretName, kafka.namespace, { pkcs8Key: true, commonName: kafka.tls.adminCommonName, hostNames: [] }],
+    [postgres.tls.secretName, postgres.namespace, { pkcs8Key: false, hostNames: postgres.tls.dnsNames }],
+  ];
+  return new Map(entries.filter(([name]) => name !== undefined).map(([name, namespace, expected]) => [`${namespace}/${name}`, expected]));
+}
+
 /**
  * What would keep the pods that mount a certificate Secret from starting or from being trusted, or undefined:
  * a missing key, PEM that does not parse, a private key that is not the certificate's, a certificate that its
- * chain or ca.crt did not sign, an expired one; for Kafka a key that is not PKCS#8 (Kafka's PEM keystore reads
- * only `BEGIN PRIVATE KEY`, DefaultSslEngineFactory.PemParser). Each would crash-loop or strand every pod at once.
+ * chain or ca.crt did not sign, an expired one, one whose names the clients refuse or whose CN is not the
+ * principal super.users names; for Kafka a key that is not PKCS#8. Each would crash-loop or strand every pod at once.
  */
-export function certificateProblem(data: Record<string, string>, kafka: boolean): string | undefined {
+export function certificateProblem(data: Record<string, string>, expected: CertificateExpectations): string | undefined {
   const decoded = Object.fromEntries(Object.entries(data).map(([name, value]) => [name, Buffer.from(value, 'base64').toString('utf8')]));
   const missing = ['tls.crt', 'tls.key', 'ca.crt'].filter((name) => !decoded[name]?.trim());
   if (missing.length > 0) return `no ${missing.join(', ')} (the pods mount each key by name and would wait for it forever)`;
-  if (kafka && !/-----BEGIN PRIVATE KEY-----/.test(decoded['tls.key'])) {
+  if (expected.pkcs8Key && !/-----BEGIN PRIVATE KEY-----/.test(decoded['tls.key'])) {
     const found = /-----BEGIN ([A-Z ]+)-----/.exec(decoded['tls.key'])?.[1] ?? 'no PEM block';
     return `tls.key is not an unencrypted PKCS#8 key (${found}); Kafka reads only "BEGIN PRIVATE KEY" (convert it: openssl pkcs8 -topk8 -nocrypt)`;
   }
@@ -91,6 +113,13 @@ export function certificateProblem(data: Record<string, string>, kafka: boolean)
       return `tls.crt (${leaf.subject.replace(/\n/g, ', ')}) is signed by neither its chain nor ca.crt: clients and the other nodes would refuse it`;
     }
     if (Date.parse(leaf.validTo) <= Date.now()) return `tls.crt expired on ${leaf.validTo}`;
+    const commonName = /^CN=(.*)$/m.exec(leaf.subject)?.[1];
+    if (expected.commonName !== undefined && commonName !== expected.commonName) {
+      return `tls.crt's subject CN is ${commonName ?? '(none)'}, not ${expected.commonName}: its peers would be User:${commonName ?? '(none)'}, which super.users does not name`;
+    }
+    // checkHost matches the DNS names of subjectAltName, wildcards as TLS clients do (one label).
+    const uncovered = expected.hostNames.filter((name) => leaf.checkHost(name) === undefined);
+    if (uncovered.length > 0) return `tls.crt does not name ${uncovered.join(', ')} (its names: ${leaf.subjectAltName ?? 'none'}): clients checking the host name would refuse it`;
   } catch (error) {
     return `tls.crt, tls.key or ca.crt does not parse: ${(error as Error).message}`;
   }
