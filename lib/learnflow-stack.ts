@@ -217,6 +217,7 @@ export class LearnflowStack {
       walArchiving: backup.enabled,
       backupClaim: this.postgres.backupClaimName,
       backups,
+      ...(this.kafka.tls.certificate ? { kafkaNodeCertificate: this.kafka.tls.certificate } : {}),
     });
   }
 

@@ -60,7 +60,7 @@ describe.skipIf(!requireEngine('alert rules suite', promtool.missing))('LearnFlo
     const result = await promtoolTest(rule);
     expect(result.exitCode, result.output).toBe(0);
     expect(result.output).toContain('SUCCESS');
-  });
+  }, 180_000);
 
   it('every alert has a firing test case and a runbook', () => {
     const tests = yaml.load(fs.readFileSync(RULE_TESTS, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] };
@@ -81,7 +81,7 @@ describe.skipIf(!requireEngine('alert rules suite', promtool.missing))('LearnFlo
     const result = await promtoolTest(broken);
     expect(result.exitCode).not.toBe(0);
     expect(result.output).toContain('KafkaOfflinePartitions');
-  });
+  }, 180_000);
 
   it('record one declared partition count per topic of the config, for the drift alerts', () => {
     const records = rule.spec.groups.flatMap((g: { rules: { record?: string; expr: string; labels?: Record<string, string> }[] }) => g.rules.filter((r) => r.record));
@@ -98,7 +98,7 @@ describe.skipIf(!requireEngine('alert rules suite', promtool.missing))('LearnFlo
     const result = await promtoolTest(broken);
     expect(result.exitCode).not.toBe(0);
     expect(result.output).toContain('KafkaTopicPartitionsDrift');
-  });
+  }, 180_000);
 
   it('are scoped to the configured namespaces', () => {
     const other = prometheusRule(synthObjects({ profile: 'production', override: { platform: { namespaces: { kafka: 'streams', postgres: 'db' } } } }));

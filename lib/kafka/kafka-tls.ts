@@ -73,6 +73,12 @@ export class KafkaTls extends Construct {
   public get superUsers(): readonly string[] {
     return [`User:${this.nodeCommonName}`, `User:${this.adminCommonName}`];
   }
+  /** The nodes' cert-manager Certificate and its validity in seconds (source cert-manager only). */
+  public get certificate(): { readonly name: string; readonly durationSeconds: number; readonly renewBeforeSeconds: number } | undefined {
+    if (!this.enabled || this.source !== 'cert-manager') return undefined;
+    const seconds = (hours: string) => Number.parseInt(hours, 10) * 3600;
+    return { name: this.nodeCertificateName, durationSeconds: seconds(this.validity.duration), renewBeforeSeconds: seconds(this.validity.renewBefore) };
+  }
   /** Every name TLS clients check against the nodes' certificate today (each pod, each Service name, localhost). */
   public readonly hostNames: readonly string[];
   /** Subject common names of the two certificates, which are also the principals' names. */

@@ -39,6 +39,11 @@ export interface AlertRulesProps {
   readonly backupClaim?: string;
   /** The backup CronJobs, each with the age of its newest success beyond which a run was missed. */
   readonly backups: readonly { readonly cronJob: string; readonly what: string; readonly maxAgeSeconds: number }[];
+  /**
+   * The Kafka nodes' cert-manager Certificate (kafka.security with source cert-manager), whose renewals the KRaft
+   * client connections do not pick up (KAFKA-20025): the nodes must restart within `renewBefore` of each.
+   */
+  readonly kafkaNodeCertificate?: { readonly name: string; readonly durationSeconds: number; readonly renewBeforeSeconds: number };
 }
 
 /** The recorded series of a declared topic's partition count (one series per topic, label `topic`). */
@@ -111,6 +116,7 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
             'The broker cannot follow the controller quorum (network, GC pauses, CPU throttling). kafka-metadata-quorum.sh describe --replication shows each voter\'s lag; ' +
             'check the pod\'s CPU limit and JVM GC time (Kafka cluster dashboard).',
         },
+        ...(props.kafkaNodeCertificate ? [kafkaCertificateRollRule(kafka, props.kafkaStatefulSets, props.kafkaNodeCertificate)] : []),
         {
           alert: 'KafkaBrokerDiskFilling',
           expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSets)}) < 0.15`,
@@ -263,4 +269,31 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
       ],
     },
   ];
+}
+
+/**
+ * A Kafka container that started before the nodes' certificate was last issued: its KRaft client connections
+ * (a broker to the voters, a voter to the leader) still present the previous certificate, since Kafka 4.3.1 does
+ * not reload them (KAFKA-20025), and a new such connection is refused once that one expires, about `renewBefore`
+ * after the renewal. The current certificate was issued at its expiry (cert-manager's
+ * certmanager_certificate_expiration_timestamp_seconds) minus its duration; kube-state-metrics gives the
+ * container's start (kube_pod_container_state_started), so a restarted container clears it.
+ */
+function kafkaCertificateRollRule(kafka: string, statefulSets: readonly string[], certificate: NonNullable<AlertRulesProps['kafkaNodeCertificate']>): AlertRule {
+  const issued = `max by (namespace) (certmanager_certificate_expiration_timestamp_seconds{${kafka}, name="${certificate.name}"}) - ${certificate.durationSeconds}`;
+  const days = Math.round(certificate.renewBeforeSeconds / 86400);
+  return {
+    alert: 'KafkaNodeOlderThanItsCertificate',
+    expr:
+      `max by (namespace, pod) (kube_pod_container_state_started{${kafka}, pod=~"(${statefulSets.join('|')})-[0-9]+", container="kafka"})` +
+      ` < on (namespace) group_left () (${issued})`,
+    // Not at once: a renewal during a roll, or a roll planned for the same day, clears it without a page.
+    for: '6h',
+    severity: 'warning',
+    summary: `Kafka pod {{ $labels.pod }} started before certificate ${certificate.name} was renewed: its KRaft connections are refused once the previous certificate expires, about ${days} days after the renewal`,
+    runbook:
+      `The KRaft client connections keep the certificate the node started with (KAFKA-20025). Roll the nodes one at a time, within ${days} days of the renewal: ` +
+      `kubectl -n {{ $labels.namespace }} rollout restart ${statefulSets.map((name) => `statefulset/${name}`).join(' ')}, then kubectl -n {{ $labels.namespace }} rollout status each. ` +
+      `When: kubectl -n {{ $labels.namespace }} get certificate ${certificate.name} -o jsonpath='{.status.notBefore}' plus ${days} days. Any upgrade or configuration roll counts.`,
+  };
 }

@@ -58,6 +58,7 @@ export function usedMetricNames(objects: readonly K8sObject[]): Map<string, stri
 export const METRIC_SOURCES = [
   { prefix: /^(kafka|jvm)_/, source: 'the Kafka brokers\' OpenTelemetry agent', scrapedInTests: true },
   { prefix: /^pg_/, source: 'postgres_exporter', scrapedInTests: true },
-  { prefix: /^kube_(job|cronjob)_/, source: 'kube-state-metrics', scrapedInTests: false },
+  { prefix: /^kube_(job|cronjob|pod_container_state)_/, source: 'kube-state-metrics', scrapedInTests: false },
+  { prefix: /^certmanager_certificate_/, source: "cert-manager's controller (its Helm chart's prometheus.servicemonitor)", scrapedInTests: false },
   { prefix: /^kubelet_volume_stats_/, source: 'the kubelet', scrapedInTests: false },
 ] as const;
