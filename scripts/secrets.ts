@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load';
 import { KAFKA_CA_SECRET } from '../lib/config/kafka-security';
@@ -151,17 +152,39 @@ function caCopies(stack: LearnflowStack): CaCopy[] {
   ];
 }
 
+/** The SHA-256 fingerprints of the PEM certificates in `pem` (text that does not parse counts as none). */
+function fingerprints(pem: string): Set<string> {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return new Set(
+    blocks.flatMap((block) => {
+      try {
+        return [new X509Certificate(block).fingerprint256];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
+
+/** Whether the bundle `bundle` holds every certificate of `wanted` (compared as certificates, not as text: CRLF, order). */
+function holdsEvery(bundle: string, wanted: string): boolean {
+  const have = fingerprints(bundle);
+  const need = fingerprints(wanted);
+  return need.size > 0 ? [...need].every((fingerprint) => have.has(fingerprint)) : bundle.includes(wanted.trim());
+}
+
 /**
  * A copy of the CA of an issued certificate in the apps namespace. Issued certificates are not ours to generate:
  * until the certificate Secret exists (cert-manager writes it once its Certificate is applied) the copy is
- * reported pending, and a later run makes it. An existing copy is never overwritten.
+ * reported pending, and a later run makes it. An existing copy that holds the current CA (alone or in a bundle)
+ * is left as it is; one that does not is replaced.
  */
 function ensureCaCopy(options: Options, copy: CaCopy): void {
   const { secretName, namespace } = copy.source;
   const where = `secret ${copy.name} in ${copy.namespace}`;
   const existing = readSecret(options, copy.name, copy.namespace);
   const ca = readSecret(options, secretName, namespace)?.['ca.crt'];
-  if (existing && (!ca || existing['ca.crt']?.includes(ca.trim()))) {
+  if (existing && (!ca || holdsEvery(existing['ca.crt'] ?? '', ca))) {
     console.log(`exists:  ${where} (left unchanged)`);
     return;
   }

@@ -26,7 +26,7 @@ describe('preflight-certificate-secrets: the content of a user-provided certific
   const plain = { pkcs8Key: false, hostNames: [] };
   // The pods by a wildcard of their headless Service, as the Certificate of dist/ names them.
   const wildcards = [...new Set(kafkaNode.hostNames.map((name) => name.replace(/^[a-z0-9-]+-\d+\./, '*.')))];
-  const node = testCertificate(dir, ca, { name: 'node', commonName: kafkaNode.commonName!, dnsNames: wildcards, usages });
+  const node = testCertificate(dir, ca, { name: 'node', commonName: kafkaNode.principal!, dnsNames: wildcards, usages });
   const stranger = testCertificate(path.join(dir, 'other'), other, { name: 'stranger', commonName: 'kafka-node', usages });
   // The same key in the SEC1 ("BEGIN EC PRIVATE KEY") form openssl ec writes by default.
   fs.writeFileSync(path.join(dir, 'node-pkcs8.key'), node.key);
@@ -39,15 +39,32 @@ describe('preflight-certificate-secrets: the content of a user-provided certific
     expect(certificateProblem(secret(server, ca), postgres)).toBeUndefined();
   });
 
-  it("refuses a Kafka certificate whose CN is not the principal super.users names, and one that misses a name clients check", () => {
-    expect(kafkaNode.hostNames.length).toBeGreaterThan(wildcards.length);
-    const renamed = testCertificate(dir, ca, { name: 'renamed', commonName: 'broker', dnsNames: wildcards, usages });
-    expect(certificateProblem(secret(renamed, ca), kafkaNode)).toBe(`tls.crt's subject CN is broker, not ${kafkaNode.commonName}: its peers would be User:broker, which super.users does not name`);
-    expect(certificateProblem(secret(node, ca), kafkaAdmin)).toMatch(new RegExp(`subject CN is ${kafkaNode.commonName}, not ${kafkaAdmin.commonName}`));
-    const noLocalhost = testCertificate(dir, ca, { name: 'no-localhost', commonName: kafkaNode.commonName!, dnsNames: wildcards.filter((name) => name !== 'localhost'), usages });
+  it('the names come from the configuration: every broker pod and voter, the Services, localhost for the port-forward', () => {
+    expect(kafkaNode.hostNames).toEqual(expect.arrayContaining(['kafka-0.kafka-headless.kafka.svc.cluster.local', 'kafka-controller-2.kafka-controller-headless.kafka.svc.cluster.local', 'kafka-bootstrap.kafka.svc.cluster.local', 'localhost']));
+    expect(postgres.hostNames).toEqual(['postgres.postgres.svc.cluster.local']);
+    expect([kafkaNode.principal, kafkaAdmin.principal]).toEqual(['kafka-node', 'kafka-admin']);
+  });
+
+  it("refuses a Kafka certificate whose subject is not the principal super.users names, as Kafka's mapping rule reads it (RFC 2253)", () => {
+    const certificate = (name: string, subject: string) => testCertificate(dir, ca, { name, commonName: 'unused', subject, dnsNames: wildcards, usages });
+    expect(certificateProblem(secret(certificate('renamed', '/CN=broker'), ca), kafkaNode)).toBe(
+      "tls.crt's subject CN=broker is the principal User:broker (ssl.principal.mapping.rules), not User:kafka-node, which super.users names: issue it with the subject CN=kafka-node alone",
+    );
+    // CN first in the certificate is last in RFC 2253: the rule does not match, the principal is the whole subject.
+    expect(certificateProblem(secret(certificate('with-org', '/CN=kafka-node/O=Corp'), ca), kafkaNode)).toMatch(/^tls\.crt's subject O=Corp,CN=kafka-node is the principal User:O=Corp,CN=kafka-node /);
+    expect(certificateProblem(secret(certificate('two-cns', '/CN=kafka-node/CN=intruder'), ca), kafkaNode)).toMatch(/is the principal User:intruder /);
+    // The most specific attribute first is what the rule reads: accepted.
+    expect(certificateProblem(secret(certificate('org-first', '/O=Corp/CN=kafka-node'), ca), kafkaNode)).toBeUndefined();
+    expect(certificateProblem(secret(node, ca), kafkaAdmin)).toMatch(/is the principal User:kafka-node \(ssl\.principal\.mapping\.rules\), not User:kafka-admin/);
+  });
+
+  it('refuses a certificate that misses a name its clients check, or names it only as its CN (Go clients never read the CN)', () => {
+    const noLocalhost = testCertificate(dir, ca, { name: 'no-localhost', commonName: 'kafka-node', dnsNames: wildcards.filter((name) => name !== 'localhost'), usages });
     expect(certificateProblem(secret(noLocalhost, ca), kafkaNode)).toMatch(/^tls\.crt does not name localhost \(its names: DNS:/);
     // The Kafka certificate in PostgreSQL's Secret: verify-full refuses it.
-    expect(certificateProblem(secret(node, ca), postgres)).toMatch(new RegExp(`^tls\\.crt does not name ${postgres.hostNames[0].replace(/\./g, '\\.')}`));
+    expect(certificateProblem(secret(node, ca), postgres)).toMatch(/^tls\.crt does not name postgres\.postgres\.svc\.cluster\.local/);
+    const cnOnly = testCertificate(dir, ca, { name: 'cn-only', commonName: 'postgres.postgres.svc.cluster.local', usages });
+    expect(certificateProblem(secret(cnOnly, ca), postgres)).toBe('tls.crt does not name postgres.postgres.svc.cluster.local (its names: none): clients checking the host name would refuse it');
   });
 
   it("refuses a SEC1 key for Kafka (its PEM keystore reads only PKCS#8), and accepts it for PostgreSQL", () => {

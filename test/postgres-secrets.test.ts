@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
+import { testCertificateAuthority } from './harness/kafka/certificates';
 import { runProcess } from './harness/processes';
 import { ROOT, tempDir } from './support/synth';
 
@@ -45,7 +46,8 @@ async function runSecrets(dir: string, args: string[] = []) {
 
 const secretsOf = (state: FakeCluster) => Object.fromEntries(Object.entries(state.secrets).map(([key, secret]) => [key, decode(secret.data)]));
 
-describe('npm run secrets', () => {
+// Each case runs the CLI (and a few fake kubectl processes per Secret) several times: seconds each on a busy machine.
+describe('npm run secrets', { timeout: 240_000 }, () => {
   const contract = new LearnflowStack(loadConfig()).postgres.secrets;
 
   beforeAll(() => {
@@ -211,6 +213,18 @@ describe('npm run secrets', () => {
     renewed.secrets['learnflow/learnflow-postgres-ca'].data['ca.crt'] = b64(`${ca}${newCa}`);
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(renewed));
     expect((await runSecrets(dir, ['--profile', 'production'])).stdout).toContain('exists:  secret learnflow-postgres-ca in learnflow (left unchanged)');
+    // Real certificates are compared as certificates: a bundle with CRLF line ends and the CA second still holds it.
+    const authority = testCertificateAuthority(tempDir('secrets-ca'), 'corp-ca').certificate;
+    const older = testCertificateAuthority(tempDir('secrets-ca-old'), 'old-ca').certificate;
+    renewed.secrets['postgres/postgres-tls'].data['ca.crt'] = b64(authority);
+    renewed.secrets['learnflow/learnflow-postgres-ca'].data['ca.crt'] = b64(`${older}${authority}`.replace(/\n/g, '\r\n'));
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(renewed));
+    expect((await runSecrets(dir, ['--profile', 'production'])).stdout).toContain('exists:  secret learnflow-postgres-ca in learnflow (left unchanged)');
+    renewed.secrets['learnflow/learnflow-postgres-ca'].data['ca.crt'] = b64(older);
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(renewed));
+    const replaced = await runSecrets(dir, ['--profile', 'production']);
+    expect(replaced.stdout).toContain('updated: secret learnflow-postgres-ca in learnflow');
+    expect(secretsOf(replaced.state)['learnflow/learnflow-postgres-ca']).toEqual({ 'ca.crt': authority });
   });
 
   it('only reports with --dry-run', async () => {

@@ -70,6 +70,8 @@ describe('verify CLI: exit codes, output formats, secrets', () => {
     const alone = runVerifyCli(['--offline', '--dist', dist, '--kafka-user', 'learnflow.app.frontend']);
     expect(alone.status).toBe(EXIT.usage);
     expect(alone.stderr).toContain('--kafka-user learnflow.app.frontend needs --kafka-password-file');
+    // The verifier's own principal: its Secret holds the password.
+    expect(runVerifyCli(['--offline', '--dist', dist, '--check', 'image-pinned', '--kafka-user', 'learnflow.verify']).status).toBe(0);
     const passwordFile = path.join(tempDir('verify-cli-password'), 'password');
     fs.writeFileSync(passwordFile, 'a-password\n', { mode: 0o600 });
     expect(runVerifyCli(['--offline', '--dist', dist, '--check', 'image-pinned', '--kafka-user', 'learnflow.app.frontend', '--kafka-password-file', passwordFile]).status).toBe(0);

@@ -85,7 +85,7 @@ function readKafkaCredentials(flags: VerifyFlags): GivenKafkaCredentials {
     }
   };
   // Without this, --live would log in as that user with learnflow.verify's password from its Secret.
-  if (flags.kafkaUser !== undefined && flags.kafkaPasswordFile === undefined) {
+  if (flags.kafkaUser !== undefined && flags.kafkaUser !== VERIFY_PRINCIPAL && flags.kafkaPasswordFile === undefined) {
     throw new Error(`--kafka-user ${flags.kafkaUser} needs --kafka-password-file with that user's password (the Secret ${VERIFY_CREDENTIALS_SECRET} holds ${VERIFY_PRINCIPAL}'s)`);
   }
   // One trailing newline is the file's, not the password's (echo, kubectl ... | base64 -d >file).

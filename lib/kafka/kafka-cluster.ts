@@ -179,7 +179,13 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
       namespace,
       // Pods by their headless names (advertised listeners, voters): a wildcard, so that a scale-out needs no new certificate.
       dnsNames: [...this.nodeSets.map((set) => `*.${serviceHost(set.headlessService, namespace, clusterDomain)}`), ...serviceNames],
-      hostNames: [...this.nodeSets.flatMap((set) => [...Array(set.replicas).keys()].map((i) => podDns(set, i))), ...serviceNames],
+      // What the workloads of dist/ dial: the pods (advertised listeners, voters), the Services' full names, and the
+      // port-forward's localhost (npm run verify -- --live); the short names are for the user's own clients.
+      hostNames: [
+        ...this.nodeSets.flatMap((set) => [...Array(set.replicas).keys()].map((i) => podDns(set, i))),
+        ...[this.bootstrapServiceName, names.adminService].map((service) => serviceHost(service, namespace, clusterDomain)),
+        'localhost',
+      ],
     });
     // Static voters: the stock launcher formats storage without --standalone or --initial-controllers,
     // which a dynamic quorum (KIP-853) needs (KAFKA-18737), so the voter set is fixed at install. A new

@@ -50,9 +50,16 @@ export interface KafkaTlsProps {
   readonly namespace: string;
   /** The names clients reach the nodes by: the certificate's DNS names, which TLS clients verify. */
   readonly dnsNames: readonly string[];
-  /** Every name clients check today (each pod, each Service name): what the user's node certificate must cover. */
+  /** The names the workloads of dist/ check today (each pod, the Services' full names, localhost): what the user's node certificate must cover. */
   readonly hostNames: readonly string[];
 }
+
+/**
+ * ssl.principal.mapping.rules' pattern: Kafka matches it against the peer's subject in RFC 2253 form (the most
+ * specific attribute first, X500Principal.getName(), DefaultKafkaPrincipalBuilder); its group 1 is the principal's
+ * name, and a subject it does not match is the principal as a whole (DEFAULT).
+ */
+export const CERTIFICATE_PRINCIPAL_PATTERN = '^CN=([^,]+).*$';
 
 /**
  * Kafka's TLS and authentication (kafka.security): the certificates (cert-manager Certificates, or the user's
@@ -73,13 +80,12 @@ export class KafkaTls extends Construct {
   public get superUsers(): readonly string[] {
     return [`User:${this.nodeCommonName}`, `User:${this.adminCommonName}`];
   }
-  /** The nodes' cert-manager Certificate and its validity in seconds (source cert-manager only). */
-  public get certificate(): { readonly name: string; readonly durationSeconds: number; readonly renewBeforeSeconds: number } | undefined {
+  /** The nodes' cert-manager Certificate and how long before its expiry it is renewed (source cert-manager only). */
+  public get certificate(): { readonly name: string; readonly renewBeforeSeconds: number } | undefined {
     if (!this.enabled || this.source !== 'cert-manager') return undefined;
-    const seconds = (hours: string) => Number.parseInt(hours, 10) * 3600;
-    return { name: this.nodeCertificateName, durationSeconds: seconds(this.validity.duration), renewBeforeSeconds: seconds(this.validity.renewBefore) };
+    return { name: this.nodeCertificateName, renewBeforeSeconds: Number.parseInt(this.validity.renewBefore, 10) * 3600 };
   }
-  /** Every name TLS clients check against the nodes' certificate today (each pod, each Service name, localhost). */
+  /** The names the workloads of dist/ check against the nodes' certificate today (each pod, the Services' full names, localhost). */
   public readonly hostNames: readonly string[];
   /** Subject common names of the two certificates, which are also the principals' names. */
   public readonly nodeCommonName: string;
@@ -174,7 +180,7 @@ export class KafkaTls extends Construct {
       { name: 'KAFKA_SSL_TRUSTSTORE_TYPE', value: 'PEM' },
       { name: 'KAFKA_SSL_TRUSTSTORE_LOCATION', value: `${NODE_TLS_MOUNT}/ca.crt` },
       // The peer's certificate subject `CN=<name>[,...]` is the principal `<name>`.
-      { name: 'KAFKA_SSL_PRINCIPAL_MAPPING_RULES', value: 'RULE:^CN=([^,]+).*$/$1/,DEFAULT' },
+      { name: 'KAFKA_SSL_PRINCIPAL_MAPPING_RULES', value: `RULE:${CERTIFICATE_PRINCIPAL_PATTERN}/$1/,DEFAULT` },
       { name: 'KAFKA_SASL_ENABLED_MECHANISMS', value: SASL_MECHANISM },
       // Every request is authorized against the ACLs in the metadata log, on the brokers and on the voters
       // (KRaft's controllers authorize the brokers' registrations and heartbeats and each other's requests:

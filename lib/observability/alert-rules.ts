@@ -43,8 +43,11 @@ export interface AlertRulesProps {
    * The Kafka nodes' cert-manager Certificate (kafka.security with source cert-manager), whose renewals the KRaft
    * client connections do not pick up (KAFKA-20025): the nodes must restart within `renewBefore` of each.
    */
-  readonly kafkaNodeCertificate?: { readonly name: string; readonly durationSeconds: number; readonly renewBeforeSeconds: number };
+  readonly kafkaNodeCertificate?: { readonly name: string; readonly renewBeforeSeconds: number };
 }
+
+/** How long after a Secret changes a pod may still start with its old content: the kubelet's sync period plus its cache TTL, about a minute each. */
+const KUBELET_SECRET_SYNC_SECONDS = 300;
 
 /** The recorded series of a declared topic's partition count (one series per topic, label `topic`). */
 export const DECLARED_PARTITIONS = 'learnflow:kafka_topic_declared_partitions';
@@ -116,7 +119,7 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
             'The broker cannot follow the controller quorum (network, GC pauses, CPU throttling). kafka-metadata-quorum.sh describe --replication shows each voter\'s lag; ' +
             'check the pod\'s CPU limit and JVM GC time (Kafka cluster dashboard).',
         },
-        ...(props.kafkaNodeCertificate ? [kafkaCertificateRollRule(kafka, props.kafkaStatefulSets, props.kafkaNodeCertificate)] : []),
+        ...(props.kafkaNodeCertificate ? kafkaCertificateRules(props.kafkaNamespace, props.kafkaStatefulSets, props.kafkaNodeCertificate) : []),
         {
           alert: 'KafkaBrokerDiskFilling',
           expr: `(${volumeFree(props.kafkaNamespace, props.kafkaStatefulSets)}) < 0.15`,
@@ -275,25 +278,43 @@ export function alertRuleGroups(props: AlertRulesProps): AlertRuleGroup[] {
  * A Kafka container that started before the nodes' certificate was last issued: its KRaft client connections
  * (a broker to the voters, a voter to the leader) still present the previous certificate, since Kafka 4.3.1 does
  * not reload them (KAFKA-20025), and a new such connection is refused once that one expires, about `renewBefore`
- * after the renewal. The current certificate was issued at its expiry (cert-manager's
- * certmanager_certificate_expiration_timestamp_seconds) minus its duration; kube-state-metrics gives the
- * container's start (kube_pod_container_state_started), so a restarted container clears it.
+ * after the renewal. The issue time is cert-manager's certmanager_certificate_not_before_timestamp_seconds
+ * (cert-manager >= 1.18, from the Certificate's status.notBefore); kube-state-metrics gives the container's start
+ * (kube_pod_container_state_started), so a restarted container clears it, unless it started within 5 minutes of
+ * the issue, before the kubelet had synced the renewed Secret into the pod. cert-manager's chart scrapes with
+ * honorLabels false by default, which renames the Certificate's namespace label to exported_namespace: both
+ * layouts are read. Without the series the comparison is empty, so a second alert says the age cannot be judged.
  */
-function kafkaCertificateRollRule(kafka: string, statefulSets: readonly string[], certificate: NonNullable<AlertRulesProps['kafkaNodeCertificate']>): AlertRule {
-  const issued = `max by (namespace) (certmanager_certificate_expiration_timestamp_seconds{${kafka}, name="${certificate.name}"}) - ${certificate.durationSeconds}`;
+function kafkaCertificateRules(kafkaNamespace: string, statefulSets: readonly string[], certificate: NonNullable<AlertRulesProps['kafkaNodeCertificate']>): AlertRule[] {
+  const metric = 'certmanager_certificate_not_before_timestamp_seconds';
+  const issued =
+    `max by (namespace) (${metric}{namespace="${kafkaNamespace}", name="${certificate.name}"}` +
+    ` or label_replace(${metric}{exported_namespace="${kafkaNamespace}", name="${certificate.name}"}, "namespace", "$1", "exported_namespace", "(.+)"))`;
   const days = Math.round(certificate.renewBeforeSeconds / 86400);
-  return {
-    alert: 'KafkaNodeOlderThanItsCertificate',
-    expr:
-      `max by (namespace, pod) (kube_pod_container_state_started{${kafka}, pod=~"(${statefulSets.join('|')})-[0-9]+", container="kafka"})` +
-      ` < on (namespace) group_left () (${issued})`,
-    // Not at once: a renewal during a roll, or a roll planned for the same day, clears it without a page.
-    for: '6h',
-    severity: 'warning',
-    summary: `Kafka pod {{ $labels.pod }} started before certificate ${certificate.name} was renewed: its KRaft connections are refused once the previous certificate expires, about ${days} days after the renewal`,
-    runbook:
-      `The KRaft client connections keep the certificate the node started with (KAFKA-20025). Roll the nodes one at a time, within ${days} days of the renewal: ` +
-      `kubectl -n {{ $labels.namespace }} rollout restart ${statefulSets.map((name) => `statefulset/${name}`).join(' ')}, then kubectl -n {{ $labels.namespace }} rollout status each. ` +
-      `When: kubectl -n {{ $labels.namespace }} get certificate ${certificate.name} -o jsonpath='{.status.notBefore}' plus ${days} days. Any upgrade or configuration roll counts.`,
-  };
+  return [
+    {
+      alert: 'KafkaNodeOlderThanItsCertificate',
+      expr:
+        `max by (namespace, pod) (kube_pod_container_state_started{namespace="${kafkaNamespace}", pod=~"(${statefulSets.join('|')})-[0-9]+", container="kafka"})` +
+        ` < on (namespace) group_left () (${issued} + ${KUBELET_SECRET_SYNC_SECONDS})`,
+      // Not at once: a renewal during a roll, or a roll planned for the same day, clears it without a page.
+      for: '6h',
+      severity: 'warning',
+      summary: `Kafka pod {{ $labels.pod }} started before certificate ${certificate.name} was renewed: its KRaft connections are refused once the previous certificate expires, about ${days} days after the renewal`,
+      runbook:
+        `The KRaft client connections keep the certificate the node started with (KAFKA-20025). Roll the nodes one at a time, within ${days} days of the renewal: ` +
+        `kubectl -n {{ $labels.namespace }} rollout restart ${statefulSets.map((name) => `statefulset/${name}`).join(' ')}, then kubectl -n {{ $labels.namespace }} rollout status each. ` +
+        `When: kubectl -n {{ $labels.namespace }} get certificate ${certificate.name} -o jsonpath='{.status.notBefore}' plus ${days} days. Any upgrade or configuration roll counts.`,
+    },
+    {
+      alert: 'KafkaCertificateAgeUnknown',
+      expr: `absent(${metric}{namespace="${kafkaNamespace}", name="${certificate.name}"}) and on (name) absent(${metric}{exported_namespace="${kafkaNamespace}", name="${certificate.name}"})`,
+      for: '1h',
+      severity: 'warning',
+      summary: `No issue time of certificate ${certificate.name} is scraped: KafkaNodeOlderThanItsCertificate cannot tell when the Kafka nodes must be rolled`,
+      runbook:
+        `Scrape cert-manager (>= 1.18): its Helm chart's prometheus.servicemonitor.enabled=true (or prometheus.podmonitor.enabled=true). ` +
+        `Check that the Certificate exists and is Ready: kubectl -n ${kafkaNamespace} get certificate ${certificate.name}. Until then, roll the Kafka StatefulSets after each renewal by hand.`,
+    },
+  ];
 }

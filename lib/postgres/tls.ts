@@ -50,15 +50,12 @@ export class PostgresTls extends Construct {
   public readonly secretName?: string;
   /** Who writes that Secret. */
   public readonly source: PostgresConfig['tls']['source'];
-  /** The names the server answers to, which verify-full checks against its certificate. */
-  public readonly dnsNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: PostgresTlsProps) {
     super(scope, id);
     const { config, namespace } = props;
     const { tls } = config;
     this.source = tls.source;
-    this.dnsNames = props.dnsNames;
     if (!tls.enabled) {
       this.settings = [];
       this.volumes = [];

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { loadConfig } from '../../lib/config/load';
+import { CERTIFICATE_PRINCIPAL_PATTERN } from '../../lib/kafka/kafka-tls';
 import { LearnflowStack } from '../../lib/learnflow-stack';
 import { referencesIn } from '../../verify/checks/references';
 import { type CheckResult, fail, pass, skip } from '../../verify/model';
@@ -70,8 +71,8 @@ export const certificateSecretsCheck: PreflightCheck = {
 export interface CertificateExpectations {
   /** Kafka's PEM keystore reads only `BEGIN PRIVATE KEY` (DefaultSslEngineFactory.PemParser). */
   readonly pkcs8Key: boolean;
-  /** The subject CN, where it is the peer's principal (Kafka's ssl.principal.mapping.rules, super.users). */
-  readonly commonName?: string;
+  /** The principal the certificate's subject must map to (Kafka's ssl.principal.mapping.rules; super.users names it). */
+  readonly principal?: string;
   /** The names clients check against the certificate (TLS host-name verification, sslmode=verify-full). */
   readonly hostNames: readonly string[];
 }
@@ -82,11 +83,23 @@ const ANY_CERTIFICATE: CertificateExpectations = { pkcs8Key: false, hostNames: [
 export function certificateExpectations(stack: LearnflowStack): Map<string, CertificateExpectations> {
   const { kafka, postgres } = stack;
   const entries: [string | undefined, string, CertificateExpectations][] = [
-    [kafka.tls.secretName, kafka.namespace, { pkcs8Key: true, commonName: kafka.tls.nodeCommonName, hostNames: kafka.tls.hostNames }],
-    [kafka.tls.adminSecretName, kafka.namespace, { pkcs8Key: true, commonName: kafka.tls.adminCommonName, hostNames: [] }],
-    [postgres.tls.secretName, postgres.namespace, { pkcs8Key: false, hostNames: postgres.tls.dnsNames }],
+    [kafka.tls.secretName, kafka.namespace, { pkcs8Key: true, principal: kafka.tls.nodeCommonName, hostNames: kafka.tls.hostNames }],
+    [kafka.tls.adminSecretName, kafka.namespace, { pkcs8Key: true, principal: kafka.tls.adminCommonName, hostNames: [] }],
+    // The name every client of dist/ dials (the connection strings' host); the shorter ones are the certificate's too.
+    [postgres.tls.secretName, postgres.namespace, { pkcs8Key: false, hostNames: [postgres.host] }],
   ];
   return new Map(entries.filter(([name]) => name !== undefined).map(([name, namespace, expected]) => [`${namespace}/${name}`, expected]));
+}
+
+/** The subject as Kafka reads it: RFC 2253, the most specific attribute first (Node lists them in the certificate's order). */
+function rfc2253(certificate: X509Certificate): string {
+  return certificate.subject.split('\n').reverse().join(',');
+}
+
+/** The principal name Kafka's ssl.principal.mapping.rules make of a peer presenting `certificate`. */
+function kafkaPrincipalOf(certificate: X509Certificate): string {
+  const subject = rfc2253(certificate);
+  return new RegExp(CERTIFICATE_PRINCIPAL_PATTERN).exec(subject)?.[1] ?? subject;
 }
 
 /**
@@ -113,12 +126,13 @@ export function certificateProblem(data: Record<string, string>, expected: Certi
       return `tls.crt (${leaf.subject.replace(/\n/g, ', ')}) is signed by neither its chain nor ca.crt: clients and the other nodes would refuse it`;
     }
     if (Date.parse(leaf.validTo) <= Date.now()) return `tls.crt expired on ${leaf.validTo}`;
-    const commonName = /^CN=(.*)$/m.exec(leaf.subject)?.[1];
-    if (expected.commonName !== undefined && commonName !== expected.commonName) {
-      return `tls.crt's subject CN is ${commonName ?? '(none)'}, not ${expected.commonName}: its peers would be User:${commonName ?? '(none)'}, which super.users does not name`;
+    const principal = kafkaPrincipalOf(leaf);
+    if (expected.principal !== undefined && principal !== expected.principal) {
+      return `tls.crt's subject ${rfc2253(leaf)} is the principal User:${principal} (ssl.principal.mapping.rules), not User:${expected.principal}, which super.users names: issue it with the subject CN=${expected.principal} alone`;
     }
-    // checkHost matches the DNS names of subjectAltName, wildcards as TLS clients do (one label).
-    const uncovered = expected.hostNames.filter((name) => leaf.checkHost(name) === undefined);
+    // The DNS names of subjectAltName, wildcards as TLS clients match them (one label); never the subject's CN,
+    // which Go's TLS (Dapr's Kafka and PostgreSQL clients) ignores.
+    const uncovered = expected.hostNames.filter((name) => leaf.checkHost(name, { subject: 'never' }) === undefined);
     if (uncovered.length > 0) return `tls.crt does not name ${uncovered.join(', ')} (its names: ${leaf.subjectAltName ?? 'none'}): clients checking the host name would refuse it`;
   } catch (error) {
     return `tls.crt, tls.key or ca.crt does not parse: ${(error as Error).message}`;

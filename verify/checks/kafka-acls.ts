@@ -38,7 +38,8 @@ export const kafkaAuthorizer: Check<StaticContext> = {
       if (everyone !== 'false') {
         return fail([ref], `${formatRef(ref)}: env KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND ${everyone ?? '(unset)'}: a resource without an ACL is open to every user (rule: false)`);
       }
-      const superUsers = (envValue(container, 'KAFKA_SUPER_USERS') ?? '').split(';').filter(Boolean);
+      // Kafka trims each entry (StandardAuthorizer.getConfiguredSuperUsers).
+      const superUsers = (envValue(container, 'KAFKA_SUPER_USERS') ?? '').split(';').map((user) => user.trim()).filter(Boolean);
       const scram = superUsers.filter((user) => user.startsWith('User:learnflow.'));
       if (scram.length > 0) return fail([ref], `${formatRef(ref)}: env KAFKA_SUPER_USERS names the SCRAM user(s) ${scram.join(', ')}: an app with every right`);
       // A certificate's principal is its CN (ssl.principal.mapping.rules), and a SCRAM user of the same name is the
@@ -48,7 +49,8 @@ export const kafkaAuthorizer: Check<StaticContext> = {
       if (uncertified.length > 0) {
         return fail([ref], `${formatRef(ref)}: env KAFKA_SUPER_USERS names ${uncertified.join(', ')}, the common name of no Certificate in dist/ (${commonNames.join(', ')}): a SCRAM user of that name would have every right`);
       }
-      return pass([ref], `${formatRef(ref)}: StandardAuthorizer, deny without an ACL, super users ${superUsers.join(', ') || '(none)'}`);
+      const compared = commonNames.length === 0 ? ' (not compared with certificates: no cert-manager Certificate in dist/, your own Secrets)' : ', each a Certificate\'s common name';
+      return pass([ref], `${formatRef(ref)}: StandardAuthorizer, deny without an ACL, super users ${superUsers.join(', ') || '(none)'}${compared}`);
     });
   },
 };

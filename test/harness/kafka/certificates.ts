@@ -26,7 +26,14 @@ export function testCertificateAuthority(dir: string, name: string): TestCertifi
 export function testCertificate(
   dir: string,
   ca: TestCertificate,
-  props: { readonly name: string; readonly commonName: string; readonly dnsNames?: readonly string[]; readonly usages: readonly ('serverAuth' | 'clientAuth')[] },
+  props: {
+    readonly name: string;
+    readonly commonName: string;
+    /** The whole subject in openssl's `-subj` form, e.g. `/CN=x/O=y`. @default `/CN=<commonName>` */
+    readonly subject?: string;
+    readonly dnsNames?: readonly string[];
+    readonly usages: readonly ('serverAuth' | 'clientAuth')[];
+  },
 ): TestCertificate {
   const { name } = props;
   fs.writeFileSync(path.join(dir, 'issuer.crt'), ca.certificate);
@@ -38,7 +45,7 @@ export function testCertificate(
     ...(props.dnsNames?.length ? [`subjectAltName=${props.dnsNames.map((dns) => `DNS:${dns}`).join(',')}`] : []),
   ];
   fs.writeFileSync(path.join(dir, `${name}.ext`), `${extensions.join('\n')}\n`);
-  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${props.commonName}`]);
+  openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', props.subject ?? `/CN=${props.commonName}`]);
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'issuer.crt', '-CAkey', 'issuer.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
   return { certificate: fs.readFileSync(path.join(dir, `${name}.crt`), 'utf8'), key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8') };
 }
