@@ -104,6 +104,19 @@ export interface KafkaTestClusterOptions {
   readonly containerEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
+/**
+ * JVM settings for the Kafka containers of a test cluster (through `containerEnv: { kafka: ... }`): the image's
+ * default (kafka-run-class.sh: G1 with its pause goal) without the C2 compiler. On the test machine's 2 shared
+ * cores, C2's compiler threads were the largest consumer of a running broker (4.1 of 7.8 CPU seconds over 20 s,
+ * minutes after its start), and each restarted pod's JVMs compiled again while it started: one broker restart took
+ * ~95 s to available with C2 and ~43 s with C1 only (README, "Kafka test harness"). The same broker code runs;
+ * the image's launcher leaves KAFKA_JVM_PERFORMANCE_OPTS out of server.properties (KafkaDockerWrapper's
+ * Constants.ExcludeServerPropsEnv).
+ */
+export const KAFKA_TEST_JVM_ENV: Readonly<Record<string, string>> = {
+  KAFKA_JVM_PERFORMANCE_OPTS: '-XX:TieredStopAtLevel=1 -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true',
+};
+
 export interface HarnessSecurity {
   readonly secrets: SecretData;
   /** The admin certificate's Secret (tls.crt, tls.key, ca.crt), which the harness's own tools present. */
@@ -583,7 +596,7 @@ export class KafkaTestCluster {
    * appended to `logFile`; it dies with the cluster.
    */
   spawnTool(tool: string, args: readonly string[], logFile: string): { readonly process: ChildProcess; readonly exited: Promise<void> } {
-    const child = this.watchdog.spawn(path.join(this.kafkaHome, 'bin', tool), args, { PATH: process.env.PATH, HOME: this.dir }, logFile);
+    const child = this.watchdog.spawn(path.join(this.kafkaHome, 'bin', tool), args, this.hostToolEnv(), logFile);
     return { process: child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
   }
 
@@ -608,7 +621,17 @@ export class KafkaTestCluster {
 
   /** Run a bin/ tool of `kafkaHome` from the host (e.g. kafka-metadata-quorum.sh). */
   runTool(tool: string, args: readonly string[], timeoutMs = 60_000): Promise<ProcessResult> {
-    return runProcess(path.join(this.kafkaHome, 'bin', tool), args, { PATH: process.env.PATH, HOME: this.dir }, timeoutMs);
+    return runProcess(path.join(this.kafkaHome, 'bin', tool), args, this.hostToolEnv(), timeoutMs);
+  }
+
+  /**
+   * The environment of the test's own Kafka tools (`runTool`, `spawnTool`: the admin tools, the load's producer and
+   * consumer): C1 only and the serial collector, as the Jobs of dist/ run theirs (tool-common.sh). With the
+   * default C2, the compiler threads of these JVMs competed with the brokers for the test machine's 2 cores
+   * (the load's two long-running JVMs used 25 CPU seconds in the 100 s of one broker restart).
+   */
+  private hostToolEnv(): NodeJS.ProcessEnv {
+    return { PATH: process.env.PATH, HOME: this.dir, KAFKA_JVM_PERFORMANCE_OPTS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true' };
   }
 
   /**
@@ -671,12 +694,15 @@ export class KafkaTestCluster {
     return runProcess(command, args, env, timeoutMs);
   }
 
+  /** A StatefulSet pod's DNS name through its headless Service, which its hostname resolves to. */
+  private podHostname(pod: KafkaPod): string {
+    const { spec, metadata } = pod.statefulSet;
+    return `${pod.identity.name}.${spec.serviceName}.${metadata.namespace ?? 'default'}.svc.cluster.local`;
+  }
+
   private hostsFileContent(): string {
     const lines = ['127.0.0.1 localhost'];
-    for (const pod of this.allPods) {
-      const { spec, metadata } = pod.statefulSet;
-      lines.push(`${pod.identity.podIP} ${pod.identity.name}.${spec.serviceName}.${metadata.namespace ?? 'default'}.svc.cluster.local`);
-    }
+    for (const pod of this.allPods) lines.push(`${pod.identity.podIP} ${this.podHostname(pod)}`);
     // A Service name resolves to its pods (a headless Service does exactly that; for a ClusterIP Service
     // the clients' use_all_dns_ips lookup stands in for kube-proxy's choice of a pod).
     for (const service of this.manifests.namespaceServices) {
@@ -738,6 +764,7 @@ export class KafkaTestCluster {
       LEARNFLOW_HARNESS_MOUNTED_CONFIGS: mountedConfigs,
       LEARNFLOW_HARNESS_CONFIG_DIR: pod.configDir ?? '',
       LEARNFLOW_HARNESS_POD_IP: pod.identity.podIP,
+      LEARNFLOW_HARNESS_POD_HOSTNAME: this.podHostname(pod),
       LOG_DIR: hostLogDir,
     };
     fs.writeFileSync(
