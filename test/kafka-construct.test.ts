@@ -142,6 +142,10 @@ describe('Kafka StatefulSet', () => {
   it('has probes, resources and a long grace period for controlled shutdown', () => {
     const c = container(minikube);
     expect(c.startupProbe.tcpSocket.port).toBe('internal');
+    // No readiness probe runs before the startup probe passed: a longer period would delay every restart's readiness.
+    expect(c.startupProbe.periodSeconds).toBeLessThanOrEqual(c.readinessProbe.periodSeconds);
+    // Log recovery after an unclean stop may take minutes.
+    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(600);
     // Ready is judged from the JMX sample of the sidecar by a bash script, never by a JVM per probe.
     expect(c.readinessProbe.exec.command.slice(0, 2)).toEqual(['/bin/bash', '-c']);
     expect(c.readinessProbe.exec.command[2]).toContain('UnderReplicatedPartitions');

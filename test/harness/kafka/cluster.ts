@@ -1,5 +1,6 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
@@ -532,6 +533,35 @@ export class KafkaTestCluster {
       }),
     );
     return { ready: results.every((r) => r.ready), output: results.map((r) => r.output).join('; ') };
+  }
+
+  /**
+   * The Kafka container's startup probe of dist/ as the kubelet runs a tcpSocket probe: a TCP connection to the pod's IP
+   * at the probe's port (a port name: the container's port of that name), within timeoutSeconds. A container without
+   * one has started once it runs.
+   */
+  async probeStartup(name: string): Promise<boolean> {
+    const pod = this.pod(name);
+    if (!pod.process) return false;
+    const container = pod.statefulSet.spec.template.spec.containers[0];
+    const probe: { tcpSocket?: { port: string | number }; timeoutSeconds?: number } | undefined = container.startupProbe;
+    if (!probe) return true;
+    if (!probe.tcpSocket) throw new Error(`${name}: the harness runs tcpSocket startup probes only`);
+    const named = probe.tcpSocket.port;
+    const port = typeof named === 'number' ? named : (container.ports ?? []).find((p: { name?: string }) => p.name === named)?.containerPort;
+    if (port === undefined) throw new Error(`${name}: the startup probe's port ${named} is not a port of the container`);
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: pod.identity.podIP, port, timeout: (probe.timeoutSeconds ?? 1) * 1000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(false));
+    });
   }
 
   /**
