@@ -110,7 +110,7 @@ export interface KafkaTestClusterOptions {
  * default (kafka-run-class.sh: G1 with its pause goal) without the C2 compiler. On the test machine's 2 shared
  * cores, C2's compiler threads were the largest consumer of a running broker (4.1 of 7.8 CPU seconds over 20 s,
  * minutes after its start), and each restarted pod's JVMs compiled again while it started: one broker restart took
- * ~95 s to available with C2 and ~43 s with C1 only (README, "Kafka test harness"). The same broker code runs;
+ * ~95 s to available with C2 and ~43 s with C1 only (test/harness/kafka/README.md). The same broker code runs;
  * the image's launcher leaves KAFKA_JVM_PERFORMANCE_OPTS out of server.properties (KafkaDockerWrapper's
  * Constants.ExcludeServerPropsEnv).
  */
