@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -141,6 +142,10 @@ describe('Kafka StatefulSet', () => {
   it('has probes, resources and a long grace period for controlled shutdown', () => {
     const c = container(minikube);
     expect(c.startupProbe.tcpSocket.port).toBe('internal');
+    // No readiness probe runs before the startup probe passed: a longer period would delay every restart's readiness.
+    expect(c.startupProbe.periodSeconds).toBeLessThanOrEqual(c.readinessProbe.periodSeconds);
+    // Log recovery after an unclean stop may take minutes.
+    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(600);
     // Ready is judged from the JMX sample of the sidecar by a bash script, never by a JVM per probe.
     expect(c.readinessProbe.exec.command.slice(0, 2)).toEqual(['/bin/bash', '-c']);
     expect(c.readinessProbe.exec.command[2]).toContain('UnderReplicatedPartitions');
@@ -191,6 +196,49 @@ describe('the broker readiness probe on JMX samples (lib/kafka/readiness-check.s
     expect(probe({ BrokerState: '3', UnderReplicatedPartitions: '2' }).stdout).toContain('2 partition(s) led here are under-replicated');
     expect(probe({ BrokerState: '2' }).stdout).toContain('broker state 2, not RUNNING (3)');
   });
+});
+
+describe('the readiness sidecar (lib/kafka/readiness-watch.sh, as dist/ runs it)', () => {
+  const sidecar = findObject(synthObjects({ profile: 'production' }), 'StatefulSet', 'kafka').spec.template.spec.containers[1];
+  const until = async (condition: () => boolean, ms: number) => {
+    for (const deadline = Date.now() + ms; !condition() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 100));
+  };
+
+  it("starts its JmxTool JVM only once the node's JMX port accepts connections, and stays alive meanwhile", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'learnflow-readiness-watch-'));
+    // Our seam: the image's kafka-run-class.sh, here one that records each start and prints no header.
+    const starts = path.join(dir, 'starts');
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.writeFileSync(path.join(dir, 'bin', 'kafka-run-class.sh'), `#!/bin/bash\necho "$*" >>'${starts}'\nexec sleep 30\n`, { mode: 0o755 });
+    // A free port on the loopback, closed again: the node's JVM has not opened it yet.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const env: NodeJS.ProcessEnv = { ...envOf(sidecar), PATH: process.env.PATH, KAFKA_HOME: dir, READINESS_DIR: dir };
+    env.JMX_URL = envOf(sidecar).JMX_URL?.replace(/:\d+\/jmxrmi$/, `:${port}/jmxrmi`);
+    const watch = spawn(sidecar.command[0], sidecar.command.slice(1), { env, stdio: 'ignore' });
+    const jmx = net.createServer((socket) => socket.destroy());
+    try {
+      await until(() => fs.existsSync(path.join(dir, 'alive')), 5_000);
+      const firstBeat = fs.readFileSync(path.join(dir, 'alive'), 'utf8');
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(fs.existsSync(starts)).toBe(false);
+      // The loop still goes round (the liveness probe reads the heartbeat).
+      expect(fs.readFileSync(path.join(dir, 'alive'), 'utf8')).not.toBe(firstBeat);
+      await new Promise<void>((resolve) => jmx.listen(port, '127.0.0.1', resolve));
+      await until(() => fs.existsSync(starts), 5_000);
+      expect(fs.readFileSync(starts, 'utf8')).toContain(`org.apache.kafka.tools.JmxTool --jmx-url service:jmx:rmi:///jndi/rmi://127.0.0.1:${port}/jmxrmi`);
+    } finally {
+      const exited = new Promise((resolve) => watch.once('exit', resolve));
+      watch.kill('SIGTERM');
+      await exited;
+      jmx.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });
 
 describe('features Job', () => {

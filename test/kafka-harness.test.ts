@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KafkaTestCluster } from './harness/kafka/cluster';
 import { loadKafkaManifests } from './harness/kafka/manifests';
+import { PodReadiness } from './harness/kafka/operations';
 import { ContainerFilesystem, expandReferences, resolveContainerEnv, serviceLinkEnv } from './harness/kafka/pod';
+import { sleep } from './harness/processes';
 import { ROOT, tempDir } from './support/synth';
 
 // The harness's own seams, which every Kafka suite relies on: if they drifted from Kubernetes, the
@@ -118,5 +121,36 @@ describe('Kafka harness: the pod emulation', () => {
     expect(() => loadKafkaManifests(distDir)).toThrow(/not a pinned official apache\/kafka/);
     fs.writeFileSync(path.join(distDir, '10-kafka.yaml'), original.replace(/image: apache\/kafka:\S+/, 'image: apache/kafka:4.2.0'));
     expect(loadKafkaManifests(distDir).kafkaVersion).toBe('4.2.0');
+  });
+
+  it('runs no readiness probe of a pod before its startup probe passed, as the kubelet does', async () => {
+    // Our own seam, the cluster, stands in: a broker whose port opens when the test says so.
+    let listening = false;
+    const readinessRuns: string[] = [];
+    const sts = { spec: { template: { spec: { containers: [{ readinessProbe: { periodSeconds: 1 }, startupProbe: { periodSeconds: 1 } }] } } } };
+    const cluster = {
+      manifests: { statefulSet: sts },
+      brokerPods: ['kafka-0'],
+      controllerPods: [],
+      statefulSetOf: () => sts,
+      isRunning: () => true,
+      probeStartup: async () => listening,
+      probeReadiness: async (name: string) => {
+        readinessRuns.push(name);
+        return { ready: true, output: 'kafka: ready' };
+      },
+    } as unknown as KafkaTestCluster;
+    const readiness = new PodReadiness(cluster);
+    try {
+      await sleep(2_500);
+      expect(readinessRuns).toEqual([]);
+      expect(readiness.isReady('kafka-0')).toBe(false);
+      expect(readiness.lastOutput('kafka-0')).toMatch(/startup probe not passed/);
+      listening = true;
+      await readiness.waitUntil(() => readiness.isReady('kafka-0'), 5_000, 'kafka-0 Ready once started');
+      expect(readinessRuns.length).toBeGreaterThan(0);
+    } finally {
+      await readiness.stop();
+    }
   });
 });

@@ -447,9 +447,11 @@ export class KafkaCluster extends Construct implements ExposesEndpoints {
                 ],
                 resources: resourceRequirements(set.resources, writable),
                 securityContext: restrictedContainerSecurityContext(),
-                // Log recovery after an unclean stop can take minutes; the startup probe covers it
-                // so that liveness does not kill a broker that is still recovering.
-                startupProbe: tcpProbe(probePort, { periodSeconds: 10, failureThreshold: 60 }),
+                // Log recovery after an unclean stop can take minutes; the startup probe covers it (10 min)
+                // so that liveness does not kill a broker that is still recovering. The kubelet runs no readiness
+                // probe before it has passed, and a broker opens its port only once it is RUNNING: its period is
+                // added, up to whole, to every restart before the pod can be Ready, so it is the readiness period.
+                startupProbe: tcpProbe(probePort, { periodSeconds: READINESS_INTERVAL_MS / 1000, failureThreshold: 600 / (READINESS_INTERVAL_MS / 1000) }),
                 readinessProbe: {
                   exec: { command: ['/bin/bash', '-c', readProjectFile('lib/kafka/readiness-check.sh')] },
                   periodSeconds: READINESS_INTERVAL_MS / 1000,

@@ -17,6 +17,14 @@ tool=
 trap '[[ -n $tool ]] && kill "$tool" 2>/dev/null; exit 0' TERM INT
 objects=()
 while IFS= read -r name; do [[ -n $name ]] && objects+=(--object-name "$name"); done <<<"$READINESS_OBJECTS"
+# The node's JMX port (the URL's RMI registry), which its JVM opens early in its start. Until it accepts a
+# connection the loop does not start the tool: JmxTool retries a refused connection every 100 ms for 10 s, a stack
+# trace each time, then exits, so each try cost a JVM start (~1 CPU second) beside the node's own starting JVM.
+[[ $JMX_URL =~ rmi://([^/:]+):([0-9]+)/ ]] || {
+  echo "JMX_URL $JMX_URL names no rmi://<host>:<port>/ registry" >&2
+  exit 1
+}
+jmx_port=/dev/tcp/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}
 
 complete_header() {
   local column
@@ -27,6 +35,11 @@ complete_header() {
 
 while :; do
   printf '%s\n' "$EPOCHREALTIME" >"$READINESS_DIR/alive"
+  # bash's own TCP connect (opened and closed at once); refused at once on the pod's loopback.
+  if ! { : <>"$jmx_port"; } 2>/dev/null; then
+    sleep 1
+    continue
+  fi
   # JmxTool resolves its objects once, when it starts: a broker that registers one later needs a new run.
   exec 3< <(exec "$bin/kafka-run-class.sh" org.apache.kafka.tools.JmxTool --jmx-url "$JMX_URL" \
     --reporting-interval "$READINESS_INTERVAL_MS" --attributes "$READINESS_ATTRIBUTES" "${objects[@]}")

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
@@ -103,6 +104,19 @@ export interface KafkaTestClusterOptions {
    */
   readonly containerEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
+
+/**
+ * JVM settings for the Kafka containers of a test cluster (through `containerEnv: { kafka: ... }`): the image's
+ * default (kafka-run-class.sh: G1 with its pause goal) without the C2 compiler. On the test machine's 2 shared
+ * cores, C2's compiler threads were the largest consumer of a running broker (4.1 of 7.8 CPU seconds over 20 s,
+ * minutes after its start), and each restarted pod's JVMs compiled again while it started: one broker restart took
+ * ~95 s to available with C2 and ~43 s with C1 only (test/harness/kafka/README.md). The same broker code runs;
+ * the image's launcher leaves KAFKA_JVM_PERFORMANCE_OPTS out of server.properties (KafkaDockerWrapper's
+ * Constants.ExcludeServerPropsEnv).
+ */
+export const KAFKA_TEST_JVM_ENV: Readonly<Record<string, string>> = {
+  KAFKA_JVM_PERFORMANCE_OPTS: '-XX:TieredStopAtLevel=1 -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true',
+};
 
 export interface HarnessSecurity {
   readonly secrets: SecretData;
@@ -522,6 +536,35 @@ export class KafkaTestCluster {
   }
 
   /**
+   * The Kafka container's startup probe of dist/ as the kubelet runs a tcpSocket probe: a TCP connection to the pod's IP
+   * at the probe's port (a port name: the container's port of that name), within timeoutSeconds. A container without
+   * one has started once it runs.
+   */
+  async probeStartup(name: string): Promise<boolean> {
+    const pod = this.pod(name);
+    if (!pod.process) return false;
+    const container = pod.statefulSet.spec.template.spec.containers[0];
+    const probe: { tcpSocket?: { port: string | number }; timeoutSeconds?: number } | undefined = container.startupProbe;
+    if (!probe) return true;
+    if (!probe.tcpSocket) throw new Error(`${name}: the harness runs tcpSocket startup probes only`);
+    const named = probe.tcpSocket.port;
+    const port = typeof named === 'number' ? named : (container.ports ?? []).find((p: { name?: string }) => p.name === named)?.containerPort;
+    if (port === undefined) throw new Error(`${name}: the startup probe's port ${named} is not a port of the container`);
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: pod.identity.podIP, port, timeout: (probe.timeoutSeconds ?? 1) * 1000 });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  }
+
+  /**
    * CPU seconds (user + system) a container of a pod has used so far: every process of its process group,
    * with the children they have reaped (the sidecar's short-lived `mv`, say).
    */
@@ -583,7 +626,7 @@ export class KafkaTestCluster {
    * appended to `logFile`; it dies with the cluster.
    */
   spawnTool(tool: string, args: readonly string[], logFile: string): { readonly process: ChildProcess; readonly exited: Promise<void> } {
-    const child = this.watchdog.spawn(path.join(this.kafkaHome, 'bin', tool), args, { PATH: process.env.PATH, HOME: this.dir }, logFile);
+    const child = this.watchdog.spawn(path.join(this.kafkaHome, 'bin', tool), args, this.hostToolEnv(), logFile);
     return { process: child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
   }
 
@@ -608,7 +651,17 @@ export class KafkaTestCluster {
 
   /** Run a bin/ tool of `kafkaHome` from the host (e.g. kafka-metadata-quorum.sh). */
   runTool(tool: string, args: readonly string[], timeoutMs = 60_000): Promise<ProcessResult> {
-    return runProcess(path.join(this.kafkaHome, 'bin', tool), args, { PATH: process.env.PATH, HOME: this.dir }, timeoutMs);
+    return runProcess(path.join(this.kafkaHome, 'bin', tool), args, this.hostToolEnv(), timeoutMs);
+  }
+
+  /**
+   * The environment of the test's own Kafka tools (`runTool`, `spawnTool`: the admin tools, the load's producer and
+   * consumer): C1 only and the serial collector, as the Jobs of dist/ run theirs (tool-common.sh). With the
+   * default C2, the compiler threads of these JVMs competed with the brokers for the test machine's 2 cores
+   * (the load's two long-running JVMs used 25 CPU seconds in the 100 s of one broker restart).
+   */
+  private hostToolEnv(): NodeJS.ProcessEnv {
+    return { PATH: process.env.PATH, HOME: this.dir, KAFKA_JVM_PERFORMANCE_OPTS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true' };
   }
 
   /**
@@ -671,12 +724,15 @@ export class KafkaTestCluster {
     return runProcess(command, args, env, timeoutMs);
   }
 
+  /** A StatefulSet pod's DNS name through its headless Service, which its hostname resolves to. */
+  private podHostname(pod: KafkaPod): string {
+    const { spec, metadata } = pod.statefulSet;
+    return `${pod.identity.name}.${spec.serviceName}.${metadata.namespace ?? 'default'}.svc.cluster.local`;
+  }
+
   private hostsFileContent(): string {
     const lines = ['127.0.0.1 localhost'];
-    for (const pod of this.allPods) {
-      const { spec, metadata } = pod.statefulSet;
-      lines.push(`${pod.identity.podIP} ${pod.identity.name}.${spec.serviceName}.${metadata.namespace ?? 'default'}.svc.cluster.local`);
-    }
+    for (const pod of this.allPods) lines.push(`${pod.identity.podIP} ${this.podHostname(pod)}`);
     // A Service name resolves to its pods (a headless Service does exactly that; for a ClusterIP Service
     // the clients' use_all_dns_ips lookup stands in for kube-proxy's choice of a pod).
     for (const service of this.manifests.namespaceServices) {
@@ -738,6 +794,7 @@ export class KafkaTestCluster {
       LEARNFLOW_HARNESS_MOUNTED_CONFIGS: mountedConfigs,
       LEARNFLOW_HARNESS_CONFIG_DIR: pod.configDir ?? '',
       LEARNFLOW_HARNESS_POD_IP: pod.identity.podIP,
+      LEARNFLOW_HARNESS_POD_HOSTNAME: this.podHostname(pod),
       LOG_DIR: hostLogDir,
     };
     fs.writeFileSync(

@@ -7,6 +7,7 @@
 #   LEARNFLOW_HARNESS_MOUNTED_CONFIGS  /mnt/shared/config
 #   LEARNFLOW_HARNESS_CONFIG_DIR       /opt/kafka/config, or empty when the container cannot write there
 #   LEARNFLOW_HARNESS_POD_IP           the loopback address that stands for the pod's IP
+#   LEARNFLOW_HARNESS_POD_HOSTNAME     the pod's DNS name (<pod>.<headless Service>.<namespace>.svc.cluster.local)
 set -euo pipefail
 
 kafka_home=$LEARNFLOW_HARNESS_KAFKA_HOME
@@ -82,5 +83,21 @@ for listener in "${listeners[@]}"; do
 done
 bound_listeners=$(IFS=,; echo "${bound[*]}")
 echo "===> Binding listeners $bound_listeners"
+overrides=(--override "listeners=$bound_listeners")
+# A node without advertised.listeners (a dedicated KRaft voter: the image's launcher unsets them) advertises its
+# listeners as bound, and a listener bound to all interfaces as the pod's canonical host name (Kafka resolves an
+# empty host with InetAddress.getLocalHost().getCanonicalHostName(), ListenerInfo#withWildcardHostnamesResolved),
+# which in a StatefulSet pod is its DNS name: the kubelet's /etc/hosts names the pod IP by it first. Bound to the
+# pod's loopback address here, the voter would advertise that address, which no certificate names: the brokers
+# that learn a newly elected leader's endpoint from the quorum (KRaft's NodeEndpoints) then fail its TLS host check.
+if [[ $advertised == ,, ]]; then
+  announced=()
+  for listener in "${listeners[@]}"; do
+    host=${listener#*://}
+    host=${host%:*}
+    announced+=("${listener%%://*}://${host:-$LEARNFLOW_HARNESS_POD_HOSTNAME}:${listener##*:}")
+  done
+  overrides+=(--override "advertised.listeners=$(IFS=,; echo "${announced[*]}")")
+fi
 
-exec "$kafka_home/bin/kafka-server-start.sh" "$config_dir/server.properties" --override "listeners=$bound_listeners"
+exec "$kafka_home/bin/kafka-server-start.sh" "$config_dir/server.properties" "${overrides[@]}"

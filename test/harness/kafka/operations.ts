@@ -21,12 +21,18 @@ export type EventLog = string[];
 /**
  * The kubelet's readiness probing of every pod: each probe round every `periodSeconds` of the Kafka
  * container's probe; a pod turns Ready on one success (successThreshold 1) and not Ready after
- * `failureThreshold` failures in a row. A new pod starts not Ready.
+ * `failureThreshold` failures in a row. A new pod starts not Ready. Before its Kafka container's startup probe has
+ * succeeded (probed from the pod's creation every `periodSeconds` of that probe) no readiness probe runs and the pod
+ * is not Ready, as the kubelet does (pkg/kubelet/prober/worker.go: "Disable other probes until container has
+ * started"; the pod's Ready condition requires the container started).
  */
 export class PodReadiness {
   private readonly states = new Map<string, PodState>();
   /** Each pod's incarnation: a probe of a deleted pod must not count for the pod that replaces it. */
   private readonly generations = new Map<string, number>();
+  /** The incarnations (`pod#generation`) whose startup probe is running, and those where it succeeded. */
+  private readonly startupProbing = new Set<string>();
+  private readonly started = new Set<string>();
   private stopped = false;
   private readonly loop: Promise<void>;
   private readonly periodMs: number;
@@ -65,6 +71,8 @@ export class PodReadiness {
   forget(name: string): void {
     this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
     this.states.delete(name);
+    // The kubelet's startup probe worker of the next incarnation starts with it.
+    this.startupProbe(name);
   }
 
   async waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -90,8 +98,32 @@ export class PodReadiness {
     }
   }
 
+  /** The startup probe of the pod's current incarnation, every period until it succeeds or the pod is replaced. */
+  private startupProbe(name: string): void {
+    const generation = this.generations.get(name) ?? 0;
+    const key = `${name}#${generation}`;
+    if (this.startupProbing.has(key)) return;
+    this.startupProbing.add(key);
+    const current = () => !this.stopped && (this.generations.get(name) ?? 0) === generation;
+    void (async () => {
+      while (current()) {
+        if (await this.cluster.probeStartup(name)) {
+          if (current()) this.started.add(key);
+          return;
+        }
+        const periodSeconds = this.cluster.statefulSetOf(name).spec.template.spec.containers[0].startupProbe?.periodSeconds ?? 10;
+        await sleep(periodSeconds * 1000);
+      }
+    })();
+  }
+
   private async probe(name: string): Promise<void> {
     const generation = this.generations.get(name) ?? 0;
+    if (!this.started.has(`${name}#${generation}`)) {
+      this.startupProbe(name);
+      this.states.set(name, { ready: false, readySince: 0, failures: 0, lastOutput: 'startup probe not passed yet: no readiness probe runs' });
+      return;
+    }
     const result = await this.cluster.probeReadiness(name);
     if ((this.generations.get(name) ?? 0) !== generation) return;
     const state = this.states.get(name) ?? { ready: false, readySince: 0, failures: 0, lastOutput: '' };
