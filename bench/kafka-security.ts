@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { issueDistCertificates } from '../test/harness/kafka/certificates';
 import { kafkaDistDir } from '../test/harness/kafka/client';
-import { type HarnessSecurity, KafkaTestCluster } from '../test/harness/kafka/cluster';
+import { type HarnessSecurity, KafkaTestCluster, PRODUCTION_JVM } from '../test/harness/kafka/cluster';
 import { readDistDir, tempDir } from '../test/support/synth';
 import { type Measurement, median, recorded } from './measure';
 
@@ -46,7 +46,7 @@ function install(work: string, secured: boolean): Install {
  */
 async function produceRun({ distDir, security }: Install): Promise<Run> {
   // Everything is prepared before: the harness's port lock is taken again at once after the previous run frees it.
-  const cluster = await KafkaTestCluster.start({ distDir, security, lockTimeoutMs: 1_800_000 });
+  const cluster = await KafkaTestCluster.start({ distDir, security, lockTimeoutMs: 1_800_000, containerEnv: { kafka: PRODUCTION_JVM } });
   try {
     // The brokers authorize every request (StandardAuthorizer): the bench's client may create and write its topic.
     if (security) await cluster.allow(security.user.username, ['Create', 'Write', 'Describe'], ['--topic', TOPIC]);

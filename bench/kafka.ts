@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { KafkaTestCluster } from '../test/harness/kafka/cluster';
+import { KafkaTestCluster, PRODUCTION_JVM } from '../test/harness/kafka/cluster';
 import { atMost, type Measurement, ROOT } from './measure';
 
 /**
@@ -7,7 +7,7 @@ import { atMost, type Measurement, ROOT } from './measure';
  * run creates the 10 topics (PRODUCT.md target <= 20 s), the second finds nothing to do (<= 10 s).
  */
 export async function benchTopics(): Promise<Measurement[]> {
-  const cluster = await KafkaTestCluster.start({ distDir: path.join(ROOT, 'dist') });
+  const cluster = await KafkaTestCluster.start({ distDir: path.join(ROOT, 'dist'), containerEnv: { kafka: PRODUCTION_JVM } });
   try {
     const run = async (): Promise<number> => {
       const result = await cluster.runTopicsJob();

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KafkaTestCluster } from '../test/harness/kafka/cluster';
 import { produce } from '../test/harness/kafka/client';
+import { KafkaTestCluster, PRODUCTION_JVM } from '../test/harness/kafka/cluster';
 import { sleep } from '../test/harness/processes';
 import { scrape } from '../test/observability/scrape';
 import { runSynthCli, tempDir } from '../test/support/synth';
@@ -36,7 +36,7 @@ async function load(brokers: string[], until: number): Promise<number> {
 /** One broker (minikube profile) with or without the agent: its CPU seconds over the same load window. */
 async function brokerUnderLoad(agent: boolean): Promise<{ cpuSeconds: number; sent: number; scrapeMs: number[]; liveHeapBytes: number }> {
   const distDir = synth(agent);
-  const cluster = await KafkaTestCluster.start({ distDir });
+  const cluster = await KafkaTestCluster.start({ distDir, containerEnv: { kafka: PRODUCTION_JVM } });
   try {
     const topics = await cluster.runTopicsJob();
     if (topics.exitCode !== 0) throw new Error(`topics Job failed:\n${topics.output}`);

@@ -5,7 +5,7 @@ import { generateSecretValues } from '../lib/postgres/secrets';
 import { PostgresEngine, postgresEngineStatus } from '../test/harness/postgres/engine';
 import { JobPod, type JobResult } from '../test/harness/postgres/job-pod';
 import { readDistDir } from '../test/support/synth';
-import { atMost, median, type Measurement, ROOT } from './measure';
+import { atMost, type Measurement, median, ROOT } from './measure';
 
 const RUNS = 3;
 

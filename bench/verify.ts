@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { DIST_DIR, LoopbackStack } from '../test/harness/loopback-stack';
-import { LEARNFLOW_TABLES } from '../verify/mission';
 import { loadDist } from '../verify/dist';
 import { topicsFiles } from '../verify/kafka-topics';
+import { LEARNFLOW_TABLES } from '../verify/mission';
 import { atLeast, atMost, type Measurement, timeAsync, timeCommand } from './measure';
 
 const VERIFY = 'build/verify/main.js';

@@ -2,18 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigResourceTypes, ConfigSource } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DeclaredTopic, describeTopics, distTopicsConf, kafkaDistDir, kafkaEnginesAvailable, parseTopicsConf, produce, withAdmin } from './harness/kafka/client';
-import { issueDistCertificates } from './harness/kafka/certificates';
-import { KAFKA_TEST_JVM_ENV, KafkaTestCluster } from './harness/kafka/cluster';
-import { UPGRADE_FROM_KAFKA_VERSION } from './harness/kafka/jars';
-import { loadKafkaManifests } from './harness/kafka/manifests';
-import { type LoadReport, LoadRun, quantile } from './harness/kafka/load';
-import { drainNode, type EventLog, PodReadiness, rollingUpdate } from './harness/kafka/operations';
 import { referenceDir } from '../lib/platform/project-files';
 import { kafkaLiveRemovedBrokersEmpty } from '../verify/checks/kafka-live';
 import { ReferenceData } from '../verify/context';
 import { KafkaTarget } from '../verify/data-plane/kafka-target';
 import { loadDist } from '../verify/dist';
+import { issueDistCertificates } from './harness/kafka/certificates';
+import { type DeclaredTopic, describeTopics, distTopicsConf, kafkaDistDir, kafkaEnginesAvailable, parseTopicsConf, produce, withAdmin } from './harness/kafka/client';
+import { KafkaTestCluster } from './harness/kafka/cluster';
+import { UPGRADE_FROM_KAFKA_VERSION } from './harness/kafka/jars';
+import { type LoadReport, LoadRun, quantile } from './harness/kafka/load';
+import { loadKafkaManifests } from './harness/kafka/manifests';
+import { drainNode, type EventLog, PodReadiness, rollingUpdate } from './harness/kafka/operations';
 import { type ProcessResult, sleep } from './harness/processes';
 import { usedMetricNames } from './observability/metric-names';
 import { type Sample, scrape } from './observability/scrape';
@@ -61,11 +61,10 @@ describe.skipIf(!kafkaEnginesAvailable('Kafka production-profile suite'))('Kafka
     // dist/'s Certificates ask), SCRAM over TLS for the clients, the authorizer on every node.
     const issued = issueDistCertificates(work, readDistDir(distOld));
     caCertificate = issued.ca.certificate;
-    // The brokers' and voters' JVMs without C2 (KAFKA_TEST_JVM_ENV): it halves a pod restart on the 2 shared cores.
+    // The brokers' and voters' JVMs run without C2 (the harness's KAFKA_TEST_JVM_ENV): it halves a pod restart on the 2 shared cores.
     cluster = await KafkaTestCluster.start({
       distDir: distOld,
       security: { secrets: issued.secrets, adminSecretName: issued.adminSecretName, user: HARNESS_USER },
-      containerEnv: { kafka: KAFKA_TEST_JVM_ENV },
     });
     // The test's own clients (kafkajs, the verifiable producer and consumer) log in as the harness's SCRAM user,
     // which acts as an operator would: every right on the topics, groups and cluster. The apps' least-privilege

@@ -100,13 +100,14 @@ export interface KafkaTestClusterOptions {
   readonly security?: HarnessSecurity;
   /**
    * Env values that replace those of dist/ in the pods' containers of that name, e.g. a shorter poll interval of
-   * a sidecar so that a test waits seconds instead of a minute. @default - dist/'s env as it is
+   * a sidecar so that a test waits seconds instead of a minute. @default - dist/'s env, with KAFKA_TEST_JVM_ENV in
+   * the Kafka containers
    */
   readonly containerEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /**
- * JVM settings for the Kafka containers of a test cluster (through `containerEnv: { kafka: ... }`): the image's
+ * JVM settings for the Kafka containers of every test cluster (`containerEnv.kafka` replaces them): the image's
  * default (kafka-run-class.sh: G1 with its pause goal) without the C2 compiler. On the test machine's 2 shared
  * cores, C2's compiler threads were the largest consumer of a running broker (4.1 of 7.8 CPU seconds over 20 s,
  * minutes after its start), and each restarted pod's JVMs compiled again while it started: one broker restart took
@@ -114,9 +115,15 @@ export interface KafkaTestClusterOptions {
  * the image's launcher leaves KAFKA_JVM_PERFORMANCE_OPTS out of server.properties (KafkaDockerWrapper's
  * Constants.ExcludeServerPropsEnv).
  */
-export const KAFKA_TEST_JVM_ENV: Readonly<Record<string, string>> = {
+const KAFKA_TEST_JVM_ENV: Readonly<Record<string, string>> = {
   KAFKA_JVM_PERFORMANCE_OPTS: '-XX:TieredStopAtLevel=1 -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true',
 };
+
+/**
+ * `containerEnv.kafka` for the benchmarks, which measure the engine's speed: no override, the Kafka containers' JVM
+ * as dist/ and the image set it (C2 on).
+ */
+export const PRODUCTION_JVM: Readonly<Record<string, string>> = {};
 
 export interface HarnessSecurity {
   readonly secrets: SecretData;
@@ -147,7 +154,7 @@ export class KafkaTestCluster {
     let cluster: KafkaTestCluster;
     try {
       if (hasSaslListeners(manifests) && !options.security) throw new Error(`${options.distDir} has SASL listeners (kafka.security): pass the harness its Secrets and a SCRAM user (security)`);
-      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom, options.security, options.containerEnv ?? {});
+      cluster = new KafkaTestCluster(manifests, options.readyTimeoutMs ?? 180_000, options.dataFrom, options.security, { kafka: KAFKA_TEST_JVM_ENV, ...options.containerEnv });
     } catch (error) {
       releaseHostLock();
       throw error;
