@@ -1,14 +1,17 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
+import { secretsCluster } from './harness/postgres/fake-kubectl';
+import { runProcess } from './harness/processes';
+import { FakeKubectl } from './support/fake-kubectl';
 import { ROOT, tempDir } from './support/synth';
 
-// `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam).
-const FAKE_KUBECTL = path.join(__dirname, 'harness/postgres/fake-kubectl.js');
+// `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam:
+// harness/postgres/fake-kubectl.ts, served by support/fake-kubectl.ts).
+let kubectl: FakeKubectl;
 const b64 = (value: string) => Buffer.from(value).toString('base64');
 const decode = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
 
@@ -22,7 +25,6 @@ interface FakeCluster {
 
 function cluster(state: Partial<FakeCluster> = {}): string {
   const dir = tempDir('kubectl');
-  fs.symlinkSync(FAKE_KUBECTL, path.join(dir, 'kubectl'));
   fs.writeFileSync(
     path.join(dir, 'state.json'),
     JSON.stringify({ namespaces: ['kafka', 'postgres', 'learnflow'], secrets: {}, ...state }),
@@ -30,16 +32,14 @@ function cluster(state: Partial<FakeCluster> = {}): string {
   return dir;
 }
 
-function runSecrets(dir: string, args: string[] = []) {
-  const result = spawnSync(process.execPath, [path.join(ROOT, 'scripts/run.js'), 'scripts/secrets', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, PATH: `${dir}${path.delimiter}${process.env.PATH}`, FAKE_KUBECTL_STATE: path.join(dir, 'state.json') },
-  });
+/** The CLI without blocking this worker, which serves its kubectl meanwhile. */
+async function runSecrets(dir: string, args: string[] = []) {
+  const env = kubectl.env(path.join(dir, 'state.json'));
+  const result = await runProcess(process.execPath, [path.join(ROOT, 'scripts/run.js'), 'scripts/secrets', ...args], env, 60_000);
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
   const callsFile = path.join(dir, 'state.json.calls');
   const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, 'utf8') : '';
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, state, calls };
+  return { status: result.exitCode, stdout: result.stdout, stderr: result.stderr, state, calls };
 }
 
 const secretsOf = (state: FakeCluster) => Object.fromEntries(Object.entries(state.secrets).map(([key, secret]) => [key, decode(secret.data)]));
@@ -47,12 +47,14 @@ const secretsOf = (state: FakeCluster) => Object.fromEntries(Object.entries(stat
 describe('npm run secrets', () => {
   const contract = new LearnflowStack(loadConfig()).postgres.secrets;
 
-  beforeAll(() => {
-    fs.chmodSync(FAKE_KUBECTL, 0o755);
+  beforeAll(async () => {
+    kubectl = await FakeKubectl.start(secretsCluster());
   });
 
-  it('creates every Secret of the contract with random values, printing names but never values', () => {
-    const result = runSecrets(cluster());
+  afterAll(() => kubectl?.close());
+
+  it('creates every Secret of the contract with random values, printing names but never values', async () => {
+    const result = await runSecrets(cluster());
     expect(result.status, result.stderr).toBe(0);
     const created = secretsOf(result.state);
     expect(Object.keys(created).sort()).toEqual(
@@ -91,9 +93,9 @@ describe('npm run secrets', () => {
     }
   });
 
-  it('never overwrites an existing Secret, and copies its password into the missing namespace', () => {
+  it('never overwrites an existing Secret, and copies its password into the missing namespace', async () => {
     const existing = { password: 'operator-chosen-password', username: 'learnflow', connectionString: 'hand-made' };
-    const result = runSecrets(
+    const result = await runSecrets(
       cluster({
         secrets: {
           'postgres/learnflow-postgres-app': {
@@ -112,18 +114,18 @@ describe('npm run secrets', () => {
     expect(result.stdout).not.toContain('operator-chosen-password');
   });
 
-  it('changes nothing on a second run', () => {
+  it('changes nothing on a second run', async () => {
     const dir = cluster();
-    const first = runSecrets(dir);
-    const second = runSecrets(dir);
+    const first = await runSecrets(dir);
+    const second = await runSecrets(dir);
     expect(second.status).toBe(0);
     expect(second.state).toEqual(first.state);
     expect(second.stdout).not.toContain('created:');
     expect(second.calls.slice(first.calls.length)).not.toContain('"create"');
   });
 
-  it('creates no seed-users Secret for the production profile', () => {
-    const result = runSecrets(cluster(), ['--profile', 'production']);
+  it('creates no seed-users Secret for the production profile', async () => {
+    const result = await runSecrets(cluster(), ['--profile', 'production']);
     expect(result.status, result.stderr).toBe(0);
     expect(Object.keys(result.state.secrets)).not.toContain('postgres/learnflow-postgres-seed-users');
     // Observability is on in production: postgres_exporter's monitoring role has its Secret.
@@ -133,10 +135,10 @@ describe('npm run secrets', () => {
     expect(Object.keys(result.state.secrets).filter((key) => key.includes('/learnflow-postgres-'))).toHaveLength(7);
   });
 
-  it('with kafka.security (production): a SCRAM credential per app-id in the kafka and apps namespaces, the same password in both; the verifier\'s in kafka', () => {
+  it('with kafka.security (production): a SCRAM credential per app-id in the kafka and apps namespaces, the same password in both; the verifier\'s in kafka', async () => {
     const { appIds } = loadConfig({ profile: 'production' }).dapr;
     const dir = cluster();
-    const result = runSecrets(dir, ['--profile', 'production']);
+    const result = await runSecrets(dir, ['--profile', 'production']);
     expect(result.status, result.stderr).toBe(0);
     const secrets = secretsOf(result.state);
     const kafkaSecrets = Object.keys(secrets).filter((key) => key.includes('/learnflow-kafka-')).sort();
@@ -157,24 +159,24 @@ describe('npm run secrets', () => {
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
     state.secrets['kafka/kafka-tls'] = { metadata: { name: 'kafka-tls', namespace: 'kafka' }, data: { 'ca.crt': b64(ca), 'tls.crt': b64('cert'), 'tls.key': b64('key') } };
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
-    const copied = runSecrets(dir, ['--profile', 'production']);
+    const copied = await runSecrets(dir, ['--profile', 'production']);
     expect(secretsOf(copied.state)['learnflow/learnflow-kafka-ca']).toEqual({ 'ca.crt': ca });
     expect(copied.stdout).toContain('created: secret learnflow-kafka-ca in learnflow (keys ca.crt, copied from secret kafka-tls in kafka)');
     // Existing credentials are left alone: a second run creates nothing.
     expect(copied.stdout).toContain('exists:  secret learnflow-kafka-frontend in kafka (left unchanged)');
-    const again = runSecrets(dir, ['--profile', 'production']);
+    const again = await runSecrets(dir, ['--profile', 'production']);
     expect(again.calls.slice(copied.calls.length)).not.toContain('"create"');
     expect(secretsOf(again.state)).toEqual(secretsOf(copied.state));
   });
 
-  it('creates no Kafka credentials where Kafka does not authenticate (minikube)', () => {
-    const result = runSecrets(cluster());
+  it('creates no Kafka credentials where Kafka does not authenticate (minikube)', async () => {
+    const result = await runSecrets(cluster());
     expect(Object.keys(result.state.secrets).filter((key) => key.includes('/learnflow-kafka-'))).toEqual([]);
   });
 
-  it("copies the CA of PostgreSQL's issued certificate into the apps namespace once it exists, and never overwrites the copy", () => {
+  it("copies the CA of PostgreSQL's issued certificate into the apps namespace once it exists, and never overwrites the copy", async () => {
     const dir = cluster();
-    const pending = runSecrets(dir, ['--profile', 'production']);
+    const pending = await runSecrets(dir, ['--profile', 'production']);
     expect(pending.status, pending.stderr).toBe(0);
     expect(pending.stdout).toContain('pending: secret learnflow-postgres-ca in learnflow: secret postgres-tls in postgres has no ca.crt yet');
     expect(Object.keys(pending.state.secrets)).not.toContain('learnflow/learnflow-postgres-ca');
@@ -183,52 +185,52 @@ describe('npm run secrets', () => {
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
     state.secrets['postgres/postgres-tls'] = { metadata: { name: 'postgres-tls', namespace: 'postgres' }, data: { 'ca.crt': b64(ca), 'tls.crt': b64('cert'), 'tls.key': b64('key') } };
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
-    const copied = runSecrets(dir, ['--profile', 'production']);
+    const copied = await runSecrets(dir, ['--profile', 'production']);
     expect(copied.status, copied.stderr).toBe(0);
     expect(secretsOf(copied.state)['learnflow/learnflow-postgres-ca']).toEqual({ 'ca.crt': ca });
     expect(copied.stdout).toContain('created: secret learnflow-postgres-ca in learnflow (keys ca.crt, copied from secret postgres-tls in postgres)');
     // The key never reaches the apps namespace, and nothing is printed of the certificate.
     expect(copied.stdout).not.toContain('MIIB-test-ca');
-    const again = runSecrets(dir, ['--profile', 'production']);
+    const again = await runSecrets(dir, ['--profile', 'production']);
     expect(again.stdout).toContain('exists:  secret learnflow-postgres-ca in learnflow (left unchanged)');
     expect(again.calls.slice(copied.calls.length)).not.toContain('"create"');
   });
 
-  it('only reports with --dry-run', () => {
-    const result = runSecrets(cluster(), ['--dry-run']);
+  it('only reports with --dry-run', async () => {
+    const result = await runSecrets(cluster(), ['--dry-run']);
     expect(result.status).toBe(0);
     expect(result.state.secrets).toEqual({});
     expect(result.stdout).toContain('missing: secret learnflow-postgres-superuser in postgres');
   });
 
-  it('passes --context to kubectl', () => {
-    const result = runSecrets(cluster(), ['--context', 'minikube']);
+  it('passes --context to kubectl', async () => {
+    const result = await runSecrets(cluster(), ['--context', 'minikube']);
     expect(result.status).toBe(0);
     expect(result.calls.trim().split('\n').every((line) => line.startsWith('["--context","minikube",'))).toBe(true);
   });
 
-  it('stops with the command that fixes a missing namespace', () => {
-    const result = runSecrets(cluster({ namespaces: ['kafka'] }));
+  it('stops with the command that fixes a missing namespace', async () => {
+    const result = await runSecrets(cluster({ namespaces: ['kafka'] }));
     expect(result.status).toBe(EXIT.couldNotCheck);
     expect(result.stderr).toContain('namespace postgres does not exist: run `kubectl apply -f dist/00-namespaces.yaml` first');
     expect(result.state.secrets).toEqual({});
   });
 
-  it('exits 2 (could not check) with kubectl’s message when the cluster is unreachable', () => {
-    const result = runSecrets(cluster({ unreachable: true }));
+  it('exits 2 (could not check) with kubectl’s message when the cluster is unreachable', async () => {
+    const result = await runSecrets(cluster({ unreachable: true }));
     expect(result.status).toBe(EXIT.couldNotCheck);
     expect(result.stderr).toContain('connection to the server localhost:8080 was refused');
   });
 
-  it('exits 5 (apply failed) when creating a Secret is refused, naming why', () => {
-    const result = runSecrets(cluster({ refuseCreate: 'Error from server (Forbidden): secrets is forbidden: User "dev" cannot create resource "secrets"' }));
+  it('exits 5 (apply failed) when creating a Secret is refused, naming why', async () => {
+    const result = await runSecrets(cluster({ refuseCreate: 'Error from server (Forbidden): secrets is forbidden: User "dev" cannot create resource "secrets"' }));
     expect(result.status).toBe(EXIT.apply);
     expect(result.stderr).toContain('cannot create resource "secrets"');
     expect(result.state.secrets).toEqual({});
   });
 
-  it('exits 3 (invalid input) on invalid configuration without calling kubectl', () => {
-    const result = runSecrets(cluster(), ['--profile', 'staging']);
+  it('exits 3 (invalid input) on invalid configuration without calling kubectl', async () => {
+    const result = await runSecrets(cluster(), ['--profile', 'staging']);
     expect(result.status).toBe(EXIT.usage);
     expect(result.stderr).toContain('profile: must be one of minikube, production');
     expect(result.calls).toBe('');
