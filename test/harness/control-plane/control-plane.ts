@@ -67,6 +67,12 @@ async function issue(dir: string, name: string, subject: string, extensions: str
   if (result.exitCode !== 0) throw new Error(`openssl could not issue ${name}: ${result.output}`);
 }
 
+// The Go components collect garbage at 4x the live heap instead of 2x (GOGC=100): their start-up allocates a
+// lot that soon dies (kube-apiserver builds every built-in and CRD OpenAPI schema), and the collections were
+// a third of kube-apiserver's CPU from start to the CRDs established (4.5 -> 3.0 s measured on the shared 2
+// cores). Only how often the collector runs changes, not what the components do; a few hundred MB more heap.
+const COMPONENT_GOGC = '400';
+
 const LEAF = ['basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature, keyEncipherment'];
 
 function kubeconfig(server: string, caFile: string, certFile: string, keyFile: string): string {
@@ -177,7 +183,7 @@ export class ControlPlane {
 
   private launch(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Component {
     const log = path.join(this.dir, `${name}.log`);
-    const child = this.watchdog.spawn(command, args, { PATH: process.env.PATH, HOME: this.dir, ...env }, log);
+    const child = this.watchdog.spawn(command, args, { PATH: process.env.PATH, HOME: this.dir, GOGC: COMPONENT_GOGC, ...env }, log);
     const component = { name, process: child, log };
     this.components.push(component);
     return component;
@@ -350,10 +356,9 @@ export class ControlPlane {
   }
 
   private async installCrds(crdDirs: readonly string[]): Promise<void> {
-    for (const crdDir of crdDirs) {
-      const files = fs.readdirSync(crdDir).filter((name) => name.endsWith('.yaml')).sort();
-      for (const name of files) await this.kubectlOk(['apply', '--server-side', '-f', path.join(crdDir, name)]);
-    }
+    // One kubectl for all of them (each -f a directory: its .yaml files, in name order): a kubectl start and
+    // its discovery per file cost more than the applies.
+    await this.kubectlOk(['apply', '--server-side', ...crdDirs.flatMap((crdDir) => ['-f', crdDir])]);
     await this.kubectlOk(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   }
 
