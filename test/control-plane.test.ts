@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane, PREREQUISITE_CRD_DIRS } from './harness/control-plane/control-plane';
 import { CONTROL_PLANE, locateBuild } from './harness/go-builds';
 import { requireEngine } from './support/engines';
@@ -70,8 +70,10 @@ describe.skipIf(!requireEngine(SUITE, built.missing))('dist/ on a real Kubernete
     distDirs.production = distFor('production');
   });
 
-  afterAll(async () => {
-    await Promise.all(planes.map((plane) => plane.stop()));
+  // Each test's control plane stops with it: seven idle API servers and controller managers would share the
+  // cores and the memory with the tests that follow.
+  afterEach(async () => {
+    await Promise.all(planes.splice(0).map((plane) => plane.stop()));
   });
 
   for (const profile of ['minikube', 'production'] as const) {

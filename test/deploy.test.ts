@@ -2,18 +2,20 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREFLIGHT_CHECKS } from '../scripts/deploy/preflight';
 import { ALL_CHECK_IDS } from '../verify/runner';
+import { deployCluster } from './fixtures/deploy/fake-cluster';
 import { synthesizeDist } from './fixtures/verify/helpers';
+import { FakeKubectl } from './support/fake-kubectl';
 import { type K8sObject, manifestFiles, ROOT, tempDir } from './support/synth';
 
 // `npm run deploy` as an operator runs it, against a fake kubectl first on PATH (kubectl is the
-// deploy's only way to the cluster, so it is the seam). The fake logs every command it gets. Only what a
+// deploy's only way to the cluster, so it is the seam: fixtures/deploy/fake-cluster.ts, served by
+// support/fake-kubectl.ts). The fake logs every command it gets. Only what a
 // real API server cannot show stays here (an old server version, node capacities, a failed Job's logs,
 // the exact kubectl calls); test/deploy-control-plane.test.ts runs the rest against a real control plane.
 const DEPLOY = path.join(ROOT, 'build', 'scripts', 'deploy.js');
-const FAKE_KUBECTL = path.join(__dirname, 'fixtures', 'deploy', 'kubectl.js');
 
 const DAPR_CONTROL_PLANE = ['dapr-operator', 'dapr-sidecar-injector', 'dapr-sentry', 'dapr-placement-server', 'dapr-scheduler-server'];
 
@@ -52,15 +54,13 @@ interface DeployRun {
  * Runs the built CLI without blocking the test worker (a synchronous spawn of several seconds starves
  * vitest's own messaging on a busy machine).
  */
-async function runDeploy(scenario: Scenario, args: readonly string[], env: Record<string, string> = {}): Promise<DeployRun> {
-  const dir = tempDir('deploy');
-  fs.symlinkSync(FAKE_KUBECTL, path.join(dir, 'kubectl'));
-  const stateFile = path.join(dir, 'state.json');
+async function deployWith(kubectl: FakeKubectl, scenario: Scenario, args: readonly string[], env: Record<string, string> = {}): Promise<DeployRun> {
+  const stateFile = path.join(tempDir('deploy'), 'state.json');
   fs.writeFileSync(stateFile, JSON.stringify({ ...READY_CLUSTER, ...scenario }));
   const { KUBECONFIG: _ignored, ...inherited } = process.env;
   const child = spawn(process.execPath, [DEPLOY, ...args], {
     cwd: ROOT,
-    env: { ...inherited, HOME: tempDir('deploy-home'), PATH: `${dir}${path.delimiter}${process.env.PATH}`, FAKE_KUBECTL_STATE: stateFile, ...env },
+    env: { ...kubectl.env(stateFile, inherited), HOME: tempDir('deploy-home'), ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -109,11 +109,16 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
   let files: string[];
   const objectsOf = (file: string) => (yaml.loadAll(fs.readFileSync(path.join(dist, file), 'utf8')) as K8sObject[]).filter(Boolean);
 
-  beforeAll(() => {
-    fs.chmodSync(FAKE_KUBECTL, 0o755);
+  let kubectl: FakeKubectl;
+  const runDeploy = (scenario: Scenario, args: readonly string[], env: Record<string, string> = {}) => deployWith(kubectl, scenario, args, env);
+
+  beforeAll(async () => {
+    kubectl = await FakeKubectl.start(deployCluster);
     dist = synthesizeDist();
     files = manifestFiles(dist);
   });
+
+  afterAll(() => kubectl?.close());
 
   /** The expected steps, read from dist/: namespaces and policies, Secrets, then each file with its waits. */
   function expectedOperations(): string[] {
@@ -400,15 +405,16 @@ describe('npm run deploy', { timeout: 120_000 }, () => {
   });
 
   it('a Job that neither completes nor fails is bounded by --timeout (exit 6)', async () => {
-    // The budget covers the rollouts before the Job too (each a fake kubectl process, seconds apart on a busy
-    // machine): 15 s leaves them room, so that the hanging Job is what uses it up.
-    const result = await runDeploy({ jobs: { 'kafka-topics': 'hang' } }, ['--dist', dist, '--skip-verify', '--timeout', '15s']);
+    // The budget covers the apply and rollout before the Job too (three fake kubectl commands: milliseconds each,
+    // under a second on a busy machine): 8 s leaves them room, so that the hanging Job is what uses it up.
+    const budgetSeconds = 8;
+    const result = await runDeploy({ jobs: { 'kafka-topics': 'hang' } }, ['--dist', dist, '--skip-verify', '--timeout', `${budgetSeconds}s`]);
     expect(result.status, result.output).toBe(6);
     // The wait gets what is left of the budget, and ends by then (kubectl's own start-up aside).
     const budget = /waiting for job\/kafka-topics-[0-9a-f]+ in kafka to complete \(up to (\d+)s\)/.exec(result.stdout);
     const waited = /✗ job\/kafka-topics-[0-9a-f]+ in kafka did not complete within (\d+)s/.exec(result.stdout);
     expect(budget && waited, result.output).toBeTruthy();
-    expect(Number(budget![1])).toBeLessThanOrEqual(15);
+    expect(Number(budget![1])).toBeLessThanOrEqual(budgetSeconds);
     expect(Number(waited![1])).toBeGreaterThanOrEqual(Number(budget![1]));
     expect(Number(waited![1])).toBeLessThan(Number(budget![1]) + 10);
     expect(operations(result.calls).at(-1)).toMatch(/^wait job\/kafka-topics-/);

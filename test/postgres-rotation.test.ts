@@ -11,15 +11,16 @@ import { directDataPlane } from '../verify/data-plane/data-plane';
 import { runVerify } from '../verify/runner';
 import { REFERENCE_DIR } from './fixtures/verify/helpers';
 import { PostgresEngine, requirePostgresEngine } from './harness/postgres/engine';
+import { secretsCluster } from './harness/postgres/fake-kubectl';
 import { JobPod, type SecretStore } from './harness/postgres/job-pod';
 import { runProcess, sleep } from './harness/processes';
+import { FakeKubectl } from './support/fake-kubectl';
 import { type K8sObject, ROOT, synthObjects, tempDir } from './support/synth';
 
 // `npm run secrets -- --rotate <role>` / `--finish <role>` on PostgreSQL 16, with clients connected throughout.
 // The command runs as an operator runs it; kubectl is the fake of test/postgres-secrets.test.ts (our own seam:
 // Secrets in a JSON file), whose `kubectl exec ... -- psql` runs the command's psql against the real server.
 // The roles and their twins come from the migrations and monitoring-role Jobs' own scripts, run as the Jobs run them.
-const FAKE_KUBECTL = path.join(__dirname, 'harness/postgres/fake-kubectl.js');
 const OVERRIDE = { observability: { enabled: true } };
 const DATABASE = 'learnflow_db';
 const APPS = 'learnflow';
@@ -52,6 +53,7 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
   let store: Record<string, Record<string, string>>;
   let dir: string;
   let configFile: string;
+  let kubectl: FakeKubectl;
 
   const stateFile = () => path.join(dir, 'state.json');
   const readState = () => JSON.parse(fs.readFileSync(stateFile(), 'utf8')) as FakeCluster;
@@ -81,12 +83,7 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
     const result = await runProcess(
       process.execPath,
       [path.join(ROOT, 'scripts/run.js'), 'scripts/secrets', '--config', configFile, ...args],
-      {
-        ...process.env,
-        PATH: `${dir}${path.delimiter}${process.env.PATH}`,
-        FAKE_KUBECTL_STATE: stateFile(),
-        FAKE_KUBECTL_PSQL: JSON.stringify({ host: '127.0.0.1', port: engine.port, user: engine.superuser.user, password: engine.superuser.password }),
-      },
+      kubectl.env(stateFile()),
       120_000,
     );
     const callsFile = `${stateFile()}.calls`;
@@ -101,8 +98,6 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
 
   beforeAll(async () => {
     dir = tempDir('rotation');
-    fs.chmodSync(FAKE_KUBECTL, 0o755);
-    fs.symlinkSync(FAKE_KUBECTL, path.join(dir, 'kubectl'));
     configFile = path.join(dir, 'observability.yaml');
     fs.writeFileSync(configFile, 'observability:\n  enabled: true\n');
     objects = synthObjects({ override: OVERRIDE });
@@ -129,6 +124,7 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
       initdbArgs: server.env.find((e: { name: string }) => e.name === 'POSTGRES_INITDB_ARGS').value.split(' '),
       superuserPassword: store[contract.superuser.name].password,
     });
+    kubectl = await FakeKubectl.start(secretsCluster({ host: '127.0.0.1', port: engine.port, user: engine.superuser.user, password: engine.superuser.password }));
     for (const component of ['migrations', 'seed', 'monitor']) {
       const result = await new JobPod(objects, component).run({ network: { host: '127.0.0.1', port: engine.port }, secrets: secretsNow() });
       expect(result.exitCode, result.stderr).toBe(0);
@@ -136,6 +132,7 @@ describe.skipIf(!requirePostgresEngine('credential rotation suite'))('npm run se
   }, 180_000);
 
   afterAll(async () => {
+    await kubectl?.close();
     await engine?.stop();
   });
 

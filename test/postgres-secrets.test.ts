@@ -1,15 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config/load';
 import { EXIT } from '../lib/exit-codes';
 import { LearnflowStack } from '../lib/learnflow-stack';
 import { testCertificateAuthority } from './harness/kafka/certificates';
+import { secretsCluster } from './harness/postgres/fake-kubectl';
 import { runProcess } from './harness/processes';
+import { FakeKubectl } from './support/fake-kubectl';
 import { ROOT, tempDir } from './support/synth';
 
-// `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam).
-const FAKE_KUBECTL = path.join(__dirname, 'harness/postgres/fake-kubectl.js');
+// `npm run secrets` as an operator runs it, with a fake kubectl first on PATH (our own seam:
+// harness/postgres/fake-kubectl.ts, served by support/fake-kubectl.ts).
+let kubectl: FakeKubectl;
 const b64 = (value: string) => Buffer.from(value).toString('base64');
 const decode = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
 
@@ -23,7 +26,6 @@ interface FakeCluster {
 
 function cluster(state: Partial<FakeCluster> = {}): string {
   const dir = tempDir('kubectl');
-  fs.symlinkSync(FAKE_KUBECTL, path.join(dir, 'kubectl'));
   fs.writeFileSync(
     path.join(dir, 'state.json'),
     JSON.stringify({ namespaces: ['kafka', 'postgres', 'learnflow'], secrets: {}, ...state }),
@@ -31,13 +33,10 @@ function cluster(state: Partial<FakeCluster> = {}): string {
   return dir;
 }
 
-/**
- * Runs the CLI without blocking the test worker: a test of several runs would otherwise hold vitest's own
- * messaging for minutes on a busy machine ("Timeout calling onTaskUpdate").
- */
+/** The CLI without blocking this worker, which serves its kubectl meanwhile. */
 async function runSecrets(dir: string, args: string[] = []) {
-  const env = { ...process.env, PATH: `${dir}${path.delimiter}${process.env.PATH}`, FAKE_KUBECTL_STATE: path.join(dir, 'state.json') };
-  const result = await runProcess(process.execPath, [path.join(ROOT, 'scripts/run.js'), 'scripts/secrets', ...args], env, 120_000, undefined, ROOT);
+  const env = kubectl.env(path.join(dir, 'state.json'));
+  const result = await runProcess(process.execPath, [path.join(ROOT, 'scripts/run.js'), 'scripts/secrets', ...args], env, 120_000);
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
   const callsFile = path.join(dir, 'state.json.calls');
   const calls = fs.existsSync(callsFile) ? fs.readFileSync(callsFile, 'utf8') : '';
@@ -50,9 +49,11 @@ const secretsOf = (state: FakeCluster) => Object.fromEntries(Object.entries(stat
 describe('npm run secrets', { timeout: 240_000 }, () => {
   const contract = new LearnflowStack(loadConfig()).postgres.secrets;
 
-  beforeAll(() => {
-    fs.chmodSync(FAKE_KUBECTL, 0o755);
+  beforeAll(async () => {
+    kubectl = await FakeKubectl.start(secretsCluster());
   });
+
+  afterAll(() => kubectl?.close());
 
   it('creates every Secret of the contract with random values, printing names but never values', async () => {
     const result = await runSecrets(cluster());

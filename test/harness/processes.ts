@@ -85,8 +85,8 @@ function run(command: string, args: readonly string[], options: RunOptions): Pro
 }
 
 /** Run a command to completion, capturing its output, killing its process group after `timeoutMs`. */
-export function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number, input?: string, cwd?: string): Promise<ProcessResult> {
-  return run(command, args, { env, timeoutMs, input, cwd });
+export function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number, input?: string): Promise<ProcessResult> {
+  return run(command, args, { env, timeoutMs, input });
 }
 
 /** Run a command in `cwd` to completion, handing each line of its output to `onLine` as it arrives. */
