@@ -210,6 +210,34 @@ function ensureCaCopy(options: Options, copy: CaCopy): void {
   console.log(existing ? `updated: ${where}${stale}` : `created: ${where} (keys ca.crt, copied from secret ${secretName} in ${namespace})`);
 }
 
+const MANAGED_BY = 'app.kubernetes.io/managed-by=learnflow-secrets';
+
+/**
+ * The Secrets this command made that the configuration no longer names (an app-id removed from dapr.appIds leaves
+ * its Kafka credential behind, in both namespaces): reported with the command that deletes them, never deleted,
+ * since a pod of the old configuration may still read one. A cluster that does not let us list them is reported too.
+ */
+function reportOrphans(options: Options, secrets: readonly SecretContract[], copies: readonly CaCopy[]): void {
+  const wanted = new Set([...secrets.flatMap((secret) => secret.namespaces.map((namespace) => `${namespace}/${secret.name}`)), ...copies.map((copy) => `${copy.namespace}/${copy.name}`)]);
+  const namespaces = [...new Set([...wanted].map((key) => key.split('/')[0]))];
+  for (const namespace of namespaces) {
+    let names: string[];
+    try {
+      const output = kubectl(options, ['get', 'secrets', '-n', namespace, '-l', MANAGED_BY, '-o', 'json']);
+      names = ((JSON.parse(output) as { items?: { metadata: { name: string } }[] }).items ?? []).map((item) => item.metadata.name);
+    } catch (error) {
+      console.log(`notice:  could not list the Secrets of ${namespace} made by npm run secrets, to find those no longer needed: ${(error as Error).message}`);
+      continue;
+    }
+    for (const name of names.filter((candidate) => !wanted.has(`${namespace}/${candidate}`)).sort()) {
+      console.log(
+        `orphan:  secret ${name} in ${namespace} (made by npm run secrets, named by no part of this configuration: a removed app-id's credential?); ` +
+          `left in place: once nothing reads it, \`kubectl -n ${namespace} delete secret ${name}\``,
+      );
+    }
+  }
+}
+
 /** --rotate or --finish: one role, nothing else of the contract touched. */
 function rotation(options: Options, server: PostgresServer, secrets: readonly SecretContract[]): number {
   try {
@@ -265,6 +293,7 @@ function main(): number {
     }
     for (const secret of secrets) ensureSecret(options, secret);
     for (const copy of copies) ensureCaCopy(options, copy);
+    reportOrphans(options, secrets, copies);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof KubectlError) {

@@ -90,7 +90,7 @@ function operation(call: readonly string[]): string | undefined {
   if (verb === 'wait') return `wait ${call[2]}`;
   if (verb === 'logs') return `logs ${call[1]}`;
   if (verb === 'get' && call.includes('-f')) return 'get live objects';
-  if ((verb === 'get' && (kind === 'namespace' || kind === 'secret')) || verb === 'create') return 'secrets';
+  if ((verb === 'get' && ['namespace', 'secret', 'secrets'].includes(kind)) || verb === 'create') return 'secrets';
   return verb === 'get' ? `get ${kind}` : verb;
 }
 

@@ -171,6 +171,32 @@ describe('npm run secrets', { timeout: 240_000 }, () => {
     expect(secretsOf(again.state)).toEqual(secretsOf(copied.state));
   });
 
+  it("reports, and leaves in place, the Secrets it made that the configuration no longer names (a removed app-id's credential)", async () => {
+    const { appIds } = loadConfig({ profile: 'production' }).dapr;
+    const [removed, ...kept] = appIds;
+    const dir = cluster();
+    expect((await runSecrets(dir, ['--profile', 'production'])).stdout).not.toContain('orphan:');
+    // The user's own Secret in the same namespace is not ours to judge.
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as FakeCluster;
+    state.secrets['kafka/corp-credentials'] = { metadata: { name: 'corp-credentials', namespace: 'kafka' }, data: { password: b64('x') } };
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
+    const override = path.join(dir, 'fewer-apps.yaml');
+    fs.writeFileSync(override, `dapr:\n  appIds: [${kept.join(', ')}]\n`);
+    const fewer = await runSecrets(dir, ['--profile', 'production', '--config', override]);
+    expect(fewer.status, fewer.stderr).toBe(0);
+    const orphans = fewer.stdout.split('\n').filter((line) => line.startsWith('orphan:'));
+    expect(orphans.map((line) => /secret (\S+) in (\S+)/.exec(line)!.slice(1).join(' ')).sort()).toEqual([`learnflow-kafka-${removed} kafka`, `learnflow-kafka-${removed} learnflow`]);
+    expect(orphans.join('\n')).toContain(`\`kubectl -n kafka delete secret learnflow-kafka-${removed}\``);
+    expect(Object.keys(fewer.state.secrets)).toEqual(expect.arrayContaining([`kafka/learnflow-kafka-${removed}`, `learnflow/learnflow-kafka-${removed}`]));
+    // A cluster that does not let us list Secrets: a notice, and the run still succeeds.
+    const refused = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+    refused.refuseList = 'Error from server (Forbidden): secrets is forbidden: User "dev" cannot list resource "secrets"';
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(refused));
+    const unlisted = await runSecrets(dir, ['--profile', 'production', '--config', override]);
+    expect(unlisted.status, unlisted.stderr).toBe(0);
+    expect(unlisted.stdout).toMatch(/^notice: {2}could not list the Secrets of kafka made by npm run secrets, .*cannot list resource "secrets"/m);
+  });
+
   it('creates no Kafka credentials where Kafka does not authenticate (minikube)', async () => {
     const result = await runSecrets(cluster());
     expect(Object.keys(result.state.secrets).filter((key) => key.includes('/learnflow-kafka-'))).toEqual([]);

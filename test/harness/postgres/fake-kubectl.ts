@@ -52,6 +52,14 @@ export function secretsCluster(psqlServer?: PsqlServer) {
       if (secret) return ok(JSON.stringify(secret));
       return args.includes('--ignore-not-found') ? ok('') : kubectlFails(`Error from server (NotFound): secrets "${name}" not found`);
     }
+    if (verb === 'get' && kind === 'secrets' && flag('-l') !== undefined) {
+      if (state.refuseList) return kubectlFails(state.refuseList);
+      const [label, value] = flag('-l')!.split('=');
+      const items = Object.entries(state.secrets as Record<string, any>)
+        .filter(([key, secret]) => key.startsWith(`${flag('-n')}/`) && secret.metadata?.labels?.[label] === value)
+        .map(([, secret]) => secret);
+      return ok(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    }
     if ((verb === 'create' || verb === 'replace') && kind === '-f' && name === '-') {
       const manifest = JSON.parse(stdin);
       const key = `${manifest.metadata.namespace}/${manifest.metadata.name}`;
